@@ -1,0 +1,492 @@
+"""The wire protocol: every message both ways, and the one error shape.
+
+This module is the one place where the wire format lives. `docs/protocol.md`
+documents every message defined here with an example; a test parses each
+example with these models and checks that every type is documented.
+
+Inbound messages (client to server) are validated strictly: unknown fields,
+wrong types and out-of-range values are refused with an `ErrorMessage` that
+names the field, repeats the value and says what is allowed.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Annotated, Any, Literal, Union
+
+import orjson
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, field_validator
+
+PROTOCOL_VERSION = 1
+
+# Limits every client is held to; the `session` message repeats them.
+MAX_LAYERS = 8
+MAX_NEURONS = 32
+MAX_FEATURES = 16
+MAX_POINTS = 2000
+MIN_POINTS = 20
+MAX_MESSAGE_BYTES = 65536
+
+DATASETS = ("circle", "xor", "gauss", "spiral", "moons", "spiral3", "plane", "multigauss", "mammals")
+FEATURES = ("x1", "x2", "x1_sq", "x2_sq", "x1x2", "sin_x1", "sin_x2", "cos_x1", "cos_x2")
+ACTIVATIONS = ("linear", "relu", "leaky_relu", "tanh", "sigmoid")
+TASKS = ("playground", "binary", "multiclass", "regression")
+INITS = ("glorot", "he", "uniform", "zeros")
+OPTIMIZERS = ("sgd", "momentum", "nesterov", "adam", "rmsprop")
+REGULARIZATIONS = ("none", "l1", "l2")
+
+DatasetName = Literal["circle", "xor", "gauss", "spiral", "moons", "spiral3", "plane", "multigauss", "mammals"]
+FeatureName = Literal["x1", "x2", "x1_sq", "x2_sq", "x1x2", "sin_x1", "sin_x2", "cos_x1", "cos_x2"]
+ActivationName = Literal["linear", "relu", "leaky_relu", "tanh", "sigmoid"]
+TaskName = Literal["playground", "binary", "multiclass", "regression"]
+InitName = Literal["glorot", "he", "uniform", "zeros"]
+OptimizerName = Literal["sgd", "momentum", "nesterov", "adam", "rmsprop"]
+RegularizationName = Literal["none", "l1", "l2"]
+Finite = Annotated[float, Field(allow_inf_nan=False)]
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+# --------------------------------------------------------------------------
+# Configuration and hyperparameters
+
+
+class Config(Strict):
+    """What the network and its data are made of; a change rebuilds the network."""
+
+    dataset: DatasetName = "circle"
+    noise: Annotated[float, Field(ge=0, le=50, allow_inf_nan=False)] = 0
+    train_ratio: Annotated[float, Field(ge=10, le=90, allow_inf_nan=False)] = 50
+    val_ratio: Annotated[float, Field(ge=0, le=40, allow_inf_nan=False)] = 0
+    n_points: Annotated[int, Field(ge=MIN_POINTS, le=MAX_POINTS)] = 500
+    features: Annotated[list[FeatureName], Field(min_length=1, max_length=MAX_FEATURES)] = ["x1", "x2"]
+    hidden: Annotated[list[Annotated[int, Field(ge=1, le=MAX_NEURONS)]], Field(max_length=MAX_LAYERS)] = [4, 2]
+    activation: ActivationName = "tanh"
+    activations: Annotated[list[ActivationName], Field(max_length=MAX_LAYERS)] | None = None
+    task: TaskName | None = None
+    init: InitName = "uniform"
+    seed: Annotated[int, Field(ge=0, le=2**31 - 1)] = 1
+
+    @field_validator("features")
+    @classmethod
+    def _unique_features(cls, value: list[str]) -> list[str]:
+        if len(set(value)) != len(value):
+            raise ValueError("features must not repeat")
+        return value
+
+
+class ConfigPatch(Strict):
+    """A partial `Config`: only the fields given change."""
+
+    dataset: DatasetName | None = None
+    noise: Annotated[float, Field(ge=0, le=50, allow_inf_nan=False)] | None = None
+    train_ratio: Annotated[float, Field(ge=10, le=90, allow_inf_nan=False)] | None = None
+    val_ratio: Annotated[float, Field(ge=0, le=40, allow_inf_nan=False)] | None = None
+    n_points: Annotated[int, Field(ge=MIN_POINTS, le=MAX_POINTS)] | None = None
+    features: Annotated[list[FeatureName], Field(min_length=1, max_length=MAX_FEATURES)] | None = None
+    hidden: Annotated[list[Annotated[int, Field(ge=1, le=MAX_NEURONS)]], Field(max_length=MAX_LAYERS)] | None = None
+    activation: ActivationName | None = None
+    activations: Annotated[list[ActivationName], Field(max_length=MAX_LAYERS)] | None = None
+    task: TaskName | None = None
+    init: InitName | None = None
+    seed: Annotated[int, Field(ge=0, le=2**31 - 1)] | None = None
+
+
+class Hyper(Strict):
+    """Hyperparameters: set by you, changed live without touching the weights."""
+
+    lr: Annotated[float, Field(ge=1e-5, le=10, allow_inf_nan=False)] = 0.03
+    momentum: Annotated[float, Field(ge=0, le=0.999, allow_inf_nan=False)] = 0.9
+    batch_size: Annotated[int, Field(ge=1, le=MAX_POINTS)] = 10
+    optimizer: OptimizerName = "momentum"
+    regularization: RegularizationName = "none"
+    reg_rate: Annotated[float, Field(ge=0, le=10, allow_inf_nan=False)] = 0.0
+    dropout: Annotated[float, Field(ge=0, le=0.9, allow_inf_nan=False)] = 0.0
+    beta1: Annotated[float, Field(ge=0, le=0.999, allow_inf_nan=False)] = 0.9
+    beta2: Annotated[float, Field(ge=0, le=0.9999, allow_inf_nan=False)] = 0.999
+    rho: Annotated[float, Field(ge=0, le=0.9999, allow_inf_nan=False)] = 0.99
+
+
+class HyperPatch(Strict):
+    """A partial `Hyper`: only the fields given change."""
+
+    lr: Annotated[float, Field(ge=1e-5, le=10, allow_inf_nan=False)] | None = None
+    momentum: Annotated[float, Field(ge=0, le=0.999, allow_inf_nan=False)] | None = None
+    batch_size: Annotated[int, Field(ge=1, le=MAX_POINTS)] | None = None
+    optimizer: OptimizerName | None = None
+    regularization: RegularizationName | None = None
+    reg_rate: Annotated[float, Field(ge=0, le=10, allow_inf_nan=False)] | None = None
+    dropout: Annotated[float, Field(ge=0, le=0.9, allow_inf_nan=False)] | None = None
+    beta1: Annotated[float, Field(ge=0, le=0.999, allow_inf_nan=False)] | None = None
+    beta2: Annotated[float, Field(ge=0, le=0.9999, allow_inf_nan=False)] | None = None
+    rho: Annotated[float, Field(ge=0, le=0.9999, allow_inf_nan=False)] | None = None
+
+
+# --------------------------------------------------------------------------
+# Client to server
+
+
+class Hello(Strict):
+    """Create a session from `config`, or resume `session_id`."""
+
+    type: Literal["hello"]
+    version: Literal[1] = 1
+    session_id: Annotated[str, Field(max_length=64)] | None = None
+    fps: Annotated[int, Field(ge=1, le=60)] = 30
+    config: ConfigPatch | None = None
+    hyper: HyperPatch | None = None
+    playing: bool | None = None
+
+
+class Play(Strict):
+    """Start training."""
+
+    type: Literal["play"]
+
+
+class Pause(Strict):
+    """Stop training; the state stays."""
+
+    type: Literal["pause"]
+
+
+class Step(Strict):
+    """Pause and advance by `count` updates, epochs or phases."""
+
+    type: Literal["step"]
+    unit: Literal["update", "epoch", "phase"] = "update"
+    count: Annotated[int, Field(ge=1, le=1000)] = 1
+
+
+class SetSpeed(Strict):
+    """Updates per second while playing; null is as fast as the CPU share allows."""
+
+    type: Literal["set_speed"]
+    updates_per_second: Annotated[float, Field(ge=1, le=100000, allow_inf_nan=False)] | None
+
+
+class SetFps(Strict):
+    """The most frames per second this client wants."""
+
+    type: Literal["set_fps"]
+    fps: Annotated[int, Field(ge=1, le=60)]
+
+
+class SetHyper(HyperPatch):
+    """Change any hyperparameters live."""
+
+    type: Literal["set_hyper"]
+
+
+class Configure(Strict):
+    """Change the configuration: rebuilds data and network."""
+
+    type: Literal["configure"]
+    config: ConfigPatch
+
+
+class Reset(Strict):
+    """Train again from the same or from new initial weights."""
+
+    type: Literal["reset"]
+    same_weights: bool = True
+
+
+class SetParam(Strict):
+    """Set one weight (`W`, i, j) or bias (`b`, j) of a layer."""
+
+    type: Literal["set_param"]
+    layer: Annotated[int, Field(ge=0, le=MAX_LAYERS)]
+    kind: Literal["W", "b"]
+    i: Annotated[int, Field(ge=0, le=MAX_NEURONS)] = 0
+    j: Annotated[int, Field(ge=0, le=MAX_NEURONS)]
+    value: Annotated[float, Field(ge=-1e6, le=1e6, allow_inf_nan=False)]
+
+
+class Freeze(Strict):
+    """Freeze or unfreeze a layer, a neuron, a weight or a bias."""
+
+    type: Literal["freeze"]
+    layer: Annotated[int, Field(ge=0, le=MAX_LAYERS)]
+    target: Literal["layer", "neuron", "weight", "bias"]
+    i: Annotated[int, Field(ge=0, le=MAX_NEURONS)] = 0
+    j: Annotated[int, Field(ge=0, le=MAX_NEURONS)] = 0
+    frozen: bool = True
+
+
+class Rollback(Strict):
+    """Restore the last finite state after a divergence."""
+
+    type: Literal["rollback"]
+
+
+class Trace(Strict):
+    """Choose the training sample traced in step-by-step mode."""
+
+    type: Literal["trace"]
+    index: Annotated[int, Field(ge=0, le=MAX_POINTS)]
+
+
+class Ack(Strict):
+    """Acknowledge a frame: flow control."""
+
+    type: Literal["ack"]
+    seq: Annotated[int, Field(ge=0)]
+
+
+ClientMessage = Annotated[
+    Union[Hello, Play, Pause, Step, SetSpeed, SetFps, SetHyper, Configure, Reset, SetParam, Freeze, Rollback, Trace, Ack],
+    Field(discriminator="type"),
+]
+CLIENT_MESSAGES: dict[str, type[BaseModel]] = {
+    "hello": Hello, "play": Play, "pause": Pause, "step": Step, "set_speed": SetSpeed,
+    "set_fps": SetFps, "set_hyper": SetHyper, "configure": Configure, "reset": Reset,
+    "set_param": SetParam, "freeze": Freeze, "rollback": Rollback, "trace": Trace, "ack": Ack,
+}
+_client_adapter: TypeAdapter[Any] = TypeAdapter(ClientMessage)
+
+
+# --------------------------------------------------------------------------
+# Server to client (documented shapes; the session builds them as dicts for speed)
+
+
+class SessionMessage(BaseModel):
+    """Sent after hello, configure and reset: what this session is."""
+
+    type: Literal["session"]
+    version: int
+    session_id: str
+    config: Config
+    hyper: Hyper
+    architecture: dict[str, Any]
+    playing: bool
+    updates_per_second: float | None
+    fps: int
+    limits: dict[str, int]
+
+
+class Split(BaseModel):
+    x: list[list[float]]
+    y: list[float]
+
+
+class DatasetMessage(BaseModel):
+    """The points of the training, validation and test sets."""
+
+    type: Literal["dataset"]
+    task: TaskName
+    n_classes: int
+    plane: bool
+    features: list[str]
+    input_names: list[str]
+    class_names: list[str] | None = None
+    train: Split
+    val: Split
+    test: Split
+
+
+class EpochRows(BaseModel):
+    epoch: list[int]
+    step: list[int]
+    train_loss: list[float | None]
+    test_loss: list[float | None]
+    val_loss: list[float | None]
+    train_acc: list[float | None]
+    test_acc: list[float | None]
+    val_acc: list[float | None]
+
+
+class Change(BaseModel):
+    step: int
+    field: str
+    old: Any
+    new: Any
+
+
+class HistoryMessage(BaseModel):
+    """Everything recorded since the network was built."""
+
+    type: Literal["history"]
+    steps: list[int]
+    batch_loss: list[float | None]
+    epochs: EpochRows
+    changes: list[Change]
+
+
+class HistoryDelta(BaseModel):
+    steps: list[int]
+    batch_loss: list[float | None]
+    epochs: EpochRows
+    changes: list[Change]
+
+
+class LayerState(BaseModel):
+    W: list[list[float | None]]
+    b: list[float | None]
+    dW: list[list[float | None]]
+    db: list[float | None]
+    vW: list[list[float | None]]
+    vb: list[float | None]
+    deltaW: list[list[float | None]]
+    deltab: list[float | None]
+    frozenW: list[list[bool]]
+    frozenb: list[bool]
+
+
+class FrameMessage(BaseModel):
+    """The newest state of the session."""
+
+    type: Literal["frame"]
+    seq: int
+    step: int
+    epoch: int
+    playing: bool
+    phase: Literal["forward", "loss", "backward", "update"] | None
+    updates_per_second: float | None
+    hyper: Hyper
+    layers: list[LayerState]
+    metrics: dict[str, float | None]
+    history: HistoryDelta
+    trace: dict[str, Any] | None
+    diverged: dict[str, Any] | None
+
+
+class ErrorMessage(BaseModel):
+    """The one shape of every error."""
+
+    type: Literal["error"] = "error"
+    code: Literal["bad_json", "too_large", "unknown_type", "invalid", "no_session", "not_diverged", "limit"]
+    request: str | None = None
+    field: str | None = None
+    value: Any = None
+    allowed: str | None = None
+    message: str
+
+
+SERVER_MESSAGES: dict[str, type[BaseModel]] = {
+    "session": SessionMessage, "dataset": DatasetMessage, "history": HistoryMessage,
+    "frame": FrameMessage, "error": ErrorMessage,
+}
+
+
+# --------------------------------------------------------------------------
+# Parsing and encoding
+
+
+class ProtocolError(Exception):
+    """A message that cannot be accepted; carries the error to send back."""
+
+    def __init__(self, error: ErrorMessage) -> None:
+        super().__init__(error.message)
+        self.error = error
+
+
+def _allowed(err: dict[str, Any]) -> str | None:
+    ctx = err.get("ctx") or {}
+    kind = err["type"]
+    if kind == "literal_error":
+        return str(ctx.get("expected", "")).replace("'", "")
+    if kind in ("greater_than_equal", "less_than_equal", "greater_than", "less_than"):
+        return None  # filled from the field's bounds below
+    if kind in ("too_long", "too_short"):
+        return f"{ctx.get('min_length', 0)} to {ctx.get('max_length', '')} items".replace("to  items", "or more items")
+    if kind in ("int_type", "int_parsing", "int_from_float"):
+        return "an integer"
+    if kind in ("float_type", "float_parsing", "finite_number"):
+        return "a finite number"
+    if kind in ("bool_type", "bool_parsing"):
+        return "true or false"
+    if kind == "extra_forbidden":
+        return "no such field"
+    if kind == "missing":
+        return "a value is required"
+    return None
+
+
+def _bounds(model: type[BaseModel] | None, path: tuple[Any, ...]) -> str | None:
+    """'lo to hi' from the Field metadata of `model.path[0]`, if it has both."""
+    if model is None or not path or not isinstance(path[0], str):
+        return None
+    field = model.model_fields.get(path[0])
+    if field is None:
+        return None
+    lo = hi = None
+    for meta in field.metadata:
+        lo = getattr(meta, "ge", lo)
+        hi = getattr(meta, "le", hi)
+    if lo is None and hi is None:
+        # Optional[Annotated[...]] keeps its bounds inside the union's args.
+        for arg in getattr(field.annotation, "__args__", ()):
+            for meta in getattr(arg, "__metadata__", ()):
+                lo = getattr(meta, "ge", lo)
+                hi = getattr(meta, "le", hi)
+    if lo is None or hi is None:
+        return None
+    return f"{lo:g} to {hi:g}"
+
+
+def error_from_validation(exc: ValidationError, request: str | None, model: type[BaseModel] | None) -> ErrorMessage:
+    """Turn pydantic's first complaint into the one error shape."""
+    err = exc.errors(include_url=False)[0]
+    loc = tuple(p for p in err["loc"] if p != request)
+    field = ".".join(str(p) for p in loc) or None
+    allowed = _allowed(err) or _bounds(model, loc) or _nested_bounds(model, loc)
+    value = err.get("input")
+    if isinstance(value, dict) and err["type"] == "missing":
+        value = None
+    if isinstance(value, float) and not math.isfinite(value):
+        value = str(value)
+    reason = err["msg"]
+    if allowed and err["type"] in ("greater_than_equal", "less_than_equal"):
+        reason = f"must be between {allowed}"
+    where = field or "message"
+    message = f"{where}: {reason}" + (f" (got {value!r})" if value is not None and not isinstance(value, dict) else "")
+    if allowed and allowed not in message:
+        message += f"; allowed: {allowed}"
+    try:
+        orjson.dumps(value)
+    except TypeError:
+        value = repr(value)
+    return ErrorMessage(code="invalid", request=request, field=field, value=value, allowed=allowed, message=message)
+
+
+def _nested_bounds(model: type[BaseModel] | None, loc: tuple[Any, ...]) -> str | None:
+    """Bounds of a field inside `config` or `hyper` of a message."""
+    if model is None or len(loc) < 2 or not isinstance(loc[0], str):
+        return None
+    nested = {"config": ConfigPatch, "hyper": HyperPatch}.get(loc[0])
+    return _bounds(nested, loc[1:]) if nested else None
+
+
+def parse_client_message(raw: str | bytes) -> BaseModel:
+    """Validate one inbound message; raise `ProtocolError` with the error to send."""
+    if len(raw) > MAX_MESSAGE_BYTES:
+        raise ProtocolError(ErrorMessage(
+            code="too_large", value=len(raw), allowed=f"at most {MAX_MESSAGE_BYTES} bytes",
+            message=f"message is {len(raw)} bytes; the limit is {MAX_MESSAGE_BYTES} bytes"))
+    try:
+        data = orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        raise ProtocolError(ErrorMessage(code="bad_json", allowed="one JSON object",
+                                         message=f"message is not valid JSON: {exc}")) from None
+    if not isinstance(data, dict):
+        raise ProtocolError(ErrorMessage(code="bad_json", allowed="one JSON object with a 'type'",
+                                         message="message must be a JSON object with a 'type'"))
+    kind = data.get("type")
+    model = CLIENT_MESSAGES.get(kind) if isinstance(kind, str) else None
+    if model is None:
+        allowed = ", ".join(CLIENT_MESSAGES)
+        raise ProtocolError(ErrorMessage(
+            code="unknown_type", field="type", value=kind if isinstance(kind, (str, int, float, type(None))) else repr(kind),
+            allowed=allowed, message=f"unknown message type {kind!r}; allowed: {allowed}"))
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        raise ProtocolError(error_from_validation(exc, kind, model)) from None
+
+
+def encode(message: dict[str, Any]) -> bytes:
+    """One outbound message as JSON bytes; numpy arrays become lists, NaN/Inf become null."""
+    return orjson.dumps(message, option=orjson.OPT_SERIALIZE_NUMPY)
