@@ -1,0 +1,189 @@
+"""Gradient-descent optimizers in PyTorch's exact forms.
+
+Per parameter array ``w`` with gradient ``g`` (after the penalty gradient),
+learning rate ``lr`` and the other ``Hyperparams`` as they are *at this step*:
+
+- ``sgd``:       ``w <- w - lr * g``
+- ``momentum``:  ``v <- mu * v + g``;  ``w <- w - lr * v``  (torch.optim.SGD,
+  heavy ball, dampening 0)
+- ``nesterov``:  ``v <- mu * v + g``;  ``w <- w - lr * (g + mu * v)``
+  (torch.optim.SGD(nesterov=True))
+- ``adam``:      ``t <- t + 1``; ``m <- b1 * m + (1 - b1) * g``;
+  ``v <- b2 * v + (1 - b2) * g^2``;
+  ``w <- w - (lr / (1 - b1^t)) * m / (sqrt(v) / sqrt(1 - b2^t) + eps)``
+  (torch.optim.Adam: bias correction, eps outside the square root; that is
+  ``w - lr * m_hat / (sqrt(v_hat) + eps)``)
+- ``rmsprop``:   ``s <- rho * s + (1 - rho) * g^2``;
+  ``w <- w - lr * g / (sqrt(s) + eps)`` (torch.optim.RMSprop, alpha = rho,
+  no momentum, not centred; ``hp.momentum`` is ignored)
+
+The velocity ``v`` is in gradient units (not multiplied by ``lr``), so a new
+learning rate scales the whole accumulated velocity from the very next step:
+a slider move takes effect at once, the UI can show the two-line rule above,
+and trajectories match PyTorch and Keras step for step. ``mu``, ``b1``,
+``b2``, ``rho`` may also change between any two steps; Adam's bias
+correction then uses the current betas with the element's step count ``t``.
+
+Each optimizer keeps its own slots (``velocity``; ``m``, ``v``, ``t``; ``s``)
+so switching optimizer mid-run neither reads nor corrupts another's state.
+``t`` is per element: a frozen entry's ``t``, ``m``, ``v`` (and velocity, s)
+stay put, and with nothing frozen all ``t`` equal torch's step count.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.typing import NDArray
+
+from app.nn.network import Array, Grads, Params
+
+OPTIMIZERS = ("sgd", "momentum", "nesterov", "adam", "rmsprop")
+SLOTS: dict[str, tuple[str, ...]] = {
+    "sgd": (),
+    "momentum": ("velocity",),
+    "nesterov": ("velocity",),
+    "adam": ("m", "v", "t"),
+    "rmsprop": ("s",),
+}
+ALL_SLOTS = ("velocity", "m", "v", "t", "s")
+
+Mask = NDArray[np.bool_] | bool  # True: every entry trainable
+
+
+@dataclass
+class Hyperparams:
+    """Optimizer settings; any field may change between two steps."""
+
+    lr: float = 0.03
+    momentum: float = 0.9
+    beta1: float = 0.9
+    beta2: float = 0.999
+    eps: float = 1e-8
+    rho: float = 0.99
+    optimizer: str = "sgd"
+
+    def validate(self) -> None:
+        """Raise ``ValueError`` naming the bad field and its allowed range."""
+        if self.optimizer not in OPTIMIZERS:
+            raise ValueError(
+                f"unknown optimizer {self.optimizer!r}; known: {', '.join(OPTIMIZERS)}"
+            )
+        if not (np.isfinite(self.lr) and self.lr >= 0):
+            raise ValueError(f"lr must be finite and >= 0, got {self.lr!r}")
+        for name in ("momentum", "beta1", "beta2", "rho"):
+            value = getattr(self, name)
+            if not 0.0 <= value < 1.0:
+                raise ValueError(f"{name} must be in [0, 1), got {value!r}")
+        if not (np.isfinite(self.eps) and self.eps > 0):
+            raise ValueError(f"eps must be finite and > 0, got {self.eps!r}")
+
+
+@dataclass
+class OptState:
+    """Optimizer state: ``slots[name]`` is shaped like the params.
+
+    ``velocity`` (momentum, nesterov), ``m``, ``v`` and the int64 step count
+    ``t`` (adam), ``s`` (rmsprop). All start at zero.
+    """
+
+    slots: dict[str, list[dict[str, NDArray[np.generic]]]]
+
+
+def init_state(params: Params) -> OptState:
+    """Zero state for every optimizer's slots, shaped like ``params``."""
+    slots: dict[str, list[dict[str, NDArray[np.generic]]]] = {}
+    for name in ALL_SLOTS:
+        dtype = np.int64 if name == "t" else np.float64
+        slots[name] = [{k: np.zeros(v.shape, dtype=dtype) for k, v in p.items()} for p in params]
+    return OptState(slots=slots)
+
+
+# Each step function advances its slots in place where ``mask`` is True and
+# returns the increment for ``w`` (entries where mask is False are garbage and
+# are discarded by ``update``). ``where=mask`` leaves frozen state untouched.
+
+
+def _sgd(g: Array, s: dict[str, NDArray[np.generic]], hp: Hyperparams, mask: Mask) -> Array:
+    return -hp.lr * g
+
+
+def _heavy_ball(g: Array, s: dict[str, NDArray[np.generic]], hp: Hyperparams, mask: Mask) -> Array:
+    v = s["velocity"]
+    np.multiply(v, hp.momentum, out=v, where=mask)
+    np.add(v, g, out=v, where=mask)
+    return -hp.lr * v
+
+
+def _nesterov(g: Array, s: dict[str, NDArray[np.generic]], hp: Hyperparams, mask: Mask) -> Array:
+    v = s["velocity"]
+    np.multiply(v, hp.momentum, out=v, where=mask)
+    np.add(v, g, out=v, where=mask)
+    return -hp.lr * (g + hp.momentum * v)
+
+
+def _adam(g: Array, s: dict[str, NDArray[np.generic]], hp: Hyperparams, mask: Mask) -> Array:
+    m, v, t = s["m"], s["v"], s["t"]
+    np.add(t, 1, out=t, where=mask)
+    np.multiply(m, hp.beta1, out=m, where=mask)
+    np.add(m, (1.0 - hp.beta1) * g, out=m, where=mask)
+    np.multiply(v, hp.beta2, out=v, where=mask)
+    np.add(v, (1.0 - hp.beta2) * g * g, out=v, where=mask)
+    # A frozen entry that never stepped has t = 0 (and m = v = 0); t >= 1
+    # keeps its discarded increment finite instead of 0/0.
+    tt = t if mask is True else np.maximum(t, 1)
+    step_size = hp.lr / (1.0 - hp.beta1**tt)
+    denom = np.sqrt(v) / np.sqrt(1.0 - hp.beta2**tt) + hp.eps
+    return -step_size * (m / denom)
+
+
+def _rmsprop(g: Array, s: dict[str, NDArray[np.generic]], hp: Hyperparams, mask: Mask) -> Array:
+    sq = s["s"]
+    np.multiply(sq, hp.rho, out=sq, where=mask)
+    np.add(sq, (1.0 - hp.rho) * g * g, out=sq, where=mask)
+    return -hp.lr * (g / (np.sqrt(sq) + hp.eps))
+
+
+StepFn = Callable[[Array, dict[str, NDArray[np.generic]], Hyperparams, Mask], Array]
+STEP_FUNCTIONS: dict[str, StepFn] = {
+    "sgd": _sgd,
+    "momentum": _heavy_ball,
+    "nesterov": _nesterov,
+    "adam": _adam,
+    "rmsprop": _rmsprop,
+}
+
+
+def update(
+    params: Params,
+    grads: Grads,
+    state: OptState,
+    hp: Hyperparams,
+    trainable: list[dict[str, NDArray[np.bool_]]] | None = None,
+) -> Params:
+    """One optimizer step with ``grads.dW``/``grads.db``.
+
+    Mutates ``params`` and ``state`` in place; returns the deltas, shaped like
+    ``params``: the increments added (``w_new = w_old + delta``), 0.0 where
+    frozen. ``trainable`` (``freezing.trainable_masks``) freezes entries: a
+    frozen entry keeps its exact bits and its state is not advanced.
+    """
+    hp.validate()
+    step_fn = STEP_FUNCTIONS[hp.optimizer]
+    names = SLOTS[hp.optimizer]
+    deltas: Params = []
+    for l, layer in enumerate(params):
+        layer_deltas: dict[str, Array] = {}
+        for kind, g in (("W", grads.dW[l]), ("b", grads.db[l])):
+            mask: Mask = True
+            if trainable is not None and not trainable[l][kind].all():
+                mask = trainable[l][kind]
+            slots = {name: state.slots[name][l][kind] for name in names}
+            delta = step_fn(g, slots, hp, mask)
+            w = layer[kind]
+            np.add(w, delta, out=w, where=mask)
+            layer_deltas[kind] = delta if mask is True else np.where(mask, delta, 0.0)
+        deltas.append(layer_deltas)
+    return deltas
