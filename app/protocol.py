@@ -68,6 +68,7 @@ class Config(Strict):
     task: TaskName | None = None
     init: InitName = "uniform"
     seed: Annotated[int, Field(ge=0, le=2**31 - 1)] = 1
+    init_seed: Annotated[int, Field(ge=0, le=2**31 - 1)] | None = None
 
     @field_validator("features")
     @classmethod
@@ -92,6 +93,7 @@ class ConfigPatch(Strict):
     task: TaskName | None = None
     init: InitName | None = None
     seed: Annotated[int, Field(ge=0, le=2**31 - 1)] | None = None
+    init_seed: Annotated[int, Field(ge=0, le=2**31 - 1)] | None = None
 
 
 class Hyper(Strict):
@@ -383,7 +385,7 @@ class ProtocolError(Exception):
         self.error = error
 
 
-def _allowed(err: dict[str, Any]) -> str | None:
+def _allowed(err: Any, model: type[BaseModel] | None = None) -> str | None:
     ctx = err.get("ctx") or {}
     kind = err["type"]
     if kind == "literal_error":
@@ -399,10 +401,28 @@ def _allowed(err: dict[str, Any]) -> str | None:
     if kind in ("bool_type", "bool_parsing"):
         return "true or false"
     if kind == "extra_forbidden":
+        if model is not None:
+            return "fields: " + ", ".join(f for f in model.model_fields if f != "type")
         return "no such field"
     if kind == "missing":
         return "a value is required"
     return None
+
+
+def _limits(obj: Any) -> tuple[Any, Any]:
+    """(ge, le) found anywhere in a field's metadata, Optional and Annotated included."""
+    lo = hi = None
+    for meta in list(getattr(obj, "metadata", None) or []) + list(getattr(obj, "__metadata__", ()) or []):
+        lo = getattr(meta, "ge", None) if getattr(meta, "ge", None) is not None else lo
+        hi = getattr(meta, "le", None) if getattr(meta, "le", None) is not None else hi
+        if hasattr(meta, "metadata"):
+            inner = _limits(meta)
+            lo, hi = inner[0] if inner[0] is not None else lo, inner[1] if inner[1] is not None else hi
+    for arg in getattr(getattr(obj, "annotation", obj), "__args__", ()) or ():
+        if arg is not type(None) and (lo is None or hi is None):
+            inner = _limits(arg)
+            lo, hi = inner[0] if lo is None else lo, inner[1] if hi is None else hi
+    return lo, hi
 
 
 def _bounds(model: type[BaseModel] | None, path: tuple[Any, ...]) -> str | None:
@@ -412,16 +432,7 @@ def _bounds(model: type[BaseModel] | None, path: tuple[Any, ...]) -> str | None:
     field = model.model_fields.get(path[0])
     if field is None:
         return None
-    lo = hi = None
-    for meta in field.metadata:
-        lo = getattr(meta, "ge", lo)
-        hi = getattr(meta, "le", hi)
-    if lo is None and hi is None:
-        # Optional[Annotated[...]] keeps its bounds inside the union's args.
-        for arg in getattr(field.annotation, "__args__", ()):
-            for meta in getattr(arg, "__metadata__", ()):
-                lo = getattr(meta, "ge", lo)
-                hi = getattr(meta, "le", hi)
+    lo, hi = _limits(field)
     if lo is None or hi is None:
         return None
     return f"{lo:g} to {hi:g}"
@@ -429,10 +440,19 @@ def _bounds(model: type[BaseModel] | None, path: tuple[Any, ...]) -> str | None:
 
 def error_from_validation(exc: ValidationError, request: str | None, model: type[BaseModel] | None) -> ErrorMessage:
     """Turn pydantic's first complaint into the one error shape."""
-    err = exc.errors(include_url=False)[0]
-    loc = tuple(p for p in err["loc"] if p != request)
+    return error_from_details(exc.errors(include_url=False)[0], request, model)
+
+
+def error_from_details(err: Any, request: str | None, model: type[BaseModel] | None) -> ErrorMessage:
+    """One pydantic error dict (`type`, `loc`, `msg`, `input`, `ctx`) in the one error shape.
+
+    Without a `model`, bounds are looked up among the configuration and
+    hyperparameter fields (the HTTP API's bodies are made of them).
+    """
+    loc = tuple(p for p in err["loc"] if p not in (request, "body", "query", "path"))
     field = ".".join(str(p) for p in loc) or None
-    allowed = _allowed(err) or _bounds(model, loc) or _nested_bounds(model, loc)
+    allowed = (_allowed(err, model) or _bounds(model, loc) or _nested_bounds(model, loc)
+               or _bounds(HyperPatch, loc[-1:]) or _bounds(ConfigPatch, loc[-1:]))
     value = err.get("input")
     if isinstance(value, dict) and err["type"] == "missing":
         value = None
@@ -440,7 +460,7 @@ def error_from_validation(exc: ValidationError, request: str | None, model: type
         value = str(value)
     reason = err["msg"]
     if allowed and err["type"] in ("greater_than_equal", "less_than_equal"):
-        reason = f"must be between {allowed}"
+        reason = f"must be from {allowed}"
     where = field or "message"
     message = f"{where}: {reason}" + (f" (got {value!r})" if value is not None and not isinstance(value, dict) else "")
     if allowed and allowed not in message:

@@ -10,6 +10,10 @@ Columns (in this order), class 1 = fish, class 0 = mammal:
   fish ~ N(30, 4^2). The distributions overlap heavily: helps a little.
 - noise_1 ~ N(0, 1), noise_2 ~ U(0, 10), ...: independent of the class.
   Their scales differ on purpose so that standardization matters.
+
+`standardize` (from `app.data.scaling`) is re-exported here: standardize these
+columns with the training set's stats before training, so "vertebrate" becomes
+exactly 0 instead of acting as a second bias.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ from __future__ import annotations
 import numpy as np
 
 from app.data.dataset import Dataset
+from app.data.scaling import standardize  # noqa: F401  (re-exported: tabular data is standardized before training)
 
 MAMMALS_OR_FISH_CLASSES: tuple[str, str] = ("mammal", "fish")
 MAMMALS_OR_FISH_SIGNAL: tuple[str, ...] = ("vertebrate", "has_gills", "lays_eggs", "body_temperature")

@@ -1,0 +1,191 @@
+"""The HTTP API: the same sessions as the websocket, scripted.
+
+For notebooks, tests and teachers preparing a demo. Every route is in the
+OpenAPI schema at `/docs`. Errors have the protocol's one error shape.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Body, HTTPException, Request
+from fastapi.responses import JSONResponse, PlainTextResponse
+from pydantic import BaseModel, Field
+
+from app import protocol as p
+from app.server import controls, messages
+from app.server.registry import LiveSession, Registry, RegistryFull
+from app.training.config import HyperState, RunConfig
+from app.training.session import SessionError
+
+router = APIRouter(prefix="/api", tags=["sessions"])
+
+
+class ApiError(HTTPException):
+    """An error with the protocol's shape as its body."""
+
+    def __init__(self, status: int, error: p.ErrorMessage) -> None:
+        super().__init__(status_code=status, detail=error.model_dump())
+
+
+class CreateSession(BaseModel):
+    """A configuration and hyperparameters; every field is optional."""
+
+    model_config = {"extra": "forbid"}
+    config: p.ConfigPatch = Field(default_factory=p.ConfigPatch)
+    hyper: p.HyperPatch = Field(default_factory=p.HyperPatch)
+
+
+class StepRequest(BaseModel):
+    model_config = {"extra": "forbid"}
+    unit: Literal["update", "epoch"] = "update"
+    count: Annotated[int, Field(ge=1, le=100000)] = 1
+
+
+class PredictRequest(BaseModel):
+    """Raw input points (for 2-D data: x1, x2 before feature transforms)."""
+
+    model_config = {"extra": "forbid"}
+    points: Annotated[list[list[float]], Field(min_length=1, max_length=20000)]
+
+
+def _registry(request: Request) -> Registry:
+    registry: Registry = request.app.state.registry
+    return registry
+
+
+def _live(request: Request, session_id: str) -> LiveSession:
+    live = _registry(request).get(session_id)
+    if live is None:
+        raise ApiError(404, p.ErrorMessage(code="no_session", field="session_id", value=session_id,
+                                           allowed="an id returned by POST /api/sessions",
+                                           message=f"session {session_id!r} is not known to this server"))
+    return live
+
+
+def _apply(live: LiveSession, msg: BaseModel, request: Request) -> None:
+    try:
+        controls.apply(live, msg)
+    except SessionError as exc:
+        raise ApiError(422, p.ErrorMessage(code="invalid", request=str(getattr(msg, "type", None)),
+                                           field=exc.field, value=exc.value, allowed=exc.allowed,
+                                           message=str(exc))) from None
+    if live.playing:
+        _registry(request).work.set()
+
+
+def _summary(live: LiveSession) -> dict[str, Any]:
+    s = live.session
+    out = messages.session_message(live, fps=0)
+    out.pop("fps")
+    out.update(step=s.step, epoch=s.epoch, metrics=s.metrics(), diverged=s.diverged)
+    return out
+
+
+@router.post("/sessions", status_code=201, summary="Create a session")
+def create_session(request: Request, body: CreateSession | None = None) -> dict[str, Any]:
+    body = body or CreateSession()
+    try:
+        config = RunConfig().with_changes(body.config.model_dump(exclude_unset=True))
+        live = _registry(request).create(config, HyperState(**body.hyper.model_dump(exclude_none=True)))
+    except RegistryFull as exc:
+        raise ApiError(503, p.ErrorMessage(code="limit", message=str(exc))) from None
+    except ValueError as exc:
+        raise ApiError(422, p.ErrorMessage(code="invalid", field="config", message=str(exc))) from None
+    return _summary(live)
+
+
+@router.get("/sessions/{session_id}", summary="Configuration, hyperparameters and metrics")
+def get_session(request: Request, session_id: str) -> dict[str, Any]:
+    return _summary(_live(request, session_id))
+
+
+@router.get("/sessions/{session_id}/hyper", summary="Read the hyperparameters")
+def get_hyper(request: Request, session_id: str) -> dict[str, Any]:
+    return _live(request, session_id).session.hyper.to_dict()
+
+
+@router.patch("/sessions/{session_id}/hyper", summary="Change hyperparameters live")
+def patch_hyper(request: Request, session_id: str, body: p.HyperPatch) -> dict[str, Any]:
+    live = _live(request, session_id)
+    _apply(live, p.SetHyper(type="set_hyper", **body.model_dump(exclude_none=True)), request)
+    return live.session.hyper.to_dict()
+
+
+@router.patch("/sessions/{session_id}/config", summary="Change the configuration (rebuilds the network)")
+def patch_config(request: Request, session_id: str, body: p.ConfigPatch) -> dict[str, Any]:
+    live = _live(request, session_id)
+    _apply(live, p.Configure(type="configure", config=body), request)
+    return _summary(live)
+
+
+@router.post("/sessions/{session_id}/step", summary="Train N updates or epochs, get the metrics")
+def step(request: Request, session_id: str, body: StepRequest | None = None) -> dict[str, Any]:
+    body = body or StepRequest()
+    live = _live(request, session_id)
+    s = live.session
+    live.set_playing(False)
+    if body.unit == "update":
+        s.advance(body.count)
+    else:
+        for _ in range(body.count):
+            if s.step_epoch() == 0:
+                break
+    live.notify()
+    return {"step": s.step, "epoch": s.epoch, "metrics": s.metrics(), "diverged": s.diverged}
+
+
+@router.post("/sessions/{session_id}/reset", summary="Train again from the same or new initial weights")
+def reset(request: Request, session_id: str, same_weights: bool = True) -> dict[str, Any]:
+    live = _live(request, session_id)
+    _apply(live, p.Reset(type="reset", same_weights=same_weights), request)
+    return _summary(live)
+
+
+@router.get("/sessions/{session_id}/model", summary="Export the model as JSON")
+def export_model(request: Request, session_id: str) -> JSONResponse:
+    live = _live(request, session_id)
+    return JSONResponse(live.session.export_model(),
+                        headers={"Content-Disposition": f'attachment; filename="paramlab-{session_id}.json"'})
+
+
+@router.put("/sessions/{session_id}/model", summary="Import a model exported as JSON")
+def import_model(request: Request, session_id: str, body: Annotated[dict[str, Any], Body()]) -> dict[str, Any]:
+    live = _live(request, session_id)
+    try:
+        live.session.import_model(body)
+    except ValueError as exc:
+        raise ApiError(422, p.ErrorMessage(code="invalid", request="import_model", field="model",
+                                           message=str(exc))) from None
+    live.set_playing(False)
+    live.notify()
+    return _summary(live)
+
+
+@router.get("/sessions/{session_id}/dataset", summary="Export the points, labels and split")
+def export_dataset(request: Request, session_id: str) -> dict[str, Any]:
+    body = messages.dataset_message(_live(request, session_id))
+    return {k: v for k, v in body.items() if k != "type"} | {
+        split: {"x": body[split]["x"].tolist(), "y": body[split]["y"].tolist()} for split in ("train", "val", "test")}
+
+
+@router.get("/sessions/{session_id}/history", summary="The whole history as JSON")
+def export_history(request: Request, session_id: str) -> dict[str, Any]:
+    return messages.history_message(_live(request, session_id))
+
+
+@router.get("/sessions/{session_id}/history.csv", summary="The history as CSV", response_class=PlainTextResponse)
+def export_history_csv(request: Request, session_id: str) -> PlainTextResponse:
+    live = _live(request, session_id)
+    return PlainTextResponse(live.session.history.to_csv(), media_type="text/csv",
+                             headers={"Content-Disposition": f'attachment; filename="paramlab-{session_id}.csv"'})
+
+
+@router.post("/sessions/{session_id}/predict", summary="Network outputs at raw input points")
+def predict(request: Request, session_id: str, body: PredictRequest) -> dict[str, Any]:
+    live = _live(request, session_id)
+    try:
+        outputs = live.session.predict_raw(body.points)
+    except ValueError as exc:
+        raise ApiError(422, p.ErrorMessage(code="invalid", field="points", message=str(exc))) from None
+    return {"outputs": outputs.tolist()}

@@ -1,0 +1,69 @@
+"""Apply one validated control message to a live session.
+
+Shared by the websocket and the HTTP API so both behave the same. Raises
+`SessionError` (from the session) when a valid message cannot be honoured
+in this session's state; the caller turns it into an error message.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel
+
+from app import protocol as p
+from app.server.registry import LiveSession
+from app.training.session import SessionError
+
+
+def apply(live: LiveSession, msg: BaseModel) -> str | None:
+    """Apply `msg`; returns "rebuilt" when the network or data changed, else None."""
+    s = live.session
+    rebuilt = None
+    if isinstance(msg, p.Play):
+        if s.diverged is not None:
+            raise SessionError("the run diverged; roll back or reset before playing", field="type", value="play",
+                               allowed="rollback, reset")
+        live.set_playing(True)
+    elif isinstance(msg, p.Pause):
+        live.set_playing(False)
+        s.version += 1
+    elif isinstance(msg, p.Step):
+        live.set_playing(False)
+        for _ in range(msg.count):
+            if msg.unit == "update":
+                s.advance(1)
+            elif msg.unit == "epoch":
+                s.step_epoch()
+            else:
+                s.step_phase()
+        s.version += 1
+    elif isinstance(msg, p.SetSpeed):
+        live.updates_per_second = msg.updates_per_second
+        live.credit = 0.0
+        s.version += 1
+    elif isinstance(msg, p.SetHyper):
+        s.set_hyper(msg.model_dump(exclude={"type"}, exclude_none=True))
+    elif isinstance(msg, p.Configure):
+        s.configure(_config_changes(msg.config))
+        rebuilt = "rebuilt"
+    elif isinstance(msg, p.Reset):
+        s.reset(msg.same_weights)
+        rebuilt = "rebuilt"
+    elif isinstance(msg, p.SetParam):
+        s.set_param(msg.layer, msg.kind, msg.i, msg.j, msg.value)
+    elif isinstance(msg, p.Freeze):
+        s.freeze(msg.layer, msg.target, msg.i, msg.j, msg.frozen)
+    elif isinstance(msg, p.Rollback):
+        s.rollback()
+    elif isinstance(msg, p.Trace):
+        s.set_trace(msg.index)
+    else:  # pragma: no cover - the protocol's union is exhaustive
+        raise SessionError(f"message type {type(msg).__name__} is not a control message")
+    live.notify()
+    return rebuilt
+
+
+def _config_changes(patch: p.ConfigPatch) -> dict[str, Any]:
+    changes = patch.model_dump(exclude_unset=True)
+    return changes

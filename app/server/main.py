@@ -1,0 +1,79 @@
+"""Build the app: settings, routes, the websocket, the page and the training loop."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+from fastapi import FastAPI, HTTPException, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.staticfiles import StaticFiles
+from fastapi.templating import Jinja2Templates
+
+from app import protocol as p
+from app.server import api
+from app.server.registry import Registry
+from app.server.scheduler import training_loop
+from app.server.ws import websocket_endpoint
+from app.settings import Settings
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+async def _janitor(registry: Registry, settings: Settings) -> None:
+    while True:
+        await asyncio.sleep(min(60.0, settings.idle_seconds / 2))
+        registry.evict_idle(settings.idle_seconds)
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or Settings()
+    registry = Registry(settings.max_sessions)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        tasks = [asyncio.create_task(training_loop(registry, settings.slice_seconds)),
+                 asyncio.create_task(_janitor(registry, settings))]
+        yield
+        for task in tasks:
+            task.cancel()
+
+    app = FastAPI(title="Paramlab", version=str(p.PROTOCOL_VERSION), lifespan=lifespan,
+                  description="A live laboratory for the parameters of a neural network. "
+                              "The websocket protocol is documented in docs/protocol.md.")
+    app.state.settings = settings
+    app.state.registry = registry
+    templates = Jinja2Templates(directory=str(ROOT / "templates"))
+
+    @app.exception_handler(HTTPException)
+    async def http_error(request: Request, exc: HTTPException) -> JSONResponse:
+        detail: Any = exc.detail
+        if not isinstance(detail, dict):
+            detail = p.ErrorMessage(code="invalid", message=str(detail)).model_dump()
+        return JSONResponse(detail, status_code=exc.status_code)
+
+    @app.exception_handler(RequestValidationError)
+    async def validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
+        error = p.error_from_details(exc.errors()[0], None, None)
+        try:
+            p.encode({"value": error.value})
+        except TypeError:
+            error.value = repr(error.value)
+        return JSONResponse(error.model_dump(), status_code=422)
+
+    @app.get("/healthz", tags=["health"])
+    def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.get("/", response_class=HTMLResponse, include_in_schema=False)
+    def index(request: Request) -> HTMLResponse:
+        return templates.TemplateResponse(request, "index.html", {"static_url": "/static"})
+
+    app.include_router(api.router)
+    app.add_api_websocket_route("/ws", websocket_endpoint)
+    app.mount("/static", StaticFiles(directory=str(ROOT / "static")), name="static")
+    return app

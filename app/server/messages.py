@@ -1,0 +1,63 @@
+"""Outbound messages built from a live session (shapes in `app/protocol.py`)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from app.protocol import MAX_FEATURES, MAX_LAYERS, MAX_MESSAGE_BYTES, MAX_NEURONS, MAX_POINTS, PROTOCOL_VERSION
+from app.server.registry import Client, LiveSession
+
+LIMITS = {"max_layers": MAX_LAYERS, "max_neurons": MAX_NEURONS, "max_features": MAX_FEATURES,
+          "max_points": MAX_POINTS, "max_message_bytes": MAX_MESSAGE_BYTES}
+
+
+def session_message(live: LiveSession, fps: int) -> dict[str, Any]:
+    s = live.session
+    config = s.config.to_dict()
+    config["task"] = s.data.task
+    return {
+        "type": "session", "version": PROTOCOL_VERSION, "session_id": live.id,
+        "config": config, "hyper": s.hyper.to_dict(), "architecture": s.architecture(),
+        "playing": live.playing, "updates_per_second": live.updates_per_second, "fps": fps,
+        "limits": LIMITS,
+    }
+
+
+def _split(live: LiveSession, name: str) -> dict[str, Any]:
+    data = live.session.data
+    y = data.y[name]
+    return {"x": data.raw[name], "y": y.astype(np.float64) if y.dtype.kind == "f" else y}
+
+
+def dataset_message(live: LiveSession) -> dict[str, Any]:
+    data = live.session.data
+    return {
+        "type": "dataset", "task": data.task, "n_classes": data.n_classes, "plane": data.plane,
+        "features": list(data.feature_names), "input_names": list(data.input_names),
+        "class_names": list(data.class_names) if data.class_names else None,
+        "train": _split(live, "train"), "val": _split(live, "val"), "test": _split(live, "test"),
+    }
+
+
+def history_message(live: LiveSession, client: Client | None = None) -> dict[str, Any]:
+    """The whole history; marks it as sent to `client`."""
+    s = live.session
+    body = s.history.since(-1, 0, limit=None)
+    if client is not None:
+        client.history_step = s.step
+        client.change_index = len(s.history.changes)
+    return {"type": "history", **body}
+
+
+def frame_message(live: LiveSession, client: Client) -> dict[str, Any]:
+    """The newest state, with the history this client has not seen yet."""
+    s = live.session
+    history = s.history.since(client.history_step, client.change_index)
+    client.history_step = s.step
+    client.change_index = len(s.history.changes)
+    client.seq += 1
+    client.sent_version = s.version
+    return {"type": "frame", "seq": client.seq, "playing": live.playing,
+            "updates_per_second": live.updates_per_second, **s.snapshot(), "history": history}

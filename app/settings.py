@@ -1,0 +1,24 @@
+"""Every setting of the server, from the environment (prefix PARAMLAB_)."""
+
+from __future__ import annotations
+
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Read once at start-up; `PARAMLAB_PORT=9000 paramlab` overrides `port`."""
+
+    model_config = SettingsConfigDict(env_prefix="PARAMLAB_")
+
+    host: str = "127.0.0.1"
+    port: int = 8000
+    # Sessions held in memory at once; creating one more is refused with a message.
+    max_sessions: int = 500
+    # A session nobody is connected to is dropped after this many seconds.
+    idle_seconds: float = 1800.0
+    # A frame send that takes longer than this closes that client (it stopped reading).
+    send_timeout: float = 5.0
+    # Extra origins allowed to open the websocket, besides the server's own.
+    allowed_origins: list[str] = []
+    # Time a session may train in one turn of the scheduler before others get theirs.
+    slice_seconds: float = 0.004

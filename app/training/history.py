@@ -1,0 +1,121 @@
+"""What a session remembers: the loss of every update, a row per epoch and
+every hyperparameter change, so a reload or a chart redraws everything.
+
+Long runs would grow without bound (at 2,500 updates a second a ten-minute
+run records 1.5 million losses), so a `Series` keeps at most `capacity`
+points: when full it drops every other point and from then on records every
+second one, and so on. A chart of a long run then keeps its shape at a
+bounded cost. Entries are keyed by step, so a client asks for what happened
+since the last step it saw, whatever was thinned in between.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import math
+from array import array
+from bisect import bisect_right
+from typing import Any
+
+EPOCH_COLUMNS = ("train_loss", "test_loss", "val_loss", "train_acc", "test_acc", "val_acc")
+
+
+def _clean(value: float | None) -> float | None:
+    return None if value is None or not math.isfinite(value) else float(value)
+
+
+class Series:
+    """Columns of floats keyed by an increasing integer `step`, thinned when full."""
+
+    def __init__(self, columns: tuple[str, ...], capacity: int) -> None:
+        self.columns = columns
+        self.capacity = capacity
+        self.stride = 1
+        self._skipped = 0
+        self.steps = array("q")
+        self.values = {c: array("d") for c in columns}
+
+    def append(self, step: int, row: dict[str, float | None]) -> None:
+        self._skipped += 1
+        if self._skipped < self.stride:
+            return
+        self._skipped = 0
+        self.steps.append(step)
+        for c in self.columns:
+            v = row.get(c)
+            self.values[c].append(math.nan if v is None else v)
+        if len(self.steps) >= self.capacity:
+            self._thin()
+
+    def _thin(self) -> None:
+        # Keep the newest point (the one just recorded) and every other before it.
+        keep = slice(1 if len(self.steps) % 2 == 0 else 0, None, 2)
+        self.steps = array("q", self.steps[keep])
+        for c in self.columns:
+            self.values[c] = array("d", self.values[c][keep])
+        self.stride *= 2
+
+    def since(self, step: int, limit: int | None = None) -> dict[str, list[Any]]:
+        """Rows with a step greater than `step`, thinned evenly to at most `limit`."""
+        start = bisect_right(self.steps, step)
+        every = 1
+        if limit is not None and len(self.steps) - start > limit:
+            every = math.ceil((len(self.steps) - start) / limit)
+        out: dict[str, list[Any]] = {"step": list(self.steps[start::every])}
+        for c in self.columns:
+            out[c] = [_clean(v) for v in self.values[c][start::every]]
+        return out
+
+    def __len__(self) -> int:
+        return len(self.steps)
+
+
+class History:
+    """Per-update batch loss, per-epoch metrics, and the log of changes."""
+
+    def __init__(self, step_capacity: int = 20000, epoch_capacity: int = 5000) -> None:
+        self.updates = Series(("batch_loss",), step_capacity)
+        self.epochs = Series(("epoch",) + EPOCH_COLUMNS, epoch_capacity)
+        self.changes: list[dict[str, Any]] = []
+
+    def record_update(self, step: int, batch_loss: float) -> None:
+        self.updates.append(step, {"batch_loss": batch_loss})
+
+    def record_epoch(self, step: int, epoch: int, metrics: dict[str, float | None]) -> None:
+        self.epochs.append(step, {"epoch": float(epoch), **metrics})
+
+    def record_change(self, step: int, field: str, old: Any, new: Any) -> None:
+        self.changes.append({"step": step, "field": field, "old": old, "new": new})
+
+    def since(self, step: int, change_index: int, limit: int | None = 1000) -> dict[str, Any]:
+        """What was recorded after `step` (and changes from `change_index` on)."""
+        updates = self.updates.since(step, limit)
+        epochs = self.epochs.since(step)
+        epoch_rows = {"epoch": [int(e) for e in epochs.pop("epoch")], "step": epochs.pop("step"), **epochs}
+        return {
+            "steps": updates["step"],
+            "batch_loss": updates["batch_loss"],
+            "epochs": epoch_rows,
+            "changes": self.changes[change_index:],
+        }
+
+    def to_csv(self) -> str:
+        """One row per epoch with its metrics, then the change log as comments-free rows."""
+        buf = io.StringIO()
+        writer = csv.writer(buf, lineterminator="\n")
+        writer.writerow(("kind", "step", "epoch", *EPOCH_COLUMNS, "batch_loss", "field", "old", "new"))
+        rows = self.since(-1, 0, limit=None)
+        for i, step in enumerate(rows["epochs"]["step"]):
+            writer.writerow(("epoch", step, rows["epochs"]["epoch"][i],
+                             *(_csv(rows["epochs"][c][i]) for c in EPOCH_COLUMNS), "", "", "", ""))
+        for step, loss in zip(rows["steps"], rows["batch_loss"]):
+            writer.writerow(("update", step, "", *([""] * len(EPOCH_COLUMNS)), _csv(loss), "", "", ""))
+        for change in self.changes:
+            writer.writerow(("change", change["step"], "", *([""] * len(EPOCH_COLUMNS)), "",
+                             change["field"], change["old"], change["new"]))
+        return buf.getvalue()
+
+
+def _csv(value: float | None) -> str:
+    return "" if value is None else repr(value)
