@@ -24,8 +24,8 @@ def fit_standardizer(X: Array) -> tuple[Array, Array]:
         raise ValueError(f"standardize needs a 2-D array with at least one row, got shape {X.shape}")
     mean = X.mean(axis=0)
     constant = np.all(X == X[0], axis=0)  # [D]
-    # The mean of n copies of c is not always exactly c in floating point
-    # (0.1 * 3 / 3 != 0.1); take the value itself so the centred column is exactly 0.
+    # The float mean of n copies of c is not always c (seven copies of 0.1 average
+    # to 0.1 - 1.4e-17); take the value itself so the centred column is exactly 0.
     mean[constant] = X[0, constant]
     std = X.std(axis=0)
     std[constant] = 1.0
