@@ -73,25 +73,34 @@ def _read_table(text: str, max_rows: int, max_cols: int) -> tuple[list[str], lis
         raise DataError("the file is empty; expected a header row naming the columns, then one row per sample")
     first_line = next(line for line in text.splitlines() if line.strip())
     delimiter = max(_DELIMITERS, key=first_line.count)  # ties go to the comma
-    reader = csv.reader(io.StringIO(text), delimiter=delimiter)
+    # skipinitialspace: `a, "b"` is two cells a and b, as people type them.
+    reader = csv.reader(io.StringIO(text), delimiter=delimiter, skipinitialspace=True)
     header: list[str] | None = None
     rows: list[tuple[int, list[str]]] = []
+    end = 0  # last physical line read so far
     try:
         for cells in reader:
+            start, end = end + 1, reader.line_num
             if not any(c.strip() for c in cells):
                 continue  # blank lines and rows of bare separators, as spreadsheets export them
+            if any("\n" in c or "\r" in c for c in cells):
+                # Only a quoted cell can span lines; in a numeric table that is a missing closing quote.
+                raise DataError(
+                    f"line {start}: a quoted cell runs over several lines (lines {start}-{end}); "
+                    "is a closing quote missing? Cells may not contain line breaks"
+                )
             if header is None:
                 header = [c.strip() for c in cells]
                 _check_header(header, delimiter, max_cols)
                 continue
             if len(cells) != len(header):
                 raise DataError(
-                    f"line {reader.line_num} has {len(cells)} cells but the header has "
+                    f"line {end} has {len(cells)} cells but the header has "
                     f"{len(header)} columns; every row needs exactly one value per column"
                 )
             if len(rows) == max_rows:
                 raise DataError(f"too many rows: more than {max_rows:,} data rows; the limit is {max_rows:,}")
-            rows.append((reader.line_num, [c.strip() for c in cells]))
+            rows.append((end, [c.strip() for c in cells]))
     except csv.Error as err:
         raise DataError(f"malformed CSV at line {reader.line_num}: {err}") from None
     assert header is not None  # the text is not blank, so some row had a cell
