@@ -188,12 +188,16 @@ def _labels(
             raise DataError(f"regression needs numeric labels; found {bad[:40]!r} at line {line}, column {name!r}")
         return "regression", np.array(numbers, dtype=np.float64), ()
     # Classification: number labels in numeric order ("1" and "1.0" are one class), text alphabetically.
-    keys: list[float] | list[str] = numbers if numeric else cells
-    classes = sorted(set(keys))  # type: ignore[type-var]
+    index: dict[float | str, int]
+    keys: list[float | str]
     if numeric:
-        names = tuple(str(int(v)) if v.is_integer() else repr(v) for v in classes)  # type: ignore[union-attr]
+        values = sorted(set(numbers))
+        names = tuple(str(int(v)) if v.is_integer() else repr(v) for v in values)
+        index, keys = {v: i for i, v in enumerate(values)}, list(numbers)
     else:
-        names = tuple(str(c) for c in classes)
+        texts = sorted(set(cells))
+        names = tuple(texts)
+        index, keys = {c: i for i, c in enumerate(texts)}, list(cells)
     if len(names) > max_classes:
         raise DataError(
             f"label column {name!r} has {len(names)} distinct values; at most {max_classes} classes are "
@@ -203,7 +207,6 @@ def _labels(
         raise DataError(
             f"label column {name!r} has only one class ({names[0]!r}); classification needs at least 2 classes"
         )
-    index = {key: i for i, key in enumerate(classes)}
     y = np.array([index[key] for key in keys], dtype=np.int64)
     return ("binary" if len(names) == 2 else "multiclass"), y, names
 

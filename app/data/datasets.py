@@ -35,8 +35,8 @@ Playground's plane target is clipped to [-1, 1] for the same reason.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import numpy as np
 from numpy.typing import NDArray
@@ -159,7 +159,7 @@ def multigauss_target(P: NDArray[np.float64]) -> NDArray[np.float64]:
     """[n] target of the multigauss surface at positions P [n x 2], in [-1, 1]."""
     d = np.hypot(P[:, None, 0] - _BUMPS[None, :, 0], P[:, None, 1] - _BUMPS[None, :, 1])  # [n x 6]
     v = _BUMPS[None, :, 2] * np.clip(1.0 - d / 2.0, 0.0, 1.0)  # [n x 6]
-    return v[np.arange(len(P)), np.argmax(np.abs(v), axis=1)]
+    return np.asarray(v[np.arange(len(P)), np.argmax(np.abs(v), axis=1)], dtype=np.float64)
 
 
 def _multigauss(n: int, nf: float, rng: np.random.Generator) -> tuple[NDArray[np.float64], NDArray[np.float64]]:

@@ -33,12 +33,12 @@ class Importance:
     @property
     def mean(self) -> Array:
         """[D] mean drop per column: the importance."""
-        return self.drops.mean(axis=0)
+        return np.asarray(self.drops.mean(axis=0), dtype=np.float64)
 
     @property
     def std(self) -> Array:
         """[D] spread of the drop over the repeats."""
-        return self.drops.std(axis=0)
+        return np.asarray(self.drops.std(axis=0), dtype=np.float64)
 
 
 def accuracy(y_true: NDArray[np.generic], y_pred: NDArray[np.generic]) -> float:
@@ -51,10 +51,10 @@ def accuracy(y_true: NDArray[np.generic], y_pred: NDArray[np.generic]) -> float:
 
 def neg_mean_squared_error(y_true: NDArray[np.generic], y_pred: NDArray[np.generic]) -> float:
     """-mean((y_true - y_pred)^2) over [N] targets: negated so that higher is better."""
-    y_true, y_pred = np.asarray(y_true, dtype=np.float64), np.asarray(y_pred, dtype=np.float64)
-    if y_true.shape != y_pred.shape:
-        raise ValueError(f"need predictions shaped like the targets {y_true.shape}, got {y_pred.shape}")
-    return -float(np.mean((y_true - y_pred) ** 2))
+    t, p = np.asarray(y_true, dtype=np.float64), np.asarray(y_pred, dtype=np.float64)
+    if t.shape != p.shape:
+        raise ValueError(f"need predictions shaped like the targets {t.shape}, got {p.shape}")
+    return -float(np.mean((t - p) ** 2))
 
 
 def permutation_importance(
