@@ -1,0 +1,198 @@
+// Every control the user chooses with: transport (play, step, reset, speed),
+// hyperparameters, data and features, layers. Controls never talk to the
+// server: they dispatch "intent" events (protocol-shaped messages) and "ui"
+// events (view-only settings), and update() reflects what frames say.
+import { fmt, int } from "../format.js";
+import { FEATURE_NAMES, DATASETS } from "../state.js";
+import { FEATURE_LABELS } from "../nn.js";
+import { drawThumbnail, DATASET_LABELS } from "./thumbnails.js";
+
+export const SPEEDS = [1, 2, 5, 10, 20, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 100000, null];
+const $ = (id) => document.getElementById(id);
+
+/** The log slider's value as a learning rate, rounded to 2 significant digits (0.0301 -> 0.03). */
+export const lrFromSlider = (v) => Number((10 ** Number(v)).toPrecision(2));
+
+export class ControlsView extends EventTarget {
+  constructor(state) {
+    super();
+    this.state = state;
+    this.playing = state.playing;
+    this.buildDatasets();
+    this.buildFeatures();
+    this.bind();
+  }
+
+  intent(detail) { this.dispatchEvent(new CustomEvent("intent", { detail })); }
+  ui(detail) { this.dispatchEvent(new CustomEvent("ui", { detail })); }
+
+  buildDatasets() {
+    const box = $("datasets");
+    for (const name of DATASETS) {
+      const b = document.createElement("button");
+      b.type = "button"; b.dataset.name = name; b.setAttribute("aria-pressed", "false");
+      const cv = document.createElement("canvas");
+      cv.setAttribute("aria-hidden", "true");
+      drawThumbnail(cv, name);
+      const span = document.createElement("span"); span.textContent = DATASET_LABELS[name];
+      b.append(cv, span);
+      b.addEventListener("click", () => this.intent({ type: "configure", config: { dataset: name } }));
+      box.appendChild(b);
+    }
+  }
+
+  buildFeatures() {
+    const box = $("features");
+    for (const f of FEATURE_NAMES) {
+      const label = document.createElement("label");
+      label.innerHTML = `<input type="checkbox" value="${f}"> ${FEATURE_LABELS[f]}`;
+      label.querySelector("input").addEventListener("change", () => {
+        const chosen = [...box.querySelectorAll("input:checked")].map((i) => i.value);
+        if (!chosen.length) { label.querySelector("input").checked = true; return; }
+        this.intent({ type: "configure", config: { features: chosen } });
+      });
+      box.appendChild(label);
+    }
+  }
+
+  bind() {
+    $("play").addEventListener("click", () => this.togglePlay());
+    $("step").addEventListener("click", () => this.step());
+    $("reset").addEventListener("click", () => this.intent({ type: "reset", same_weights: true }));
+    $("reset-new").addEventListener("click", () => this.intent({ type: "reset", same_weights: false }));
+    $("step-unit").addEventListener("change", (ev) => this.ui({ step_unit: ev.target.value }));
+    $("speed").addEventListener("input", (ev) => {
+      const ups = SPEEDS[+ev.target.value];
+      this.showSpeed(ups);
+      this.intent({ type: "set_speed", updates_per_second: ups });
+    });
+    // Live hyperparameters: every input event becomes a set_hyper (main coalesces them per frame).
+    const live = (id, parse, show) => {
+      const el = $(id);
+      el.addEventListener("input", () => { const v = parse(el.value); show(v); this.intent({ type: "set_hyper", [id]: v }); });
+    };
+    live("lr", lrFromSlider, (v) => this.out("lr", v));
+    live("momentum", Number, (v) => this.out("momentum", v));
+    live("beta1", Number, (v) => this.out("beta1", v));
+    live("beta2", Number, (v) => this.out("beta2", v));
+    live("rho", Number, (v) => this.out("rho", v));
+    live("dropout", Number, (v) => this.out("dropout", v));
+    live("batch_size", (v) => Math.round(Number(v)), (v) => this.out("batch_size", v));
+    for (const id of ["optimizer", "regularization"]) $(id).addEventListener("change", (ev) => { this.intent({ type: "set_hyper", [id]: ev.target.value }); this.showOptimizerFields(); });
+    $("reg_rate").addEventListener("change", (ev) => this.intent({ type: "set_hyper", reg_rate: Number(ev.target.value) }));
+    for (const id of ["activation", "task", "init"]) $(id).addEventListener("change", (ev) => this.intent({ type: "configure", config: { [id]: ev.target.value } }));
+    for (const id of ["noise", "train_ratio"]) {
+      $(id).addEventListener("input", (ev) => this.out(id, Number(ev.target.value), "%"));
+      $(id).addEventListener("change", (ev) => this.intent({ type: "configure", config: { [id]: Number(ev.target.value) } }));
+    }
+    $("seed").addEventListener("change", (ev) => {
+      const v = Math.round(Number(ev.target.value));
+      if (Number.isInteger(v) && v >= 0 && v <= 2 ** 31 - 1) this.intent({ type: "configure", config: { seed: v } });
+    });
+    $("regenerate").addEventListener("click", () => this.intent({ type: "configure", config: { seed: (this.state.seed + 1) % 2 ** 31 } }));
+    $("show_test").addEventListener("change", (ev) => this.ui({ show_test: ev.target.checked }));
+    document.querySelectorAll("input[name=edges]").forEach((r) => r.addEventListener("change", (ev) => this.ui({ edges: ev.target.value })));
+    $("add-layer").addEventListener("click", () => {
+      const h = this.state.hidden;
+      if (h.length < 8) this.intent({ type: "configure", config: { hidden: [...h, h.length ? h[h.length - 1] : 4] } });
+    });
+    $("remove-layer").addEventListener("click", () => {
+      const h = this.state.hidden;
+      if (h.length > 0) this.intent({ type: "configure", config: { hidden: h.slice(0, -1) } });
+    });
+    $("presenter").addEventListener("click", (ev) => {
+      const on = ev.currentTarget.getAttribute("aria-pressed") !== "true";
+      ev.currentTarget.setAttribute("aria-pressed", String(on));
+      this.ui({ presenter: on });
+    });
+  }
+
+  // After a click the button answers at once; frames already in flight must not flip it back.
+  togglePlay() { this.intent({ type: this.playing ? "pause" : "play" }); this.setPlaying(!this.playing); this.holdUntil = performance.now() + 500; }
+
+  step() { this.intent({ type: "step", unit: $("step-unit").value, count: 1 }); this.setPlaying(false); this.holdUntil = performance.now() + 500; }
+
+  setPlaying(on) {
+    this.playing = on;
+    const b = $("play");
+    b.querySelector(".label").textContent = on ? "Pause" : "Play";
+    b.querySelector(".icon").textContent = on ? "❚❚" : "▶";
+  }
+
+  out(id, v, suffix = "") {
+    const o = $(`${id}-out`);
+    if (!o) return;
+    o.textContent = `${typeof v === "number" ? fmt(v, 4) : v}${suffix}`;
+    o.title = String(v);
+  }
+
+  showSpeed(ups) { const o = $("speed-out"); o.textContent = ups === null ? "as fast as possible" : `${int(ups)} updates/s`; }
+
+  showOptimizerFields() {
+    const opt = $("optimizer").value;
+    document.querySelectorAll(".adam-only").forEach((e) => (e.hidden = opt !== "adam"));
+    document.querySelectorAll(".rms-only").forEach((e) => (e.hidden = opt !== "rmsprop"));
+    $("momentum").closest(".hp").hidden = !(opt === "momentum" || opt === "nesterov");
+    $("reg_rate").disabled = $("regularization").value === "none";
+  }
+
+  /** Reflect a value unless the user is holding that control right now. */
+  setValue(id, v, display = v) {
+    const el = $(id);
+    if (!el) return;
+    if (el.type === "checkbox") el.checked = !!v;
+    else if (String(el.value) !== String(v)) el.value = v;
+    this.out(id, display);
+  }
+
+  /** After `session`: every control from the state. */
+  reset(session) {
+    const s = this.state;
+    this.setValue("lr", Math.log10(s.lr), s.lr);
+    for (const id of ["momentum", "beta1", "beta2", "rho", "dropout", "batch_size"]) this.setValue(id, s[id]);
+    const maxBatch = Math.max(1, Math.round((s.n_points * s.train_ratio) / 100));
+    $("batch_size").max = String(Math.min(maxBatch, 2000));
+    for (const id of ["optimizer", "regularization", "activation", "init"]) $(id).value = s[id];
+    $("reg_rate").value = String(s.reg_rate);
+    if ($("reg_rate").value !== String(s.reg_rate)) { const o = new Option(String(s.reg_rate), String(s.reg_rate)); $("reg_rate").add(o); $("reg_rate").value = String(s.reg_rate); }
+    $("task").value = session?.architecture?.task ?? s.task ?? "playground";
+    $("noise").value = s.noise; this.out("noise", s.noise, "%");
+    $("train_ratio").value = s.train_ratio; this.out("train_ratio", s.train_ratio, "%");
+    $("seed").value = s.seed;
+    $("show_test").checked = s.show_test;
+    document.querySelectorAll("input[name=edges]").forEach((r) => (r.checked = r.value === s.edges));
+    document.querySelectorAll("#datasets button").forEach((b) => b.setAttribute("aria-pressed", String(b.dataset.name === s.dataset)));
+    const plane = s.dataset !== "mammals";
+    document.querySelectorAll("#features input").forEach((i) => { i.checked = s.features.includes(i.value); i.disabled = !plane; });
+    $("layer-count").textContent = `${s.hidden.length} hidden layer${s.hidden.length === 1 ? "" : "s"}`;
+    $("add-layer").disabled = s.hidden.length >= 8;
+    $("remove-layer").disabled = s.hidden.length === 0;
+    if (session && "updates_per_second" in session) this.setSpeed(session.updates_per_second);
+    this.setPlaying(s.playing);
+    this.showOptimizerFields();
+  }
+
+  setSpeed(ups) {
+    let idx = SPEEDS.indexOf(ups);
+    if (idx < 0) idx = ups === null ? SPEEDS.length - 1 : SPEEDS.findIndex((v) => v !== null && v >= ups);
+    if (document.activeElement !== $("speed")) $("speed").value = String(idx < 0 ? SPEEDS.length - 2 : idx);
+    this.showSpeed(ups);
+  }
+
+  /** Per frame: counters, play state, hyperparameters (another tab may have changed them). */
+  update(frame) {
+    const sc = $("step-count"), ec = $("epoch-count");
+    const st = int(frame.step), ep = int(frame.epoch);
+    if (sc.textContent !== st) { sc.textContent = st; sc.title = String(frame.step); }
+    if (ec.textContent !== ep) { ec.textContent = ep; ec.title = String(frame.epoch); }
+    if (frame.playing !== this.playing && !(performance.now() < this.holdUntil)) this.setPlaying(frame.playing);
+    const h = frame.hyper;
+    if (!h) return;
+    const active = document.activeElement;
+    if (active !== $("lr") && lrFromSlider($("lr").value) !== h.lr) { $("lr").value = String(Math.log10(h.lr)); this.out("lr", h.lr); }
+    for (const id of ["momentum", "beta1", "beta2", "rho", "dropout", "batch_size"]) {
+      if (active !== $(id) && Number($(id).value) !== h[id]) { $(id).value = String(h[id]); this.out(id, h[id]); }
+    }
+    for (const id of ["optimizer", "regularization"]) if (active !== $(id) && $(id).value !== h[id]) { $(id).value = h[id]; this.showOptimizerFields(); }
+  }
+}

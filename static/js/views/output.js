@@ -1,0 +1,133 @@
+// The output view: the decision boundary (or regression surface) large, with
+// the training and test points; hovering a neuron shows that neuron's map here
+// instead. Clicking a training point picks the sample traced step by step.
+import { Grid, PLANE } from "../nn.js";
+import { classColor, diverging, rgb } from "../colors.js";
+import { fmt } from "../format.js";
+import { HeatMap, heatScale } from "./heatmap.js";
+import { nodeName } from "./inspect.js";
+
+const RES = 64;
+
+export class OutputView extends EventTarget {
+  constructor(root) {
+    super();
+    this.root = root;
+    this.stage = root.querySelector(".out-stage");
+    this.mapCanvas = root.querySelector("canvas.out-map");
+    this.pointsCanvas = root.querySelector("canvas.out-points");
+    this.caption = root.querySelector(".out-caption");
+    this.noPlane = root.querySelector(".out-noplane");
+    this.heat = new HeatMap(this.mapCanvas, RES);
+    this.showTest = false;
+    this.inspect = null; this.traceIndex = null;
+    this.dataset = null; this.net = null; this.frame = null;
+    this.pointsCanvas.addEventListener("click", (ev) => this.pick(ev));
+    new ResizeObserver(() => this.drawPoints()).observe(this.stage);
+  }
+
+  reset(net, ctx, dataset) {
+    this.net = net; this.ctxInfo = ctx; this.dataset = dataset; this.frame = null;
+    this.inspect = null; this.traceIndex = null;
+    this.grid = ctx.plane ? new Grid(net, RES) : null;
+    this.stage.hidden = !ctx.plane;
+    this.noPlane.hidden = ctx.plane;
+    if (!ctx.plane) this.noPlane.textContent = `This dataset has ${ctx.sizes[0]} features (${ctx.inputNames.join(", ")}): it does not live on the plane, so there is no map. Follow the charts and the accuracy.`;
+    this.setCaption();
+    this.drawPoints();
+  }
+
+  setShowTest(on) { this.showTest = on; this.drawPoints(); }
+
+  /** Show neuron (c, k)'s map instead of the output; null goes back to the output. */
+  setInspect(sel) {
+    this.inspect = sel && sel.c > 0 ? sel : null;
+    this.setCaption();
+    if (this.frame) this.drawMap();
+  }
+
+  setCaption() {
+    if (!this.ctxInfo) return;
+    const t = this.ctxInfo.task;
+    let text = t === "regression" ? "Output: the regression surface" : "Output: the decision boundary";
+    if (this.inspect) text = `Map of ${nodeName(this.ctxInfo, this.inspect.c, this.inspect.k)} (hovered)`;
+    this.caption.textContent = text;
+  }
+
+  update(frame) {
+    this.frame = frame;
+    if (this.grid) { this.grid.run(); this.drawMap(); }
+    const ti = frame.trace ? frame.trace.index : null;
+    if (ti !== this.traceIndex) { this.traceIndex = ti; this.drawPoints(); }
+  }
+
+  drawMap() {
+    if (!this.grid) return;
+    const sizes = this.ctxInfo.sizes, last = sizes.length - 1;
+    const c = this.inspect ? this.inspect.c : last;
+    const acts = this.grid.acts[c];
+    if (!this.inspect && this.ctxInfo.task === "multiclass") { this.heat.paintClasses(acts, sizes[last]); return; }
+    const k = this.inspect ? this.inspect.k : 0;
+    const [shift, scale] = heatScale(this.ctxInfo, c);
+    this.heat.paint(acts, k, sizes[c], shift, scale);
+  }
+
+  toPx(x, size) { return ((x + PLANE) / (2 * PLANE)) * size; }
+
+  drawPoints() {
+    const ds = this.dataset;
+    if (!ds || !ds.plane) return;
+    const size = this.stage.clientWidth;
+    if (!size) return;
+    const dpr = window.devicePixelRatio || 1, cv = this.pointsCanvas;
+    cv.width = Math.round(size * dpr); cv.height = Math.round(size * dpr);
+    const g = cv.getContext("2d");
+    g.setTransform(dpr, 0, 0, dpr, 0, 0);
+    g.clearRect(0, 0, size, size);
+    const r = document.body.classList.contains("presenter") ? 4.5 : size > 300 ? 3.2 : 2.6;
+    const k = ds.n_classes || 2;
+    const [lo, hi] = this.ctxInfo.yRange || [-1, 1];
+    const colorOf = (y) => (ds.task === "regression" ? rgb(diverging(((y - lo) / ((hi - lo) || 1)) * 2 - 1)) : rgb(classColor(y, k)));
+    const draw = (set, test) => {
+      for (let n = 0; n < set.x.length; n++) {
+        const [x1, x2] = set.x[n];
+        const px = this.toPx(x1, size), py = size - this.toPx(x2, size);
+        g.beginPath(); g.arc(px, py, r, 0, 2 * Math.PI);
+        g.fillStyle = colorOf(set.y[n]); g.fill();
+        g.lineWidth = test ? 1.6 : 1; g.strokeStyle = test ? "#111" : "#fff"; g.stroke();
+      }
+    };
+    draw(ds.train, false);
+    if (this.showTest) draw(ds.test, true);
+    if (this.traceIndex !== null && ds.train.x[this.traceIndex]) {
+      const [x1, x2] = ds.train.x[this.traceIndex];
+      const px = this.toPx(x1, size), py = size - this.toPx(x2, size);
+      g.beginPath(); g.arc(px, py, r + 5, 0, 2 * Math.PI);
+      g.lineWidth = 2.5; g.strokeStyle = "#111"; g.stroke();
+      g.beginPath(); g.arc(px, py, r + 7, 0, 2 * Math.PI);
+      g.lineWidth = 1.5; g.strokeStyle = "#ffbe28"; g.stroke();
+    }
+  }
+
+  /** Click: trace the nearest training point (within 12 px). */
+  pick(ev) {
+    const ds = this.dataset;
+    if (!ds || !ds.plane) return;
+    const rect = this.pointsCanvas.getBoundingClientRect(), size = rect.width;
+    const mx = ev.clientX - rect.left, my = ev.clientY - rect.top;
+    let best = -1, bd = 144;
+    ds.train.x.forEach(([x1, x2], n) => {
+      const dx = this.toPx(x1, size) - mx, dy = size - this.toPx(x2, size) - my, d = dx * dx + dy * dy;
+      if (d < bd) { bd = d; best = n; }
+    });
+    if (best >= 0) this.dispatchEvent(new CustomEvent("intent", { detail: { type: "trace", index: best } }));
+  }
+
+  /** Paint the map and the points into a 2-D context (PNG export). */
+  paintInto(g, x, y, size) {
+    g.imageSmoothingEnabled = true;
+    if (!this.stage.hidden) { g.drawImage(this.mapCanvas, x, y, size, size); g.drawImage(this.pointsCanvas, x, y, size, size); }
+  }
+}
+
+export { fmt };
