@@ -32,6 +32,7 @@ stay put, and with nothing frozen all ``t`` equal torch's step count.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -71,13 +72,17 @@ class Hyperparams:
             raise ValueError(
                 f"unknown optimizer {self.optimizer!r}; known: {', '.join(OPTIMIZERS)}"
             )
-        if not (np.isfinite(self.lr) and self.lr >= 0):
+        for name in ("lr", "momentum", "beta1", "beta2", "eps", "rho"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+                raise ValueError(f"{name} must be a number, got {value!r}")
+        if not (math.isfinite(self.lr) and self.lr >= 0):
             raise ValueError(f"lr must be finite and >= 0, got {self.lr!r}")
         for name in ("momentum", "beta1", "beta2", "rho"):
             value = getattr(self, name)
             if not 0.0 <= value < 1.0:
                 raise ValueError(f"{name} must be in [0, 1), got {value!r}")
-        if not (np.isfinite(self.eps) and self.eps > 0):
+        if not (math.isfinite(self.eps) and self.eps > 0):
             raise ValueError(f"eps must be finite and > 0, got {self.eps!r}")
 
 

@@ -115,7 +115,8 @@ def test_each_optimizer_keeps_its_own_slots() -> None:
     "field,value,message",
     [("lr", -0.1, "lr"), ("lr", float("nan"), "lr"), ("momentum", 1.0, "momentum"),
      ("beta1", -0.1, "beta1"), ("beta2", 1.0, "beta2"), ("rho", 1.5, "rho"),
-     ("eps", 0.0, "eps"), ("optimizer", "lbfgs", "unknown optimizer")],
+     ("eps", 0.0, "eps"), ("optimizer", "lbfgs", "unknown optimizer"),
+     ("lr", "0.1", "lr must be a number"), ("momentum", None, "momentum must be a number")],
 )
 def test_hyperparams_validate(field: str, value: object, message: str) -> None:
     hp = Hyperparams()
