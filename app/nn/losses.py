@@ -62,15 +62,16 @@ class Task:
 
 def softmax(z: Array) -> Array:
     """Row-wise softmax of ``z [N x K]``; shifting by the row max avoids overflow."""
-    e = np.exp(z - z.max(axis=1, keepdims=True))
+    e: Array = np.exp(z - z.max(axis=1, keepdims=True))
     e /= e.sum(axis=1, keepdims=True)
     return e
 
 
 def log_softmax(z: Array) -> Array:
     """Row-wise ``z - logsumexp(z)`` of ``z [N x K]``, computed stably."""
-    shifted = z - z.max(axis=1, keepdims=True)
-    return shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
+    shifted: Array = z - z.max(axis=1, keepdims=True)
+    logsum: Array = np.log(np.exp(shifted).sum(axis=1, keepdims=True))
+    return shifted - logsum
 
 
 def _column(y: ArrayLike) -> Array:
@@ -145,15 +146,18 @@ def _multiclass_loss(out: Array, Y: Array, z: Array | None = None) -> float:
 def _prob_minus_target(out: Array, Y: Array) -> Array:
     # Sigmoid+BCE and softmax+CE both collapse to (p - y) / N: no division by
     # p(1-p), so no blow-up when p saturates.
-    return (out - Y) / out.shape[0]
+    dz: Array = (out - Y) / out.shape[0]
+    return dz
 
 
 def _playground_dz(out: Array, Y: Array) -> Array:
-    return (out - Y) * (1.0 - out * out) / out.shape[0]
+    dz: Array = (out - Y) * (1.0 - out * out) / out.shape[0]
+    return dz
 
 
 def _regression_dz(out: Array, Y: Array) -> Array:
-    return (out - Y) / out.shape[0]
+    dz: Array = (out - Y) / out.shape[0]
+    return dz
 
 
 def _binary_accuracy(out: Array, Y: Array) -> float:

@@ -35,6 +35,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
@@ -74,7 +75,7 @@ class Hyperparams:
             )
         for name in ("lr", "momentum", "beta1", "beta2", "eps", "rho"):
             value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+            if isinstance(value, bool) or not isinstance(value, (int, float, np.number)):
                 raise ValueError(f"{name} must be a number, got {value!r}")
         if not (math.isfinite(self.lr) and self.lr >= 0):
             raise ValueError(f"lr must be finite and >= 0, got {self.lr!r}")
@@ -94,12 +95,12 @@ class OptState:
     ``t`` (adam), ``s`` (rmsprop). All start at zero.
     """
 
-    slots: dict[str, list[dict[str, NDArray[np.generic]]]]
+    slots: dict[str, list[dict[str, NDArray[Any]]]]
 
 
 def init_state(params: Params) -> OptState:
     """Zero state for every optimizer's slots, shaped like ``params``."""
-    slots: dict[str, list[dict[str, NDArray[np.generic]]]] = {}
+    slots: dict[str, list[dict[str, NDArray[Any]]]] = {}
     for name in ALL_SLOTS:
         dtype = np.int64 if name == "t" else np.float64
         slots[name] = [{k: np.zeros(v.shape, dtype=dtype) for k, v in p.items()} for p in params]
@@ -111,26 +112,28 @@ def init_state(params: Params) -> OptState:
 # are discarded by ``update``). ``where=mask`` leaves frozen state untouched.
 
 
-def _sgd(g: Array, s: dict[str, NDArray[np.generic]], hp: Hyperparams, mask: Mask) -> Array:
+def _sgd(g: Array, s: dict[str, NDArray[Any]], hp: Hyperparams, mask: Mask) -> Array:
     return -hp.lr * g
 
 
-def _heavy_ball(g: Array, s: dict[str, NDArray[np.generic]], hp: Hyperparams, mask: Mask) -> Array:
-    v = s["velocity"]
+def _heavy_ball(g: Array, s: dict[str, NDArray[Any]], hp: Hyperparams, mask: Mask) -> Array:
+    v: Array = s["velocity"]
     np.multiply(v, hp.momentum, out=v, where=mask)
     np.add(v, g, out=v, where=mask)
     return -hp.lr * v
 
 
-def _nesterov(g: Array, s: dict[str, NDArray[np.generic]], hp: Hyperparams, mask: Mask) -> Array:
-    v = s["velocity"]
+def _nesterov(g: Array, s: dict[str, NDArray[Any]], hp: Hyperparams, mask: Mask) -> Array:
+    v: Array = s["velocity"]
     np.multiply(v, hp.momentum, out=v, where=mask)
     np.add(v, g, out=v, where=mask)
     return -hp.lr * (g + hp.momentum * v)
 
 
-def _adam(g: Array, s: dict[str, NDArray[np.generic]], hp: Hyperparams, mask: Mask) -> Array:
-    m, v, t = s["m"], s["v"], s["t"]
+def _adam(g: Array, s: dict[str, NDArray[Any]], hp: Hyperparams, mask: Mask) -> Array:
+    m: Array = s["m"]
+    v: Array = s["v"]
+    t: NDArray[np.int64] = s["t"]
     np.add(t, 1, out=t, where=mask)
     np.multiply(m, hp.beta1, out=m, where=mask)
     np.add(m, (1.0 - hp.beta1) * g, out=m, where=mask)
@@ -139,19 +142,19 @@ def _adam(g: Array, s: dict[str, NDArray[np.generic]], hp: Hyperparams, mask: Ma
     # A frozen entry that never stepped has t = 0 (and m = v = 0); t >= 1
     # keeps its discarded increment finite instead of 0/0.
     tt = t if mask is True else np.maximum(t, 1)
-    step_size = hp.lr / (1.0 - hp.beta1**tt)
-    denom = np.sqrt(v) / np.sqrt(1.0 - hp.beta2**tt) + hp.eps
+    step_size: Array = hp.lr / (1.0 - np.power(hp.beta1, tt))
+    denom: Array = np.sqrt(v) / np.sqrt(1.0 - np.power(hp.beta2, tt)) + hp.eps
     return -step_size * (m / denom)
 
 
-def _rmsprop(g: Array, s: dict[str, NDArray[np.generic]], hp: Hyperparams, mask: Mask) -> Array:
-    sq = s["s"]
+def _rmsprop(g: Array, s: dict[str, NDArray[Any]], hp: Hyperparams, mask: Mask) -> Array:
+    sq: Array = s["s"]
     np.multiply(sq, hp.rho, out=sq, where=mask)
     np.add(sq, (1.0 - hp.rho) * g * g, out=sq, where=mask)
     return -hp.lr * (g / (np.sqrt(sq) + hp.eps))
 
 
-StepFn = Callable[[Array, dict[str, NDArray[np.generic]], Hyperparams, Mask], Array]
+StepFn = Callable[[Array, dict[str, NDArray[Any]], Hyperparams, Mask], Array]
 STEP_FUNCTIONS: dict[str, StepFn] = {
     "sgd": _sgd,
     "momentum": _heavy_ball,

@@ -141,7 +141,8 @@ def snapshot(tensors: list[torch.Tensor]) -> list[list[Any]]:
 def final_state(name: str, opt: torch.optim.Optimizer, tensors: list[torch.Tensor]
                 ) -> dict[str, Any]:
     """Optimizer state in the engine's slot names (velocity; m, v, t; s)."""
-    keys = {"momentum": {"velocity": "momentum_buffer"}, "nesterov": {"velocity": "momentum_buffer"},
+    keys = {"momentum": {"velocity": "momentum_buffer"},
+            "nesterov": {"velocity": "momentum_buffer"},
             "adam": {"m": "exp_avg", "v": "exp_avg_sq", "t": "step"},
             "rmsprop": {"s": "square_avg"}}.get(name, {})
     out: dict[str, Any] = {}

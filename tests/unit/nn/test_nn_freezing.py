@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 import numpy as np
 import pytest
 
@@ -35,7 +38,7 @@ def test_helpers_set_the_right_entries() -> None:
 
 
 @pytest.mark.parametrize("opt", OPTIMIZERS)
-def test_frozen_bits_and_state_do_not_move(opt: str, make_problem) -> None:  # type: ignore[no-untyped-def]
+def test_frozen_bits_and_state_do_not_move(opt: str, make_problem: Callable[..., Any]) -> None:
     spec, X, Y = make_problem("playground", hidden=(4, 3), n=20)
     model = Model.create(spec, np.random.default_rng(0), init="uniform")
     model.params[1]["W"][2, 1] = -0.0  # sign of zero must survive too
