@@ -20,7 +20,8 @@ learning rate ``lr`` and the other ``Hyperparams`` as they are *at this step*:
 The velocity ``v`` is in gradient units (not multiplied by ``lr``), so a new
 learning rate scales the whole accumulated velocity from the very next step:
 a slider move takes effect at once, the UI can show the two-line rule above,
-and trajectories match PyTorch and Keras step for step. ``mu``, ``b1``,
+and trajectories match PyTorch step for step (Keras' SGD folds ``lr`` into
+``v`` instead; see docs/optimizers.md). ``mu``, ``b1``,
 ``b2``, ``rho`` may also change between any two steps; Adam's bias
 correction then uses the current betas with the element's step count ``t``.
 
