@@ -174,7 +174,7 @@ controls.addEventListener("ui", ({ detail }) => {
   if ("show_test" in detail) { state.show_test = detail.show_test; output.setShowTest(detail.show_test); hashDirty = true; }
   if ("edges" in detail) { state.edges = detail.edges; network.setEdgeMode(detail.edges); hashDirty = true; }
   if ("presenter" in detail) {
-    document.body.classList.toggle("presenter", detail.presenter);
+    document.documentElement.classList.toggle("presenter", detail.presenter);
     requestAnimationFrame(() => { network.layout(); network.draw(); output.drawPoints(); charts.resize(); });
   }
 });

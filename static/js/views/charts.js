@@ -166,7 +166,7 @@ export class ChartsView {
 
   resize() {
     const w = Math.max(200, this.lossEl.clientWidth);
-    const h = document.body.classList.contains("presenter") ? 200 : 150;
+    const h = document.documentElement.classList.contains("presenter") ? 200 : 150;
     if (this.lossPlot.width !== w || this.lossPlot.height !== h) { this.lossPlot.setSize({ width: w, height: h }); this.accPlot.setSize({ width: w, height: h }); }
   }
 }

@@ -136,7 +136,7 @@ export class NetworkView extends EventTarget {
     this.ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
     this.svg.setAttribute("viewBox", `0 0 ${w} ${h}`);
     const maxCount = Math.max(...sizes);
-    const big = document.body.classList.contains("presenter") ? 72 : 50;
+    const big = document.documentElement.classList.contains("presenter") ? 72 : 50;
     const S = Math.max(16, Math.min(big, ((h - 8) / maxCount) * 0.66));
     const pad = 8 + S / 2 + 14;
     const cols = sizes.length;
@@ -283,7 +283,7 @@ export class NetworkView extends EventTarget {
 
   drawEdgeLabels(list) {
     const g = this.ctx;
-    g.font = `${document.body.classList.contains("presenter") ? 14 : 11}px ui-monospace, SFMono-Regular, Menlo, monospace`;
+    g.font = `${document.documentElement.classList.contains("presenter") ? 14 : 11}px ui-monospace, SFMono-Regular, Menlo, monospace`;
     g.textAlign = "center"; g.textBaseline = "middle";
     for (const [e, a, b] of list) {
       const p = e.pts, x = (p[0] + p[6]) / 2 + (p[6] - p[0]) * 0.12, y = p[1] + (p[7] - p[1]) * 0.62;

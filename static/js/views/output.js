@@ -84,7 +84,7 @@ export class OutputView extends EventTarget {
     const g = cv.getContext("2d");
     g.setTransform(dpr, 0, 0, dpr, 0, 0);
     g.clearRect(0, 0, size, size);
-    const r = document.body.classList.contains("presenter") ? 4.5 : size > 300 ? 3.2 : 2.6;
+    const r = document.documentElement.classList.contains("presenter") ? 4.5 : size > 300 ? 3.2 : 2.6;
     const k = ds.n_classes || 2;
     const [lo, hi] = this.ctxInfo.yRange || [-1, 1];
     const colorOf = (y) => (ds.task === "regression" ? rgb(diverging(((y - lo) / ((hi - lo) || 1)) * 2 - 1)) : rgb(classColor(y, k)));

@@ -35,12 +35,11 @@ export class StatusView extends EventTarget {
   }
 }
 
-/** Plain words for a divergence record (its fields are read loosely). */
+/** Plain words for a divergence record {step, cause, rollback_step, advice}. */
 export function explain(d, frame) {
-  const step = d.step ?? frame.step;
-  const what = d.what || d.reason || d.kind || "a number";
-  const base = `Training diverged at step ${step}: ${typeof what === "string" ? what.replace(/_/g, " ") : "a value"} became ${d.value === null || d.value === undefined ? "infinite or not a number (NaN)" : fmt(d.value)}.`;
+  const cause = d.cause || d.message || "a number became infinite or not a number (NaN)";
   const lr = frame.hyper?.lr;
-  const advice = ` The weights grew until the arithmetic overflowed — usually the learning rate (now ${fmt(lr)}) is too large. Training paused itself. Roll back to the last finite state, then lower the learning rate.`;
-  return (d.message ? `${d.message}` : base) + advice;
+  const back = d.rollback_step !== undefined && d.rollback_step !== null ? ` Roll back returns to step ${d.rollback_step}, the last state where every number was finite.` : "";
+  return `Training diverged: ${cause}. The weights grew until the arithmetic overflowed — usually because the learning rate ` +
+    `(now ${fmt(lr)}) is too large for this problem. Training paused itself.${back} Then ${d.advice ? d.advice.replace(", then roll back", "") : "lower the learning rate"} and press Play.`;
 }
