@@ -3,7 +3,7 @@
 // are drawn at most once per animation frame, newest first, then acknowledged.
 import { State } from "./state.js";
 import { Socket } from "./socket.js";
-import { Network, OUTPUT_FN } from "./nn.js";
+import { Network, Grid, OUTPUT_FN } from "./nn.js";
 import { setNum, pct } from "./format.js";
 import { Tooltip } from "./views/tooltip.js";
 import { ControlsView } from "./views/controls.js";
@@ -29,8 +29,8 @@ const phases = new PhasesView($("phases"));
 const params = new ParamsPanel($("params"));
 const status = new StatusView();
 
-let session = null, dataset = null, net = null, ctxInfo = null, lastFrame = null;
-let pending = null, pendingSeqs = [], pendingHyper = null, hashDirty = false, phaseSeen = null;
+let session = null, dataset = null, net = null, grid = null, ctxInfo = null, lastFrame = null;
+let queue = [], pendingHyper = null, hashDirty = false, phaseSeen = null;
 const stats = { framesDrawn: 0, drawMs: 0, lastDrawMs: 0 };
 
 const socket = new Socket(() => {
@@ -56,8 +56,7 @@ socket.addEventListener("dataset", ({ detail: msg }) => { dataset = msg; rebuild
 socket.addEventListener("history", ({ detail: msg }) => charts.setHistory(msg));
 socket.addEventListener("frame", ({ detail: msg }) => {
   charts.append(msg.history);      // every frame's history counts, drawn or skipped
-  pending = msg;
-  pendingSeqs.push(msg.seq);
+  queue.push(msg);
 });
 socket.addEventListener("error", ({ detail: msg }) => { status.error(msg); if (session) controls.reset(session); });
 socket.addEventListener("status", ({ detail }) => status.setConnected(detail.connected));
@@ -78,13 +77,21 @@ function rebuild() {
     outputFn: OUTPUT_FN[arch.task], classNames: dataset.class_names, plane, yRange, task: arch.task,
   };
   net = new Network(arch, inputNames, plane);
-  network.reset(net, ctxInfo);
-  output.reset(net, ctxInfo, dataset);
+  grid = plane ? new Grid(net, gridSize(ctxInfo.sizes)) : null;
+  network.reset(net, ctxInfo, grid);
+  output.reset(net, ctxInfo, dataset, grid);
   output.setShowTest(state.show_test);
   network.setEdgeMode(state.edges);
   phases.reset(ctxInfo);
   lastFrame = null;
   document.querySelectorAll(".metrics .acc").forEach((e) => (e.hidden = arch.task === "regression"));
+}
+
+/** Grid resolution: 64 x 64 cells, 48 x 48 for big networks so a frame stays well under 16 ms. */
+function gridSize(sizes) {
+  let cost = 0;
+  for (let l = 0; l + 1 < sizes.length; l++) cost += sizes[l] * sizes[l + 1] + 8 * sizes[l + 1];
+  return cost <= 300 ? 64 : 48;
 }
 
 function fits(frame) {
@@ -95,6 +102,7 @@ function fits(frame) {
 function draw(frame) {
   const t0 = performance.now();
   net.setParams(frame.layers);
+  if (grid) grid.run();
   if (frame.phase !== phaseSeen) {
     phaseSeen = frame.phase;
     const mode = frame.phase === "backward" ? "gradients" : frame.phase ? "weights" : state.edges;
@@ -129,12 +137,13 @@ function syncState(frame) {
 let lastHashWrite = 0;
 function loop(now) {
   if (pendingHyper) { socket.send({ type: "set_hyper", ...pendingHyper }); pendingHyper = null; }
-  if (pending) {
-    const f = pending;
-    pending = null;
+  // One new frame per animation frame, in order: the server keeps at most two in
+  // flight, so a frame that arrives early waits one animation frame, never more.
+  if (queue.length > 2) socket.ack(queue.splice(0, queue.length - 2).map((f) => f.seq));
+  if (queue.length) {
+    const f = queue.shift();
     if (net && fits(f)) draw(f);
-    socket.ack(pendingSeqs);
-    pendingSeqs = [];
+    socket.ack([f.seq]);
   } else {
     network.animate(now);
   }
@@ -228,7 +237,9 @@ window.paramlab = {
   /** Network outputs at raw points [[x1, x2], ...] computed in the browser. */
   predict: (points) => (net ? net.predict(points) : null),
   /** The value a node's heatmap shows at grid cell (r, c): column col (0 = inputs), neuron k. */
-  heatmapValue: (col, k, r, c) => { const g = network.grid; return g.acts[col][(r * g.n + c) * ctxInfo.sizes[col] + k]; },
+  get grid() { return grid; },
+  /** The value the heatmaps were painted from at grid cell (r, c): column col (0 = inputs), neuron k. */
+  heatmapValue: (col, k, r, c) => grid.acts[col][(r * grid.n + c) * ctxInfo.sizes[col] + k],
   markerCount: () => charts.changes.length,
 };
 

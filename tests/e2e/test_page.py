@@ -212,7 +212,7 @@ def test_heatmaps_agree_with_the_server_predictions(app, h):
         for sv, bv in zip(s, b):
             assert abs(sv - bv) <= 1e-4
     # And the numbers the output node's heatmap was painted from, at grid-cell centres.
-    n = app.js("paramlab.network.grid.n")
+    n = app.js("paramlab.grid.n")
     col = len(app.frame()["layers"])
     cells = [(r, c) for r in (0, n // 3, n - 1) for c in (0, n // 2, n - 1)]
     centres = [[-6 + (c + 0.5) * 12 / n, 6 - (r + 0.5) * 12 / n] for r, c in cells]

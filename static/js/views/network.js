@@ -5,13 +5,12 @@
 // on one canvas; an SVG of invisible wide paths makes them hoverable and
 // focusable. The whole view is one Tab stop: arrow keys walk nodes, biases and
 // edges (a roving tabindex), Enter edits.
-import { Grid, OUTPUT_FN } from "../nn.js";
+import { OUTPUT_FN } from "../nn.js";
 import { divergingLUT, diverging, rgb, LUT_SIZE } from "../colors.js";
 import { fmt } from "../format.js";
 import { nodeName, paramHTML, nodeHTML } from "./inspect.js";
 import { heatScale } from "./heatmap.js";
 
-const GRID = 32;
 const LABEL_MAX_EDGES = 40;
 const MODE_KEYS = { weights: ["W", "b"], gradients: ["dW", "db"], velocity: ["vW", "vb"], updates: ["deltaW", "deltab"] };
 const SVGNS = "http://www.w3.org/2000/svg";
@@ -36,11 +35,15 @@ export class NetworkView extends EventTarget {
     new ResizeObserver(() => { if (this.net) { this.layout(); this.draw(); } }).observe(this.stage);
   }
 
-  /** Build the view for a new architecture. ctx: {sizes, inputNames, activations, outputFn, classNames, plane, yRange}. */
-  reset(net, ctx) {
+  /**
+   * Build the view for a new architecture. ctx: {sizes, inputNames, activations, outputFn, classNames, plane, yRange}.
+   * grid: the Grid the caller runs once per frame (shared with the output view); node maps sample every other cell.
+   */
+  reset(net, ctx, grid) {
     this.net = net; this.ctxInfo = ctx;
     this.frame = null; this.prevFrame = null; this.anim = null;
-    this.grid = ctx.plane ? new Grid(net, GRID) : null;
+    this.grid = grid;
+    this.m = grid ? grid.n >> 1 : 1;
     this.buildHeads();
     this.buildNodes();
     this.layout();
@@ -77,7 +80,7 @@ export class NetworkView extends EventTarget {
         el.dataset.key = `n:${c}:${k}`;
         el.setAttribute("aria-label", nodeName(this.ctxInfo, c, k));
         const cv = document.createElement("canvas");
-        cv.width = GRID; cv.height = GRID;
+        cv.width = this.m; cv.height = this.m;
         if (!plane) cv.hidden = true;
         el.appendChild(cv);
         const label = document.createElement("span");
@@ -88,7 +91,7 @@ export class NetworkView extends EventTarget {
         el.appendChild(trace);
         this.nodesEl.appendChild(el);
         const node = { el, cv, c, k, trace, g: cv.getContext("2d"), img: null, u32: null };
-        node.img = node.g.createImageData(GRID, GRID);
+        node.img = node.g.createImageData(this.m, this.m);
         node.u32 = new Uint32Array(node.img.data.buffer);
         this.items.push({ key: el.dataset.key, el, type: "node", c, k });
         if (c > 0) {
@@ -184,7 +187,7 @@ export class NetworkView extends EventTarget {
   }
 
   drawInputMaps() {
-    const g = this.grid, D = this.ctxInfo.sizes[0], P = GRID * GRID, x0 = g.acts[0];
+    const g = this.grid, D = this.ctxInfo.sizes[0], P = g.n * g.n, x0 = g.acts[0];
     for (let d = 0; d < D; d++) {
       let lo = Infinity, hi = -Infinity;
       for (let p = 0; p < P; p++) { const v = x0[p * D + d]; if (v < lo) lo = v; if (v > hi) hi = v; }
@@ -194,7 +197,6 @@ export class NetworkView extends EventTarget {
   }
 
   drawMaps() {
-    this.grid.run();
     const sizes = this.ctxInfo.sizes;
     for (let c = 1; c < sizes.length; c++) {
       const [shift, scale] = heatScale(this.ctxInfo, c);
@@ -203,10 +205,14 @@ export class NetworkView extends EventTarget {
   }
 
   paint(node, values, off, stride, shift, scale) {
-    const u32 = node.u32, lut = this.lut, P = GRID * GRID, half = (LUT_SIZE - 1) / 2;
-    for (let p = 0; p < P; p++) {
-      let i = Math.round(((values[p * stride + off] - shift) * scale + 1) * half);
-      u32[p] = lut[i < 0 ? 0 : i > 255 ? 255 : i === i ? i : 127];
+    // Cell (r, c) of the node's m x m map is cell (2r, 2c) of the n x n grid.
+    const u32 = node.u32, lut = this.lut, m = this.m, n = this.grid.n, half = (LUT_SIZE - 1) / 2;
+    for (let r = 0, q = 0; r < m; r++) {
+      const row = 2 * r * n;
+      for (let c = 0; c < m; c++, q++) {
+        const i = Math.round(((values[(row + 2 * c) * stride + off] - shift) * scale + 1) * half);
+        u32[q] = lut[i < 0 ? 0 : i > 255 ? 255 : i === i ? i : 127];
+      }
     }
     node.g.putImageData(node.img, 0, 0);
   }

@@ -1,13 +1,11 @@
 // The output view: the decision boundary (or regression surface) large, with
 // the training and test points; hovering a neuron shows that neuron's map here
 // instead. Clicking a training point picks the sample traced step by step.
-import { Grid, PLANE } from "../nn.js";
+import { PLANE } from "../nn.js";
 import { classColor, diverging, rgb } from "../colors.js";
 import { fmt } from "../format.js";
 import { HeatMap, heatScale } from "./heatmap.js";
 import { nodeName } from "./inspect.js";
-
-const RES = 64;
 
 export class OutputView extends EventTarget {
   constructor(root) {
@@ -18,7 +16,7 @@ export class OutputView extends EventTarget {
     this.pointsCanvas = root.querySelector("canvas.out-points");
     this.caption = root.querySelector(".out-caption");
     this.noPlane = root.querySelector(".out-noplane");
-    this.heat = new HeatMap(this.mapCanvas, RES);
+    this.heat = null;
     this.showTest = false;
     this.inspect = null; this.traceIndex = null;
     this.dataset = null; this.net = null; this.frame = null;
@@ -26,10 +24,12 @@ export class OutputView extends EventTarget {
     new ResizeObserver(() => this.drawPoints()).observe(this.stage);
   }
 
-  reset(net, ctx, dataset) {
+  /** grid: the Grid the caller runs once per frame (shared with the network view). */
+  reset(net, ctx, dataset, grid) {
     this.net = net; this.ctxInfo = ctx; this.dataset = dataset; this.frame = null;
     this.inspect = null; this.traceIndex = null;
-    this.grid = ctx.plane ? new Grid(net, RES) : null;
+    this.grid = grid;
+    if (grid && (!this.heat || this.heat.n !== grid.n)) this.heat = new HeatMap(this.mapCanvas, grid.n);
     this.stage.hidden = !ctx.plane;
     this.noPlane.hidden = ctx.plane;
     if (!ctx.plane) this.noPlane.textContent = `This dataset has ${ctx.sizes[0]} features (${ctx.inputNames.join(", ")}): it does not live on the plane, so there is no map. Follow the charts and the accuracy.`;
@@ -56,7 +56,7 @@ export class OutputView extends EventTarget {
 
   update(frame) {
     this.frame = frame;
-    if (this.grid) { this.grid.run(); this.drawMap(); }
+    if (this.grid) this.drawMap();
     const ti = frame.trace ? frame.trace.index : null;
     if (ti !== this.traceIndex) { this.traceIndex = ti; this.drawPoints(); }
   }
