@@ -67,7 +67,7 @@ def _apply(live: LiveSession, msg: BaseModel, request: Request) -> None:
     try:
         controls.apply(live, msg)
     except SessionError as exc:
-        raise ApiError(422, p.ErrorMessage(code="invalid", request=str(getattr(msg, "type", None)),
+        raise ApiError(422, p.ErrorMessage(code=exc.code, request=str(getattr(msg, "type", None)),
                                            field=exc.field, value=exc.value, allowed=exc.allowed,
                                            message=str(exc))) from None
     if live.playing:

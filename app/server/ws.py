@@ -46,7 +46,7 @@ def error_dict(error: p.ErrorMessage) -> dict[str, Any]:
 
 
 def session_error(exc: SessionError, request: str) -> dict[str, Any]:
-    return error_dict(p.ErrorMessage(code="invalid", request=request, field=exc.field, value=exc.value,
+    return error_dict(p.ErrorMessage(code=exc.code, request=request, field=exc.field, value=exc.value,
                                      allowed=exc.allowed, message=str(exc)))
 
 

@@ -56,12 +56,23 @@ class Series:
             self.values[c] = array("d", self.values[c][keep])
         self.stride *= 2
 
+    def truncate(self, step: int) -> None:
+        """Forget the rows after `step` (a rollback rewinds the run)."""
+        end = bisect_right(self.steps, step)
+        del self.steps[end:]
+        for c in self.columns:
+            del self.values[c][end:]
+
     def since(self, step: int, limit: int | None = None) -> dict[str, list[Any]]:
-        """Rows with a step greater than `step`, thinned evenly to at most `limit`."""
+        """Rows with a step greater than `step`, thinned evenly to at most `limit`.
+
+        Thinning counts back from the newest row, so the newest is always sent.
+        """
         start = bisect_right(self.steps, step)
         every = 1
         if limit is not None and len(self.steps) - start > limit:
             every = math.ceil((len(self.steps) - start) / limit)
+            start += (len(self.steps) - 1 - start) % every
         out: dict[str, list[Any]] = {"step": list(self.steps[start::every])}
         for c in self.columns:
             out[c] = [_clean(v) for v in self.values[c][start::every]]
@@ -84,6 +95,11 @@ class History:
 
     def record_epoch(self, step: int, epoch: int, metrics: dict[str, float | None]) -> None:
         self.epochs.append(step, {"epoch": float(epoch), **metrics})
+
+    def truncate(self, step: int) -> None:
+        """Forget the updates and epochs after `step`; the change log stays."""
+        self.updates.truncate(step)
+        self.epochs.truncate(step)
 
     def record_change(self, step: int, field: str, old: Any, new: Any) -> None:
         self.changes.append({"step": step, "field": field, "old": old, "new": new})

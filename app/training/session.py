@@ -46,9 +46,10 @@ DATA_STREAM, INIT_STREAM, BATCH_STREAM, DROPOUT_STREAM = 0, 1, 2, 3
 class SessionError(ValueError):
     """A request the session cannot honour; `field` names the culprit."""
 
-    def __init__(self, message: str, field: str | None = None, value: Any = None, allowed: str | None = None):
+    def __init__(self, message: str, field: str | None = None, value: Any = None, allowed: str | None = None,
+                 code: str = "invalid"):
         super().__init__(message)
-        self.field, self.value, self.allowed = field, value, allowed
+        self.field, self.value, self.allowed, self.code = field, value, allowed, code
 
 
 class Pending:
@@ -75,25 +76,24 @@ class TrainingSession:
     # ------------------------------------------------------------------ build
 
     def _build(self) -> None:
-        """(Re)build data, network, optimizer state and history from the config."""
-        self.data: PreparedData = prepare(self.config)
-        task = TASKS[self.data.task]
-        n_outputs = self.data.n_classes if self.data.task == "multiclass" else 1
-        self.spec = NetworkSpec(
-            n_inputs=len(self.data.feature_names), hidden=tuple(self.config.hidden),
-            activations=self.config.hidden_activations(), n_outputs=n_outputs, task=self.data.task)
-        self.spec.validate()
-        self.task = task
-        self.Y = {s: self._targets(s) for s in SPLITS}
-        params = init_params(self.spec, self.config.init, np.random.default_rng([self.config.weights_seed(), INIT_STREAM]))
+        """(Re)build data, network, optimizer state and history from the config.
+
+        Everything is made before anything is replaced, so a configuration
+        that does not fit (ValueError) leaves the session as it was.
+        """
+        data: PreparedData = prepare(self.config)
+        task = TASKS[data.task]
+        n_outputs = data.n_classes if data.task == "multiclass" else 1
+        spec = NetworkSpec(
+            n_inputs=len(data.feature_names), hidden=tuple(self.config.hidden),
+            activations=self.config.hidden_activations(), n_outputs=n_outputs, task=data.task)
+        spec.validate()
+        Y = {s: task.targets(data.y[s], data.n_classes) if data.task == "multiclass" else task.targets(data.y[s])
+             for s in SPLITS}
+        params = init_params(spec, self.config.init, np.random.default_rng([self.config.weights_seed(), INIT_STREAM]))
+        self.data, self.spec, self.task, self.Y = data, spec, task, Y
         self.initial_params = copy.deepcopy(params)
         self._start(params)
-
-    def _targets(self, split: str) -> np.ndarray:
-        y = self.data.y[split]
-        if self.data.task == "multiclass":
-            return self.task.targets(y, self.data.n_classes)
-        return self.task.targets(y)
 
     def _start(self, params: list[dict[str, np.ndarray]]) -> None:
         """Fresh optimizer state, counters and history around `params`."""
@@ -189,32 +189,34 @@ class TrainingSession:
         self._backward(pending)
         self._apply(pending)
 
-    def _finish_pending(self) -> None:
-        """Complete an update that step-by-step mode left half done."""
-        pending = self.pending
+    def _finish_pending(self) -> int:
+        """Leave step-by-step mode, completing an update left half done; 1 if there was one."""
+        pending, self.pending = self.pending, None
+        self.phase = self.trace = None
         if pending is None:
-            return
+            return 0
         for phase in range(pending.phase + 1, len(PHASES)):
             self._run_phase(pending, phase)
-        self.pending, self.phase, self.trace = None, None, None
+        self.version += 1
+        return 1
 
     def advance(self, n_updates: int, deadline: float | None = None) -> int:
         """Run up to `n_updates` updates (stopping at `deadline`, a perf_counter time).
 
-        Returns how many ran. Stops early, paused, when the run diverges.
+        An update that step-by-step mode left half done is completed first and
+        counts as the first of them. Returns how many ran. Stops early, paused,
+        when the run diverges.
         """
-        if self.diverged is not None:
+        if self.diverged is not None or n_updates < 1:
             return 0
-        self._finish_pending()
-        self.safe_state = self._capture()
-        done = 0
-        while done < n_updates:
+        done = self._finish_pending()
+        if self.diverged is None:
+            self.safe_state = self._capture()
+        while done < n_updates and self.diverged is None:
+            if done and deadline is not None and time.perf_counter() >= deadline:
+                break
             self._run_update()
             done += 1
-            if self.diverged is not None:
-                break
-            if deadline is not None and time.perf_counter() >= deadline:
-                break
         if done and self.diverged is None and not self._params_finite():
             self._diverge(f"a parameter became NaN or infinite by update {self.step}")
         if done:
@@ -222,12 +224,21 @@ class TrainingSession:
         return done
 
     def step_epoch(self) -> int:
-        """Run the updates left in the current epoch (a whole epoch at a boundary)."""
-        self._finish_pending()
+        """Run the updates left in the current epoch (a whole epoch at a boundary).
+
+        A half-done update is completed first; when it was the last of its
+        epoch, that is all this runs.
+        """
+        if self.diverged is not None:
+            return 0
+        epoch = self.epoch
+        done = self._finish_pending()
+        if self.diverged is not None or self.epoch != epoch:
+            return done
         if not self.queue:
             n = self.data.n("train")
             self.queue.extend(batches.epoch_batches(n, min(self.hyper.batch_size, n), self.batch_rng))
-        return self.advance(len(self.queue))
+        return done + self.advance(len(self.queue))
 
     def step_phase(self) -> str:
         """Run the next phase of the current update; returns its name."""
@@ -365,7 +376,6 @@ class TrainingSession:
             self._build()
         except ValueError as exc:
             self.config = old
-            self._build()
             raise SessionError(str(exc)) from None
         if self.hyper.batch_size > self.data.n("train"):
             self.hyper.batch_size = self.data.n("train")
@@ -442,10 +452,12 @@ class TrainingSession:
     def rollback(self) -> int:
         """Restore the last finite state; returns its step."""
         if self.diverged is None or self.safe_state is None:
-            raise SessionError("nothing to roll back: the run has not diverged", field=None)
+            raise SessionError("nothing to roll back: the run has not diverged", code="not_diverged",
+                               allowed="rollback after a divergence")
         state = self.safe_state
         self.model = Model.from_dict(state["model"])
         self.queue = deque(state["queue"])
+        self.history.truncate(int(state["step"]))
         self.pending, self.phase, self.trace, self.diverged = None, None, None, None
         self.batch_loss = math.nan
         self.version += 1
