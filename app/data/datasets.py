@@ -193,7 +193,9 @@ def generate(name: str, n: int, noise: float, rng: np.random.Generator) -> Datas
         raise ValueError(f"unknown dataset {name!r}; allowed: {', '.join(DATASETS)}")
     if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 2:
         raise ValueError(f"n (number of points) must be an integer >= 2, got {n!r}")
-    if not (0.0 <= float(noise) <= NOISE_MAX):
+    if isinstance(noise, bool) or not isinstance(noise, (int, float, np.integer, np.floating)) or not (
+        0.0 <= float(noise) <= NOISE_MAX
+    ):
         raise ValueError(f"noise is a percentage from 0 to {NOISE_MAX:g}, got {noise!r}")
     info = DATASETS[name]
     X, y = info.make(int(n), float(noise) / 100.0, rng)

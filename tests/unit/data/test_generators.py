@@ -178,7 +178,7 @@ def test_bad_arguments_are_refused() -> None:
     rng = np.random.default_rng(0)
     with pytest.raises(ValueError, match="unknown dataset 'circles'; allowed: circle, xor, gauss"):
         generate("circles", 100, 0, rng)
-    for noise in (-1, 50.5, 100):
+    for noise in (-1, 50.5, 100, float("nan"), "10", None):
         with pytest.raises(ValueError, match="noise is a percentage from 0 to 50"):
             generate("circle", 100, noise, rng)
     for n in (1, 0, 2.5, True):
