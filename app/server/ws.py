@@ -73,9 +73,9 @@ class Connection:
                 event = await self.ws.receive()
                 if event["type"] == "websocket.disconnect":
                     break
-                raw = event.get("text")
-                if raw is None:
-                    raw = event.get("bytes") or b""
+                text = event.get("text")
+                # The size limit is in bytes: measure text as the UTF-8 it came as.
+                raw = text.encode() if text is not None else event.get("bytes") or b""
                 await self.handle(raw)
         except (WebSocketDisconnect, asyncio.TimeoutError, RuntimeError):
             pass

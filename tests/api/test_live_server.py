@@ -1,0 +1,391 @@
+"""Against a real uvicorn on a free loopback port, with real websocket clients.
+
+TestClient's queues are unbounded, so flow control, slow clients and
+latency are checked here, over real sockets. Every client acks its frames
+as docs/protocol.md asks; every loop is bounded in time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+import os
+import random
+import socket
+import statistics
+import struct
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import InvalidStatus
+
+ROOT = Path(__file__).resolve().parents[2]
+BIG = {"features": ["x1", "x2", "x1_sq", "x2_sq", "x1x2", "sin_x1"], "hidden": [8, 8, 8, 8, 8, 8]}
+
+
+# ------------------------------------------------------------------ the server
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class Server:
+    """`python -m uvicorn app.server.main:create_app --factory` on 127.0.0.1, as a child process."""
+
+    def __init__(self, log: Path) -> None:
+        self.port = _free_port()
+        self.http = f"http://127.0.0.1:{self.port}"
+        self.ws = f"ws://127.0.0.1:{self.port}/ws"
+        self.log = log
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> Server:
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "uvicorn", "app.server.main:create_app", "--factory",
+             "--host", "127.0.0.1", "--port", str(self.port), "--log-level", "warning"],
+            cwd=ROOT, stdout=self.log.open("wb"), stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"uvicorn exited: {self.log.read_text()[-2000:]}")
+            try:
+                if self.get("/healthz", timeout=1)["status"] == "ok":
+                    return self
+            except OSError:
+                time.sleep(0.1)
+        raise RuntimeError("uvicorn did not answer /healthz within 20 s")
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(5)
+
+    def get(self, path: str, timeout: float = 5) -> Any:
+        # No proxies: loopback only.
+        opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+        with opener.open(self.http + path, timeout=timeout) as r:
+            return json.loads(r.read())
+
+
+@pytest.fixture()
+def server(tmp_path: Path) -> Iterator[Server]:
+    srv = Server(tmp_path / "uvicorn.log").start()
+    try:
+        yield srv
+    finally:
+        srv.stop()
+
+
+# ------------------------------------------------------------------ the clients
+
+
+class Peer:
+    """A websocket client that acks every frame it reads, as the protocol asks."""
+
+    def __init__(self, ws: ClientConnection) -> None:
+        self.ws = ws
+        self.session: dict[str, Any] = {}
+        self.history: dict[str, Any] = {}
+
+    async def send(self, message: dict[str, Any] | str) -> None:
+        await self.ws.send(message if isinstance(message, str) else json.dumps(message))
+
+    async def recv(self, timeout: float = 5.0) -> tuple[dict[str, Any], int]:
+        """The next message and its size in bytes; frames are acked at once."""
+        raw = await asyncio.wait_for(self.ws.recv(), timeout)
+        msg = json.loads(raw)
+        if msg["type"] == "frame":
+            await self.send({"type": "ack", "seq": msg["seq"]})
+        return msg, len(raw.encode() if isinstance(raw, str) else raw)
+
+    async def until(self, match: Callable[[dict[str, Any]], bool], timeout: float = 5.0) -> dict[str, Any]:
+        deadline = time.perf_counter() + timeout
+        while (left := deadline - time.perf_counter()) > 0:
+            msg, _ = await self.recv(left)
+            if match(msg):
+                return msg
+        raise AssertionError(f"no matching message within {timeout} s")
+
+    async def hello(self, **fields: Any) -> dict[str, Any]:
+        await self.send({"type": "hello", **fields})
+        self.session = await self.until(lambda m: m["type"] in ("session", "error"))
+        assert self.session["type"] == "session", self.session
+        assert (await self.recv())[0]["type"] == "dataset"
+        self.history, _ = await self.recv()
+        assert self.history["type"] == "history"
+        return self.session
+
+
+class Reader:
+    """Reads (and acks) in the background, stamping each message with its arrival time."""
+
+    def __init__(self, p: Peer) -> None:
+        self.peer = p
+        self.messages: list[tuple[float, dict[str, Any]]] = []
+        self.arrived = asyncio.Event()
+        self.task: asyncio.Task[None] | None = None
+
+    async def _run(self) -> None:
+        while True:
+            msg, _ = await self.peer.recv(timeout=30)
+            self.messages.append((time.perf_counter(), msg))
+            self.arrived.set()
+
+    def __enter__(self) -> Reader:
+        self.task = asyncio.get_running_loop().create_task(self._run())
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        assert self.task is not None
+        self.task.cancel()
+
+    async def first(self, match: Callable[[dict[str, Any]], bool], since: float,
+                    timeout: float = 2.0) -> tuple[float, dict[str, Any]]:
+        """The first message after `since` (a perf_counter time) that matches."""
+        deadline = time.perf_counter() + timeout
+        seen = 0
+        while True:
+            for t, msg in self.messages[seen:]:
+                if t >= since and match(msg):
+                    return t, msg
+            seen = len(self.messages)
+            self.arrived.clear()
+            left = deadline - time.perf_counter()
+            if left <= 0:
+                raise AssertionError(f"no matching message within {timeout} s")
+            try:
+                await asyncio.wait_for(self.arrived.wait(), left)
+            except asyncio.TimeoutError:
+                pass
+
+
+def peer(server: Server, **kwargs: Any) -> Any:
+    return connect(server.ws, proxy=None, max_size=2**24, open_timeout=5, close_timeout=2, **kwargs)
+
+
+class StalledClient:
+    """A raw-socket websocket client with a tiny receive buffer that, after the
+    handshake messages, never reads again and never acks."""
+
+    def __init__(self, port: int) -> None:
+        self.sock = socket.socket()
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        self.sock.settimeout(10)
+        self.sock.connect(("127.0.0.1", port))
+        key = base64.b64encode(os.urandom(16)).decode()
+        self.sock.sendall((f"GET /ws HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nUpgrade: websocket\r\n"
+                           f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\n"
+                           "Sec-WebSocket-Version: 13\r\n\r\n").encode())
+        self.buf = b""
+        while b"\r\n\r\n" not in self.buf:
+            self.buf += self._read()
+        head, self.buf = self.buf.split(b"\r\n\r\n", 1)
+        assert head.startswith(b"HTTP/1.1 101"), head
+
+    def _read(self) -> bytes:
+        chunk = self.sock.recv(65536)
+        if not chunk:
+            raise ConnectionError("server closed the connection")
+        return chunk
+
+    def _need(self, n: int) -> bytes:
+        while len(self.buf) < n:
+            self.buf += self._read()
+        out, self.buf = self.buf[:n], self.buf[n:]
+        return out
+
+    def send(self, message: dict[str, Any]) -> None:
+        payload = json.dumps(message).encode()
+        mask = os.urandom(4)
+        n = len(payload)
+        header = bytes([0x81]) + (bytes([0x80 | n]) if n < 126 else bytes([0x80 | 126]) + struct.pack("!H", n))
+        self.sock.sendall(header + mask + bytes(b ^ mask[i % 4] for i, b in enumerate(payload)))
+
+    def recv(self) -> dict[str, Any]:
+        first, second = self._need(2)
+        assert first == 0x81, f"expected one unfragmented text frame, got opcode byte {first:#x}"
+        n = second & 0x7F
+        if n == 126:
+            n = struct.unpack("!H", self._need(2))[0]
+        elif n == 127:
+            n = struct.unpack("!Q", self._need(8))[0]
+        return json.loads(self._need(n))
+
+    def hello(self, **fields: Any) -> dict[str, Any]:
+        self.send({"type": "hello", **fields})
+        session = self.recv()
+        assert session["type"] == "session", session
+        assert self.recv()["type"] == "dataset" and self.recv()["type"] == "history"
+        return session
+
+    def close(self) -> None:
+        self.sock.close()
+
+
+# ------------------------------------------------------------------ the tests
+
+
+def test_a_client_that_stops_reading_does_not_slow_another(server: Server) -> None:
+    # Two stalled clients: one on its own session training at full speed, one
+    # watching the very session the healthy client watches.
+    stalled_own = StalledClient(server.port)
+    own_id = stalled_own.hello(config=BIG, playing=True, fps=60)["session_id"]
+    stalled_own.send({"type": "set_speed", "updates_per_second": None})
+
+    async def run() -> tuple[int, float, int, list[float]]:
+        async with peer(server) as ws:
+            p = Peer(ws)
+            session = await p.hello(config=BIG, playing=True, fps=30)
+            await p.send({"type": "set_speed", "updates_per_second": None})
+            stalled_shared = StalledClient(server.port)
+            try:
+                stalled_shared.hello(session_id=session["session_id"], fps=60)
+                # Let the stalled clients fill whatever buffers they will fill.
+                first = await p.until(lambda m: m["type"] == "frame" and m["updates_per_second"] is None)
+                await asyncio.sleep(0.5)
+                frames, health = 0, []
+                start = time.perf_counter()
+                last = first
+                while time.perf_counter() - start < 2.0:
+                    msg, _ = await p.recv(timeout=2.0)
+                    if msg["type"] == "frame":
+                        frames += 1
+                        last = msg
+                    if frames % 15 == 1 and len(health) < frames // 15 + 1:
+                        t0 = time.perf_counter()
+                        assert (await asyncio.to_thread(server.get, "/healthz", 2))["status"] == "ok"
+                        health.append(time.perf_counter() - t0)
+                elapsed = time.perf_counter() - start
+                return frames, elapsed, last["step"] - first["step"], health
+            finally:
+                stalled_shared.close()
+
+    try:
+        frames, elapsed, steps, health = asyncio.run(run())
+        own_steps = [server.get(f"/api/sessions/{own_id}")["step"]]
+        time.sleep(0.3)
+        own_steps.append(server.get(f"/api/sessions/{own_id}")["step"])
+    finally:
+        stalled_own.close()
+    fps = frames / elapsed
+    print(f"\nhealthy client: {fps:.1f} frames/s, {steps / elapsed:.0f} updates/s; "
+          f"/healthz max {max(health) * 1000:.1f} ms over {len(health)} calls")
+    assert fps >= 0.8 * 30, f"{fps:.1f} frames/s with a stalled client around"
+    assert steps > 500, "the healthy client's session should train at full speed"
+    assert own_steps[1] > own_steps[0], "the stalled client's session should go on training"
+    assert len(health) >= 3 and max(health) < 0.5
+
+
+def test_control_to_effect_latency(server: Server) -> None:
+    rng = random.Random(1)
+
+    async def run() -> list[float]:
+        async with peer(server) as ws:
+            p = Peer(ws)
+            await p.hello(playing=True)
+            await p.send({"type": "set_speed", "updates_per_second": None})
+            await p.until(lambda m: m["type"] == "frame" and m["updates_per_second"] is None)
+            latencies = []
+            with Reader(p) as reader:
+                for i in range(12):
+                    # Sent at a random moment of the frame period, not right after a frame.
+                    await asyncio.sleep(rng.uniform(0.0, 0.05))
+                    lr = round(0.01 + 0.001 * i, 6)
+                    t0 = time.perf_counter()
+                    await p.send({"type": "set_hyper", "lr": lr})
+                    t1, frame = await reader.first(lambda m: m["type"] == "frame" and m["hyper"]["lr"] == lr, t0)
+                    latencies.append(t1 - t0)
+                    assert frame["history"]["changes"][-1]["new"] == lr
+                    assert frame["playing"] is True and frame["updates_per_second"] is None
+            return latencies
+
+    latencies = asyncio.run(run())
+    print(f"\nset_hyper lr -> first frame with it: median {statistics.median(latencies) * 1000:.1f} ms, "
+          f"max {max(latencies) * 1000:.1f} ms over {len(latencies)} changes (fps 30, full speed)")
+    assert max(latencies) < 0.5
+
+
+def test_a_reload_resumes_the_session(server: Server) -> None:
+    async def run() -> None:
+        async with peer(server) as ws:
+            p = Peer(ws)
+            session = await p.hello(playing=True)
+            first = await p.until(lambda m: m["type"] == "frame" and m["step"] >= 60)
+            await p.send({"type": "set_hyper", "lr": 0.05})
+            last = await p.until(lambda m: m["type"] == "frame" and m["hyper"]["lr"] == 0.05)
+            session_id, step = session["session_id"], last["step"]
+            assert step >= first["step"] >= 60
+        async with peer(server) as ws:
+            p = Peer(ws)
+            again = await p.hello(session_id=session_id)
+            assert again["session_id"] == session_id
+            assert again["hyper"]["lr"] == 0.05 and again["config"] == session["config"]
+            history = p.history
+            assert history["steps"][:step] == list(range(1, step + 1))
+            assert len(history["batch_loss"]) == len(history["steps"])
+            assert history["changes"][-1]["field"] == "lr" and history["changes"][-1]["new"] == 0.05
+            assert history["epochs"]["step"][:2] == [25, 50]
+            frame = await p.until(lambda m: m["type"] == "frame")
+            assert frame["step"] >= step
+            assert frame["step"] >= history["steps"][-1]
+
+    asyncio.run(run())
+
+
+def test_the_origin_check(server: Server) -> None:
+    async def run() -> None:
+        with pytest.raises(InvalidStatus) as info:
+            async with peer(server, origin="http://evil.example"):
+                pass
+        assert info.value.response.status_code == 403
+        for origin in (f"http://127.0.0.1:{server.port}", None):
+            async with peer(server, origin=origin) as ws:
+                p = Peer(ws)
+                assert (await p.hello())["type"] == "session"
+                await p.until(lambda m: m["type"] == "frame")
+
+    asyncio.run(run())
+
+
+def test_an_oversize_message_is_refused_and_the_socket_stays_usable(server: Server) -> None:
+    async def run() -> None:
+        async with peer(server) as ws:
+            p = Peer(ws)
+            await p.hello()
+            await p.until(lambda m: m["type"] == "frame")
+            # > 65536 bytes of ASCII, and > 65536 bytes (but fewer characters) of UTF-8.
+            for pad in ("x" * 70000, "é" * 40000):
+                big = json.dumps({"type": "set_hyper", "lr": 0.5, "pad": pad}, ensure_ascii=False)
+                assert len(big.encode()) > 65536
+                await p.send(big)
+                error = await p.until(lambda m: m["type"] == "error")
+                assert error["code"] == "too_large", error
+                assert error["value"] == len(big.encode())
+                assert "65536" in error["allowed"]
+            await p.send({"type": "set_hyper", "lr": 0.2})
+            frame = await p.until(lambda m: m["type"] == "frame" and m["hyper"]["lr"] == 0.2)
+            assert frame["hyper"]["lr"] == 0.2
+            # Just under the limit is parsed as usual (and refused for its extra field).
+            small = json.dumps({"type": "set_hyper", "lr": 0.3, "pad": ""})
+            small = small.replace('""', '"' + "x" * (65536 - len(small)) + '"')
+            assert len(small.encode()) == 65536
+            await p.send(small)
+            error = await p.until(lambda m: m["type"] == "error")
+            assert error["code"] == "invalid" and error["field"] == "pad"
+
+    asyncio.run(run())
