@@ -268,3 +268,46 @@ def test_projector_presenter_and_phone_layouts(make_app):
     # One column: nothing wider than the screen.
     assert phone.js("document.documentElement.scrollWidth") <= 390
     phone.shot("phone-390x844")
+
+
+def test_every_control_is_reachable_by_tab_with_a_visible_focus(app):
+    app.open(frames=1)
+    app.page.locator("body").click(position={"x": 5, "y": 5})
+    seen, invisible = set(), []
+    for _ in range(90):
+        app.page.keyboard.press("Tab")
+        if app.js("document.activeElement === document.body"):
+            continue   # focus left the page after the last control (it wraps around)
+        info = app.js("""(() => { const e = document.activeElement; const cs = getComputedStyle(e);
+            return {id: e.id || e.dataset.key || e.getAttribute('aria-label') || e.textContent.trim().slice(0, 20),
+                    outline: cs.outlineStyle !== 'none' && parseFloat(cs.outlineWidth) >= 2,
+                    stroke: e instanceof SVGElement && cs.stroke !== 'none' && cs.stroke !== 'transparent'}; })()""")
+        seen.add(info["id"])
+        if not (info["outline"] or info["stroke"]):
+            invisible.append(info["id"])
+    for must in ("play", "step", "reset", "lr", "momentum", "batch_size", "optimizer", "regularization", "dropout", "speed", "n:0:0"):
+        assert must in seen, f"{must} not reachable by Tab; reached {sorted(seen)}"
+    assert not invisible, f"focus not visible on {invisible}"
+
+
+def test_connection_lost_banner_and_reconnect(make_app):
+    from conftest import Server
+    srv = Server().start()
+    app = make_app(srv=srv)
+    try:
+        app.open("playing=false", frames=1)
+        loss_text = app.page.locator("#train-loss").inner_text()
+        srv.stop()
+        banner = app.page.locator("#banner-conn")
+        banner.wait_for(state="visible", timeout=10000)
+        assert banner.inner_text() == "Connection lost — reconnecting…"
+        # What was on screen stays on screen.
+        assert app.page.locator("#train-loss").inner_text() == loss_text
+        assert app.page.locator(".node").count() == DEFAULT_NODES
+        srv.start()
+        banner.wait_for(state="hidden", timeout=20000)
+        app.wait_frames(1)   # a new server: the page started a new session from its URL
+    finally:
+        srv.stop()
+        # The browser reports each refused websocket handshake on the console: expected here.
+        app.errors[:] = [e for e in app.errors if "WebSocket" not in e and "ERR_CONNECTION_REFUSED" not in e]

@@ -127,6 +127,7 @@ export class ChartsView {
     }
     const hasVal = data[3].some((v) => v !== null);
     if (this.lossPlot.series[3].show !== hasVal) { this.lossPlot.setSeries(3, { show: hasVal }); this.accPlot.setSeries(3, { show: hasVal }); }
+    this.root.classList.toggle("no-val", !hasVal);
     this.lossPlot.setData([data[0], data[1], data[2], data[3]]);
     const hasAcc = data[4].some((v) => v !== null);
     this.accEl.hidden = !hasAcc && data[0].length > 0;

@@ -292,7 +292,10 @@ export class NetworkView extends EventTarget {
     g.font = `${document.documentElement.classList.contains("presenter") ? 14 : 11}px ui-monospace, SFMono-Regular, Menlo, monospace`;
     g.textAlign = "center"; g.textBaseline = "middle";
     for (const [e, a, b] of list) {
-      const p = e.pts, x = (p[0] + p[6]) / 2 + (p[6] - p[0]) * 0.12, y = p[1] + (p[7] - p[1]) * 0.62;
+      // Stagger along the curve by target neuron, so labels of one source fan out.
+      const p = e.pts, n = this.nodes[e.l + 1].length, t = 0.22 + (0.56 * (e.j + 0.5)) / n, u = 1 - t;
+      const x = u * u * u * p[0] + 3 * u * u * t * p[2] + 3 * u * t * t * p[4] + t * t * t * p[6];
+      const y = u * u * u * p[1] + 3 * u * u * t * p[3] + 3 * u * t * t * p[5] + t * t * t * p[7];
       const text = b === null ? fmt(a, 3) : `${fmt(a, 3)} → ${fmt(b, 3)}`;
       const tw = g.measureText(text).width;
       g.fillStyle = "rgba(255,255,255,0.88)"; g.fillRect(x - tw / 2 - 3, y - 8, tw + 6, 16);
