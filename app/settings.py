@@ -22,3 +22,11 @@ class Settings(BaseSettings):
     allowed_origins: list[str] = []
     # Time a session may train in one turn of the scheduler before others get theirs.
     slice_seconds: float = 0.004
+    # Where sessions, saved runs and rooms are stored ("sqlite" in `data_dir`, or "memory").
+    store: str = "sqlite"
+    data_dir: str = "data"
+    # Live sessions are snapshotted to the store this often: a killed server resumes
+    # every session from a state at most this many seconds old.
+    snapshot_seconds: float = 2.0
+    # A room's join code works for this many hours.
+    room_hours: float = 12.0

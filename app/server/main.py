@@ -17,36 +17,45 @@ from fastapi.templating import Jinja2Templates
 from app import protocol as p
 from app.server import api
 from app.server.registry import Registry
+from app.server.rooms import Rooms
 from app.server.scheduler import training_loop
+from app.server.snapshots import save_all, snapshot_loop
+from app.server.storage import MemoryStore, SQLiteStore, Store
 from app.server.ws import websocket_endpoint
 from app.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
-async def _janitor(registry: Registry, settings: Settings) -> None:
-    while True:
-        await asyncio.sleep(min(60.0, settings.idle_seconds / 2))
-        registry.evict_idle(settings.idle_seconds)
+def make_store(settings: Settings) -> Store:
+    if settings.store == "memory":
+        return MemoryStore()
+    if settings.store == "sqlite":
+        return SQLiteStore(Path(settings.data_dir) / "paramlab.sqlite")
+    raise ValueError(f"PARAMLAB_STORE must be sqlite or memory (got {settings.store!r})")
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
-    registry = Registry(settings.max_sessions)
+    store = make_store(settings)
+    registry = Registry(settings.max_sessions, store)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        registry.restore_all()
         tasks = [asyncio.create_task(training_loop(registry, settings.slice_seconds)),
-                 asyncio.create_task(_janitor(registry, settings))]
+                 asyncio.create_task(snapshot_loop(registry, settings))]
         yield
         for task in tasks:
             task.cancel()
+        await save_all(registry)
 
     app = FastAPI(title="Paramlab", version=str(p.PROTOCOL_VERSION), lifespan=lifespan,
                   description="A live laboratory for the parameters of a neural network. "
                               "The websocket protocol is documented in docs/protocol.md.")
     app.state.settings = settings
     app.state.registry = registry
+    app.state.rooms = Rooms(store, settings.room_hours)
     templates = Jinja2Templates(directory=str(ROOT / "templates"))
 
     @app.exception_handler(HTTPException)

@@ -7,7 +7,9 @@ import secrets
 import time
 from typing import Any
 
+from app.server.storage import Store
 from app.training.config import HyperState, RunConfig
+from app.training.persist import restore_session, session_state
 from app.training.session import TrainingSession
 
 
@@ -37,6 +39,8 @@ class LiveSession:
         self.last_tick = time.perf_counter()
         self.clients: set[Client] = set()
         self.last_seen = time.monotonic()
+        self.saved_version = -1     # session.version of the last snapshot in the store
+        self.owner_key: str | None = None  # a room's teacher key: only its holder may drive this session
 
     def notify(self) -> None:
         """Wake every client: there is something new to show."""
@@ -51,40 +55,88 @@ class LiveSession:
     def info(self) -> dict[str, Any]:
         return {"playing": self.playing, "updates_per_second": self.updates_per_second}
 
+    def to_doc(self) -> dict[str, Any]:
+        """The snapshot stored for this session."""
+        return {"state": session_state(self.session), "playing": self.playing,
+                "updates_per_second": self.updates_per_second, "owner_key": self.owner_key}
+
+    @classmethod
+    def from_doc(cls, session_id: str, doc: dict[str, Any]) -> LiveSession:
+        live = cls(session_id, restore_session(doc["state"]))
+        live.updates_per_second = doc.get("updates_per_second", 250.0)
+        live.owner_key = doc.get("owner_key")
+        live.set_playing(bool(doc.get("playing")) and live.session.diverged is None)
+        live.saved_version = live.session.version
+        return live
+
 
 class RegistryFull(Exception):
     pass
 
 
 class Registry:
-    """All live sessions by id."""
+    """All live sessions by id; those not in memory come back from the store."""
 
-    def __init__(self, max_sessions: int) -> None:
+    def __init__(self, max_sessions: int, store: Store) -> None:
         self.max_sessions = max_sessions
+        self.store = store
         self.sessions: dict[str, LiveSession] = {}
         self.work = asyncio.Event()  # set when some session starts playing
 
-    def create(self, config: RunConfig, hyper: HyperState) -> LiveSession:
-        """Build a new session; raises RegistryFull past the limit, ValueError on a bad config."""
+    def _check_room(self) -> None:
         if len(self.sessions) >= self.max_sessions:
             raise RegistryFull(f"the server holds at most {self.max_sessions} sessions; try again later")
-        live = LiveSession(secrets.token_urlsafe(9), TrainingSession(config, hyper))
+
+    def create(self, config: RunConfig, hyper: HyperState) -> LiveSession:
+        """Build a new session; raises RegistryFull past the limit, ValueError on a bad config."""
+        self._check_room()
+        return self.adopt(TrainingSession(config, hyper))
+
+    def adopt(self, session: TrainingSession) -> LiveSession:
+        """Hold an already built session (a fork, a saved run) under a new id."""
+        self._check_room()
+        live = LiveSession(secrets.token_urlsafe(9), session)
         self.sessions[live.id] = live
         return live
 
     def get(self, session_id: str) -> LiveSession | None:
+        """The live session, loaded from the store if it was evicted or the server restarted."""
         live = self.sessions.get(session_id)
-        if live is not None:
-            live.last_seen = time.monotonic()
+        if live is None:
+            doc = self.store.get("session", session_id)
+            if doc is None or len(self.sessions) >= self.max_sessions:
+                return None
+            try:
+                live = LiveSession.from_doc(session_id, doc)
+            except (ValueError, KeyError, TypeError):
+                return None  # a snapshot from an incompatible version: start afresh
+            self.sessions[session_id] = live
+            if live.playing:
+                self.work.set()
+        live.last_seen = time.monotonic()
         return live
+
+    def snapshot(self, live: LiveSession) -> dict[str, Any] | None:
+        """The document to store for `live`, or None when nothing changed since the last one."""
+        if live.saved_version == live.session.version:
+            return None
+        live.saved_version = live.session.version
+        return live.to_doc()
+
+    def restore_all(self) -> int:
+        """Bring back every stored session that was playing (a restart resumes them)."""
+        count = 0
+        for key in self.store.keys("session"):
+            doc = self.store.get("session", key)
+            if doc and doc.get("playing") and key not in self.sessions and self.get(key) is not None:
+                count += 1
+        return count
 
     def playing(self) -> list[LiveSession]:
         return [s for s in self.sessions.values() if s.playing]
 
-    def evict_idle(self, idle_seconds: float) -> int:
-        """Drop sessions nobody has watched for `idle_seconds`."""
+    def idle(self, idle_seconds: float) -> list[LiveSession]:
+        """Sessions nobody has watched for `idle_seconds` (not playing: a playing one is still at work)."""
         now = time.monotonic()
-        stale = [k for k, s in self.sessions.items() if not s.clients and now - s.last_seen > idle_seconds]
-        for key in stale:
-            del self.sessions[key]
-        return len(stale)
+        return [s for s in self.sessions.values()
+                if not s.clients and not s.playing and now - s.last_seen > idle_seconds]

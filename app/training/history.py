@@ -11,6 +11,7 @@ since the last step it saw, whatever was thinned in between.
 
 from __future__ import annotations
 
+import base64
 import csv
 import io
 import math
@@ -55,6 +56,19 @@ class Series:
         for c in self.columns:
             self.values[c] = array("d", self.values[c][keep])
         self.stride *= 2
+
+    def to_state(self) -> dict[str, Any]:
+        """A JSON-safe copy (columns as base64 of their float64/int64 bytes)."""
+        return {"stride": self.stride, "skipped": self._skipped, "steps": _pack(self.steps),
+                "values": {c: _pack(self.values[c]) for c in self.columns}}
+
+    def load_state(self, state: dict[str, Any]) -> None:
+        """Restore what `to_state` saved."""
+        self.stride, self._skipped = int(state["stride"]), int(state["skipped"])
+        self.steps = _unpack("q", state["steps"])
+        self.values = {c: _unpack("d", state["values"][c]) for c in self.columns}
+        if any(len(v) != len(self.steps) for v in self.values.values()):
+            raise ValueError("history columns differ in length")
 
     def truncate(self, step: int) -> None:
         """Forget the rows after `step` (a rollback rewinds the run)."""
@@ -101,6 +115,14 @@ class History:
         self.updates.truncate(step)
         self.epochs.truncate(step)
 
+    def to_state(self) -> dict[str, Any]:
+        return {"updates": self.updates.to_state(), "epochs": self.epochs.to_state(), "changes": list(self.changes)}
+
+    def load_state(self, state: dict[str, Any]) -> None:
+        self.updates.load_state(state["updates"])
+        self.epochs.load_state(state["epochs"])
+        self.changes = list(state["changes"])
+
     def record_change(self, step: int, field: str, old: Any, new: Any) -> None:
         self.changes.append({"step": step, "field": field, "old": old, "new": new})
 
@@ -131,6 +153,16 @@ class History:
             writer.writerow(("change", change["step"], "", *([""] * len(EPOCH_COLUMNS)), "",
                              change["field"], change["old"], change["new"]))
         return buf.getvalue()
+
+
+def _pack(values: array) -> str:  # type: ignore[type-arg]
+    return base64.b64encode(values.tobytes()).decode("ascii")
+
+
+def _unpack(typecode: str, text: str) -> array:  # type: ignore[type-arg]
+    out = array(typecode)
+    out.frombytes(base64.b64decode(text))
+    return out
 
 
 def _csv(value: float | None) -> str:

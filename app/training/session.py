@@ -189,7 +189,7 @@ class TrainingSession:
         self._backward(pending)
         self._apply(pending)
 
-    def _finish_pending(self) -> int:
+    def finish_pending(self) -> int:
         """Leave step-by-step mode, completing an update left half done; 1 if there was one."""
         pending, self.pending = self.pending, None
         self.phase = self.trace = None
@@ -209,9 +209,9 @@ class TrainingSession:
         """
         if self.diverged is not None or n_updates < 1:
             return 0
-        done = self._finish_pending()
+        done = self.finish_pending()
         if self.diverged is None:
-            self.safe_state = self._capture()
+            self.safe_state = self.capture()
         while done < n_updates and self.diverged is None:
             if done and deadline is not None and time.perf_counter() >= deadline:
                 break
@@ -232,7 +232,7 @@ class TrainingSession:
         if self.diverged is not None:
             return 0
         epoch = self.epoch
-        done = self._finish_pending()
+        done = self.finish_pending()
         if self.diverged is not None or self.epoch != epoch:
             return done
         if not self.queue:
@@ -245,7 +245,7 @@ class TrainingSession:
         if self.diverged is not None:
             raise SessionError("the run diverged; roll back first", field="type", value="step")
         if self.pending is None:
-            self.safe_state = self._capture()
+            self.safe_state = self.capture()
             self.pending = Pending(self._next_batch())
         phase = self.pending.phase + 1
         self._run_phase(self.pending, phase)
@@ -446,8 +446,9 @@ class TrainingSession:
         self.diverged = {"step": self.step, "cause": cause, "rollback_step": safe_step,
                          "advice": "lower the learning rate, then roll back"}
 
-    def _capture(self) -> dict[str, Any]:
-        return {"model": self.model.to_dict(), "step": self.step, "queue": list(self.queue)}
+    def capture(self) -> dict[str, Any]:
+        """What a rollback returns to: a copy of the model, the step and the rest of the epoch."""
+        return {"model": copy.deepcopy(self.model), "step": self.step, "queue": list(self.queue)}
 
     def rollback(self) -> int:
         """Restore the last finite state; returns its step."""
@@ -455,7 +456,7 @@ class TrainingSession:
             raise SessionError("nothing to roll back: the run has not diverged", code="not_diverged",
                                allowed="rollback after a divergence")
         state = self.safe_state
-        self.model = Model.from_dict(state["model"])
+        self.model = copy.deepcopy(state["model"])
         self.queue = deque(state["queue"])
         self.history.truncate(int(state["step"]))
         self.pending, self.phase, self.trace, self.diverged = None, None, None, None

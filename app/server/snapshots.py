@@ -1,0 +1,46 @@
+"""Sessions snapshotted to the store, so nothing is lost when the server stops.
+
+Snapshots are background work: they run between the training loop's rounds,
+one session at a time, and the store write happens in a thread, so live
+sessions keep their frame rate. Idle sessions are written once more and then
+leave memory; they come back from the store when their owner returns.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from app.server.registry import Registry
+from app.settings import Settings
+
+log = logging.getLogger("paramlab.snapshots")
+
+
+async def save_one(registry: Registry, session_id: str) -> None:
+    live = registry.sessions.get(session_id)
+    if live is None:
+        return
+    doc = registry.snapshot(live)
+    if doc is not None:
+        await asyncio.to_thread(registry.store.put, "session", session_id, doc)
+
+
+async def save_all(registry: Registry) -> None:
+    for session_id in list(registry.sessions):
+        await save_one(registry, session_id)
+        await asyncio.sleep(0)
+
+
+async def snapshot_loop(registry: Registry, settings: Settings) -> None:
+    """Forever: snapshot what changed, then evict the idle."""
+    while True:
+        await asyncio.sleep(settings.snapshot_seconds)
+        try:
+            await save_all(registry)
+            for live in registry.idle(settings.idle_seconds):
+                await save_one(registry, live.id)
+                if not live.clients:
+                    registry.sessions.pop(live.id, None)
+        except Exception:  # noqa: BLE001 - a failing store must not stop training
+            log.exception("snapshot failed; retrying in %s s", settings.snapshot_seconds)

@@ -1,0 +1,96 @@
+"""A whole session as one JSON-safe dict, and back: for snapshots, saved runs and forks.
+
+The state holds what cannot be recomputed: configuration, hyperparameters,
+the model (weights, optimizer state, counters, frozen masks), the initial
+weights, the random generators' positions, the rest of the current epoch and
+the history. The data is not stored: it is regenerated from the
+configuration's seed, bit for bit. A restored session continues exactly as
+the original would have: same batches, same dropout masks, same numbers.
+
+A diverged session is stored as its last finite state (still marked
+diverged), since a model with NaN weights cannot be imported back.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from typing import Any
+
+import numpy as np
+
+from app.nn.model import Model
+from app.training.config import HyperState, RunConfig
+from app.training.session import TrainingSession
+
+STATE_VERSION = 1
+
+
+def _params(params: list[dict[str, np.ndarray]]) -> list[dict[str, list[Any]]]:
+    return [{"W": p["W"].tolist(), "b": p["b"].tolist()} for p in params]
+
+
+def _rng_state(rng: np.random.Generator) -> dict[str, Any]:
+    """The generator's position; its 128-bit integers as decimal strings (JSON numbers stop at 64 bits)."""
+    state = rng.bit_generator.state
+    return {**state, "state": {k: str(v) for k, v in state["state"].items()}}
+
+
+def _set_rng_state(rng: np.random.Generator, state: dict[str, Any]) -> None:
+    rng.bit_generator.state = {**state, "state": {k: int(v) for k, v in state["state"].items()}}
+
+
+def session_state(s: TrainingSession) -> dict[str, Any]:
+    """Everything needed to continue `s` elsewhere; JSON-safe."""
+    # An update half done in step-by-step mode is stored as not begun: its batch
+    # goes back to the front of the epoch, so the restored run takes the same path.
+    pending = [s.pending.idx.tolist()] if s.pending is not None else []
+    model, queue = s.model.to_dict(), pending + [q.tolist() for q in s.queue]
+    diverged = s.diverged
+    if diverged is not None and s.safe_state is not None:
+        model, queue = s.safe_state["model"].to_dict(), [list(map(int, q)) for q in s.safe_state["queue"]]
+    hyper = s.hyper.to_dict() | {"eps": s.hyper.eps}
+    return {
+        "state_version": STATE_VERSION,
+        "config": s.config.to_dict(),
+        "hyper": hyper,
+        "model": model,
+        "initial_params": _params(s.initial_params),
+        "rng": {"batch": _rng_state(s.batch_rng), "dropout": _rng_state(s.dropout_rng)},
+        "queue": queue,
+        "history": s.history.to_state(),
+        "trace_index": s.trace_index,
+        "diverged": diverged,
+    }
+
+
+def restore_session(state: dict[str, Any]) -> TrainingSession:
+    """Rebuild a session from `session_state` output; ValueError when it does not fit.
+
+    A pending phase-by-phase update comes back as not begun (see `session_state`);
+    the model is exactly the one before that update, since phases before
+    `update` change no parameter.
+    """
+    if state.get("state_version") != STATE_VERSION:
+        raise ValueError(f"unknown session state version {state.get('state_version')!r}; expected {STATE_VERSION}")
+    s = TrainingSession(RunConfig.from_dict(state["config"]), HyperState(**state["hyper"]))
+    model = Model.from_dict(state["model"])
+    if model.spec != s.spec:
+        raise ValueError("the stored model does not fit the stored configuration")
+    s.model = model
+    s.initial_params = [{"W": np.array(p["W"], dtype=np.float64).reshape(m["W"].shape),
+                         "b": np.array(p["b"], dtype=np.float64)} for p, m in zip(state["initial_params"], model.params)]
+    _set_rng_state(s.batch_rng, state["rng"]["batch"])
+    _set_rng_state(s.dropout_rng, state["rng"]["dropout"])
+    s.queue = deque(np.array(q, dtype=np.int64) for q in state["queue"])
+    s.history.load_state(state["history"])
+    s.trace_index = int(state["trace_index"])
+    s.diverged = state["diverged"]
+    if s.diverged is not None:
+        s.safe_state = s.capture()
+    s.version += 1
+    return s
+
+
+def fork_session(s: TrainingSession) -> TrainingSession:
+    """An independent copy of `s` at its current state (a student's fork)."""
+    return restore_session(session_state(s))
