@@ -12,7 +12,7 @@ export function nodeName(ctx, c, k) {
   }
   if (c === ctx.sizes.length - 1) {
     if (ctx.sizes[c] === 1) return "output";
-    return `output ${ctx.classNames?.[k] ?? k}`;
+    return String(ctx.classNames?.[k] ?? `output ${k + 1}`);
   }
   return `neuron ${c}.${k + 1}`;
 }

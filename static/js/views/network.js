@@ -90,7 +90,7 @@ export class NetworkView extends EventTarget {
         trace.className = "trace-label";
         el.appendChild(trace);
         this.nodesEl.appendChild(el);
-        const node = { el, cv, c, k, trace, g: cv.getContext("2d"), img: null, u32: null };
+        const node = { el, cv, c, k, trace, label, g: cv.getContext("2d"), img: null, u32: null };
         node.img = node.g.createImageData(this.m, this.m);
         node.u32 = new Uint32Array(node.img.data.buffer);
         this.items.push({ key: el.dataset.key, el, type: "node", c, k });
@@ -131,22 +131,32 @@ export class NetworkView extends EventTarget {
 
   layout() {
     const { sizes } = this.ctxInfo;
-    const w = this.stage.clientWidth, h = this.stage.clientHeight;
-    if (!w || !h) return;
+    // Node size from the room the stylesheet allows (max-height), then the stage takes only what it needs.
+    const maxH = parseFloat(getComputedStyle(this.stage).maxHeight) || 416;
+    const w = this.stage.clientWidth;
+    if (!w) return;
+    const maxCount = Math.max(...sizes);
+    const big = document.documentElement.classList.contains("presenter") ? 72 : 50;
+    const S = Math.max(16, Math.min(big, ((maxH - 24) / maxCount) * 0.66));
+    const slot = Math.min(S * 1.6, (maxH - 24) / maxCount);
+    const h = Math.ceil(slot * maxCount + 24);
+    if (this.stage.style.height !== `${h}px`) this.stage.style.height = `${h}px`;
     const dpr = window.devicePixelRatio || 1;
     this.canvas.width = Math.round(w * dpr); this.canvas.height = Math.round(h * dpr);
     this.canvas.style.width = w + "px"; this.canvas.style.height = h + "px";
     this.ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
     this.svg.setAttribute("viewBox", `0 0 ${w} ${h}`);
-    const maxCount = Math.max(...sizes);
-    const big = document.documentElement.classList.contains("presenter") ? 72 : 50;
-    const S = Math.max(16, Math.min(big, ((h - 8) / maxCount) * 0.66));
-    const pad = 8 + S / 2 + 14;
+    // Room for the input and output labels beside the first and last columns.
+    const charW = 6.6 * (parseFloat(getComputedStyle(document.documentElement).fontSize) / 14);
+    const longest = (col) => Math.max(...this.nodes[col].map((n) => n.label.textContent.length));
+    const padL = Math.max(8 + S / 2 + 14, S / 2 + 10 + longest(0) * charW);
+    const padR = Math.max(8 + S / 2 + 14, S / 2 + 10 + longest(sizes.length - 1) * charW);
     const cols = sizes.length;
     this.S = S;
-    this.colX = sizes.map((_, c) => pad + (c * (w - 2 * pad)) / Math.max(1, cols - 1));
+    this.colX = sizes.map((_, c) => padL + (c * (w - padL - padR)) / Math.max(1, cols - 1));
+    this.heads.classList.toggle("dense", (w - padL - padR) / Math.max(1, cols - 1) < 130);
     for (let c = 0; c < cols; c++) {
-      const m = sizes[c], slot = Math.min(S * 1.6, (h - 8) / m), top = (h - slot * m) / 2;
+      const m = sizes[c], top = 6 + (slot * (maxCount - m)) / 2;
       for (let k = 0; k < m; k++) {
         const n = this.nodes[c][k];
         n.x = this.colX[c]; n.y = top + slot * (k + 0.5);
