@@ -257,7 +257,10 @@ def test_a_client_that_stops_reading_does_not_slow_another(server: Server) -> No
                 stalled_shared.hello(session_id=session["session_id"], fps=60)
                 # Let the stalled clients fill whatever buffers they will fill.
                 first = await p.until(lambda m: m["type"] == "frame" and m["updates_per_second"] is None)
-                await asyncio.sleep(0.5)
+                warm_up = time.perf_counter() + 0.5  # reading and acking all along
+                while time.perf_counter() < warm_up:
+                    msg, _ = await p.recv(timeout=2.0)
+                    first = msg if msg["type"] == "frame" else first
                 frames, health = 0, []
                 start = time.perf_counter()
                 last = first
