@@ -461,6 +461,9 @@ class TrainingSession:
         self.history.truncate(int(state["step"]))
         self.pending, self.phase, self.trace, self.diverged = None, None, None, None
         self.batch_loss = math.nan
+        # No update has happened since the restored state: show none (not the diverged one).
+        self.last_grads = [{"W": np.zeros_like(p["W"]), "b": np.zeros_like(p["b"])} for p in self.params]
+        self.last_deltas = [{"W": np.zeros_like(p["W"]), "b": np.zeros_like(p["b"])} for p in self.params]
         self.version += 1
         return int(state["step"])
 

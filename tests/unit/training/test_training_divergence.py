@@ -53,7 +53,14 @@ def test_rollback_restores_a_finite_state_and_clears_divergence(make_session) ->
     assert s.rollback() == 20
     assert s.diverged is None and _finite(s) and s.step == 20
     assert s.version > version
-    assert s.snapshot()["diverged"] is None
+    snap = s.snapshot()
+    assert snap["diverged"] is None
+    # The frame shows the restored state: finite, and no update (gradient, change) since it.
+    for layer in snap["layers"]:
+        for key in ("W", "b", "vW", "vb"):
+            assert np.isfinite(layer[key]).all()
+        for key in ("dW", "db", "deltaW", "deltab"):
+            assert not layer[key].any(), key
     # A lower learning rate from there trains on.
     s.set_hyper({"lr": 0.001})
     assert s.advance(50) == 50 and s.diverged is None and _finite(s)
