@@ -304,9 +304,10 @@ def test_connection_lost_banner_and_reconnect(make_app):
         # What was on screen stays on screen.
         assert app.page.locator("#train-loss").inner_text() == loss_text
         assert app.page.locator(".node").count() == DEFAULT_NODES
+        drawn = app.js("paramlab.stats.framesDrawn")
         srv.start()
         banner.wait_for(state="hidden", timeout=20000)
-        app.wait_frames(1)   # a new server: the page started a new session from its URL
+        app.wait(f"paramlab.stats.framesDrawn > {drawn}")   # the page said hello again and draws
     finally:
         srv.stop()
         # The browser reports each refused websocket handshake on the console: expected here.
