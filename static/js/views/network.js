@@ -346,7 +346,10 @@ export class NetworkView extends EventTarget {
         let text = "", title = "";
         if (tr && phase) {
           if (c === 0) { const x = tr.a?.[0]?.[n.k]; text = `${fmt(x, 3)}`; title = `input ${x}`; }
-          else if (phase === "backward" || phase === "update") {
+          else if (phase === "loss" && c === last) {
+            const y = tr.output?.[n.k], t = Array.isArray(tr.target) ? tr.target[n.k] : tr.target;
+            text = `ŷ ${fmt(y, 3)} t ${fmt(t, 3)} L ${fmt(tr.loss, 3)}`; title = `prediction ŷ = ${y}\ntarget t = ${t}\nloss L = ${tr.loss}`;
+          } else if (phase === "backward" || phase === "update") {
             const d = tr.dz?.[c - 1]?.[n.k]; text = `dL/dz ${fmt(d, 3)}`; title = `dL/dz = ${d}`;
           } else {
             const z = tr.z?.[c - 1]?.[n.k], a = tr.a?.[c]?.[n.k];

@@ -87,7 +87,9 @@ export class OutputView extends EventTarget {
     const r = document.documentElement.classList.contains("presenter") ? 4.5 : size > 300 ? 3.2 : 2.6;
     const k = ds.n_classes || 2;
     const [lo, hi] = this.ctxInfo.yRange || [-1, 1];
-    const colorOf = (y) => (ds.task === "regression" ? rgb(diverging(((y - lo) / ((hi - lo) || 1)) * 2 - 1)) : rgb(classColor(y, k)));
+    // Regression targets: the map's scale, but never paler than 40% so every point stays visible.
+    const satur = (t) => Math.sign(t) * (0.4 + 0.6 * Math.min(1, Math.abs(t)));
+    const colorOf = (y) => (ds.task === "regression" ? rgb(diverging(satur(((y - lo) / ((hi - lo) || 1)) * 2 - 1))) : rgb(classColor(y, k)));
     const draw = (set, test) => {
       for (let n = 0; n < set.x.length; n++) {
         const [x1, x2] = set.x[n];
