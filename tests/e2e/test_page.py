@@ -312,3 +312,33 @@ def test_connection_lost_banner_and_reconnect(make_app):
         srv.stop()
         # The browser reports each refused websocket handshake on the console: expected here.
         app.errors[:] = [e for e in app.errors if "WebSocket" not in e and "ERR_CONNECTION_REFUSED" not in e]
+
+
+def test_controls_reconfigure_the_network_and_the_url(app):
+    app.open("playing=false", frames=1)
+    page = app.page
+    page.get_by_role("button", name="Add layer", exact=True).click()
+    app.wait("paramlab.frame && JSON.stringify(paramlab.session.config.hidden) === '[4,2,2]'")
+    assert page.locator(".node").count() == 2 + 4 + 2 + 2 + 1
+    page.get_by_role("button", name="+ neuron", exact=True).first.click()
+    app.wait("paramlab.frame && JSON.stringify(paramlab.session.config.hidden) === '[5,2,2]'")
+    page.get_by_role("button", name="XOR", exact=True).click()
+    app.wait("paramlab.frame && paramlab.session.config.dataset === 'xor'")
+    assert page.get_by_role("button", name="XOR", exact=True).get_attribute("aria-pressed") == "true"
+    page.get_by_label("x₁x₂", exact=True).check()
+    app.wait("paramlab.frame && paramlab.session.config.features.includes('x1x2')")
+    page.get_by_role("combobox", name="Activation", exact=True).select_option("relu")
+    app.wait("paramlab.frame && paramlab.session.config.activation === 'relu'")
+    h = app.js("location.hash")
+    for part in ("dataset=xor", "hidden=5,2,2", "features=x1,x2,x1x2", "activation=relu"):
+        assert part in h
+    # Reset with the same weights returns to this configuration's initial weights.
+    w0 = app.frame()["layers"][0]["W"]
+    page.get_by_role("button", name="Step", exact=True).click()
+    app.wait("paramlab.frame && paramlab.frame.step === 1")
+    assert app.frame()["layers"][0]["W"] != w0
+    page.get_by_role("button", name="Reset", exact=True).click()
+    app.wait("paramlab.frame && paramlab.frame.step === 0")
+    assert app.frame()["layers"][0]["W"] == w0
+    page.get_by_role("button", name="New weights", exact=True).click()
+    app.wait(f"paramlab.frame && paramlab.frame.step === 0 && JSON.stringify(paramlab.frame.layers[0].W) !== '{__import__('json').dumps(w0, separators=(',', ':'))}'")
