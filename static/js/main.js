@@ -184,7 +184,7 @@ controls.addEventListener("ui", ({ detail }) => {
   if ("edges" in detail) { state.edges = detail.edges; network.setEdgeMode(detail.edges); hashDirty = true; }
   if ("presenter" in detail) {
     document.documentElement.classList.toggle("presenter", detail.presenter);
-    requestAnimationFrame(() => { network.layout(); network.draw(); output.drawPoints(); charts.resize(); });
+    requestAnimationFrame(() => { network.layout(); network.draw(); output.drawPoints(); charts.setPresenter(); });
   }
 });
 

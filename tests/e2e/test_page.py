@@ -159,6 +159,11 @@ def test_hovering_an_edge_shows_its_numbers_and_rule(app):
     # The rule's result is the new weight: old − lr · v.
     results = [float(t) for t in tip.locator(".rule .num").evaluate_all("els => els.map(e => e.title)")]
     assert math.isclose(results[-1], L["W"][int(i)][int(j)], rel_tol=1e-9, abs_tol=1e-12)
+    # Hovering a neuron shows its own map in the output view.
+    app.page.locator('.node[data-key="n:1:0"]').hover()
+    app.wait("document.querySelector('.out-caption').textContent.includes('neuron 1.1')")
+    app.page.mouse.move(5, 5)
+    app.wait("document.querySelector('.out-caption').textContent.includes('decision boundary')")
     # Keyboard: the network is one Tab stop; arrows walk nodes, biases and edges.
     app.page.locator(".node").first.focus()
     app.page.keyboard.press("ArrowDown")

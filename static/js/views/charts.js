@@ -38,11 +38,14 @@ export class ChartsView {
 
   makePlot(el, yLabel, names) {
     const exactValue = (u, v) => (v === null || v === undefined ? "—" : String(v));
+    const big = document.documentElement.classList.contains("presenter");
+    const font = `${big ? 15 : 11}px system-ui, sans-serif`;
+    el.textContent = "";
     const opts = {
-      width: Math.max(200, el.clientWidth || 300), height: 150,
+      width: Math.max(200, el.clientWidth || 300), height: big ? 200 : 150,
       scales: { x: { time: false }, y: { range: (u, lo, hi) => [Math.min(0, lo ?? 0), Math.max(hi ?? 1, yLabel === "accuracy" ? 1 : 1e-9) * (yLabel === "accuracy" ? 1 : 1.05)] } },
-      axes: [{ label: "step", size: 36, labelSize: 14, stroke: "#555", grid: { stroke: "#eee" } },
-        { label: yLabel, size: 52, labelSize: 14, stroke: "#555", grid: { stroke: "#eee" } }],
+      axes: [{ label: "step", size: big ? 44 : 36, labelSize: big ? 18 : 14, font, labelFont: `bold ${font}`, stroke: "#555", grid: { stroke: "#eee" } },
+        { label: yLabel, size: big ? 64 : 52, labelSize: big ? 18 : 14, font, labelFont: `bold ${font}`, stroke: "#555", grid: { stroke: "#eee" } }],
       series: [{ label: "step", value: exactValue },
         { label: names[0], stroke: C_TRAIN, width: 2, value: exactValue, spanGaps: true },
         { label: names[1], stroke: C_TEST, width: 2, dash: [6, 3], value: exactValue, spanGaps: true },
@@ -148,7 +151,8 @@ export class ChartsView {
       else groups.push({ field: ch.field, old: ch.old, new: ch.new, x, x2: x });
     }
     g.save();
-    g.font = `${11 * dpr}px system-ui, sans-serif`;
+    const fs = document.documentElement.classList.contains("presenter") ? 14 : 11;
+    g.font = `${fs * dpr}px system-ui, sans-serif`;
     g.textBaseline = "top";
     groups.forEach((gr, n) => {
       const x = Math.round(gr.x2);
@@ -158,11 +162,19 @@ export class ChartsView {
       const text = changeLabel(gr.field, gr.old, gr.new);
       const tw = g.measureText(text).width;
       const tx = Math.min(x + 3 * dpr, u.bbox.left + u.bbox.width - tw - 2);
-      const ty = top + 2 * dpr + (n % 3) * 14 * dpr;
-      g.fillStyle = "rgba(255,255,255,0.85)"; g.fillRect(tx - 2, ty - 1, tw + 4, 13 * dpr);
+      const ty = top + 2 * dpr + (n % 3) * (fs + 3) * dpr;
+      g.fillStyle = "rgba(255,255,255,0.85)"; g.fillRect(tx - 2, ty - 1, tw + 4, (fs + 2) * dpr);
       g.fillStyle = "#5b2d8e"; g.fillText(text, tx, ty);
     });
     g.restore();
+  }
+
+  /** Presenter mode: rebuild the charts with larger type. */
+  setPresenter() {
+    this.lossPlot.destroy(); this.accPlot.destroy();
+    this.lossPlot = this.makePlot(this.lossEl, "loss", ["Training loss", "Test loss", "Validation loss"]);
+    this.accPlot = this.makePlot(this.accEl, "accuracy", ["Training accuracy", "Test accuracy", "Validation accuracy"]);
+    this.flush();
   }
 
   resize() {
