@@ -25,6 +25,7 @@ export class NetworkView extends EventTarget {
     this.ctx = this.canvas.getContext("2d");
     this.svg = this.stage.querySelector("svg.net-hits");
     this.nodesEl = this.stage.querySelector(".net-nodes");
+    this.scaleEl = document.querySelector(".scale-legend .scale-max");
     this.lut = divergingLUT();
     this.colorCache = new Map();
     this.mode = "weights";
@@ -265,6 +266,9 @@ export class NetworkView extends EventTarget {
     const w = this.stage.clientWidth, h = this.stage.clientHeight;
     g.clearRect(0, 0, w, h);
     const scale = this.edgeScale(wk);
+    const label = { W: "|w|", dW: "|dL/dw|", vW: "|v|", deltaW: "|Δw|" }[wk];
+    const text = `${label} = ${fmt(scale, 3)}`;
+    if (this.scaleEl && this.scaleEl.textContent !== text) { this.scaleEl.textContent = text; this.scaleEl.title = `${label} = ${scale}`; }
     const anim = this.anim, L = this.nodes.length - 1;
     const t = anim ? now - anim.t0 : Infinity;
     const labels = this.frame.trace && this.edges.length <= LABEL_MAX_EDGES && anim && (anim.phase === "backward" || anim.phase === "update");

@@ -128,7 +128,9 @@ export class OutputView extends EventTarget {
   /** Paint the map and the points into a 2-D context (PNG export). */
   paintInto(g, x, y, size) {
     g.imageSmoothingEnabled = true;
-    if (!this.stage.hidden) { g.drawImage(this.mapCanvas, x, y, size, size); g.drawImage(this.pointsCanvas, x, y, size, size); }
+    if (this.stage.hidden) return;
+    g.globalAlpha = 0.72; g.drawImage(this.mapCanvas, x, y, size, size); g.globalAlpha = 1;   // as on screen
+    g.drawImage(this.pointsCanvas, x, y, size, size);
   }
 }
 
