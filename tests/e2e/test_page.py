@@ -235,7 +235,7 @@ def test_divergence_is_explained_and_rolled_back(app):
     assert "diverged" in text and "learning rate" in text
     app.shot("diverged", full_page=False)
     app.page.get_by_role("button", name="Roll back", exact=True).click()
-    app.wait("paramlab.frame.diverged === null")
+    app.wait("paramlab.frame && paramlab.frame.diverged === null")
     banner.wait_for(state="hidden")
     f = app.frame()
     assert f["playing"] is False
