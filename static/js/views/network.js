@@ -305,15 +305,27 @@ export class NetworkView extends EventTarget {
     const g = this.ctx;
     g.font = `${document.documentElement.classList.contains("presenter") ? 14 : 11}px ui-monospace, SFMono-Regular, Menlo, monospace`;
     g.textAlign = "center"; g.textBaseline = "middle";
+    const S = this.S, placed = [];
+    for (const col of this.nodes) for (const n of col) placed.push([n.x - S / 2 - 2, n.y - S / 2 - 2, S + 4, S + 18]);
+    const at = (p, t) => {
+      const u = 1 - t;
+      return [u * u * u * p[0] + 3 * u * u * t * p[2] + 3 * u * t * t * p[4] + t * t * t * p[6],
+        u * u * u * p[1] + 3 * u * u * t * p[3] + 3 * u * t * t * p[5] + t * t * t * p[7]];
+    };
+    const free = (r) => placed.every((q) => r[0] + r[2] < q[0] || q[0] + q[2] < r[0] || r[1] + r[3] < q[1] || q[1] + q[3] < r[1]);
+    // Each label takes the first place along its edge where it overlaps no other; a label with
+    // no free place is left out (the phase table and the tooltip still have its numbers).
     for (const [e, a, b] of list) {
-      // Stagger along the curve by target neuron, so labels of one source fan out.
-      const p = e.pts, n = this.nodes[e.l + 1].length, t = 0.22 + (0.56 * (e.j + 0.5)) / n, u = 1 - t;
-      const x = u * u * u * p[0] + 3 * u * u * t * p[2] + 3 * u * t * t * p[4] + t * t * t * p[6];
-      const y = u * u * u * p[1] + 3 * u * u * t * p[3] + 3 * u * t * t * p[5] + t * t * t * p[7];
       const text = b === null ? fmt(a, 3) : `${fmt(a, 3)} → ${fmt(b, 3)}`;
-      const tw = g.measureText(text).width;
-      g.fillStyle = "rgba(255,255,255,0.88)"; g.fillRect(x - tw / 2 - 3, y - 8, tw + 6, 16);
-      g.fillStyle = "#222"; g.fillText(text, x, y);
+      const tw = g.measureText(text).width + 6, th = 15;
+      for (const t of [0.5, 0.38, 0.62, 0.28, 0.72, 0.2, 0.8]) {
+        const [x, y] = at(e.pts, t), r = [x - tw / 2, y - th / 2, tw, th];
+        if (!free(r)) continue;
+        placed.push(r);
+        g.fillStyle = "rgba(255,255,255,0.9)"; g.fillRect(r[0], r[1], r[2], r[3]);
+        g.fillStyle = "#222"; g.fillText(text, x, y);
+        break;
+      }
     }
   }
 
