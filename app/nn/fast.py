@@ -1,0 +1,320 @@
+"""The fast path: runs of training updates in one compiled call (numba).
+
+On networks of a few neurons numpy spends nearly all its time in the ~1 us
+overhead of each call, not in arithmetic. ``train_run`` therefore hands a
+whole run of consecutive mini-batch updates to one compiled kernel
+(``app.nn.fast_kernels``) and copies the parameters and optimizer state in
+and out once per run. It computes what the numpy reference computes
+(forward, loss, backward, penalty gradient, ``optimizers.update`` with the
+trainable masks, dropout masks from the same generator draws) in the same
+floating-point order, calling numpy's own BLAS and SIMD loops where numpy
+does, so that both give the same bits; ``tests/unit/nn/test_fast.py`` holds
+it to the reference (< 1e-12 over 1,000 updates; in practice equal). The
+numpy path stays the readable reference and the fallback.
+
+``available()`` says whether the kernel could be imported, compiled and
+checked against numpy; ``reason()`` says why not. The first compilation takes
+seconds and is then cached on disk (numba ``cache=True``); ``warm_up()`` does
+it ahead of use.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from functools import lru_cache
+from types import ModuleType
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from app.nn.dropout import MAX_DROPOUT
+from app.nn.freezing import Masks
+from app.nn.network import Array, NetworkSpec, Params
+from app.nn.optimizers import Hyperparams, OptState
+from app.nn.regularization import REGULARIZATIONS
+
+ACTIVATION_CODES = {"linear": 0, "relu": 1, "leaky_relu": 2, "tanh": 3, "sigmoid": 4}
+TASK_CODES = {"binary": 0, "playground": 1, "multiclass": 2, "regression": 3}
+OPTIMIZER_CODES = {"sgd": 0, "momentum": 1, "nesterov": 2, "adam": 3, "rmsprop": 4}
+REG_CODES = {"none": 0, "l1": 1, "l2": 2}
+# Optimizer slots the kernel reads and writes, as (S1, S2, St).
+_SLOTS: dict[str, tuple[str | None, str | None, str | None]] = {
+    "sgd": (None, None, None),
+    "momentum": ("velocity", None, None),
+    "nesterov": ("velocity", None, None),
+    "adam": ("m", "v", "t"),
+    "rmsprop": ("s", None, None),
+}
+
+
+@dataclass
+class _Backend:
+    kernels: ModuleType
+    fp: NDArray[np.int64]  # fast_kernels.FP_* addresses
+
+
+_lock = threading.Lock()
+_backend: _Backend | None = None
+_status = "unknown"  # unknown -> compiling -> ready | failed
+_reason: str | None = None
+
+
+def _load() -> None:
+    """Import, compile and check the kernel once (thread-safe); sets the status."""
+    global _backend, _status, _reason
+    with _lock:
+        if _status in ("ready", "failed"):
+            return
+        _status = "compiling"
+        try:
+            from app.nn import fast_kernels, numpy_abi
+
+            backend = _Backend(fast_kernels, numpy_abi.entry_points())
+            _self_test(backend)
+        except Exception as exc:  # ImportError, numba's errors, a missing symbol, a wrong result
+            _status, _reason = "failed", f"{type(exc).__name__}: {exc}".strip()
+            return
+        _backend, _status = backend, "ready"
+
+
+def available(wait: bool = True) -> bool:
+    """True when the compiled kernel works. Compiles it on first use (seconds
+    without the on-disk cache); with ``wait=False`` returns False instead of
+    waiting while another thread compiles it."""
+    if _status == "ready":
+        return True
+    if _status == "failed":
+        return False
+    if not wait and _status == "compiling":
+        return False
+    _load()
+    return _status == "ready"
+
+
+def reason() -> str | None:
+    """Why the fast path is unavailable (None when available or not tried yet)."""
+    return _reason
+
+
+def warm_up() -> bool:
+    """Import, compile and check the kernel now; returns ``available()``."""
+    return available(wait=True)
+
+
+def disable(why: str) -> None:
+    """Mark the fast path unavailable, with the reason (tests, or a caller that
+    cannot use it)."""
+    global _backend, _status, _reason
+    with _lock:
+        _backend, _status, _reason = None, "failed", why
+
+
+def reset() -> None:
+    """Forget the outcome of loading so that the next ``available()`` retries."""
+    global _backend, _status, _reason
+    with _lock:
+        _backend, _status, _reason = None, "unknown", None
+
+
+@dataclass
+class RunResult:
+    """What ``train_run`` did: ``done`` updates (fewer than asked when a loss
+    became non-finite), their batch ``losses [done]``, and the gradients
+    (penalty included) and deltas of the last one, shaped like the params."""
+
+    done: int
+    losses: NDArray[np.float64]
+    grads: Params
+    deltas: Params
+
+
+@dataclass(frozen=True)
+class _Layout:
+    sizes: NDArray[np.int64]
+    acts: NDArray[np.int64]
+    shapes: tuple[tuple[int, ...], ...]  # W0, b0, W1, b1, ...
+    bounds: tuple[tuple[int, int], ...]
+    n_hidden_units: int
+
+
+@lru_cache(maxsize=256)
+def _layout(spec: NetworkSpec) -> _Layout:
+    sizes = spec.layer_sizes
+    shapes: list[tuple[int, ...]] = []
+    bounds: list[tuple[int, int]] = []
+    o = 0
+    for n_in, n_out in zip(sizes[:-1], sizes[1:]):
+        for shape in ((n_in, n_out), (n_out,)):
+            size = n_in * n_out if len(shape) == 2 else n_out
+            shapes.append(shape)
+            bounds.append((o, o + size))
+            o += size
+    acts = [ACTIVATION_CODES[a] for a in spec.activations] or [0]
+    return _Layout(np.array(sizes, dtype=np.int64), np.array(acts, dtype=np.int64),
+                   tuple(shapes), tuple(bounds), sum(spec.hidden))
+
+
+def _pack(arrays: list[dict[str, NDArray[Any]]], dtype: type) -> NDArray[Any]:
+    return np.concatenate([a[k].ravel() for a in arrays for k in ("W", "b")]).astype(dtype, copy=False)
+
+
+def _unpack(flat: NDArray[Any], arrays: list[dict[str, NDArray[Any]]], lay: _Layout) -> None:
+    """Copy ``flat`` back into ``arrays`` in place (their identity is kept)."""
+    i = 0
+    for a in arrays:
+        for k in ("W", "b"):
+            start, end = lay.bounds[i]
+            a[k][...] = flat[start:end].reshape(lay.shapes[i])
+            i += 1
+
+
+def _views(flat: Array, lay: _Layout) -> Params:
+    b = lay.bounds
+    return [{"W": flat[b[2 * l][0]:b[2 * l][1]].reshape(lay.shapes[2 * l]),
+             "b": flat[b[2 * l + 1][0]:b[2 * l + 1][1]]} for l in range(len(b) // 2)]
+
+
+def train_run(
+    spec: NetworkSpec,
+    params: Params,
+    state: OptState,
+    trainable: Masks,
+    hp: Hyperparams,
+    X: Array,
+    Y: Array,
+    batches: list[NDArray[np.int64]],
+    reg_kind: str = "none",
+    reg_rate: float = 0.0,
+    dropout_rate: float = 0.0,
+    rng: np.random.Generator | None = None,
+) -> RunResult:
+    """One update per index array of ``batches``, on ``X [N x F]``, ``Y [N x K]``.
+
+    The same as, for each batch ``idx``: ``Model.compute_grads(X[idx], Y[idx],
+    reg_kind, reg_rate, dropout_rate, rng)`` then ``optimizers.update(params,
+    grads, state, hp, trainable)``, stopping after an update whose loss is not
+    finite. Mutates ``params`` and the optimizer's slots of ``state`` in place
+    (same arrays) and draws the dropout masks from ``rng`` as the reference
+    does (for the updates that ran, no more). Raises ``RuntimeError`` when the
+    fast path is unavailable, ``ValueError`` on bad arguments.
+    """
+    if not available():
+        raise RuntimeError(f"fast path unavailable: {_reason}")
+    assert _backend is not None
+    return _train_run(_backend, spec, params, state, trainable, hp, X, Y, batches,
+                      reg_kind, reg_rate, dropout_rate, rng)
+
+
+def _train_run(
+    backend: _Backend,
+    spec: NetworkSpec,
+    params: Params,
+    state: OptState,
+    trainable: Masks,
+    hp: Hyperparams,
+    X: Array,
+    Y: Array,
+    batches: list[NDArray[np.int64]],
+    reg_kind: str,
+    reg_rate: float,
+    dropout_rate: float,
+    rng: np.random.Generator | None,
+) -> RunResult:
+    hp.validate()
+    if reg_kind not in REGULARIZATIONS or not np.isfinite(reg_rate) or reg_rate < 0:
+        raise ValueError(f"bad regularization {reg_kind!r} at rate {reg_rate!r}")
+    lay = _layout(spec)
+    X = np.ascontiguousarray(X, dtype=np.float64)
+    Y = np.ascontiguousarray(Y, dtype=np.float64)
+    if X.ndim != 2 or X.shape[1] != spec.n_inputs or Y.shape != (X.shape[0], spec.n_outputs):
+        raise ValueError(f"X must be [N x {spec.n_inputs}] and Y [N x {spec.n_outputs}], "
+                         f"got {X.shape} and {Y.shape}")
+    n_updates = len(batches)
+    lengths = np.fromiter((len(b) for b in batches), dtype=np.int64, count=n_updates)
+    if n_updates == 0 or lengths.min() < 1:
+        raise ValueError("every batch needs at least one index")
+    starts = np.zeros(n_updates + 1, dtype=np.int64)
+    np.cumsum(lengths, out=starts[1:])
+    idx = np.concatenate(batches).astype(np.int64, copy=False)
+    if idx.min() < 0 or idx.max() >= X.shape[0]:
+        raise ValueError(f"batch indices must be from 0 to {X.shape[0] - 1}")
+
+    dropping = dropout_rate != 0 and lay.n_hidden_units > 0
+    U = np.empty(0)
+    rng_state = None
+    if dropping:
+        if rng is None:
+            raise ValueError("dropout needs an rng for its masks")
+        if not 0.0 <= dropout_rate <= MAX_DROPOUT:
+            raise ValueError(f"dropout rate must be from 0 to {MAX_DROPOUT}, got {dropout_rate!r}")
+        rng_state = rng.bit_generator.state
+        # make_masks draws rng.random((n, h)) per hidden layer per update: one
+        # stream of doubles, so one draw of them all gives the same numbers.
+        U = rng.random(int(starts[-1]) * lay.n_hidden_units)
+    scale = 1.0 / (1.0 - dropout_rate) if dropping else 1.0
+    hyper = np.array([hp.lr, hp.momentum, hp.beta1, hp.beta2, hp.eps, hp.rho, reg_rate,
+                      dropout_rate if dropping else 0.0, scale], dtype=np.float64)
+
+    P = _pack(params, np.float64)
+    names = _SLOTS[hp.optimizer]
+    S1 = _pack(state.slots[names[0]], np.float64) if names[0] else np.empty(0)
+    S2 = _pack(state.slots[names[1]], np.float64) if names[1] else np.empty(0)
+    St = _pack(state.slots[names[2]], np.int64) if names[2] else np.empty(0, dtype=np.int64)
+    mask = _pack(trainable, np.bool_)
+    any_frozen = not mask.all()
+    losses = np.empty(n_updates)
+    G = np.empty_like(P)
+    D = np.empty_like(P)
+    done = int(backend.kernels.train_run(
+        X, Y, idx, starts, lay.sizes, lay.acts, TASK_CODES[spec.task], OPTIMIZER_CODES[hp.optimizer],
+        REG_CODES[reg_kind], hyper, backend.fp, P, S1, S2, St, mask, any_frozen, U, losses, G, D))
+
+    _unpack(P, params, lay)
+    for name, flat in zip(names, (S1, S2, St)):
+        if name:
+            _unpack(flat, state.slots[name], lay)
+    if dropping and done < n_updates:
+        assert rng is not None
+        rng.bit_generator.state = rng_state  # take back the draws of the updates not run
+        rng.random(int(starts[done]) * lay.n_hidden_units)
+    return RunResult(done, losses[:done], _views(G, lay), _views(D, lay))
+
+
+def _self_test(backend: _Backend) -> None:
+    """Check the kernel and numpy's entry points against numpy itself: the
+    loops and matrix products bit for bit, and a few updates of a network."""
+    from app.nn.model import Model
+
+    k = backend.kernels
+    rng = np.random.default_rng(0)
+    x = np.concatenate([rng.normal(scale=4.0, size=61), [0.0, -1e-300, 30.0, -30.0]])
+    with np.errstate(all="ignore"):
+        for which, ufunc in ((k.FP_TANH, np.tanh), (k.FP_EXP, np.exp), (k.FP_LOG, np.log)):
+            if not np.array_equal(k.probe_unary(backend.fp, which, x), ufunc(x), equal_nan=True):
+                raise RuntimeError(f"numpy's {ufunc.__name__} loop does not give numpy's results")
+    t = np.arange(1, 66, dtype=np.int64)
+    if not np.array_equal(k.probe_power(backend.fp, 0.999, t.astype(np.float64)), np.power(0.999, t)):
+        raise RuntimeError("numpy's power loop does not give numpy's results")
+    for m, n, p in ((5, 3, 4), (1, 3, 4), (5, 3, 1), (1, 3, 1), (5, 1, 4)):
+        a, b = rng.normal(size=(m, n)), rng.normal(size=(n, p))
+        for a_, b_ in ((a, b), (np.ascontiguousarray(a.T).T, b), (a, np.ascontiguousarray(b.T).T)):
+            got = k.probe_matmul(backend.fp, a_.ravel(order="K"), *a_.strides, b_.ravel(order="K"),
+                                 *b_.strides, m, n, p)
+            if not np.array_equal(got.reshape(m, p), a_ @ b_):
+                raise RuntimeError(f"the kernel's matrix product ({m}x{n} @ {n}x{p}) differs from numpy's")
+
+    spec = NetworkSpec(2, (3,), ("tanh",), 1, "playground")
+    X = np.array([[0.5, -1.0], [1.5, 0.25], [-0.75, 0.5], [-1.0, -2.0]])
+    Y = np.array([[1.0], [-1.0], [1.0], [-1.0]])
+    hp = Hyperparams(optimizer="adam", lr=0.1)
+    ref = Model.create(spec, np.random.default_rng(1))
+    fast = Model.create(spec, np.random.default_rng(1))
+    for _ in range(3):
+        ref.train_step(X, Y, hp, "l2", 0.01)
+    result = _train_run(backend, spec, fast.params, fast.opt_state, fast.trainable, hp, X, Y,
+                        [np.arange(4)] * 3, "l2", 0.01, 0.0, None)
+    same = all(np.array_equal(p[k_], q[k_]) for p, q in zip(fast.params, ref.params) for k_ in "Wb")
+    if result.done != 3 or not same:
+        raise RuntimeError("the compiled kernel's training step differs from numpy's")
