@@ -18,7 +18,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "e2e"))
-from conftest import CHROMIUM, CHROMIUM_ARGS, Server  # noqa: E402
+from e2e_support import CHROMIUM, CHROMIUM_ARGS, Server
 
 NETWORKS = {
     "default (x1,x2 -> [4,2], tanh, batch 10)": "playing=true",

@@ -296,7 +296,7 @@ def test_every_control_is_reachable_by_tab_with_a_visible_focus(app):
 
 
 def test_connection_lost_banner_and_reconnect(make_app):
-    from conftest import Server
+    from e2e_support import Server
     srv = Server().start()
     app = make_app(srv=srv)
     try:
