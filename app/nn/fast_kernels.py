@@ -523,12 +523,32 @@ def train_run(X, Y, idx, starts, sizes, acts, task, opt, reg, hyper, fp,  # type
     tmp = np.empty(nmax * width)
     tmp2 = np.empty(nmax * width)
     scratch = np.zeros(16, np.int64)
+    # Adam's bias corrections np.power(beta, t): trainable entries all step
+    # together, so only their few distinct counts need numpy's power loop.
+    n_counts = 0
+    t_index = np.zeros(n_params, np.int64)
+    counts = np.empty(0, np.int64)
     if opt == ADAM:
-        t_float = np.empty(n_params)
-        pow1 = np.empty(n_params)
-        pow2 = np.empty(n_params)
-    else:
-        t_float = pow1 = pow2 = np.empty(0)
+        start_t = np.empty(n_params, np.int64)
+        for e in range(n_params):
+            if not any_frozen or trainable[e]:
+                start_t[n_counts] = St[e]
+                n_counts += 1
+        ordered = np.sort(start_t[:n_counts])
+        counts = np.empty(n_counts, np.int64)
+        k = 0
+        for i in range(n_counts):
+            if k == 0 or ordered[i] != counts[k - 1]:
+                counts[k] = ordered[i]
+                k += 1
+        n_counts = k
+        counts = counts[:k]
+        for e in range(n_params):
+            if not any_frozen or trainable[e]:
+                t_index[e] = np.searchsorted(counts, St[e])
+    t_float = np.empty(max(n_counts, 1))
+    pow1 = np.empty(max(n_counts, 1))
+    pow2 = np.empty(max(n_counts, 1))
 
     u_pos = 0
     done = 0
@@ -613,11 +633,11 @@ def train_run(X, Y, idx, starts, sizes, acts, task, opt, reg, hyper, fp,  # type
                         G[e] += reg_rate * sign
 
         # optimizer update, entry by entry as app.nn.optimizers does array-wise
-        if opt == ADAM:
-            for e in range(n_params):
-                t_float[e] = float(St[e] + 1)
-            _power(fp, scratch, b1, t_float, pow1, n_params)
-            _power(fp, scratch, b2, t_float, pow2, n_params)
+        if opt == ADAM and n_counts > 0:
+            for i in range(n_counts):
+                t_float[i] = float(counts[i] + u + 1)
+            _power(fp, scratch, b1, t_float, pow1, n_counts)
+            _power(fp, scratch, b2, t_float, pow2, n_counts)
         for e in range(n_params):
             if any_frozen and not trainable[e]:
                 D[e] = 0.0
@@ -637,8 +657,8 @@ def train_run(X, Y, idx, starts, sizes, acts, task, opt, reg, hyper, fp,  # type
                 S1[e] = m
                 v = S2[e] * b2 + (1.0 - b2) * g * g
                 S2[e] = v
-                step_size = lr / (1.0 - pow1[e])
-                denom = math.sqrt(v) / math.sqrt(1.0 - pow2[e]) + eps
+                step_size = lr / (1.0 - pow1[t_index[e]])
+                denom = math.sqrt(v) / math.sqrt(1.0 - pow2[t_index[e]]) + eps
                 d = -step_size * (m / denom)
             elif opt == RMSPROP:
                 s = S1[e] * rho + (1.0 - rho) * g * g
