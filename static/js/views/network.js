@@ -6,13 +6,13 @@
 // focusable. The whole view is one Tab stop: arrow keys walk nodes, biases and
 // edges (a roving tabindex), Enter edits.
 import { OUTPUT_FN } from "../nn.js";
-import { divergingLUT, diverging, rgb, LUT_SIZE } from "../colors.js";
+import { divergingLUT, LUT_SIZE } from "../colors.js";
 import { fmt } from "../format.js";
-import { nodeName, paramHTML, nodeHTML } from "./inspect.js";
+import { nodeName } from "./inspect.js";
 import { heatScale } from "./heatmap.js";
+import { EdgePainter, MODE_KEYS } from "./edges.js";
+import { NetworkFocus } from "./network_focus.js";
 
-const LABEL_MAX_EDGES = 40;
-const MODE_KEYS = { weights: ["W", "b"], gradients: ["dW", "db"], velocity: ["vW", "vb"], updates: ["deltaW", "deltab"] };
 const SVGNS = "http://www.w3.org/2000/svg";
 
 export class NetworkView extends EventTarget {
@@ -22,17 +22,16 @@ export class NetworkView extends EventTarget {
     this.heads = root.querySelector(".net-heads");
     this.stage = root.querySelector(".net-stage");
     this.canvas = this.stage.querySelector("canvas.net-edges");
-    this.ctx = this.canvas.getContext("2d");
+    this.painter = new EdgePainter(this.canvas, document.querySelector(".scale-legend .scale-max"));
     this.svg = this.stage.querySelector("svg.net-hits");
     this.nodesEl = this.stage.querySelector(".net-nodes");
-    this.scaleEl = document.querySelector(".scale-legend .scale-max");
     this.lut = divergingLUT();
-    this.colorCache = new Map();
     this.mode = "weights";
     this.frame = null; this.prevFrame = null;
-    this.net = null; this.items = []; this.focusIndex = 0; this.hoverKey = null;
+    this.net = null; this.edges = [];
+    this.focus = new NetworkFocus(this, tooltip);
     this.anim = null;
-    this.bindKeys();
+    this.focus.bindKeys(this.stage);
     new ResizeObserver(() => { if (this.net) { this.layout(); this.draw(); } }).observe(this.stage);
   }
 
@@ -70,7 +69,8 @@ export class NetworkView extends EventTarget {
     const { sizes } = this.ctxInfo;
     this.nodesEl.textContent = "";
     this.svg.textContent = "";
-    this.nodes = []; this.items = []; this.edges = [];
+    this.nodes = []; this.edges = [];
+    const items = [];
     const plane = this.ctxInfo.plane;
     for (let c = 0; c < sizes.length; c++) {
       const col = [];
@@ -94,14 +94,14 @@ export class NetworkView extends EventTarget {
         const node = { el, cv, c, k, trace, label, g: cv.getContext("2d"), img: null, u32: null };
         node.img = node.g.createImageData(this.m, this.m);
         node.u32 = new Uint32Array(node.img.data.buffer);
-        this.items.push({ key: el.dataset.key, el, type: "node", c, k });
+        items.push({ key: el.dataset.key, el, type: "node", c, k });
         if (c > 0) {
           const b = document.createElement("div");
           b.className = "bias"; b.tabIndex = -1; b.dataset.key = `b:${c - 1}:${k}`;
           b.setAttribute("aria-label", `bias of ${nodeName(this.ctxInfo, c, k)}`);
           this.nodesEl.appendChild(b);
           node.bias = b;
-          this.items.push({ key: b.dataset.key, el: b, type: "bias", l: c - 1, j: k });
+          items.push({ key: b.dataset.key, el: b, type: "bias", l: c - 1, j: k });
           for (let i = 0; i < sizes[c - 1]; i++) {
             const p = document.createElementNS(SVGNS, "path");
             p.setAttribute("class", "hit"); p.setAttribute("tabindex", "-1");
@@ -110,24 +110,14 @@ export class NetworkView extends EventTarget {
             this.svg.appendChild(p);
             const e = { l: c - 1, i, j: k, path: p };
             this.edges.push(e);
-            this.items.push({ key: p.dataset.key, el: p, type: "edge", l: c - 1, i, j: k });
+            items.push({ key: p.dataset.key, el: p, type: "edge", l: c - 1, i, j: k });
           }
         }
         col.push(node);
       }
       this.nodes.push(col);
     }
-    this.byKey = new Map(this.items.map((it, idx) => [it.key, idx]));
-    for (const it of this.items) {
-      it.el.addEventListener("pointerenter", (ev) => this.hover(it, ev));
-      it.el.addEventListener("pointermove", (ev) => { if (this.hoverKey === it.key) this.tooltip.moveTo(ev.clientX, ev.clientY); });
-      it.el.addEventListener("pointerleave", () => this.unhover(it));
-      it.el.addEventListener("focus", () => { this.focusIndex = this.byKey.get(it.key); this.hover(it, null); });
-      it.el.addEventListener("blur", () => this.unhover(it));
-      it.el.addEventListener("click", (ev) => { ev.stopPropagation(); this.focusIndex = this.byKey.get(it.key); this.edit(it); });
-    }
-    this.focusIndex = Math.min(this.focusIndex, this.items.length - 1);
-    this.setRoving(this.focusIndex);
+    this.focus.attach(items);
   }
 
   layout() {
@@ -142,10 +132,7 @@ export class NetworkView extends EventTarget {
     const slot = Math.min(S * 1.6, (maxH - 24) / maxCount);
     const h = Math.ceil(slot * maxCount + 24);
     if (this.stage.style.height !== `${h}px`) this.stage.style.height = `${h}px`;
-    const dpr = window.devicePixelRatio || 1;
-    this.canvas.width = Math.round(w * dpr); this.canvas.height = Math.round(h * dpr);
-    this.canvas.style.width = w + "px"; this.canvas.style.height = h + "px";
-    this.ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
+    this.painter.resize(w, h);
     this.svg.setAttribute("viewBox", `0 0 ${w} ${h}`);
     // Room for the input and output labels beside the first and last columns.
     const charW = 6.6 * (parseFloat(getComputedStyle(document.documentElement).fontSize) / 14);
@@ -176,7 +163,7 @@ export class NetworkView extends EventTarget {
     }
   }
 
-  setEdgeMode(mode) { this.mode = mode; this.draw(); this.refreshTooltip(); }
+  setEdgeMode(mode) { this.mode = mode; this.draw(); this.focus.refreshTooltip(); }
 
   /** Draw a new frame (net.setParams was already called by the caller). */
   update(frame) {
@@ -187,14 +174,14 @@ export class NetworkView extends EventTarget {
     } else if (!frame.phase) this.anim = null;
     this.draw();
     this.drawTrace();
-    this.refreshTooltip();
+    this.focus.refreshTooltip();
   }
 
   draw(now = performance.now()) {
     if (!this.net || !this.frame || !this.colX) return;
     if (this.grid) this.drawMaps();
     this.drawBiases();
-    this.drawEdges(now);
+    this.painter.draw(this, now);
   }
 
   drawInputMaps() {
@@ -228,14 +215,6 @@ export class NetworkView extends EventTarget {
     node.g.putImageData(node.img, 0, 0);
   }
 
-  color(v, scale) {
-    const t = Math.min(1, Math.abs(v) / scale);
-    const q = Math.round(Math.sign(v) * (0.3 + 0.7 * t) * 32);
-    let s = this.colorCache.get(q);
-    if (!s) { s = rgb(diverging(q / 32)); this.colorCache.set(q, s); }
-    return s;
-  }
-
   drawBiases() {
     const [, bk] = MODE_KEYS[this.mode];
     const layers = this.frame.layers;
@@ -247,84 +226,9 @@ export class NetworkView extends EventTarget {
       if (!L) continue;
       for (const n of this.nodes[c]) {
         const v = L[bk]?.[n.k];
-        const col = v === null || v === undefined ? "#999" : this.color(v, scale);
+        const col = v === null || v === undefined ? "#999" : this.painter.color(v, scale);
         if (n.bias.style.backgroundColor !== col) n.bias.style.backgroundColor = col;
         n.bias.classList.toggle("frozen", !!L.frozenb?.[n.k]);
-      }
-    }
-  }
-
-  edgeScale(key) {
-    let scale = 1e-12;
-    for (const L of this.frame.layers) for (const row of L[key] || []) for (const v of row) if (v !== null && Math.abs(v) > scale) scale = Math.abs(v);
-    return this.mode === "weights" ? Math.max(scale, 1) : scale;
-  }
-
-  drawEdges(now) {
-    const g = this.ctx, layers = this.frame.layers;
-    const [wk] = MODE_KEYS[this.mode];
-    const w = this.stage.clientWidth, h = this.stage.clientHeight;
-    g.clearRect(0, 0, w, h);
-    const scale = this.edgeScale(wk);
-    const label = { W: "|w|", dW: "|dL/dw|", vW: "|v|", deltaW: "|Δw|" }[wk];
-    const text = `${label} = ${fmt(scale, 3)}`;
-    if (this.scaleEl && this.scaleEl.textContent !== text) { this.scaleEl.textContent = text; this.scaleEl.title = `${label} = ${scale}`; }
-    const anim = this.anim, L = this.nodes.length - 1;
-    const t = anim ? now - anim.t0 : Infinity;
-    const labels = this.frame.trace && this.edges.length <= LABEL_MAX_EDGES && anim && (anim.phase === "backward" || anim.phase === "update");
-    const labelList = [];
-    g.lineCap = "round";
-    for (const e of this.edges) {
-      const Lr = layers[e.l];
-      if (!Lr) continue;
-      let v = Lr[wk]?.[e.i]?.[e.j];
-      if (v === null || v === undefined) { v = 0; }
-      let alpha = 1;
-      if (anim && anim.phase === "backward") {
-        const at = (L - 1 - e.l) * 350 + (e.j / this.nodes[e.l + 1].length) * 200;
-        alpha = t < at ? 0.15 : 1;
-        if (labels && t >= at) labelList.push([e, Lr.dW[e.i][e.j], null]);
-      } else if (anim && anim.phase === "update") {
-        const k = Math.min(1, t / 700), d = Lr.deltaW?.[e.i]?.[e.j] ?? 0;
-        if (this.mode === "weights") v = v - d * (1 - k);
-        if (labels) labelList.push([e, Lr.W[e.i][e.j] - d, Lr.W[e.i][e.j]]);
-      }
-      const tt = Math.min(1, Math.abs(v) / scale);
-      g.globalAlpha = alpha;
-      g.strokeStyle = this.color(v, scale);
-      g.lineWidth = 0.6 + 6 * tt;
-      g.setLineDash(Lr.frozenW?.[e.i]?.[e.j] ? [3, 4] : []);
-      const p = e.pts;
-      g.beginPath(); g.moveTo(p[0], p[1]); g.bezierCurveTo(p[2], p[3], p[4], p[5], p[6], p[7]); g.stroke();
-    }
-    g.globalAlpha = 1; g.setLineDash([]);
-    if (labelList.length) this.drawEdgeLabels(labelList);
-  }
-
-  drawEdgeLabels(list) {
-    const g = this.ctx;
-    g.font = `${document.documentElement.classList.contains("presenter") ? 14 : 11}px ui-monospace, SFMono-Regular, Menlo, monospace`;
-    g.textAlign = "center"; g.textBaseline = "middle";
-    const S = this.S, placed = [];
-    for (const col of this.nodes) for (const n of col) placed.push([n.x - S / 2 - 2, n.y - S / 2 - 2, S + 4, S + 18]);
-    const at = (p, t) => {
-      const u = 1 - t;
-      return [u * u * u * p[0] + 3 * u * u * t * p[2] + 3 * u * t * t * p[4] + t * t * t * p[6],
-        u * u * u * p[1] + 3 * u * u * t * p[3] + 3 * u * t * t * p[5] + t * t * t * p[7]];
-    };
-    const free = (r) => placed.every((q) => r[0] + r[2] < q[0] || q[0] + q[2] < r[0] || r[1] + r[3] < q[1] || q[1] + q[3] < r[1]);
-    // Each label takes the first place along its edge where it overlaps no other; a label with
-    // no free place is left out (the phase table and the tooltip still have its numbers).
-    for (const [e, a, b] of list) {
-      const text = b === null ? fmt(a, 3) : `${fmt(a, 3)} → ${fmt(b, 3)}`;
-      const tw = g.measureText(text).width + 6, th = 15;
-      for (const t of [0.5, 0.38, 0.62, 0.28, 0.72, 0.2, 0.8]) {
-        const [x, y] = at(e.pts, t), r = [x - tw / 2, y - th / 2, tw, th];
-        if (!free(r)) continue;
-        placed.push(r);
-        g.fillStyle = "rgba(255,255,255,0.9)"; g.fillRect(r[0], r[1], r[2], r[3]);
-        g.fillStyle = "#222"; g.fillText(text, x, y);
-        break;
       }
     }
   }
@@ -350,7 +254,7 @@ export class NetworkView extends EventTarget {
   animate(now) {
     if (!this.anim || !this.frame) return false;
     if (now - this.anim.t0 > 2500) return false;
-    this.drawEdges(now);
+    this.painter.draw(this, now);
     return true;
   }
 
@@ -379,74 +283,8 @@ export class NetworkView extends EventTarget {
     }
   }
 
-  // ---- hover, focus, keyboard, edit ------------------------------------------------
-
-  hover(it, ev) {
-    this.hoverKey = it.key;
-    this.tooltipItem = it;
-    this.refreshTooltip();
-    if (ev) this.tooltip.moveTo(ev.clientX, ev.clientY); else this.tooltip.anchor(it.el.getBoundingClientRect());
-    if (it.type === "node") this.dispatchEvent(new CustomEvent("inspect", { detail: { c: it.c, k: it.k } }));
-    if (it.type === "bias") this.dispatchEvent(new CustomEvent("inspect", { detail: { c: it.l + 1, k: it.j } }));
-  }
-
-  unhover(it) {
-    if (this.hoverKey !== it.key) return;
-    if (it.el === document.activeElement) return;
-    this.hoverKey = null; this.tooltipItem = null;
-    this.tooltip.hide();
-    this.dispatchEvent(new CustomEvent("inspect", { detail: null }));
-  }
-
-  refreshTooltip() {
-    const it = this.tooltipItem;
-    if (!it || !this.frame || this.tooltip.editing) return;
-    let html;
-    if (it.type === "edge") html = paramHTML(this.ctxInfo, this.frame, this.prevFrame, it.l, "W", it.i, it.j);
-    else if (it.type === "bias") html = paramHTML(this.ctxInfo, this.frame, this.prevFrame, it.l, "b", 0, it.j);
-    else html = nodeHTML(this.ctxInfo, this.frame, it.c, it.k);
-    this.tooltip.show(html, it.key);
-  }
-
-  edit(it) {
-    if (!this.frame) return;
-    let l, kind, i = 0, j;
-    if (it.type === "edge") { l = it.l; kind = "W"; i = it.i; j = it.j; }
-    else if (it.type === "bias") { l = it.l; kind = "b"; j = it.j; }
-    else if (it.type === "node" && it.c > 0) { l = it.c - 1; kind = "b"; j = it.k; }
-    else return;
-    const L = this.frame.layers[l];
-    const value = kind === "W" ? L.W[i][j] : L.b[j];
-    const frozen = kind === "W" ? !!L.frozenW?.[i]?.[j] : !!L.frozenb?.[j];
-    const title = kind === "W" ? `weight ${nodeName(this.ctxInfo, l, i)} → ${nodeName(this.ctxInfo, l + 1, j)}` : `bias of ${nodeName(this.ctxInfo, l + 1, j)}`;
-    const target = it.type === "node" ? "neuron" : kind === "W" ? "weight" : "bias";
-    this.tooltip.openEditor({
-      title, value, frozen, anchor: it.el.getBoundingClientRect(), returnFocus: it.el,
-      freezeLabel: target === "neuron" ? "Freeze neuron" : "Frozen",
-      onSet: (v) => this.dispatchEvent(new CustomEvent("intent", { detail: { type: "set_param", layer: l, kind, i: kind === "W" ? i : undefined, j, value: v } })),
-      onFreeze: (f) => this.dispatchEvent(new CustomEvent("intent", { detail: { type: "freeze", layer: l, target, ...(target === "weight" ? { i, j } : { j }), frozen: f } })),
-    });
-  }
-
-  setRoving(idx) {
-    this.items.forEach((it, n) => it.el.setAttribute("tabindex", n === idx ? "0" : "-1"));
-  }
-
-  bindKeys() {
-    this.stage.addEventListener("keydown", (ev) => {
-      if (!this.items.length || !ev.target.dataset?.key) return;
-      let idx = this.byKey.get(ev.target.dataset.key);
-      if (["ArrowDown", "ArrowRight"].includes(ev.key)) idx = Math.min(this.items.length - 1, idx + 1);
-      else if (["ArrowUp", "ArrowLeft"].includes(ev.key)) idx = Math.max(0, idx - 1);
-      else if (ev.key === "Home") idx = 0;
-      else if (ev.key === "End") idx = this.items.length - 1;
-      else if (ev.key === "Enter") { ev.preventDefault(); this.edit(this.items[idx]); return; }
-      else if (ev.key === "Escape") { this.tooltip.hide(); return; }
-      else return;
-      ev.preventDefault(); ev.stopPropagation();
-      this.focusIndex = idx; this.setRoving(idx); this.items[idx].el.focus();
-    });
-  }
+  /** Key of the item under the pointer or focus (e.g. "e:0:1:2"), or null. */
+  get hoverKey() { return this.focus.hoverKey; }
 
   /** Paint the network (edges and node maps) into a 2-D context at (x, y), for the PNG export. */
   paintInto(g, x, y) {
