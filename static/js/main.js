@@ -20,6 +20,10 @@ const FPS = 60;
 const state = State.deserialize(location.hash);
 state.writeHash();
 
+// A teacher's link may open straight in presenter mode.
+document.documentElement.classList.toggle("presenter", state.presenter);
+$("presenter").setAttribute("aria-pressed", String(state.presenter));
+
 const tooltip = new Tooltip($("tooltip"));
 const controls = new ControlsView(state);
 const network = new NetworkView($("network"), tooltip);
@@ -183,6 +187,7 @@ controls.addEventListener("ui", ({ detail }) => {
   if ("show_test" in detail) { state.show_test = detail.show_test; output.setShowTest(detail.show_test); hashDirty = true; }
   if ("edges" in detail) { state.edges = detail.edges; network.setEdgeMode(detail.edges); hashDirty = true; }
   if ("presenter" in detail) {
+    state.presenter = detail.presenter; hashDirty = true;
     document.documentElement.classList.toggle("presenter", detail.presenter);
     requestAnimationFrame(() => { network.layout(); network.draw(); output.drawPoints(); charts.setPresenter(); });
   }

@@ -37,6 +37,7 @@ export const PROPS = [
   { name: "playing", type: "bool", group: "ui", def: true },
   { name: "show_test", type: "bool", group: "ui", def: false },
   { name: "edges", type: "enum", group: "ui", def: "weights", values: EDGE_MODES },
+  { name: "presenter", type: "bool", group: "ui", def: false },
 ];
 
 const BY_NAME = Object.fromEntries(PROPS.map((p) => [p.name, p]));

@@ -183,6 +183,15 @@ def test_click_a_weight_to_type_a_value_and_freeze_it(app):
     app.page.get_by_role("dialog").get_by_label("Frozen").check()
     app.wait("paramlab.frame.layers[0].frozenb[0] === true")
     app.page.keyboard.press("Escape")
+    # A neuron's editor freezes its whole layer too.
+    app.page.locator('.node[data-key="n:2:1"]').click()
+    app.page.get_by_role("dialog").get_by_label("Freeze layer 2").check()
+    app.wait("paramlab.frame.layers[1].frozenW.flat().every(Boolean) && paramlab.frame.layers[1].frozenb.every(Boolean)")
+    app.page.keyboard.press("Escape")
+    w = app.frame()["layers"][1]["W"]
+    app.page.get_by_role("button", name="Step", exact=True).click()
+    app.wait("paramlab.frame.step >= 1")
+    assert app.frame()["layers"][1]["W"] == w, "a frozen layer keeps its exact values"
 
 
 def test_a_shared_url_reproduces_the_same_initial_weights(make_app):
@@ -269,6 +278,9 @@ def test_projector_presenter_and_phone_layouts(make_app):
     big.wait_frames(3)
     assert big.js("parseFloat(getComputedStyle(document.documentElement).fontSize)") >= 18
     big.shot("projector-1920x1080-presenter", full_page=False)
+    big.wait("location.hash.includes('presenter=true')")
+    again = make_app({"width": 1920, "height": 1080}).open(big.js("location.hash.slice(1)"), frames=1)
+    assert again.js("document.documentElement.classList.contains('presenter')"), "a presenter link opens in presenter mode"
     phone = make_app({"width": 390, "height": 844}).open(frames=3)
     # One column: nothing wider than the screen.
     assert phone.js("document.documentElement.scrollWidth") <= 390

@@ -73,6 +73,11 @@ export class NetworkFocus {
       title, value, frozen, anchor: it.el.getBoundingClientRect(), returnFocus: it.el,
       freezeLabel: target === "neuron" ? "Freeze neuron" : "Frozen",
       onSet: (x) => v.dispatchEvent(new CustomEvent("intent", { detail: { type: "set_param", layer: l, kind, i: kind === "W" ? i : undefined, j, value: x } })),
+      layer: target === "neuron" ? {
+        label: `Freeze layer ${l + 1 === v.ctxInfo.sizes.length - 1 ? "(output)" : l + 1}`,
+        frozen: L.frozenb.every(Boolean) && L.frozenW.every((row) => row.every(Boolean)),
+        onFreeze: (f) => v.dispatchEvent(new CustomEvent("intent", { detail: { type: "freeze", layer: l, target: "layer", frozen: f } })),
+      } : null,
       onFreeze: (f) => v.dispatchEvent(new CustomEvent("intent", { detail: { type: "freeze", layer: l, target, ...(target === "weight" ? { i, j } : { j }), frozen: f } })),
     });
   }

@@ -31,7 +31,7 @@ export class Tooltip {
   moveTo(x, y) { this.place(x, y); }
   anchor(rect) { this.place(rect.right, rect.top + rect.height / 2); }
 
-  /** opts: {title, value, frozen, anchor, returnFocus, freezeLabel, onSet(v), onFreeze(bool)} */
+  /** opts: {title, value, frozen, anchor, returnFocus, freezeLabel, onSet(v), onFreeze(bool), layer?: {label, frozen, onFreeze(bool)}} */
   openEditor(opts) {
     this.editing = false;
     this.el.hidden = false;
@@ -41,6 +41,7 @@ export class Tooltip {
       <label class="ed-row">New value <input name="value" type="text" inputmode="decimal" size="14" value="${opts.value}"></label>
       <div class="ed-row"><button type="submit" class="primary">Set</button>
       <label class="check"><input name="frozen" type="checkbox" ${opts.frozen ? "checked" : ""}> ${opts.freezeLabel}</label>
+      ${opts.layer ? `<label class="check"><input name="layerFrozen" type="checkbox" ${opts.layer.frozen ? "checked" : ""}> ${opts.layer.label}</label>` : ""}
       <button type="button" class="close">Close</button></div>
       <div class="ed-err" role="alert"></div></form>`;
     this.editing = true;
@@ -54,6 +55,7 @@ export class Tooltip {
       this.closeEditor();
     });
     form.elements.frozen.addEventListener("change", (ev) => opts.onFreeze(ev.target.checked));
+    if (opts.layer) form.elements.layerFrozen.addEventListener("change", (ev) => opts.layer.onFreeze(ev.target.checked));
     form.querySelector(".close").addEventListener("click", () => this.closeEditor());
     this.anchor(opts.anchor);
     input.focus(); input.select();
