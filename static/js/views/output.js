@@ -30,14 +30,15 @@ export class OutputView extends EventTarget {
     this.inspect = null; this.traceIndex = null;
     this.grid = grid;
     if (grid && (!this.heat || this.heat.n !== grid.n)) this.heat = new HeatMap(this.mapCanvas, grid.n);
-    this.stage.hidden = !ctx.plane;
+    this.mapCanvas.hidden = !ctx.plane;
+    this.stage.classList.toggle("strip", !ctx.plane);
     this.noPlane.hidden = ctx.plane;
-    if (!ctx.plane) this.noPlane.textContent = `This dataset has ${ctx.sizes[0]} features (${ctx.inputNames.join(", ")}): it does not live on the plane, so there is no map. Follow the charts and the accuracy.`;
+    if (!ctx.plane) this.noPlane.textContent = `This dataset has ${ctx.sizes[0]} features (${ctx.inputNames.join(", ")}): it does not live on the plane, so there is no map. Above, every point sits at the network's output for it (left: class ${ctx.classNames?.[0] ?? 0}, right: class ${ctx.classNames?.[1] ?? 1}), coloured by its true class.`;
     this.setCaption();
     this.drawPoints();
   }
 
-  setShowTest(on) { this.showTest = on; this.drawPoints(); }
+  setShowTest(on) { this.showTest = on; this.drawPoints(); if (this.frame && this.dataset && !this.dataset.plane) this.drawStrip(); }
 
   /** Show neuron (c, k)'s map instead of the output; null goes back to the output. */
   setInspect(sel) {
@@ -50,6 +51,7 @@ export class OutputView extends EventTarget {
     if (!this.ctxInfo) return;
     const t = this.ctxInfo.task;
     let text = t === "regression" ? "Output: the regression surface" : "Output: the decision boundary";
+    if (!this.ctxInfo.plane) text = "Output: where the network puts each point";
     if (this.inspect) text = `Map of ${nodeName(this.ctxInfo, this.inspect.c, this.inspect.k)} (hovered)`;
     this.caption.textContent = text;
   }
@@ -57,6 +59,7 @@ export class OutputView extends EventTarget {
   update(frame) {
     this.frame = frame;
     if (this.grid) this.drawMap();
+    else if (this.dataset && !this.dataset.plane) this.drawStrip();
     const ti = frame.trace ? frame.trace.index : null;
     if (ti !== this.traceIndex) { this.traceIndex = ti; this.drawPoints(); }
   }
@@ -72,11 +75,39 @@ export class OutputView extends EventTarget {
     this.heat.paint(acts, k, sizes[c], shift, scale);
   }
 
+  /** Tabular data: each point at the network's output for it (x), spread by index (y). */
+  drawStrip() {
+    const ds = this.dataset, size = this.stage.clientWidth;
+    if (!size) return;
+    const dpr = window.devicePixelRatio || 1, cv = this.pointsCanvas;
+    if (cv.width !== Math.round(size * dpr)) { cv.width = Math.round(size * dpr); cv.height = Math.round(size * dpr); }
+    const g = cv.getContext("2d");
+    g.setTransform(dpr, 0, 0, dpr, 0, 0);
+    g.clearRect(0, 0, size, size);
+    g.fillStyle = "#fafaf7"; g.fillRect(0, 0, size, size);
+    g.strokeStyle = "#ccc"; g.beginPath(); g.moveTo(size / 2, 0); g.lineTo(size / 2, size); g.stroke();
+    const task = this.ctxInfo.task, k = ds.n_classes || 2;
+    const pos = (out) => (task === "multiclass" ? Math.max(...out) : task === "playground" ? (out[0] + 1) / 2 : out[0]);
+    const sets = this.showTest ? [[ds.train, false], [ds.test, true]] : [[ds.train, false]];
+    let n = 0;
+    const total = sets.reduce((a, [set]) => a + set.x.length, 0);
+    for (const [set, test] of sets) {
+      for (let q = 0; q < set.x.length; q++, n++) {
+        const out = this.net.forward(set.x[q]).out;
+        const px = 8 + pos(out) * (size - 16), py = 8 + ((n + 0.5) / total) * (size - 16);
+        g.beginPath(); g.arc(px, py, 2.6, 0, 2 * Math.PI);
+        g.fillStyle = rgb(classColor(set.y[q], k)); g.fill();
+        g.lineWidth = 1; g.strokeStyle = test ? "#111" : "#fff"; g.stroke();
+      }
+    }
+  }
+
   toPx(x, size) { return ((x + PLANE) / (2 * PLANE)) * size; }
 
   drawPoints() {
     const ds = this.dataset;
-    if (!ds || !ds.plane) return;
+    if (!ds) return;
+    if (!ds.plane) { if (this.frame) this.drawStrip(); return; }
     const size = this.stage.clientWidth;
     if (!size) return;
     const dpr = window.devicePixelRatio || 1, cv = this.pointsCanvas;
@@ -128,8 +159,7 @@ export class OutputView extends EventTarget {
   /** Paint the map and the points into a 2-D context (PNG export). */
   paintInto(g, x, y, size) {
     g.imageSmoothingEnabled = true;
-    if (this.stage.hidden) return;
-    g.globalAlpha = 0.72; g.drawImage(this.mapCanvas, x, y, size, size); g.globalAlpha = 1;   // as on screen
+    if (!this.mapCanvas.hidden) { g.globalAlpha = 0.72; g.drawImage(this.mapCanvas, x, y, size, size); g.globalAlpha = 1; }  // as on screen
     g.drawImage(this.pointsCanvas, x, y, size, size);
   }
 }
