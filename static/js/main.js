@@ -126,6 +126,7 @@ function draw(frame) {
   syncState(frame);
   lastFrame = frame;
   stats.framesDrawn++;
+  if (!stats.firstDrawAt) stats.firstDrawAt = performance.now();   // ms since navigation started
   stats.lastDrawMs = performance.now() - t0;
   stats.drawMs += stats.lastDrawMs;
 }

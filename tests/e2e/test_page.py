@@ -23,6 +23,8 @@ def test_page_loads_with_playground_defaults_and_frames_arrive(app):
     assert s["hyper"]["lr"] == 0.03 and s["hyper"]["momentum"] == 0.9 and s["hyper"]["batch_size"] == 10
     frame = app.frame()
     assert frame["playing"] is True, "the default URL plays"
+    first = app.js("paramlab.stats.firstDrawAt")
+    assert first < 2500, f"first frame drawn {first:.0f} ms after navigation"
     assert app.page.locator(".node").count() == DEFAULT_NODES
     assert app.page.locator("svg.net-hits path.hit").count() == 2 * 4 + 4 * 2 + 2 * 1
     assert app.page.locator(".bias").count() == 4 + 2 + 1
