@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from app.nn import batches, dropout, freezing, regularization
+from app.nn import batches, dropout, fast, freezing, regularization
 from app.nn.losses import TASKS
 from app.nn.model import Model
 from app.nn.network import NetworkSpec, backward, count_params, forward, init_params
@@ -36,6 +36,10 @@ from app.training.history import History
 PHASES = ("forward", "loss", "backward", "update")
 # The optimizer slot drawn as each optimizer's "velocity".
 FIRST_MOMENT = {"momentum": "velocity", "nesterov": "velocity", "adam": "m", "rmsprop": "s"}
+
+# Updates the fast path runs per compiled call at most; the deadline is checked
+# between calls.
+FAST_CHUNK = 64
 
 # Seed streams: data, initial weights, mini-batch order and dropout draw from
 # separate generators so that, for example, turning dropout on does not change
@@ -65,7 +69,15 @@ class Pending:
 
 
 class TrainingSession:
-    """Owns one network's training. Not thread-safe: call from one thread."""
+    """Owns one network's training. Not thread-safe: call from one thread.
+
+    `fast` (class-wide default, or per session): let `advance` run its updates
+    on the compiled fast path (`app.nn.fast`) when it is available; the
+    results are the same bits as the numpy reference path's.
+    """
+
+    fast: bool = True
+    _seconds_per_update = 0.0  # of the last fast chunk, to size the next one to the deadline
 
     def __init__(self, config: RunConfig | None = None, hyper: HyperState | None = None) -> None:
         self.config = config or RunConfig()
@@ -212,16 +224,65 @@ class TrainingSession:
         done = self.finish_pending()
         if self.diverged is None:
             self.safe_state = self.capture()
-        while done < n_updates and self.diverged is None:
-            if done and deadline is not None and time.perf_counter() >= deadline:
-                break
-            self._run_update()
-            done += 1
+        done = self._run_updates(n_updates, done, deadline)
         if done and self.diverged is None and not self._params_finite():
             self._diverge(f"a parameter became NaN or infinite by update {self.step}")
         if done:
             self.version += 1
         return done
+
+    def _run_updates(self, n_updates: int, done: int, deadline: float | None) -> int:
+        """Run updates until `done` reaches `n_updates`, the run diverges or
+        `deadline` passes (checked before every update but the first of
+        `advance`); returns the new `done`. The fast path runs them in chunks
+        (up to the end of the epoch, `FAST_CHUNK` at most) with the same
+        batches, dropout draws, records and divergence check as `_run_update`.
+        """
+        if not (self.fast and fast.available(wait=False)):
+            while done < n_updates and self.diverged is None:
+                if done and deadline is not None and time.perf_counter() >= deadline:
+                    break
+                self._run_update()
+                done += 1
+            return done
+        while done < n_updates and self.diverged is None:
+            now = time.perf_counter()
+            if done and deadline is not None and now >= deadline:
+                break
+            if not self.queue:
+                n = self.data.n("train")
+                self.queue.extend(batches.epoch_batches(n, min(self.hyper.batch_size, n), self.batch_rng))
+            k = min(n_updates - done, len(self.queue), FAST_CHUNK)
+            if deadline is not None and self._seconds_per_update > 0:
+                k = max(1, min(k, int((deadline - now) / self._seconds_per_update)))
+            done += self._run_fast_chunk(k)
+            self._seconds_per_update = (time.perf_counter() - now) / k
+        return done
+
+    def _run_fast_chunk(self, k: int) -> int:
+        """The next `k` updates of this epoch in one compiled call; returns how many ran."""
+        chunk = [self._next_batch() for _ in range(k)]
+        rate = self.hyper.dropout if self.hyper.dropout > 0 and self.spec.hidden else 0.0
+        try:
+            result = fast.train_run(
+                self.spec, self.params, self.model.opt_state, self.model.trainable, self.engine_hyper(),
+                self.data.X["train"], self.Y["train"], chunk, self.hyper.regularization, self.hyper.reg_rate,
+                rate, self.dropout_rng)
+        except BaseException:
+            self.queue.extendleft(reversed(chunk))  # it refused before touching anything
+            raise
+        self.queue.extendleft(reversed(chunk[result.done:]))  # batches of updates not run
+        for loss in result.losses.tolist():
+            self.model.step += 1
+            self.history.record_update(self.step, loss)
+        self.batch_loss = float(result.losses[-1])
+        self.last_grads, self.last_deltas = result.grads, result.deltas
+        if not math.isfinite(self.batch_loss):
+            self._diverge(f"the loss became {self.batch_loss} at update {self.step}")
+        if not self.queue:
+            self.model.epoch += 1
+            self.history.record_epoch(self.step, self.epoch, self.metrics())
+        return result.done
 
     def step_epoch(self) -> int:
         """Run the updates left in the current epoch (a whole epoch at a boundary).
