@@ -30,3 +30,6 @@ class Settings(BaseSettings):
     snapshot_seconds: float = 2.0
     # A room's join code works for this many hours.
     room_hours: float = 12.0
+    # Train on the compiled fast path (numba) when it loads; PARAMLAB_FAST_PATH=0 keeps
+    # every session on the numpy reference path. Both give the same numbers.
+    fast_path: bool = True

@@ -21,6 +21,7 @@ it ahead of use.
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
 from types import ModuleType
@@ -63,20 +64,23 @@ _reason: str | None = None
 
 def _load() -> None:
     """Import, compile and check the kernel once (thread-safe); sets the status."""
-    global _backend, _status, _reason
     with _lock:
-        if _status in ("ready", "failed"):
-            return
-        _status = "compiling"
-        try:
-            from app.nn import fast_kernels, numpy_abi
+        if _status not in ("ready", "failed"):
+            _load_locked()
 
-            backend = _Backend(fast_kernels, numpy_abi.entry_points())
-            _self_test(backend)
-        except Exception as exc:  # ImportError, numba's errors, a missing symbol, a wrong result
-            _status, _reason = "failed", f"{type(exc).__name__}: {exc}".strip()
-            return
-        _backend, _status = backend, "ready"
+
+def _load_locked() -> None:
+    global _backend, _status, _reason
+    _status = "compiling"
+    try:
+        from app.nn import fast_kernels, numpy_abi
+
+        backend = _Backend(fast_kernels, numpy_abi.entry_points())
+        _self_test(backend)
+    except Exception as exc:  # ImportError, numba's errors, a missing symbol, a wrong result
+        _status, _reason = "failed", f"{type(exc).__name__}: {exc}".strip()
+        return
+    _backend, _status = backend, "ready"
 
 
 def available(wait: bool = True) -> bool:
@@ -101,6 +105,27 @@ def reason() -> str | None:
 def warm_up() -> bool:
     """Import, compile and check the kernel now; returns ``available()``."""
     return available(wait=True)
+
+
+def warm_up_in_background(done: Callable[[bool], None] | None = None) -> threading.Thread:
+    """``warm_up()`` in a daemon thread, then ``done(available())``. Until it
+    has finished, ``available(wait=False)`` is False, so callers that must not
+    block (the server's event loop) keep to the numpy path meanwhile."""
+    global _status
+    with _lock:
+        if _status == "unknown":
+            _status = "compiling"
+
+    def run() -> None:
+        with _lock:
+            if _status == "compiling":
+                _load_locked()
+        if done is not None:
+            done(_status == "ready")
+
+    thread = threading.Thread(target=run, name="paramlab-fast-warm-up", daemon=True)
+    thread.start()
+    return thread
 
 
 def disable(why: str) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -15,6 +16,7 @@ from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 
 from app import protocol as p
+from app.nn import fast
 from app.server import api
 from app.server.registry import Registry
 from app.server.rooms import Rooms
@@ -23,8 +25,10 @@ from app.server.snapshots import save_all, snapshot_loop
 from app.server.storage import MemoryStore, SQLiteStore, Store
 from app.server.ws import websocket_endpoint
 from app.settings import Settings
+from app.training.session import TrainingSession
 
 ROOT = Path(__file__).resolve().parents[2]
+log = logging.getLogger("paramlab")
 
 
 def make_store(settings: Settings) -> Store:
@@ -35,6 +39,23 @@ def make_store(settings: Settings) -> Store:
     raise ValueError(f"PARAMLAB_STORE must be sqlite or memory (got {settings.store!r})")
 
 
+def start_fast_path(enabled: bool) -> None:
+    """Compile the fast path in a background thread (seconds the first time,
+    then from numba's cache); sessions train on numpy until it is ready."""
+    TrainingSession.fast = enabled
+    if not enabled:
+        log.info("fast path off (PARAMLAB_FAST_PATH=0); using the numpy reference path")
+        return
+
+    def report(ok: bool) -> None:
+        if ok:
+            log.info("fast path ready (compiled kernel)")
+        else:
+            log.warning("fast path unavailable: %s; using the numpy reference path", fast.reason())
+
+    fast.warm_up_in_background(report)
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
     store = make_store(settings)
@@ -42,6 +63,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        start_fast_path(settings.fast_path)
         registry.restore_all()
         tasks = [asyncio.create_task(training_loop(registry, settings.slice_seconds)),
                  asyncio.create_task(snapshot_loop(registry, settings))]
