@@ -15,7 +15,7 @@ import math
 from typing import Annotated, Any, Literal, Union
 
 import orjson
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 PROTOCOL_VERSION = 1
 
@@ -131,15 +131,18 @@ class HyperPatch(Strict):
 
 
 class Hello(Strict):
-    """Create a session from `config`, or resume `session_id`."""
+    """Create a session from `config`, resume `session_id`, or open the saved run `run_id`."""
 
     type: Literal["hello"]
     version: Literal[1] = 1
     session_id: Annotated[str, Field(max_length=64)] | None = None
+    run_id: Annotated[str, Field(max_length=64)] | None = None
+    teacher_key: Annotated[str, Field(max_length=64)] | None = None
     fps: Annotated[int, Field(ge=1, le=60)] = 30
     config: ConfigPatch | None = None
     hyper: HyperPatch | None = None
     playing: bool | None = None
+    updates_per_second: Annotated[float, Field(ge=1, le=100000, allow_inf_nan=False)] | None = None
 
 
 class Play(Strict):
@@ -238,16 +241,65 @@ class Ack(Strict):
     seq: Annotated[int, Field(ge=0)]
 
 
+class Save(Strict):
+    """Save this session (configuration, weights, optimizer state, history) under a name."""
+
+    type: Literal["save"]
+    name: Annotated[str, Field(min_length=1, max_length=80)]
+
+
+class RoomCreate(Strict):
+    """Open a classroom room around this session; the sender becomes its teacher."""
+
+    type: Literal["room_create"]
+    share_gallery: bool = True
+
+
+class RoomJoin(Strict):
+    """Join a room as a student: follow the teacher's session, read-only."""
+
+    type: Literal["room_join"]
+    code: Annotated[str, Field(min_length=4, max_length=16)]
+    name: Annotated[str, Field(min_length=1, max_length=40)] = "student"
+    share: bool = False
+    fork: bool = False
+
+
+class Fork(Strict):
+    """A student takes a copy of the teacher's current state into a session of their own."""
+
+    type: Literal["fork"]
+
+
+class Follow(Strict):
+    """A student goes back to following the teacher's session."""
+
+    type: Literal["follow"]
+
+
+class RoomPush(Strict):
+    """The teacher sets a configuration or hyperparameters in every student's own session."""
+
+    type: Literal["room_push"]
+    config: ConfigPatch | None = None
+    hyper: HyperPatch | None = None
+
+
 ClientMessage = Annotated[
-    Union[Hello, Play, Pause, Step, SetSpeed, SetFps, SetHyper, Configure, Reset, SetParam, Freeze, Rollback, Trace, Ack],
+    Union[Hello, Play, Pause, Step, SetSpeed, SetFps, SetHyper, Configure, Reset, SetParam, Freeze, Rollback, Trace,
+          Ack, Save, RoomCreate, RoomJoin, Fork, Follow, RoomPush],
     Field(discriminator="type"),
 ]
 CLIENT_MESSAGES: dict[str, type[BaseModel]] = {
     "hello": Hello, "play": Play, "pause": Pause, "step": Step, "set_speed": SetSpeed,
     "set_fps": SetFps, "set_hyper": SetHyper, "configure": Configure, "reset": Reset,
     "set_param": SetParam, "freeze": Freeze, "rollback": Rollback, "trace": Trace, "ack": Ack,
+    "save": Save, "room_create": RoomCreate, "room_join": RoomJoin, "fork": Fork, "follow": Follow,
+    "room_push": RoomPush,
 }
-_client_adapter: TypeAdapter[Any] = TypeAdapter(ClientMessage)
+# Messages that change a session: refused to a follower and to anyone without the room's teacher key.
+CONTROL_MESSAGES = ("play", "pause", "step", "set_speed", "set_hyper", "configure", "reset", "set_param",
+                    "freeze", "rollback", "trace")
 
 
 # --------------------------------------------------------------------------
@@ -335,6 +387,10 @@ class LayerState(BaseModel):
     deltab: list[float | None]
     frozenW: list[list[bool]]
     frozenb: list[bool]
+    sW: list[list[float | None]] | None = None
+    sb: list[float | None] | None = None
+    tW: list[list[int]] | None = None
+    tb: list[int] | None = None
 
 
 class FrameMessage(BaseModel):
@@ -355,11 +411,60 @@ class FrameMessage(BaseModel):
     diverged: dict[str, Any] | None
 
 
+class RoomMessage(BaseModel):
+    """You are in a room: its code, your role, and (teacher only) the key to keep."""
+
+    type: Literal["room"]
+    code: str
+    role: Literal["teacher", "student"]
+    mode: Literal["teach", "follow", "fork"]
+    link: str
+    expires_at: float
+    share_gallery: bool
+    teacher_key: str | None = None
+
+
+class GalleryEntry(BaseModel):
+    name: str
+    step: int
+    train_loss: float | None
+    test_loss: float | None
+    hyper: dict[str, Any]
+
+
+class RoomStatus(BaseModel):
+    """For the teacher: who is in the room and, if the class opted in, their losses."""
+
+    type: Literal["room_status"]
+    code: str
+    students: int
+    following: int
+    forked: int
+    gallery: list[GalleryEntry] | None
+
+
+class Saved(BaseModel):
+    """A session was saved: open it again with hello {run_id} or the link."""
+
+    type: Literal["saved"]
+    run_id: str
+    name: str
+    link: str
+
+
+class Notice(BaseModel):
+    """Something to tell the user in plain words (for example a teacher's push)."""
+
+    type: Literal["notice"]
+    text: str
+
+
 class ErrorMessage(BaseModel):
     """The one shape of every error."""
 
     type: Literal["error"] = "error"
-    code: Literal["bad_json", "too_large", "unknown_type", "invalid", "no_session", "not_diverged", "limit"]
+    code: Literal["bad_json", "too_large", "unknown_type", "invalid", "no_session", "not_diverged", "limit",
+                  "forbidden", "no_room"]
     request: str | None = None
     field: str | None = None
     value: Any = None
@@ -369,7 +474,8 @@ class ErrorMessage(BaseModel):
 
 SERVER_MESSAGES: dict[str, type[BaseModel]] = {
     "session": SessionMessage, "dataset": DatasetMessage, "history": HistoryMessage,
-    "frame": FrameMessage, "error": ErrorMessage,
+    "frame": FrameMessage, "error": ErrorMessage, "room": RoomMessage, "room_status": RoomStatus,
+    "saved": Saved, "notice": Notice,
 }
 
 

@@ -56,10 +56,13 @@ def apply(live: LiveSession, msg: BaseModel) -> str | None:
         s.freeze(msg.layer, msg.target, msg.i, msg.j, msg.frozen)
     elif isinstance(msg, p.Rollback):
         s.rollback()
+        rebuilt = "rebuilt"  # the history was rewound: every client needs it anew, not as a delta
     elif isinstance(msg, p.Trace):
         s.set_trace(msg.index)
     else:  # pragma: no cover - the protocol's union is exhaustive
         raise SessionError(f"message type {type(msg).__name__} is not a control message")
+    if rebuilt:
+        live.rebuilds += 1
     live.notify()
     return rebuilt
 

@@ -6,6 +6,7 @@ from typing import Any
 
 import numpy as np
 
+from app.protocol import encode
 from app.protocol import MAX_FEATURES, MAX_LAYERS, MAX_MESSAGE_BYTES, MAX_NEURONS, MAX_POINTS, PROTOCOL_VERSION
 from app.server.registry import Client, LiveSession
 
@@ -49,6 +50,23 @@ def history_message(live: LiveSession, client: Client | None = None) -> dict[str
         client.history_step = s.step
         client.change_index = len(s.history.changes)
     return {"type": "history", **body}
+
+
+def frame_bytes(live: LiveSession, client: Client) -> bytes:
+    """The frame as JSON: the body (the heavy part) is encoded once per state and
+    shared by every client of the session; only seq and history are per client."""
+    s = live.session
+    key = (s.version, live.playing, live.updates_per_second)
+    if live.body_cache is None or live.body_cache[0] != key:
+        body = {"playing": live.playing, "updates_per_second": live.updates_per_second, **s.snapshot()}
+        live.body_cache = (key, encode(body))
+    history = s.history.since(client.history_step, client.change_index)
+    client.history_step = s.step
+    client.change_index = len(s.history.changes)
+    client.seq += 1
+    client.sent_version = s.version
+    head = encode({"type": "frame", "seq": client.seq, "history": history})
+    return head[:-1] + b"," + live.body_cache[1][1:]
 
 
 def frame_message(live: LiveSession, client: Client) -> dict[str, Any]:

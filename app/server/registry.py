@@ -25,6 +25,7 @@ class Client:
         self.history_step = -1        # last step whose history this client has
         self.change_index = 0         # changes already sent
         self.next_send = 0.0          # perf_counter time before which no frame goes out
+        self.rebuilds = -1            # live.rebuilds when session, dataset and history were last sent
 
 
 class LiveSession:
@@ -41,6 +42,8 @@ class LiveSession:
         self.last_seen = time.monotonic()
         self.saved_version = -1     # session.version of the last snapshot in the store
         self.owner_key: str | None = None  # a room's teacher key: only its holder may drive this session
+        self.rebuilds = 0          # bumped when data or network are rebuilt: every client gets them anew
+        self.body_cache: tuple[tuple[Any, ...], bytes] | None = None  # the encoded frame body, shared
 
     def notify(self) -> None:
         """Wake every client: there is something new to show."""

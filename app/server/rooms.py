@@ -16,7 +16,7 @@ from __future__ import annotations
 import hmac
 import secrets
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from app.server.storage import Store
@@ -34,22 +34,12 @@ def normalise_code(code: str) -> str:
 
 
 @dataclass
-class Student:
-    """A student connection in a room: who they are and their own session, if they forked."""
-
-    name: str
-    share: bool
-    session_id: str | None = None
-
-
-@dataclass
 class Room:
     code: str
     teacher_key: str
     session_id: str
     expires_at: float
     share_gallery: bool = True
-    students: dict[int, Student] = field(default_factory=dict)  # by connection id, in memory only
 
     def expired(self, now: float | None = None) -> bool:
         return (now or time.time()) >= self.expires_at
@@ -59,8 +49,7 @@ class Room:
 
     def to_doc(self) -> dict[str, Any]:
         return {"code": self.code, "teacher_key": self.teacher_key, "session_id": self.session_id,
-                "expires_at": self.expires_at, "share_gallery": self.share_gallery,
-                "forks": sorted({s.session_id for s in self.students.values() if s.session_id})}
+                "expires_at": self.expires_at, "share_gallery": self.share_gallery}
 
     @classmethod
     def from_doc(cls, doc: dict[str, Any]) -> Room:
@@ -75,6 +64,7 @@ class Rooms:
         self.store = store
         self.room_seconds = room_hours * 3600
         self.rooms: dict[str, Room] = {}
+        self.members: dict[str, set[Any]] = {}  # code -> connections in the room (memory only)
 
     def create(self, session_id: str, share_gallery: bool) -> Room:
         code = new_code()

@@ -51,6 +51,14 @@ class Peer:
     def frame(self) -> dict[str, Any]:
         return self.until("frame")
 
+    def frame_where(self, match: Any, limit: int = 20) -> dict[str, Any]:
+        """The first frame for which `match` holds: a frame may still show an earlier change."""
+        for _ in range(limit):
+            frame = self.frame()
+            if match(frame):
+                return frame
+        raise AssertionError("no matching frame")
+
 
 def peer(client: TestClient) -> Any:
     return client.websocket_connect("/ws")
@@ -75,9 +83,9 @@ def test_step_update_and_epoch(client: TestClient) -> None:
         p.hello(config={"n_points": 100}, hyper={"batch_size": 10})
         p.frame()
         p.send({"type": "step", "unit": "update", "count": 3})
-        assert p.frame()["step"] == 3
+        p.frame_where(lambda f: f["step"] == 3)
         p.send({"type": "step", "unit": "epoch"})
-        frame = p.frame()
+        frame = p.frame_where(lambda f: f["epoch"] == 1)
         # 50 training points in batches of 10: the epoch ends at update 5.
         assert frame["step"] == 5 and frame["epoch"] == 1
         assert frame["history"]["epochs"]["epoch"] == [1]
@@ -105,7 +113,7 @@ def test_set_hyper_is_live_and_logged(client: TestClient) -> None:
         p.hello()
         before = p.frame()
         p.send({"type": "set_hyper", "lr": 0.3, "momentum": 0.5})
-        frame = p.frame()
+        frame = p.frame_where(lambda f: f["hyper"]["momentum"] == 0.5)
         assert frame["hyper"]["lr"] == 0.3 and frame["hyper"]["momentum"] == 0.5
         assert frame["layers"][0]["W"] == before["layers"][0]["W"]
         fields = {c["field"]: (c["old"], c["new"]) for c in frame["history"]["changes"]}
@@ -122,10 +130,10 @@ def test_configure_rebuilds_and_reset_restores_initial_weights(client: TestClien
         assert session["architecture"]["hidden"] == [3]
         initial = p.frame()["layers"][0]["W"]
         p.send({"type": "step", "unit": "update", "count": 5})
-        assert p.frame()["layers"][0]["W"] != initial
+        assert p.frame_where(lambda f: f["step"] == 5)["layers"][0]["W"] != initial
         p.send({"type": "reset", "same_weights": True})
         p.until("session")
-        assert p.frame()["layers"][0]["W"] == initial
+        assert p.frame_where(lambda f: f["step"] == 0)["layers"][0]["W"] == initial
         p.send({"type": "reset", "same_weights": False})
         again = p.until("session")
         assert again["config"]["init_seed"] == again["config"]["seed"] + 1
@@ -138,20 +146,20 @@ def test_set_param_freeze_and_trace(client: TestClient) -> None:
         p.hello()
         p.frame()
         p.send({"type": "set_param", "layer": 0, "kind": "W", "i": 1, "j": 2, "value": 0.5})
-        assert p.frame()["layers"][0]["W"][1][2] == 0.5
+        p.frame_where(lambda f: f["layers"][0]["W"][1][2] == 0.5)
         p.send({"type": "set_param", "layer": 2, "kind": "b", "j": 0, "value": -0.25})
-        assert p.frame()["layers"][2]["b"][0] == -0.25
+        p.frame_where(lambda f: f["layers"][2]["b"][0] == -0.25)
         p.send({"type": "freeze", "layer": 1, "target": "neuron", "j": 0, "frozen": True})
-        frame = p.frame()
+        frame = p.frame_where(lambda f: f["layers"][1]["frozenb"][0])
         assert frame["layers"][1]["frozenb"] == [True, False]
         assert [row[0] for row in frame["layers"][1]["frozenW"]] == [True] * 4
         frozen_column = [row[0] for row in frame["layers"][1]["W"]]
         p.send({"type": "step", "unit": "update", "count": 20})
-        frame = p.frame()
+        frame = p.frame_where(lambda f: f["step"] == 20)
         assert [row[0] for row in frame["layers"][1]["W"]] == frozen_column
         p.send({"type": "trace", "index": 7})
         p.send({"type": "step", "unit": "phase"})
-        assert p.frame()["trace"]["index"] == 7
+        assert p.frame_where(lambda f: f["trace"] is not None)["trace"]["index"] == 7
 
 
 def test_play_pause_and_speed(client: TestClient) -> None:
@@ -190,8 +198,7 @@ def test_divergence_pauses_and_rollback_restores(client: TestClient) -> None:
         error = p.until("error")
         assert error["request"] == "play" and "roll back" in error["message"]
         p.send({"type": "rollback"})
-        frame = p.frame()
-        assert frame["diverged"] is None
+        frame = p.frame_where(lambda f: f["diverged"] is None)
         p.send({"type": "rollback"})
         assert p.until("error")["code"] == "not_diverged"
 
@@ -256,8 +263,7 @@ def test_a_bad_message_gets_a_clear_error_and_the_session_goes_on(client: TestCl
             assert error["allowed"], error
         # The socket and the session go on untouched.
         p.send({"type": "step", "unit": "update"})
-        after = p.frame()
-        assert after["step"] == before["step"] + 1
+        after = p.frame_where(lambda f: f["step"] == before["step"] + 1)
         assert after["hyper"] == before["hyper"]
 
 
