@@ -539,6 +539,10 @@ class TrainingSession:
                 "W": p["W"], "b": p["b"], "dW": g["W"], "db": g["b"], "vW": v["W"], "vb": v["b"],
                 "deltaW": d["W"], "deltab": d["b"], "frozenW": ~t["W"], "frozenb": ~t["b"],
             })
+        if self.hyper.optimizer == "adam":
+            slots = self.model.opt_state.slots
+            for layer, v, t in zip(layers, slots["v"], slots["t"]):
+                layer.update(sW=v["W"], sb=v["b"], tW=t["W"], tb=t["b"])
         return {
             "step": self.step, "epoch": self.epoch, "phase": self.phase,
             "hyper": self.hyper.to_dict(), "layers": layers, "metrics": self.metrics(),
