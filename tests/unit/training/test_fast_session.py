@@ -1,0 +1,210 @@
+"""TrainingSession on the fast path against the numpy reference path, end to
+end: the same seed, the same controls mid-run, the same numbers and history;
+divergence and rollback; deadlines; the fallback and the server's warm-up."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import pytest
+
+from app.nn import fast
+from app.training.session import TrainingSession
+
+TOL = 1e-12
+
+
+@pytest.fixture(autouse=True)
+def fast_ready() -> None:
+    if not fast.available():
+        pytest.fail(f"fast path unavailable: {fast.reason()}")
+
+
+def _pair(make_session: Callable[..., TrainingSession], hyper: dict[str, Any] | None = None,
+          **config: Any) -> tuple[TrainingSession, TrainingSession]:
+    fst, ref = make_session(hyper, **config), make_session(hyper, **config)
+    fst.fast, ref.fast = True, False
+    return fst, ref
+
+
+def _max_diff(a: np.ndarray, b: np.ndarray) -> float:
+    return float(np.max(np.abs(a.astype(float) - b.astype(float)), initial=0.0))
+
+
+def assert_same_run(fst: TrainingSession, ref: TrainingSession) -> None:
+    """Params and optimizer state within 1e-12; counters, history, losses, last
+    gradients and deltas, the rest of the epoch and the generators equal."""
+    assert (fst.step, fst.epoch) == (ref.step, ref.epoch)
+    for l, (p, q) in enumerate(zip(fst.params, ref.params, strict=True)):
+        for k in ("W", "b"):
+            assert _max_diff(p[k], q[k]) < TOL, f"params layer {l} {k}"
+            assert _max_diff(fst.last_grads[l][k], ref.last_grads[l][k]) < TOL, f"grads layer {l} {k}"
+            assert _max_diff(fst.last_deltas[l][k], ref.last_deltas[l][k]) < TOL, f"deltas layer {l} {k}"
+    for name, slot in ref.model.opt_state.slots.items():
+        for l, (p, q) in enumerate(zip(fst.model.opt_state.slots[name], slot)):
+            for k in ("W", "b"):
+                assert _max_diff(p[k], q[k]) < TOL, f"optimizer {name} layer {l} {k}"
+    assert fst.history.since(-1, 0, limit=None) == ref.history.since(-1, 0, limit=None)
+    assert fst.history.to_csv() == ref.history.to_csv()
+    assert fst.batch_loss == ref.batch_loss or (np.isnan(fst.batch_loss) and np.isnan(ref.batch_loss))
+    assert [q.tolist() for q in fst.queue] == [q.tolist() for q in ref.queue]
+    assert fst.batch_rng.bit_generator.state == ref.batch_rng.bit_generator.state
+    assert fst.dropout_rng.bit_generator.state == ref.dropout_rng.bit_generator.state
+    assert fst.metrics() == ref.metrics()
+    assert fst.diverged == ref.diverged
+
+
+def _both(fst: TrainingSession, ref: TrainingSession, action: Callable[[TrainingSession], Any]) -> None:
+    assert action(fst) == action(ref)
+
+
+# What both sessions are asked to do, in order, on the way to 1,000 updates.
+SCRIPT: list[Callable[[TrainingSession], Any]] = [
+    lambda s: s.advance(37),
+    lambda s: s.set_hyper({"lr": 0.1, "momentum": 0.5}),
+    lambda s: s.step_epoch(),
+    lambda s: s.set_hyper({"batch_size": 7}),           # rechunks the rest of the epoch
+    lambda s: s.advance(120),
+    lambda s: s.set_hyper({"regularization": "l1", "reg_rate": 0.003, "dropout": 0.2}),
+    lambda s: s.freeze(0, "neuron", 0, 1, True),
+    lambda s: s.freeze(1, "weight", 0, 0, True),
+    lambda s: s.advance(150),
+    lambda s: s.set_hyper({"optimizer": "adam", "lr": 0.01}),
+    lambda s: s.step_phase(),                           # a half-done update...
+    lambda s: s.step_phase(),
+    lambda s: s.advance(100),                           # ...that advance completes first
+    lambda s: s.freeze(0, "neuron", 0, 1, False),       # Adam's t now differs per entry
+    lambda s: s.set_param(0, "W", 0, 0, 0.25),
+    lambda s: s.set_hyper({"regularization": "l2", "reg_rate": 0.01, "dropout": 0.0}),
+    lambda s: s.advance(200),
+    lambda s: s.set_hyper({"optimizer": "rmsprop", "lr": 0.003, "batch_size": 25}),
+    lambda s: s.advance(150),
+    lambda s: s.set_hyper({"optimizer": "nesterov", "lr": 0.02, "dropout": 0.5}),
+    lambda s: s.advance(1000 - s.step),
+]
+
+
+@pytest.mark.parametrize("config", [
+    {},                                                             # circle, playground [4, 2] tanh
+    {"dataset": "xor", "task": "binary", "activation": "relu", "hidden": [8, 8]},
+    {"dataset": "spiral3", "hidden": [6, 4], "activations": ["tanh", "sigmoid"]},
+    {"dataset": "plane", "hidden": [5, 3], "activations": ["leaky_relu", "linear"]},
+], ids=["playground", "binary_relu", "multiclass", "regression"])
+def test_a_fast_session_is_the_reference_session(make_session, config: dict[str, Any]) -> None:
+    fst, ref = _pair(make_session, **config)
+    for action in SCRIPT:
+        _both(fst, ref, action)
+        assert_same_run(fst, ref)
+    assert fst.step == ref.step == 1000
+    assert fst.epoch > 10
+
+
+def test_no_hidden_layer(make_session) -> None:
+    fst, ref = _pair(make_session, {"dropout": 0.3, "regularization": "l2", "reg_rate": 0.01},
+                     dataset="gauss", hidden=[])
+    for s in (fst, ref):
+        s.advance(333)
+        s.step_epoch()
+    assert_same_run(fst, ref)
+
+
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")
+def test_divergence_and_rollback_are_the_same(make_session) -> None:
+    fst, ref = _pair(make_session, {"lr": 10}, dataset="plane", hidden=[8] * 6)
+    _both(fst, ref, lambda s: s.advance(20))
+    _both(fst, ref, lambda s: s.advance(5000))
+    assert fst.diverged is not None and fst.diverged == ref.diverged
+    assert_same_run(fst, ref)
+    _both(fst, ref, lambda s: s.rollback())
+    _both(fst, ref, lambda s: s.set_hyper({"lr": 0.001}))
+    _both(fst, ref, lambda s: s.advance(300))
+    assert fst.diverged is None
+    assert_same_run(fst, ref)
+
+
+def test_a_deadline_stops_the_fast_path_between_chunks(make_session) -> None:
+    s = make_session({"batch_size": 5}, hidden=[8] * 6, n_points=1000)
+    s.fast = True
+    s.advance(100)
+    start = time.perf_counter()
+    done = s.advance(10**6, deadline=start + 0.05)
+    elapsed = time.perf_counter() - start
+    assert 1 <= done < 10**6
+    assert elapsed < 0.05 + 0.25  # a chunk sized to the time left, at most (generous for a busy machine)
+    # Already past the deadline: one update still runs (as on the reference path).
+    assert s.advance(1000, deadline=time.perf_counter() - 1) == 1
+    # Epochs end where the reference ends them: every epoch row at a multiple of its length.
+    per_epoch = -(-s.data.n("train") // 5)
+    assert all(step % per_epoch == 0 for step in s.history.since(-1, 0, limit=None)["epochs"]["step"])
+
+
+def test_the_class_switch_and_the_fallback_give_the_reference_path(make_session, monkeypatch) -> None:
+    calls = []
+    real = fast.train_run
+
+    def spy(*args: Any, **kwargs: Any) -> Any:
+        calls.append(1)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(fast, "train_run", spy)
+    fst = make_session()
+    fst.advance(50)
+    assert calls, "a default session trains on the fast path"
+    calls.clear()
+    monkeypatch.setattr(TrainingSession, "fast", False)
+    ref = make_session()
+    ref.advance(50)
+    assert not calls
+    monkeypatch.setattr(TrainingSession, "fast", True)
+    fast.disable("numba could not load (test)")
+    try:
+        fallback = make_session()
+        fallback.advance(50)
+        assert not calls
+    finally:
+        fast.reset()
+    assert_same_run(fallback, ref)
+    assert_same_run(fst, ref)
+
+
+def test_a_session_does_not_wait_for_a_warm_up_in_progress(make_session, monkeypatch) -> None:
+    monkeypatch.setattr(fast, "_status", "compiling")  # as while the server's thread compiles
+    s = make_session()
+    s.fast = True
+    assert s.advance(10) == 10  # on the numpy path, without blocking
+
+
+def test_the_server_says_when_it_falls_back(caplog) -> None:
+    from app.server.main import start_fast_path
+
+    fast.disable("ModuleNotFoundError: No module named 'numba'")
+    try:
+        with caplog.at_level(logging.INFO, logger="paramlab"):
+            start_fast_path(True)
+            for _ in range(200):
+                if any("fast path" in r.getMessage() for r in caplog.records):
+                    break
+                time.sleep(0.01)
+        messages = [r.getMessage() for r in caplog.records]
+        assert ("fast path unavailable: ModuleNotFoundError: No module named 'numba'; "
+                "using the numpy reference path") in messages
+        caplog.clear()
+        with caplog.at_level(logging.INFO, logger="paramlab"):
+            start_fast_path(False)
+        assert TrainingSession.fast is False
+        assert any("fast path off" in r.getMessage() for r in caplog.records)
+    finally:
+        TrainingSession.fast = True
+        fast.reset()
+    with caplog.at_level(logging.INFO, logger="paramlab"):
+        start_fast_path(True)
+        for _ in range(6000):
+            if any("fast path ready" in r.getMessage() for r in caplog.records):
+                break
+            time.sleep(0.01)
+    assert any("fast path ready" in r.getMessage() for r in caplog.records)
+    assert fast.available(wait=False)
