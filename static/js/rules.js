@@ -39,7 +39,9 @@ export function ruleLines(optimizer, hyper, p, sym = "w") {
       push(`m̂ ← m / (1 − β₁ᵗ), t = ${t}`, `${n(p.v)} / ${fmt(1 - b1 ** t)}`, mHat);
       if (p.s !== undefined && p.s !== null) {
         const sHat = p.s / (1 - b2 ** t);
-        push(`s ← β₂·s + (1−β₂)·(dL/d${sym})²`, `… + ${fmt(1 - b2)} · ${n(p.g)}²`, p.s);
+        const sPrev = p.prev && p.prev.s !== undefined ? p.prev.s : b2 > 0 ? (p.s - (1 - b2) * p.g * p.g) / b2 : 0;
+        const sApprox = p.prev && p.prev.s !== undefined ? "" : "≈ ";
+        push(`s ← β₂·s + (1−β₂)·(dL/d${sym})²`, `${fmt(b2)} · ${sApprox}${n(sPrev)} + ${fmt(1 - b2)} · ${n(p.g)}²`, p.s);
         push(`${sym} ← ${sym} − lr·m̂ / (√ŝ + ε)`, `${n(wPrev)} − ${fmt(lr)} · ${n(mHat)} / (√${n(sHat)} + ${fmt(eps)})`, wPrev - (lr * mHat) / (Math.sqrt(sHat) + eps));
       } else {
         push(`${sym} ← ${sym} − lr·m̂ / (√ŝ + ε)`, `${n(wPrev)} + ${n(p.delta)} (s is not streamed)`, p.w);

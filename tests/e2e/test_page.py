@@ -361,3 +361,17 @@ def test_controls_reconfigure_the_network_and_the_url(app):
     assert app.frame()["layers"][0]["W"] == w0
     page.get_by_role("button", name="New weights", exact=True).click()
     app.wait(f"paramlab.frame && paramlab.frame.step === 0 && JSON.stringify(paramlab.frame.layers[0].W) !== '{__import__('json').dumps(w0, separators=(',', ':'))}'")
+
+
+def test_adam_rule_shows_every_number(app):
+    app.open("optimizer=adam&lr=0.01&playing=false", frames=1)
+    app.page.get_by_role("button", name="Step", exact=True).click()
+    app.wait("paramlab.frame && paramlab.frame.step === 1 && paramlab.frame.layers[0].sW !== undefined")
+    app.page.locator('.bias').first.hover()
+    tip = app.page.locator("#tooltip")
+    tip.wait_for(state="visible")
+    text = tip.inner_text()
+    assert "m ← β₁·m + (1−β₁)·dL/db" in text and "s ← β₂·s" in text and "√ŝ" in text
+    results = [float(t) for t in tip.locator(".rule .num").evaluate_all("els => els.map(e => e.title)")]
+    b = app.frame()["layers"][0]["b"][0]
+    assert math.isclose(results[-1], b, rel_tol=1e-9, abs_tol=1e-12), "the rule's result is the new bias"

@@ -30,12 +30,13 @@ export function paramNumbers(frame, prevFrame, l, kind, i, j) {
     s: kind === "W" ? L.sW?.[i]?.[j] : L.sb?.[j],
     delta: num(pick(kind === "W" ? L.deltaW : L.deltab)),
     frozen: !!pick(kind === "W" ? L.frozenW : L.frozenb),
-    t: frame.step,
+    t: (kind === "W" ? L.tW?.[i]?.[j] : L.tb?.[j]) ?? frame.step,   // Adam's per-entry step count
     prev: null,
   };
   const P = prevFrame?.layers?.[l];
   if (P && prevFrame.step === frame.step - 1) {
-    p.prev = { w: num(kind === "W" ? P.W?.[i]?.[j] : P.b?.[j]), v: num(kind === "W" ? P.vW?.[i]?.[j] : P.vb?.[j]) };
+    p.prev = { w: num(kind === "W" ? P.W?.[i]?.[j] : P.b?.[j]), v: num(kind === "W" ? P.vW?.[i]?.[j] : P.vb?.[j]),
+      s: kind === "W" ? P.sW?.[i]?.[j] : P.sb?.[j] };
   }
   return p;
 }
