@@ -20,8 +20,9 @@ it ahead of use.
 
 from __future__ import annotations
 
+import math
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 from types import ModuleType
@@ -182,7 +183,8 @@ def _layout(spec: NetworkSpec) -> _Layout:
 
 
 def _pack(arrays: list[dict[str, NDArray[Any]]], dtype: type) -> NDArray[Any]:
-    return np.concatenate([a[k].ravel() for a in arrays for k in ("W", "b")]).astype(dtype, copy=False)
+    flat = np.concatenate([a[k].ravel() for a in arrays for k in ("W", "b")])
+    return flat.astype(dtype, copy=False)
 
 
 def _unpack(flat: NDArray[Any], arrays: list[dict[str, NDArray[Any]]], lay: _Layout) -> None:
@@ -248,7 +250,7 @@ def _train_run(
     rng: np.random.Generator | None,
 ) -> RunResult:
     hp.validate()
-    if reg_kind not in REGULARIZATIONS or not np.isfinite(reg_rate) or reg_rate < 0:
+    if reg_kind not in REGULARIZATIONS or not math.isfinite(reg_rate) or reg_rate < 0:
         raise ValueError(f"bad regularization {reg_kind!r} at rate {reg_rate!r}")
     lay = _layout(spec)
     X = np.ascontiguousarray(X, dtype=np.float64)
@@ -268,7 +270,7 @@ def _train_run(
 
     dropping = dropout_rate != 0 and lay.n_hidden_units > 0
     U = np.empty(0)
-    rng_state = None
+    rng_state: Mapping[str, Any] | None = None
     if dropping:
         if rng is None:
             raise ValueError("dropout needs an rng for its masks")
@@ -293,15 +295,16 @@ def _train_run(
     G = np.empty_like(P)
     D = np.empty_like(P)
     done = int(backend.kernels.train_run(
-        X, Y, idx, starts, lay.sizes, lay.acts, TASK_CODES[spec.task], OPTIMIZER_CODES[hp.optimizer],
-        REG_CODES[reg_kind], hyper, backend.fp, P, S1, S2, St, mask, any_frozen, U, losses, G, D))
+        X, Y, idx, starts, lay.sizes, lay.acts, TASK_CODES[spec.task],
+        OPTIMIZER_CODES[hp.optimizer], REG_CODES[reg_kind], hyper, backend.fp,
+        P, S1, S2, St, mask, any_frozen, U, losses, G, D))
 
     _unpack(P, params, lay)
     for name, flat in zip(names, (S1, S2, St)):
         if name:
             _unpack(flat, state.slots[name], lay)
     if dropping and done < n_updates:
-        assert rng is not None
+        assert rng is not None and rng_state is not None
         rng.bit_generator.state = rng_state  # take back the draws of the updates not run
         rng.random(int(starts[done]) * lay.n_hidden_units)
     return RunResult(done, losses[:done], _views(G, lay), _views(D, lay))
@@ -333,7 +336,8 @@ def _self_test(backend: _Backend) -> None:
             got = k.probe_matmul(backend.fp, a_.ravel(order="K"), *a_.strides, b_.ravel(order="K"),
                                  *b_.strides, m, n, p)
             if not np.array_equal(got.reshape(m, p), a_ @ b_):
-                raise RuntimeError(f"the kernel's matrix product ({m}x{n} @ {n}x{p}) differs from numpy's")
+                raise RuntimeError(
+                    f"the kernel's matrix product ({m}x{n} @ {n}x{p}) differs from numpy's")
 
     spec = NetworkSpec(2, (3,), ("tanh",), 1, "playground")
     X = np.array([[0.5, -1.0], [1.5, 0.25], [-0.75, 0.5], [-1.0, -2.0]])

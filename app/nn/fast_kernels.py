@@ -1,3 +1,5 @@
+# mypy: ignore-errors
+# (numba code: numba infers the types when it compiles; llvmlite has no stubs)
 """The compiled kernel of the fast path: many training updates in one call.
 
 Importing this module imports numba; ``app.nn.fast`` does so inside a ``try``
@@ -62,7 +64,7 @@ _ROW_MAJOR, _COL_MAJOR, _NO_TRANS, _TRANS = 101, 102, 111, 112  # CBLAS enums
 _BLAS_MAXSIZE = 2**63 - 2  # numpy's limit for a 64-bit-integer BLAS
 
 
-def _jit(fn):  # type: ignore[no-untyped-def]
+def _jit(fn):
     # error_model="numpy": x / 0 gives inf or nan as in numpy instead of raising.
     try:
         return njit(cache=True, error_model="numpy")(fn)
@@ -73,16 +75,16 @@ def _jit(fn):  # type: ignore[no-untyped-def]
 # ------------------------------------------------------------ foreign calls
 
 
-def _ptr(builder, value):  # type: ignore[no-untyped-def]
+def _ptr(builder, value):
     return builder.inttoptr(value, ir.IntType(8).as_pointer())
 
 
 @intrinsic
-def _call_loop(typingctx, fptr, args, dims, steps, data):  # type: ignore[no-untyped-def]
+def _call_loop(typingctx, fptr, args, dims, steps, data):
     """``loop(char **args, npy_intp *dims, npy_intp *steps, void *data)``."""
     sig = types.void(fptr, args, dims, steps, data)
 
-    def codegen(context, builder, signature, ll):  # type: ignore[no-untyped-def]
+    def codegen(context, builder, signature, ll):
         p = ir.IntType(8).as_pointer()
         fn = builder.inttoptr(ll[0], ir.FunctionType(ir.VoidType(), [p, p, p, p]).as_pointer())
         builder.call(fn, [_ptr(builder, a) for a in ll[1:]])
@@ -92,31 +94,35 @@ def _call_loop(typingctx, fptr, args, dims, steps, data):  # type: ignore[no-unt
 
 
 @intrinsic
-def _call_dgemm(typingctx, fptr, order, ta, tb, m, n, k, a, lda, b, ldb, c, ldc):  # type: ignore[no-untyped-def]
+def _call_dgemm(typingctx, fptr, order, ta, tb, m, n, k, a, lda, b, ldb, c, ldc):
     """``cblas_dgemm(order, ta, tb, m, n, k, 1.0, a, lda, b, ldb, 0.0, c, ldc)``, 64-bit ints."""
     sig = types.void(fptr, order, ta, tb, m, n, k, a, lda, b, ldb, c, ldc)
 
-    def codegen(context, builder, signature, ll):  # type: ignore[no-untyped-def]
-        i32, i64, dbl, p = ir.IntType(32), ir.IntType(64), ir.DoubleType(), ir.IntType(8).as_pointer()
-        fnty = ir.FunctionType(ir.VoidType(), [i32, i32, i32, i64, i64, i64, dbl, p, i64, p, i64, dbl, p, i64])
+    def codegen(context, builder, signature, ll):
+        i32, i64, dbl = ir.IntType(32), ir.IntType(64), ir.DoubleType()
+        p = ir.IntType(8).as_pointer()
+        fnty = ir.FunctionType(ir.VoidType(),
+                               [i32, i32, i32, i64, i64, i64, dbl, p, i64, p, i64, dbl, p, i64])
         fn = builder.inttoptr(ll[0], fnty.as_pointer())
         one, zero = ir.Constant(dbl, 1.0), ir.Constant(dbl, 0.0)
-        builder.call(fn, [builder.trunc(ll[1], i32), builder.trunc(ll[2], i32), builder.trunc(ll[3], i32),
-                          ll[4], ll[5], ll[6], one, _ptr(builder, ll[7]), ll[8], _ptr(builder, ll[9]),
-                          ll[10], zero, _ptr(builder, ll[11]), ll[12]])
+        enums = [builder.trunc(ll[i], i32) for i in (1, 2, 3)]
+        builder.call(fn, [*enums, ll[4], ll[5], ll[6], one, _ptr(builder, ll[7]), ll[8],
+                          _ptr(builder, ll[9]), ll[10], zero, _ptr(builder, ll[11]), ll[12]])
         return context.get_dummy_value()
 
     return sig, codegen
 
 
 @intrinsic
-def _call_dgemv(typingctx, fptr, order, trans, m, n, a, lda, x, incx, y, incy):  # type: ignore[no-untyped-def]
+def _call_dgemv(typingctx, fptr, order, trans, m, n, a, lda, x, incx, y, incy):
     """``cblas_dgemv(order, trans, m, n, 1.0, a, lda, x, incx, 0.0, y, incy)``, 64-bit ints."""
     sig = types.void(fptr, order, trans, m, n, a, lda, x, incx, y, incy)
 
-    def codegen(context, builder, signature, ll):  # type: ignore[no-untyped-def]
-        i32, i64, dbl, p = ir.IntType(32), ir.IntType(64), ir.DoubleType(), ir.IntType(8).as_pointer()
-        fnty = ir.FunctionType(ir.VoidType(), [i32, i32, i64, i64, dbl, p, i64, p, i64, dbl, p, i64])
+    def codegen(context, builder, signature, ll):
+        i32, i64, dbl = ir.IntType(32), ir.IntType(64), ir.DoubleType()
+        p = ir.IntType(8).as_pointer()
+        fnty = ir.FunctionType(ir.VoidType(),
+                               [i32, i32, i64, i64, dbl, p, i64, p, i64, dbl, p, i64])
         fn = builder.inttoptr(ll[0], fnty.as_pointer())
         one, zero = ir.Constant(dbl, 1.0), ir.Constant(dbl, 0.0)
         builder.call(fn, [builder.trunc(ll[1], i32), builder.trunc(ll[2], i32), ll[3], ll[4], one,
@@ -128,11 +134,11 @@ def _call_dgemv(typingctx, fptr, order, trans, m, n, a, lda, x, incx, y, incy): 
 
 
 @intrinsic
-def _call_ddot(typingctx, fptr, n, x, incx, y, incy):  # type: ignore[no-untyped-def]
+def _call_ddot(typingctx, fptr, n, x, incx, y, incy):
     """``cblas_ddot(n, x, incx, y, incy)``, 64-bit ints."""
     sig = types.float64(fptr, n, x, incx, y, incy)
 
-    def codegen(context, builder, signature, ll):  # type: ignore[no-untyped-def]
+    def codegen(context, builder, signature, ll):
         i64, dbl, p = ir.IntType(64), ir.DoubleType(), ir.IntType(8).as_pointer()
         fn = builder.inttoptr(ll[0], ir.FunctionType(dbl, [i64, p, i64, p, i64]).as_pointer())
         return builder.call(fn, [ll[1], _ptr(builder, ll[2]), ll[3], _ptr(builder, ll[4]), ll[5]])
@@ -141,12 +147,12 @@ def _call_ddot(typingctx, fptr, n, x, incx, y, incy):  # type: ignore[no-untyped
 
 
 @_jit
-def _addr(a, offset):  # type: ignore[no-untyped-def]
+def _addr(a, offset):
     return np.int64(a.ctypes.data) + 8 * np.int64(offset)
 
 
 @_jit
-def _unary(fp, which, scratch, src, s_off, dst, d_off, n):  # type: ignore[no-untyped-def]
+def _unary(fp, which, scratch, src, s_off, dst, d_off, n):
     """numpy's contiguous float64 loop ``fp[which]``: ``dst[d_off:d_off+n] = f(src[s_off:...])``."""
     scratch[0] = _addr(src, s_off)
     scratch[1] = _addr(dst, d_off)
@@ -158,7 +164,7 @@ def _unary(fp, which, scratch, src, s_off, dst, d_off, n):  # type: ignore[no-un
 
 
 @_jit
-def _power(fp, scratch, base_value, exps, out, n):  # type: ignore[no-untyped-def]
+def _power(fp, scratch, base_value, exps, out, n):
     """``out[:n] = np.power(base_value, exps[:n])`` through numpy's loop (scalar base: stride 0)."""
     box = np.empty(1)
     box[0] = base_value
@@ -177,7 +183,7 @@ def _power(fp, scratch, base_value, exps, out, n):  # type: ignore[no-untyped-de
 
 
 @_jit
-def _blasable(stride1, stride2, d1, d2):  # type: ignore[no-untyped-def]
+def _blasable(stride1, stride2, d1, d2):
     """numpy's ``is_blasable2d`` (byte strides)."""
     if stride2 != 8:
         return False
@@ -186,7 +192,7 @@ def _blasable(stride1, stride2, d1, d2):  # type: ignore[no-untyped-def]
 
 
 @_jit
-def _gemv(fp, a, a_off, is1_m, is1_n, x, x_off, is2_n, y, y_off, os, m, n):  # type: ignore[no-untyped-def]
+def _gemv(fp, a, a_off, is1_m, is1_n, x, x_off, is2_n, y, y_off, os, m, n):
     """numpy's ``DOUBLE_gemv``: ``y[m] = a[m x n] @ x[n]``."""
     if _blasable(is1_m, is1_n, m, n):
         order = _COL_MAJOR
@@ -199,18 +205,19 @@ def _gemv(fp, a, a_off, is1_m, is1_n, x, x_off, is2_n, y, y_off, os, m, n):  # t
 
 
 @_jit
-def _noblas(a, a_off, is1_m, is1_n, b, b_off, is2_n, is2_p, c, c_off, dm, dn, dp):  # type: ignore[no-untyped-def]
+def _noblas(a, a_off, is1_m, is1_n, b, b_off, is2_n, is2_p, c, c_off, dm, dn, dp):
     """numpy's ``DOUBLE_matmul_inner_noblas``: sums from 0 in order, no fused multiply-add."""
     for i in range(dm):
         for j in range(dp):
             acc = 0.0
             for k in range(dn):
-                acc = acc + a[a_off + (i * is1_m + k * is1_n) // 8] * b[b_off + (k * is2_n + j * is2_p) // 8]
+                x = a[a_off + (i * is1_m + k * is1_n) // 8]
+                acc = acc + x * b[b_off + (k * is2_n + j * is2_p) // 8]
             c[c_off + i * dp + j] = acc
 
 
 @_jit
-def _matmul(fp, a, a_off, is1_m, is1_n, b, b_off, is2_n, is2_p, c, c_off, dm, dn, dp):  # type: ignore[no-untyped-def]
+def _matmul(fp, a, a_off, is1_m, is1_n, b, b_off, is2_n, is2_p, c, c_off, dm, dn, dp):
     """``c[c_off:] = a @ b`` as numpy's ``DOUBLE_matmul`` computes it.
 
     ``a [dm x dn]``, ``b [dn x dp]`` start at the offsets with byte strides
@@ -243,7 +250,8 @@ def _matmul(fp, a, a_off, is1_m, is1_n, b, b_off, is2_n, is2_p, c, c_off, dm, dn
     if dm == 1 and dp == 1:
         # DOUBLE_dot: BLAS when both strides are positive multiples of 8
         if is1_n > 0 and is1_n % 8 == 0 and is2_n > 0 and is2_n % 8 == 0:
-            c[c_off] = 0.0 + _call_ddot(fp[FP_DOT], dn, _addr(a, a_off), is1_n // 8, _addr(b, b_off), is2_n // 8)
+            c[c_off] = 0.0 + _call_ddot(fp[FP_DOT], dn, _addr(a, a_off), is1_n // 8,
+                                        _addr(b, b_off), is2_n // 8)
         else:
             acc = 0.0
             for k in range(dn):
@@ -263,7 +271,7 @@ def _matmul(fp, a, a_off, is1_m, is1_n, b, b_off, is2_n, is2_p, c, c_off, dm, dn
 
 
 @_jit
-def _pairwise_block(a, start, n, stride):  # type: ignore[no-untyped-def]
+def _pairwise_block(a, start, n, stride):
     """numpy's pairwise sum for ``n <= 128``: one loop below 8 terms, else 8
     interleaved accumulators added as a tree, then the remainder."""
     if n < 8:
@@ -300,7 +308,7 @@ def _pairwise_block(a, start, n, stride):  # type: ignore[no-untyped-def]
 
 
 @_jit
-def _pairwise(a, start, n, stride):  # type: ignore[no-untyped-def]
+def _pairwise(a, start, n, stride):
     """numpy's pairwise sum of ``a[start + i * stride]``, ``i < n``.
 
     Above 128 terms numpy recurses on two halves (the first a multiple of 8
@@ -351,7 +359,7 @@ def _pairwise(a, start, n, stride):  # type: ignore[no-untyped-def]
 
 
 @_jit
-def _logaddexp0(z):  # type: ignore[no-untyped-def]
+def _logaddexp0(z):
     """numpy's ``logaddexp(0, z)`` (``npy_logaddexp``)."""
     if z == 0.0:
         return 0.0 + math.log(2.0)
@@ -364,7 +372,7 @@ def _logaddexp0(z):  # type: ignore[no-untyped-def]
 
 
 @_jit
-def _sigmoid_block(fp, scratch, Z, H, tmp, start, count):  # type: ignore[no-untyped-def]
+def _sigmoid_block(fp, scratch, Z, H, tmp, start, count):
     """``activations.sigmoid``: ``e = exp(-|z|)``; ``where(z >= 0, 1, e) / (1 + e)``."""
     for e in range(count):
         tmp[e] = -abs(Z[start + e])
@@ -375,7 +383,7 @@ def _sigmoid_block(fp, scratch, Z, H, tmp, start, count):  # type: ignore[no-unt
 
 
 @_jit
-def _activate(fp, scratch, code, Z, H, tmp, start, count):  # type: ignore[no-untyped-def]
+def _activate(fp, scratch, code, Z, H, tmp, start, count):
     """``H[start:start+count] = act(Z[...])`` for a hidden activation ``code``."""
     if code == TANH:
         _unary(fp, FP_TANH, scratch, Z, start, H, start, count)
@@ -393,7 +401,7 @@ def _activate(fp, scratch, code, Z, H, tmp, start, count):  # type: ignore[no-un
 
 
 @_jit
-def _derivative(code, z, a):  # type: ignore[no-untyped-def]
+def _derivative(code, z, a):
     if code == TANH:
         return 1.0 - a * a
     if code == RELU:
@@ -406,7 +414,7 @@ def _derivative(code, z, a):  # type: ignore[no-untyped-def]
 
 
 @_jit
-def _output_and_loss(fp, scratch, task, Z, A, T, zo, n, K, rows, tmp, tmp2):  # type: ignore[no-untyped-def]
+def _output_and_loss(fp, scratch, task, Z, A, T, zo, n, K, rows, tmp, tmp2):
     """The output layer ``A[zo:zo+n*K]`` from ``Z`` and the mean batch loss
     against the targets ``T [n x K]`` (``Task.output`` and ``Task.loss`` with ``z``)."""
     count = n * K
@@ -464,7 +472,7 @@ def _output_and_loss(fp, scratch, task, Z, A, T, zo, n, K, rows, tmp, tmp2):  # 
 
 
 @_jit
-def train_run(X, Y, idx, starts, sizes, acts, task, opt, reg, hyper, fp,  # type: ignore[no-untyped-def]
+def train_run(X, Y, idx, starts, sizes, acts, task, opt, reg, hyper, fp,
               P, S1, S2, St, trainable, any_frozen, U, losses, G, D):
     """Run ``len(starts) - 1`` updates; batch ``u`` is ``idx[starts[u]:starts[u+1]]``.
 
@@ -677,7 +685,7 @@ def train_run(X, Y, idx, starts, sizes, acts, task, opt, reg, hyper, fp,  # type
 
 
 @_jit
-def probe_unary(fp, which, x):  # type: ignore[no-untyped-def]
+def probe_unary(fp, which, x):
     """numpy's loop ``fp[which]`` applied to ``x`` (for the start-up self-test)."""
     out = np.empty_like(x)
     scratch = np.zeros(16, np.int64)
@@ -686,7 +694,7 @@ def probe_unary(fp, which, x):  # type: ignore[no-untyped-def]
 
 
 @_jit
-def probe_power(fp, base_value, x):  # type: ignore[no-untyped-def]
+def probe_power(fp, base_value, x):
     """``np.power(base_value, x)`` through numpy's loop (for the self-test)."""
     out = np.empty_like(x)
     scratch = np.zeros(16, np.int64)
@@ -695,7 +703,7 @@ def probe_power(fp, base_value, x):  # type: ignore[no-untyped-def]
 
 
 @_jit
-def probe_matmul(fp, a, is1_m, is1_n, b, is2_n, is2_p, dm, dn, dp):  # type: ignore[no-untyped-def]
+def probe_matmul(fp, a, is1_m, is1_n, b, is2_n, is2_p, dm, dn, dp):
     """``a @ b`` through ``_matmul`` with the given byte strides (for tests)."""
     c = np.empty(dm * dp)
     _matmul(fp, a, 0, is1_m, is1_n, b, 0, is2_n, is2_p, c, 0, dm, dn, dp)

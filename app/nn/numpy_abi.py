@@ -21,6 +21,7 @@ fast path, with the reason.
 from __future__ import annotations
 
 import ctypes
+import importlib
 
 import numpy as np
 from numpy.typing import NDArray
@@ -31,9 +32,8 @@ _DOUBLE = np.dtype(np.float64).num
 
 
 def _blas() -> tuple[int, int, int]:
-    from numpy._core import _multiarray_umath
-
-    lib = ctypes.CDLL(_multiarray_umath.__file__)
+    multiarray = importlib.import_module("numpy._core._multiarray_umath")
+    lib = ctypes.CDLL(multiarray.__file__)
     for prefix, suffix in _ILP64_NAMES:
         try:
             return tuple(  # type: ignore[return-value]
@@ -53,7 +53,8 @@ def _ufunc_loop(ufunc: np.ufunc) -> tuple[int, int]:
     nargs = ctypes.c_int.from_address(base + 24).value
     ntypes = ctypes.c_int.from_address(base + 48).value
     if nargs != ufunc.nargs or ntypes != ufunc.ntypes:
-        raise RuntimeError(f"numpy's PyUFuncObject layout is not the expected one ({ufunc.__name__})")
+        raise RuntimeError(
+            f"numpy's PyUFuncObject layout is not the expected one ({ufunc.__name__})")
     functions = ctypes.c_void_p.from_address(base + 32).value
     data = ctypes.c_void_p.from_address(base + 40).value
     types = ctypes.c_void_p.from_address(base + 64).value
