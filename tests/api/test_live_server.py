@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import json
 import os
 import random
@@ -390,5 +391,68 @@ def test_an_oversize_message_is_refused_and_the_socket_stays_usable(server: Serv
             await p.send(small)
             error = await p.until(lambda m: m["type"] == "error")
             assert error["code"] == "invalid" and error["field"] == "pad"
+
+    asyncio.run(run())
+
+
+def test_after_a_rollback_every_client_has_the_servers_history(server: Server) -> None:
+    """A client that keeps the history as the browser does (replace on `history`,
+    append each frame's delta) ends with what the server recorded, rollback or not."""
+
+    def post(path: str, body: dict[str, Any]) -> Any:
+        opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+        req = urllib.request.Request(server.http + path, data=json.dumps(body).encode(), method="POST",
+                                     headers={"Content-Type": "application/json"})
+        with opener.open(req, timeout=10) as r:
+            return json.loads(r.read())
+
+    async def run() -> None:
+        async with peer(server) as ws:
+            p = Peer(ws)
+            session = await p.hello(config={"dataset": "plane", "hidden": [8] * 6}, hyper={"lr": 10})
+            sid = session["session_id"]
+            steps, losses = list(p.history["steps"]), list(p.history["batch_loss"])
+
+            async def next_message(timeout: float = 5.0) -> dict[str, Any]:
+                msg, _ = await p.recv(timeout)
+                if msg["type"] == "history":
+                    steps[:], losses[:] = msg["steps"], msg["batch_loss"]
+                elif msg["type"] == "frame":
+                    steps.extend(msg["history"]["steps"])
+                    losses.extend(msg["history"]["batch_loss"])
+                return msg
+
+            async def until(match: Callable[[dict[str, Any]], bool], timeout: float = 10.0) -> dict[str, Any]:
+                deadline = time.perf_counter() + timeout
+                while time.perf_counter() < deadline:
+                    msg = await next_message(deadline - time.perf_counter())
+                    if match(msg):
+                        return msg
+                raise AssertionError("no matching message in time")
+
+            # 10 updates, then one run of updates that diverges (lr 10 on a deep regression
+            # network blows up within ~100): its rollback point is step 10.
+            assert (await asyncio.to_thread(post, f"/api/sessions/{sid}/step", {"count": 10}))["step"] == 10
+            await until(lambda m: m["type"] == "frame" and m["step"] == 10)
+            result = await asyncio.to_thread(post, f"/api/sessions/{sid}/step", {"count": 1000})
+            assert result["diverged"] is not None and result["diverged"]["rollback_step"] == 10
+            diverged = await until(lambda m: m["type"] == "frame" and m["diverged"] is not None)
+            assert steps[-1] == diverged["step"] > 10
+
+            await p.send({"type": "set_hyper", "lr": 0.0001})
+            await p.send({"type": "rollback"})
+            await until(lambda m: m["type"] == "frame" and m["diverged"] is None and m["step"] == 10)
+            await p.send({"type": "play"})
+            await until(lambda m: m["type"] == "frame" and m["step"] >= 40)
+            await p.send({"type": "pause"})
+            await until(lambda m: m["type"] == "frame" and not m["playing"])
+            with contextlib.suppress(asyncio.TimeoutError):  # anything still in flight
+                while True:
+                    await next_message(0.3)
+            full = await asyncio.to_thread(server.get, f"/api/sessions/{sid}/history")
+            assert full["steps"] == list(range(1, full["steps"][-1] + 1))
+            assert all(loss is not None for loss in full["batch_loss"])
+            assert steps == full["steps"]
+            assert losses == full["batch_loss"]
 
     asyncio.run(run())
