@@ -6,6 +6,8 @@ OpenAPI schema at `/docs`. Errors have the protocol's one error shape.
 
 from __future__ import annotations
 
+import secrets
+import time
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Body, HTTPException, Request
@@ -16,6 +18,7 @@ from app import protocol as p
 from app.server import controls, messages
 from app.server.registry import LiveSession, Registry, RegistryFull
 from app.training.config import HyperState, RunConfig
+from app.training.persist import restore_session, session_state
 from app.training.session import SessionError
 
 router = APIRouter(prefix="/api", tags=["sessions"])
@@ -40,6 +43,11 @@ class StepRequest(BaseModel):
     model_config = {"extra": "forbid"}
     unit: Literal["update", "epoch"] = "update"
     count: Annotated[int, Field(ge=1, le=100000)] = 1
+
+
+class SaveRequest(BaseModel):
+    model_config = {"extra": "forbid"}
+    name: Annotated[str, Field(min_length=1, max_length=80)]
 
 
 class PredictRequest(BaseModel):
@@ -189,3 +197,36 @@ def predict(request: Request, session_id: str, body: PredictRequest) -> dict[str
     except ValueError as exc:
         raise ApiError(422, p.ErrorMessage(code="invalid", field="points", message=str(exc))) from None
     return {"outputs": outputs.tolist()}
+
+
+@router.post("/sessions/{session_id}/save", status_code=201, summary="Save the session as a named run")
+def save_run(request: Request, session_id: str, body: SaveRequest) -> dict[str, Any]:
+    live = _live(request, session_id)
+    run_id = secrets.token_urlsafe(9)
+    _registry(request).store.put("run", run_id, {"name": body.name, "saved_at": time.time(),
+                                                 "state": session_state(live.session)})
+    return {"run_id": run_id, "name": body.name, "link": f"/?run={run_id}"}
+
+
+@router.get("/runs/{run_id}", summary="A saved run: its name, configuration and progress")
+def get_run(request: Request, run_id: str) -> dict[str, Any]:
+    doc = _registry(request).store.get("run", run_id)
+    if doc is None:
+        raise ApiError(404, p.ErrorMessage(code="no_session", field="run_id", value=run_id,
+                                           allowed="an id returned by a save", message=f"no saved run {run_id!r}"))
+    state = doc["state"]
+    return {"run_id": run_id, "name": doc["name"], "saved_at": doc["saved_at"], "config": state["config"],
+            "hyper": state["hyper"], "step": state["model"]["step"], "epoch": state["model"]["epoch"]}
+
+
+@router.post("/runs/{run_id}/open", status_code=201, summary="Open a saved run as a new session")
+def open_run(request: Request, run_id: str) -> dict[str, Any]:
+    doc = _registry(request).store.get("run", run_id)
+    if doc is None:
+        raise ApiError(404, p.ErrorMessage(code="no_session", field="run_id", value=run_id,
+                                           allowed="an id returned by a save", message=f"no saved run {run_id!r}"))
+    try:
+        live = _registry(request).adopt(restore_session(doc["state"]))
+    except RegistryFull as exc:
+        raise ApiError(503, p.ErrorMessage(code="limit", message=str(exc))) from None
+    return _summary(live)

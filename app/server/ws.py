@@ -211,9 +211,12 @@ class Connection:
         if self.live is not None and self.client is not None:
             self.live.clients.discard(self.client)
             self.live.last_seen = time.monotonic()
-        self.live, self.client = live, None
+        previous, self.live, self.client = self.client, live, None
         if live is not None:
             self.client = Client(self.fps)
+            if previous is not None:
+                # One numbering per connection: acks of frames of the previous stream stay valid.
+                self.client.seq = self.client.acked = previous.seq
             live.clients.add(self.client)
             self.sender = asyncio.create_task(self._send_frames(live, self.client))
 

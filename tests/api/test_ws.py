@@ -45,7 +45,8 @@ class Peer:
         self.send({"type": "hello", **fields})
         session = self.until("session")
         assert self.recv()["type"] == "dataset"
-        assert self.recv()["type"] == "history"
+        self.history = self.recv()
+        assert self.history["type"] == "history"
         return session
 
     def frame(self) -> dict[str, Any]:
