@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import platform
 import random
 import socket
@@ -53,7 +54,9 @@ def start_server(port: int, log: Path) -> subprocess.Popen[bytes]:
     proc = subprocess.Popen(
         [sys.executable, "-m", "uvicorn", "app.server.main:create_app", "--factory",
          "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"],
-        cwd=ROOT, stdout=log.open("wb"), stderr=subprocess.STDOUT)
+        cwd=ROOT, stdout=log.open("wb"), stderr=subprocess.STDOUT,
+        # A store of its own: sessions other runs left playing would be resumed and compete.
+        env={**os.environ, "PARAMLAB_STORE": "memory", "PARAMLAB_DATA_DIR": str(log.parent)})
     opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
     deadline = time.monotonic() + 20
     while time.monotonic() < deadline:

@@ -55,7 +55,9 @@ class Server:
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "uvicorn", "app.server.main:create_app", "--factory",
              "--host", "127.0.0.1", "--port", str(self.port), "--log-level", "warning"],
-            cwd=ROOT, stdout=self.log.open("wb"), stderr=subprocess.STDOUT)
+            cwd=ROOT, stdout=self.log.open("wb"), stderr=subprocess.STDOUT,
+            # A store of its own: neither resume sessions other runs left playing nor leave any.
+            env={**os.environ, "PARAMLAB_STORE": "memory", "PARAMLAB_DATA_DIR": str(self.log.parent)})
         deadline = time.monotonic() + 20
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
