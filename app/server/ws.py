@@ -70,10 +70,12 @@ class Connection:
 
     # ---------------------------------------------------------------- sending
 
-    async def send(self, message: dict[str, Any] | bytes) -> None:
-        data = (message if isinstance(message, bytes) else p.encode(message)).decode()
+    async def send(self, *messages: dict[str, Any] | bytes) -> None:
+        """Send messages in order, with nothing of this connection's in between."""
+        data = [(m if isinstance(m, bytes) else p.encode(m)).decode() for m in messages]
         async with self.send_lock:
-            await asyncio.wait_for(self.ws.send_text(data), timeout=self.settings.send_timeout)
+            for text in data:
+                await asyncio.wait_for(self.ws.send_text(text), timeout=self.settings.send_timeout)
 
     async def run(self) -> None:
         try:
@@ -225,9 +227,7 @@ class Connection:
         session = messages.session_message(live, client.fps)
         if self.mode == "follow":
             session["session_id"] = None  # a follower never learns the id of the teacher's session
-        await self.send(session)
-        await self.send(messages.dataset_message(live))
-        await self.send(messages.history_message(live, client))
+        await self.send(session, messages.dataset_message(live), messages.history_message(live, client))
         client.rebuilds = live.rebuilds
         client.sent_version = -1
 

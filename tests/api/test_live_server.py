@@ -44,7 +44,8 @@ def _free_port() -> int:
 class Server:
     """`python -m uvicorn app.server.main:create_app --factory` on 127.0.0.1, as a child process."""
 
-    def __init__(self, log: Path) -> None:
+    def __init__(self, log: Path, env: dict[str, str] | None = None) -> None:
+        self.env = env or {}
         self.port = _free_port()
         self.http = f"http://127.0.0.1:{self.port}"
         self.ws = f"ws://127.0.0.1:{self.port}/ws"
@@ -57,7 +58,7 @@ class Server:
              "--host", "127.0.0.1", "--port", str(self.port), "--log-level", "warning"],
             cwd=ROOT, stdout=self.log.open("wb"), stderr=subprocess.STDOUT,
             # A store of its own: neither resume sessions other runs left playing nor leave any.
-            env={**os.environ, "PARAMLAB_STORE": "memory", "PARAMLAB_DATA_DIR": str(self.log.parent)})
+            env={**os.environ, "PARAMLAB_STORE": "memory", "PARAMLAB_DATA_DIR": str(self.log.parent), **self.env})
         deadline = time.monotonic() + 20
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
