@@ -26,6 +26,7 @@ MAX_FEATURES = 16
 MAX_POINTS = 2000
 MIN_POINTS = 20
 MAX_MESSAGE_BYTES = 65536
+MAX_ECHO_BYTES = 200  # an error repeats at most this much of a bad value
 
 DATASETS = ("circle", "xor", "gauss", "spiral", "moons", "spiral3", "plane", "multigauss", "mammals")
 FEATURES = ("x1", "x2", "x1_sq", "x2_sq", "x1x2", "sin_x1", "sin_x2", "cos_x1", "cos_x2")
@@ -572,9 +573,12 @@ def error_from_details(err: Any, request: str | None, model: type[BaseModel] | N
     if allowed and allowed not in message:
         message += f"; allowed: {allowed}"
     try:
-        orjson.dumps(value)
+        if len(orjson.dumps(value)) > MAX_ECHO_BYTES:
+            value = repr(value)[:MAX_ECHO_BYTES] + "..."  # say what was wrong, do not echo it all back
     except TypeError:
-        value = repr(value)
+        value = repr(value)[:MAX_ECHO_BYTES]
+    if len(message) > 2 * MAX_ECHO_BYTES:
+        message = message[:2 * MAX_ECHO_BYTES] + "..."
     return ErrorMessage(code="invalid", request=request, field=field, value=value, allowed=allowed, message=message)
 
 

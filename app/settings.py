@@ -14,8 +14,10 @@ class Settings(BaseSettings):
     port: int = 8000
     # Sessions held in memory at once; creating one more is refused with a message.
     max_sessions: int = 500
-    # A session nobody is connected to is dropped after this many seconds.
+    # A session nobody is connected to is dropped from memory (it stays in the store)
+    # after this many seconds; a playing one first pauses after `unwatched_seconds`.
     idle_seconds: float = 1800.0
+    unwatched_seconds: float = 120.0
     # A frame send that takes longer than this closes that client (it stopped reading).
     send_timeout: float = 5.0
     # Extra origins allowed to open the websocket, besides the server's own.

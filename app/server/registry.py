@@ -138,6 +138,11 @@ class Registry:
     def playing(self) -> list[LiveSession]:
         return [s for s in self.sessions.values() if s.playing]
 
+    def unwatched(self, seconds: float) -> list[LiveSession]:
+        """Playing sessions nobody has watched for `seconds`."""
+        now = time.monotonic()
+        return [s for s in self.sessions.values() if s.playing and not s.clients and now - s.last_seen > seconds]
+
     def idle(self, idle_seconds: float) -> list[LiveSession]:
         """Sessions nobody has watched for `idle_seconds` (not playing: a playing one is still at work)."""
         now = time.monotonic()

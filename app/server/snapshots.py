@@ -33,10 +33,13 @@ async def save_all(registry: Registry) -> None:
 
 
 async def snapshot_loop(registry: Registry, settings: Settings) -> None:
-    """Forever: snapshot what changed, then evict the idle."""
+    """Forever: pause what nobody watches, snapshot what changed, then evict the idle."""
     while True:
         await asyncio.sleep(settings.snapshot_seconds)
         try:
+            for live in registry.unwatched(settings.unwatched_seconds):
+                live.set_playing(False)  # nobody is looking: stop spending the class's CPU
+                live.session.version += 1
             await save_all(registry)
             for live in registry.idle(settings.idle_seconds):
                 await save_one(registry, live.id)

@@ -119,13 +119,14 @@ class TrainingSession:
         self.trace_index = 0
         self.trace: dict[str, Any] | None = None
         self.diverged: dict[str, Any] | None = None
-        self.safe_state: dict[str, Any] | None = None
+        self.safe_state: dict[str, Any] | None = None  # the rollback point
         self.batch_loss = math.nan
         self.last_grads = [{"W": np.zeros_like(p["W"]), "b": np.zeros_like(p["b"])} for p in params]
         self.last_deltas = [{"W": np.zeros_like(p["W"]), "b": np.zeros_like(p["b"])} for p in params]
         self._zeros = [{"W": np.zeros_like(p["W"]), "b": np.zeros_like(p["b"])} for p in params]
         self._metrics_cache: tuple[tuple[int, int], dict[str, float | None]] | None = None
         self.version += 1
+        self.safe_state = self.capture(self.metrics()["train_loss"])
 
     # ------------------------------------------------------------- properties
 
@@ -179,8 +180,7 @@ class TrainingSession:
         if not math.isfinite(pending.loss):
             self._diverge(f"the loss became {pending.loss} at update {self.step}")
         if not self.queue:
-            self.model.epoch += 1
-            self.history.record_epoch(self.step, self.epoch, self.metrics())
+            self._end_epoch()
 
     def _forward(self, pending: Pending) -> None:
         X = self.data.X["train"][pending.idx]
@@ -222,8 +222,6 @@ class TrainingSession:
         if self.diverged is not None or n_updates < 1:
             return 0
         done = self.finish_pending()
-        if self.diverged is None:
-            self.safe_state = self.capture()
         done = self._run_updates(n_updates, done, deadline)
         if done and self.diverged is None and not self._params_finite():
             self._diverge(f"a parameter became NaN or infinite by update {self.step}")
@@ -280,8 +278,7 @@ class TrainingSession:
         if not math.isfinite(self.batch_loss):
             self._diverge(f"the loss became {self.batch_loss} at update {self.step}")
         if not self.queue:
-            self.model.epoch += 1
-            self.history.record_epoch(self.step, self.epoch, self.metrics())
+            self._end_epoch()
         return result.done
 
     def step_epoch(self) -> int:
@@ -306,7 +303,6 @@ class TrainingSession:
         if self.diverged is not None:
             raise SessionError("the run diverged; roll back first", field="type", value="step")
         if self.pending is None:
-            self.safe_state = self.capture()
             self.pending = Pending(self._next_batch())
         phase = self.pending.phase + 1
         self._run_phase(self.pending, phase)
@@ -391,6 +387,7 @@ class TrainingSession:
 
     def set_hyper(self, changes: dict[str, Any]) -> list[dict[str, Any]]:
         """Apply hyperparameter changes live and log each one. Returns the log entries."""
+        self._checkpoint()
         logged = []
         for field, new in changes.items():
             if new is None:
@@ -465,6 +462,7 @@ class TrainingSession:
 
     def set_param(self, layer: int, kind: str, i: int, j: int, value: float) -> float:
         """Set one weight or bias; returns the old value."""
+        self._checkpoint()
         p = self._layer(layer)
         self._check_index("j", j, p["b"].shape[0])
         if kind == "W":
@@ -481,6 +479,7 @@ class TrainingSession:
 
     def freeze(self, layer: int, target: str, i: int, j: int, frozen: bool) -> None:
         """Freeze or unfreeze a layer, a neuron, a weight or a bias."""
+        self._checkpoint()
         p = self._layer(layer)
         masks = self.model.trainable
         if target == "layer":
@@ -507,9 +506,29 @@ class TrainingSession:
         self.diverged = {"step": self.step, "cause": cause, "rollback_step": safe_step,
                          "advice": "lower the learning rate, then roll back"}
 
-    def capture(self) -> dict[str, Any]:
+    def capture(self, loss: float | None = None) -> dict[str, Any]:
         """What a rollback returns to: a copy of the model, the step and the rest of the epoch."""
-        return {"model": copy.deepcopy(self.model), "step": self.step, "queue": list(self.queue)}
+        return {"model": copy.deepcopy(self.model), "step": self.step, "queue": list(self.queue), "loss": loss}
+
+    def _checkpoint(self) -> None:
+        """Remember the state before a user's change: the usual cause of a divergence."""
+        if self.diverged is None and self._params_finite():
+            self.safe_state = self.capture(self.metrics()["train_loss"])
+
+    def _end_epoch(self) -> None:
+        """Count and record the epoch; move the rollback point here if training is healthy.
+
+        Healthy: the training loss is finite and not more than half again the
+        loss at the rollback point. A run that is blowing up keeps its old,
+        sane rollback point, however many epochs the blow-up takes.
+        """
+        self.model.epoch += 1
+        metrics = self.metrics()
+        self.history.record_epoch(self.step, self.epoch, metrics)
+        loss = metrics["train_loss"]
+        kept = self.safe_state["loss"] if self.safe_state else None
+        if loss is not None and (kept is None or loss <= 1.5 * kept) and self._params_finite():
+            self.safe_state = self.capture(loss)
 
     def rollback(self) -> int:
         """Restore the last finite state; returns its step."""

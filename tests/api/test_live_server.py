@@ -402,12 +402,18 @@ def test_after_a_rollback_every_client_has_the_servers_history(server: Server) -
     """A client that keeps the history as the browser does (replace on `history`,
     append each frame's delta) ends with what the server recorded, rollback or not."""
 
-    def post(path: str, body: dict[str, Any]) -> Any:
+    def send(method: str, path: str, body: dict[str, Any]) -> Any:
         opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
-        req = urllib.request.Request(server.http + path, data=json.dumps(body).encode(), method="POST",
+        req = urllib.request.Request(server.http + path, data=json.dumps(body).encode(), method=method,
                                      headers={"Content-Type": "application/json"})
         with opener.open(req, timeout=10) as r:
             return json.loads(r.read())
+
+    def post(path: str, body: dict[str, Any]) -> Any:
+        return send("POST", path, body)
+
+    def patch(path: str, body: dict[str, Any]) -> Any:
+        return send("PATCH", path, body)
 
     async def run() -> None:
         async with peer(server) as ws:
@@ -433,10 +439,12 @@ def test_after_a_rollback_every_client_has_the_servers_history(server: Server) -
                         return msg
                 raise AssertionError("no matching message in time")
 
-            # 10 updates, then one run of updates that diverges (lr 10 on a deep regression
-            # network blows up within ~100): its rollback point is step 10.
+            # 10 updates at a small rate, then lr 10 (a deep regression network blows up
+            # within ~100 updates): the rollback point is the state before that change, step 10.
+            await asyncio.to_thread(patch, f"/api/sessions/{sid}/hyper", {"lr": 0.0001})
             assert (await asyncio.to_thread(post, f"/api/sessions/{sid}/step", {"count": 10}))["step"] == 10
             await until(lambda m: m["type"] == "frame" and m["step"] == 10)
+            await asyncio.to_thread(patch, f"/api/sessions/{sid}/hyper", {"lr": 10})
             result = await asyncio.to_thread(post, f"/api/sessions/{sid}/step", {"count": 1000})
             assert result["diverged"] is not None and result["diverged"]["rollback_step"] == 10
             diverged = await until(lambda m: m["type"] == "frame" and m["diverged"] is not None)

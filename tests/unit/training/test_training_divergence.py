@@ -50,8 +50,10 @@ def test_rollback_restores_a_finite_state_and_clears_divergence(make_session) ->
     s.advance(5000)
     assert s.diverged is not None
     version = s.version
-    assert s.rollback() == 20
-    assert s.diverged is None and _finite(s) and s.step == 20
+    back = s.diverged["rollback_step"]
+    assert back < s.diverged["step"]
+    assert s.rollback() == back
+    assert s.diverged is None and _finite(s) and s.step == back
     assert s.version > version
     snap = s.snapshot()
     assert snap["diverged"] is None
@@ -69,12 +71,13 @@ def test_rollback_restores_a_finite_state_and_clears_divergence(make_session) ->
         s.rollback()
 
 
-def test_rollback_returns_to_the_start_of_the_diverging_advance(make_session, copy_params,
-                                                                assert_params_equal) -> None:
-    s = make_session({"lr": 10}, dataset="plane", hidden=[8] * 6)
+def test_rollback_returns_to_the_state_before_the_last_change(make_session, copy_params,
+                                                              assert_params_equal) -> None:
+    s = make_session({"lr": 0.001}, dataset="plane", hidden=[8] * 6)
     s.advance(10)
     before = copy_params(s.params)
     velocity = copy_params(s.model.opt_state.slots["velocity"])
+    s.set_hyper({"lr": 10})
     s.advance(5000)
     assert s.diverged is not None and s.diverged["rollback_step"] == 10
     assert s.rollback() == 10
@@ -84,8 +87,9 @@ def test_rollback_returns_to_the_start_of_the_diverging_advance(make_session, co
 
 
 def test_history_after_rollback_goes_on_from_the_restored_step(make_session) -> None:
-    s = make_session({"lr": 10}, dataset="plane", hidden=[8] * 6)
+    s = make_session({"lr": 0.001}, dataset="plane", hidden=[8] * 6)
     s.advance(10)
+    s.set_hyper({"lr": 10})
     s.advance(5000)
     assert s.diverged is not None
     s.rollback()
@@ -131,3 +135,28 @@ def test_rollback_without_divergence_is_refused(make_session) -> None:
     with pytest.raises(SessionError):
         s.rollback()
     assert s.step == 10
+
+
+def test_rollback_returns_to_before_the_change_that_caused_the_divergence(make_session) -> None:
+    s = make_session({"lr": 0.001}, dataset="plane", hidden=[8] * 6)
+    s.step_epoch()
+    s.step_epoch()
+    healthy = s.step
+    before = [p["W"].copy() for p in s.params]
+    s.set_hyper({"lr": 10})  # the cause
+    s.advance(5000)
+    assert s.diverged is not None and s.diverged["rollback_step"] == healthy
+    s.rollback()
+    assert s.step == healthy
+    assert all(np.array_equal(p["W"], w) for p, w in zip(s.params, before))
+
+
+def test_a_wild_edit_is_undone_by_rollback(make_session) -> None:
+    s = make_session({"lr": 0.1}, dataset="plane", hidden=[8, 8], activation="relu")
+    s.advance(30)
+    old = float(s.params[0]["W"][0, 0])
+    s.set_param(0, "W", 0, 0, 1e300)
+    s.advance(100)
+    assert s.diverged is not None
+    s.rollback()
+    assert float(s.params[0]["W"][0, 0]) == old and s.step == 30
