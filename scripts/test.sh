@@ -16,4 +16,7 @@ if ! command -v chromium >/dev/null 2>&1; then
 fi
 
 python3 -m pip install -q --disable-pip-version-check -e '.[test]'
+# Compile the fast path once (about 10 s on a fresh clone, then cached on disk), so
+# no test's server spends its first seconds compiling.
+python3 -c "from app.nn import fast; fast.warm_up() or print('fast path unavailable:', fast.reason())"
 python3 -m pytest "$@"
