@@ -13,6 +13,7 @@ import { ChartsView } from "./views/charts.js";
 import { PhasesView } from "./views/phases.js";
 import { ParamsPanel } from "./views/params_panel.js";
 import { StatusView } from "./views/status.js";
+import { ClassroomView } from "./views/classroom.js";
 
 const $ = (id) => document.getElementById(id);
 const FPS = 60;
@@ -32,6 +33,7 @@ const charts = new ChartsView($("charts"));
 const phases = new PhasesView($("phases"));
 const params = new ParamsPanel($("params"));
 const status = new StatusView();
+const classroom = new ClassroomView($("classroom"), { toggle: $("classroom-toggle"), chip: $("room-chip"), banner: $("banner-room"), toast: $("toast") });
 
 let session = null, dataset = null, net = null, grid = null, ctxInfo = null, lastFrame = null;
 let queue = [], pendingHyper = null, hashDirty = false, phaseSeen = null;
@@ -39,8 +41,11 @@ const stats = { framesDrawn: 0, drawMs: 0, lastDrawMs: 0 };
 
 const socket = new Socket(() => {
   const config = state.config();
-  return { fps: FPS, config, hyper: state.hyper(), playing: state.playing };
+  // A student's own first session waits paused while they follow the teacher.
+  return { fps: FPS, config, hyper: state.hyper(), playing: state.playing && !classroom.joining, run_id: classroom.runId };
 });
+socket.afterHello = () => classroom.rejoin();
+if (classroom.freshRun) socket.forgetSession();
 
 // ---- server -> views ----------------------------------------------------------------
 
@@ -52,8 +57,12 @@ socket.addEventListener("session", ({ detail: msg }) => {
   params.reset(msg.architecture);
   charts.reset();
   status.reset();
-  for (const a of ["export-model", "export-csv"]) $(a).href = `/api/sessions/${msg.session_id}/${a === "export-model" ? "model" : "history.csv"}`;
+  for (const a of ["export-model", "export-csv"]) {
+    if (msg.session_id) $(a).href = `/api/sessions/${msg.session_id}/${a === "export-model" ? "model" : "history.csv"}`;
+    else $(a).removeAttribute("href");   // a follower does not learn the teacher's session id
+  }
   rebuild();
+  classroom.reset(msg);
 });
 
 socket.addEventListener("dataset", ({ detail: msg }) => { dataset = msg; rebuild(); });
@@ -62,7 +71,13 @@ socket.addEventListener("frame", ({ detail: msg }) => {
   charts.append(msg.history);      // every frame's history counts, drawn or skipped
   queue.push(msg);
 });
-socket.addEventListener("error", ({ detail: msg }) => { status.error(msg); if (session) controls.reset(session); });
+socket.addEventListener("error", ({ detail: msg }) => {
+  status.error(classroom.explain(msg));
+  if (session) controls.reset(session);
+  classroom.receive(msg);
+  if (msg.request === "hello" && msg.field === "run_id") socket.sayHello(null);   // a dead run link: a new session
+});
+for (const type of ["room", "room_status", "saved", "notice"]) socket.addEventListener(type, ({ detail }) => classroom.receive(detail));
 socket.addEventListener("status", ({ detail }) => status.setConnected(detail.connected));
 
 function rebuild() {
@@ -119,6 +134,7 @@ function draw(frame) {
   controls.update(frame);
   phases.update(frame);
   status.update(frame);
+  classroom.update(frame);
   const m = frame.metrics;
   setNum($("train-loss"), m.train_loss); setNum($("test-loss"), m.test_loss);
   $("train-acc").textContent = pct(m.train_acc); $("train-acc").title = String(m.train_acc);
@@ -161,6 +177,7 @@ function loop(now) {
 
 function intent({ detail }) {
   const msg = { ...detail };
+  if (!classroom.allows(msg.type)) { status.error({ message: classroom.explain({ code: "forbidden", request: msg.type }).message }); return; }
   switch (msg.type) {
     case "set_hyper": {
       // Coalesced: at most one set_hyper per animation frame.
@@ -176,7 +193,12 @@ function intent({ detail }) {
   if (!socket.send(msg)) status.error({ message: "Not connected: the change was not sent. Reconnecting…" });
 }
 
-for (const v of [controls, network, output, phases, status]) v.addEventListener("intent", intent);
+for (const v of [controls, network, output, phases, status, classroom]) v.addEventListener("intent", intent);
+classroom.addEventListener("readonly", ({ detail }) => {
+  network.readOnly = detail.on;
+  if (!detail.on && session) controls.reset(session);   // the controls' own limits come back
+});
+classroom.addEventListener("leave", () => socket.sayHello(socket.sessionId));
 network.addEventListener("neurons", ({ detail }) => {
   const h = [...state.hidden];
   h[detail.layer] = Math.max(1, Math.min(32, h[detail.layer] + detail.delta));
@@ -197,7 +219,7 @@ controls.addEventListener("ui", ({ detail }) => {
 // ---- keyboard, links, export ---------------------------------------------------------
 
 document.addEventListener("keydown", (ev) => {
-  if (ev.defaultPrevented || ev.altKey || ev.ctrlKey || ev.metaKey || tooltip.editing) return;
+  if (ev.defaultPrevented || ev.altKey || ev.ctrlKey || ev.metaKey || tooltip.editing || classroom.readOnly) return;
   const t = ev.target, tag = t.tagName;
   if (["INPUT", "SELECT", "TEXTAREA"].includes(tag) || t.isContentEditable) return;
   if (ev.key === " " && !["BUTTON", "A"].includes(tag)) { ev.preventDefault(); controls.togglePlay(); }
@@ -205,6 +227,7 @@ document.addEventListener("keydown", (ev) => {
 });
 
 window.addEventListener("hashchange", () => {
+  if (classroom.readOnly) return;   // a follower's page shows the teacher's configuration
   // A link pasted into this tab: apply its configuration and hyperparameters.
   const next = State.deserialize(location.hash);
   const cfg = next.config(), old = state.config();
@@ -235,7 +258,7 @@ $("export-png").addEventListener("click", () => {
 // ---- debug handle (tests, benchmarks, the curious) ---------------------------------------
 
 window.paramlab = {
-  state, socket, stats, charts, network, output,
+  state, socket, stats, charts, network, output, classroom,
   get frame() { return lastFrame; },
   get session() { return session; },
   get dataset() { return dataset; },

@@ -1,9 +1,11 @@
 // The only module that talks to the server's websocket. It says hello (with the
-// session id kept in sessionStorage, so a reload resumes the same session),
-// re-dispatches every server message as an event named after its `type`,
-// acknowledges frames when told they are drawn, and reconnects with backoff.
+// session id kept in sessionStorage, so a reload resumes the same session, and
+// a room's teacher key kept in localStorage for that session), re-dispatches
+// every server message as an event named after its `type`, acknowledges frames
+// when told they are drawn, and reconnects with backoff.
 
 const SESSION_KEY = "paramlab.session_id";
+const TEACHER_KEY = "paramlab.teacher_key.";   // + session id
 export const PROTOCOL_VERSION = 1;
 
 export class Socket extends EventTarget {
@@ -20,6 +22,8 @@ export class Socket extends EventTarget {
     this.framesReceived = 0;
     this.lastAcked = -1;
     this.awaitingHello = false;
+    /** Messages sent right after every hello (a student going back into their room). */
+    this.afterHello = () => [];
   }
 
   connect() {
@@ -43,7 +47,10 @@ export class Socket extends EventTarget {
 
   sayHello(sessionId) {
     this.awaitingHello = true;
-    this.rawSend({ type: "hello", version: PROTOCOL_VERSION, session_id: sessionId || null, ...this.helloBody() });
+    const teacherKey = sessionId ? localStorage.getItem(TEACHER_KEY + sessionId) : null;
+    this.rawSend({ type: "hello", version: PROTOCOL_VERSION, session_id: sessionId || null, ...this.helloBody(),
+      ...(teacherKey ? { teacher_key: teacherKey } : {}) });
+    for (const msg of this.afterHello()) this.rawSend(msg);
   }
 
   receive(text) {
@@ -51,9 +58,11 @@ export class Socket extends EventTarget {
     try { msg = JSON.parse(text); } catch { return; }
     if (msg.type === "session") {
       this.awaitingHello = false;
-      this.sessionId = msg.session_id;
-      sessionStorage.setItem(SESSION_KEY, msg.session_id);
+      // A student following a room is shown the teacher's session without its id: keep their own.
+      if (msg.session_id) { this.sessionId = msg.session_id; sessionStorage.setItem(SESSION_KEY, msg.session_id); }
       this.setConnected(true);
+    } else if (msg.type === "room" && msg.teacher_key && this.sessionId) {
+      localStorage.setItem(TEACHER_KEY + this.sessionId, msg.teacher_key);
     } else if (msg.type === "error" && msg.code === "no_session" && this.awaitingHello && this.sessionId) {
       // The stored session is gone (server restarted): start a new one from the URL's config.
       this.sessionId = null;

@@ -44,8 +44,8 @@ class App:
         self.page.on("console", lambda m: self.errors.append(m.text) if m.type == "error" else None)
         self.page.on("pageerror", lambda e: self.errors.append(f"uncaught: {e}"))
 
-    def open(self, hash_: str = "", frames: int = 1) -> App:
-        self.page.goto(f"{self.server.url}/{'#' + hash_ if hash_ else ''}")
+    def open(self, hash_: str = "", frames: int = 1, path: str = "/") -> App:
+        self.page.goto(f"{self.server.url}{path}{'#' + hash_ if hash_ else ''}")
         # A fresh page: count from zero (a paused session sends a single frame).
         self.wait(f"window.paramlab && paramlab.stats.framesDrawn >= {frames}")
         return self

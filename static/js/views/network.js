@@ -268,14 +268,15 @@ export class NetworkView extends EventTarget {
           if (c === 0) { const x = tr.a?.[0]?.[n.k]; text = `${fmt(x, 3)}`; title = `input ${x}`; }
           else if (phase === "loss" && c === last) {
             const y = tr.output?.[n.k], t = Array.isArray(tr.target) ? tr.target[n.k] : tr.target;
-            text = `ŷ ${fmt(y, 3)} t ${fmt(t, 3)} L ${fmt(tr.loss, 3)}`; title = `prediction ŷ = ${y}\ntarget t = ${t}\nloss L = ${tr.loss}`;
+            text = `ŷ ${fmt(y, 3)}\nt ${fmt(t, 3)}\nL ${fmt(tr.loss, 3)}`; title = `prediction ŷ = ${y}\ntarget t = ${t}\nloss L = ${tr.loss}`;
           } else if (phase === "backward" || phase === "update") {
             const d = tr.dz?.[c - 1]?.[n.k]; text = `dL/dz ${fmt(d, 3)}`; title = `dL/dz = ${d}`;
           } else {
             const z = tr.z?.[c - 1]?.[n.k], a = tr.a?.[c]?.[n.k];
-            text = `z ${fmt(z, 3)} a ${fmt(a, 3)}`; title = `z = ${z}\na = ${a}`;
+            text = `z ${fmt(z, 3)}\na ${fmt(a, 3)}`; title = `z = ${z}\na = ${a}`;
           }
         }
+        // "\n" reads as a space where labels do not wrap (wide screens) and breaks the line on phones.
         if (n.trace.textContent !== text) { n.trace.textContent = text; n.trace.title = title; }
         n.el.classList.toggle("traced", !!text);
         if (!tr) n.el.getAnimations().forEach((a) => a.cancel());

@@ -58,7 +58,7 @@ export class NetworkFocus {
 
   edit(it) {
     const v = this.view;
-    if (!v.frame) return;
+    if (!v.frame || v.readOnly) return;   // following the teacher: look, do not touch
     let l, kind, i = 0, j;
     if (it.type === "edge") { l = it.l; kind = "W"; i = it.i; j = it.j; }
     else if (it.type === "bias") { l = it.l; kind = "b"; j = it.j; }

@@ -1,0 +1,401 @@
+// The classroom. A teacher opens a room around their session and gets a short
+// code, the join link and its QR code (big enough for a projector); students
+// join with the code and follow the teacher's session read-only, fork it into a
+// copy of their own, and come back. The teacher sees the class (connected,
+// following, forked, a gallery of the losses students chose to share) and
+// pushes a hyperparameter into every student's own session. Anyone saves a run
+// and shares its link. Like the other views it never talks to the server: it
+// dispatches "intent" events (protocol messages); main.js hands it the server's
+// room, room_status, saved, notice and error messages.
+import { fmt, numHTML, int } from "../format.js";
+import { PROPS } from "../state.js";
+import { drawQR } from "../qr.js";
+import { ReadOnly } from "./read_only.js";
+
+const ROOM_KEY = "paramlab.room";   // sessionStorage: {code, name, share, mode} of this tab's student
+const RUN_KEY = "paramlab.run";     // sessionStorage: the saved run this tab's session was opened from
+const PUSH_FIELDS = { lr: "Learning rate", momentum: "Momentum", batch_size: "Batch size", optimizer: "Optimizer",
+  regularization: "Regularization", reg_rate: "Regularization rate", dropout: "Dropout" };
+const PROP = Object.fromEntries(PROPS.map((p) => [p.name, p]));
+/** What a follower may still send: none of it changes the teacher's session. */
+const FOLLOWER_MAY = new Set(["fork", "follow", "save", "room_join"]);
+
+const esc = (s) => String(s).replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+const normCode = (s) => String(s || "").toUpperCase().replace(/[\s-]/g, "");
+const plural = (n, word) => `${int(n)} ${word}${n === 1 ? "" : "s"}`;
+
+function stored(key) {
+  try { return JSON.parse(sessionStorage.getItem(key)); } catch { return null; }
+}
+
+export class ClassroomView extends EventTarget {
+  /** root: the panel; parts: {toggle, chip, banner, toast} elements of the page. */
+  constructor(root, parts) {
+    super();
+    Object.assign(this, { root, ...parts });
+    this.room = null; this.status = null; this.hyper = null; this.session = null; this.qr = null;
+    this.pendingJoin = null; this.notices = [];
+    this.lock = new ReadOnly();
+    const params = new URLSearchParams(location.search);
+    this.urlRoom = params.get("room");
+    this.runId = params.get("run");
+    // A run link opened in this tab for the first time opens the run, not the tab's earlier session.
+    this.freshRun = !!this.runId && sessionStorage.getItem(RUN_KEY) !== this.runId;
+    this.joined = stored(ROOM_KEY);
+    if (this.joined && (this.freshRun || (this.urlRoom && normCode(this.urlRoom) !== this.joined.code))) this.forgetRoom();
+    this.build();
+    this.bind();
+    this.render();
+    if (this.urlRoom && !this.joined) this.promptJoin(this.urlRoom);
+  }
+
+  get mode() { return this.room?.mode ?? null; }
+  get readOnly() { return this.lock.on; }
+  /** The page opens as a student (a join link, or a reload in a room): its own first session starts paused. */
+  get joining() { return !!(this.urlRoom || this.joined); }
+  allows(type) { return !this.readOnly || FOLLOWER_MAY.has(type); }
+
+  /** Sent right after every hello: a student goes back into their room (reload, reconnect). */
+  rejoin() {
+    const j = this.joined;
+    return j ? [{ type: "room_join", code: j.code, name: j.name, share: j.share, fork: j.mode === "fork" }] : [];
+  }
+
+  intent(detail) { this.dispatchEvent(new CustomEvent("intent", { detail })); }
+
+  build() {
+    const fields = Object.entries(PUSH_FIELDS).map(([k, label]) => `<option value="${k}">${label}</option>`).join("");
+    this.root.innerHTML = `<div class="cl-head"><h2 id="h-classroom">Classroom</h2>
+        <button type="button" class="cl-hide">Hide</button></div>
+      <div class="cl-cards">
+        <section class="cl-card cl-teach" aria-labelledby="h-teach">
+          <h3 id="h-teach">Teach</h3>
+          <p class="note">Open a room around this session: students join with a code and follow your network live.</p>
+          <label class="check"><input id="room-gallery" type="checkbox" checked> Show a gallery of the students' losses</label>
+          <div class="row"><button id="room-open" type="button" class="primary">Open a room</button></div>
+        </section>
+        <form class="cl-card cl-join" aria-labelledby="h-join" novalidate>
+          <h3 id="h-join">Join a room</h3>
+          <label class="cl-field" for="join-code">Room code</label>
+          <input id="join-code" type="text" autocomplete="off" autocapitalize="characters" spellcheck="false" maxlength="16">
+          <label class="cl-field" for="join-name">Your name</label>
+          <input id="join-name" type="text" autocomplete="nickname" maxlength="40">
+          <label class="check"><input id="join-share" type="checkbox"> Share my loss with the class</label>
+          <div class="row"><button type="submit" class="primary">Join</button></div>
+          <p class="cl-err" role="alert"></p>
+        </form>
+        <section class="cl-card cl-room" aria-labelledby="h-room">
+          <div class="cl-room-text">
+            <h3 id="h-room">Join this room</h3>
+            <p class="room-code" id="room-code"></p>
+            <p class="room-link">on <a id="room-link" href="/"></a></p>
+            <p class="note room-expires"></p>
+          </div>
+          <canvas id="room-qr" class="room-qr" role="img" aria-label="QR code of the join link"></canvas>
+        </section>
+        <section class="cl-card cl-class" aria-labelledby="h-class">
+          <h3 id="h-class">Your class</h3>
+          <dl class="cl-counts">
+            <div><dt>Students connected</dt><dd id="count-students" class="num">0</dd></div>
+            <div><dt>Following</dt><dd id="count-following" class="num">0</dd></div>
+            <div><dt>Forked</dt><dd id="count-forked" class="num">0</dd></div>
+          </dl>
+          <h4 id="h-gallery">Gallery: best test loss first</h4>
+          <div class="scroll"><table class="cl-gallery" aria-labelledby="h-gallery"><thead><tr><th>#</th><th>Name</th>
+            <th>Test loss</th><th>Training loss</th><th>lr</th><th>Momentum</th><th>Step</th></tr></thead><tbody></tbody></table></div>
+          <p class="note cl-gallery-note"></p>
+        </section>
+        <form class="cl-card cl-push" aria-labelledby="h-push" novalidate>
+          <h3 id="h-push">Push to everyone</h3>
+          <p class="note">Sets a hyperparameter in every forked student's own session.</p>
+          <label class="cl-field" for="push-field">Hyperparameter</label>
+          <select id="push-field">${fields}</select>
+          <label class="cl-field push-num" for="push-value">Value</label>
+          <input id="push-value" class="push-num" type="text" inputmode="decimal" autocomplete="off">
+          <label class="cl-field push-enum" for="push-choice">Value</label>
+          <select id="push-choice" class="push-enum"></select>
+          <p class="note push-range"></p>
+          <div class="row"><button type="submit" class="primary">Push to everyone</button></div>
+          <p class="cl-err" role="alert"></p>
+        </form>
+        <section class="cl-card cl-student" aria-labelledby="h-student">
+          <h3 id="h-student">Your room</h3>
+          <p class="cl-student-text"></p>
+          <div class="row"><button id="room-leave" type="button">Leave the room</button></div>
+        </section>
+        <form class="cl-card cl-save" aria-labelledby="h-save" novalidate>
+          <h3 id="h-save">Save run</h3>
+          <label class="cl-field" for="save-name">Run name</label>
+          <input id="save-name" type="text" maxlength="80" autocomplete="off">
+          <div class="row"><button type="submit">Save run</button></div>
+          <div class="cl-saved" hidden>
+            <label class="cl-field" for="save-link">Link to this run</label>
+            <div class="row"><input id="save-link" type="text" readonly><button id="save-copy" type="button">Copy link</button></div>
+            <p class="note cl-copied" role="status"></p>
+          </div>
+          <p class="cl-err" role="alert"></p>
+        </form>
+      </div>`;
+    const q = (s) => this.root.querySelector(s);
+    this.cards = { teach: q(".cl-teach"), join: q(".cl-join"), room: q(".cl-room"), klass: q(".cl-class"),
+      push: q(".cl-push"), student: q(".cl-student"), save: q(".cl-save") };
+    this.qrCanvas = q("#room-qr");
+    this.banner.innerHTML = `<p class="msg" role="status"></p>
+      <button id="room-fork" type="button" class="primary">Fork: experiment on my own copy</button>
+      <button id="room-back" type="button" class="primary">Back to the teacher</button>`;
+  }
+
+  bind() {
+    const q = (s) => this.root.querySelector(s);
+    this.toggle.addEventListener("click", () => this.show(this.root.hidden));
+    q(".cl-hide").addEventListener("click", () => { this.show(false); this.toggle.focus(); });
+    q("#room-open").addEventListener("click", () => this.intent({ type: "room_create", share_gallery: q("#room-gallery").checked }));
+    this.cards.join.addEventListener("submit", (ev) => { ev.preventDefault(); this.join(); });
+    this.cards.push.addEventListener("submit", (ev) => { ev.preventDefault(); this.push(); });
+    q("#push-field").addEventListener("change", () => this.pushDefaults());
+    this.cards.save.addEventListener("submit", (ev) => { ev.preventDefault(); this.save(); });
+    q("#save-copy").addEventListener("click", () => this.copy());
+    q("#room-leave").addEventListener("click", () => this.leave());
+    this.banner.querySelector("#room-fork").addEventListener("click", () => this.intent({ type: "fork" }));
+    this.banner.querySelector("#room-back").addEventListener("click", () => this.intent({ type: "follow" }));
+  }
+
+  show(on) {
+    this.root.hidden = !on;
+    this.toggle.setAttribute("aria-expanded", String(on));
+  }
+
+  /** A join link (/?room=CODE): the code is filled in, the name is asked for. */
+  promptJoin(code) {
+    this.root.querySelector("#join-code").value = normCode(code);
+    this.show(true);
+    requestAnimationFrame(() => this.root.querySelector("#join-name").focus());
+  }
+
+  // ---- server -> view ------------------------------------------------------------------
+
+  receive(msg) {
+    if (msg.type === "room") this.onRoom(msg);
+    else if (msg.type === "room_status") { this.status = msg; this.renderClass(); this.render(); }
+    else if (msg.type === "saved") this.onSaved(msg);
+    else if (msg.type === "notice") { this.notices.push(msg.text); this.toastText(msg.text); }
+    else if (msg.type === "error") this.onError(msg);
+  }
+
+  onRoom(msg) {
+    this.room = msg;
+    if (msg.role === "student") {
+      const who = this.pendingJoin || this.joined || {};
+      this.joined = { code: msg.code, name: who.name, share: !!who.share, mode: msg.mode };
+      sessionStorage.setItem(ROOM_KEY, JSON.stringify(this.joined));
+      if (this.pendingJoin) { this.pendingJoin = null; this.show(false); }   // the banner takes over
+    } else {
+      this.forgetRoom();
+      this.status = this.status?.code === msg.code ? this.status : null;
+    }
+    this.setReadOnly(msg.mode === "follow");
+    this.render();
+  }
+
+  onSaved(msg) {
+    const box = this.root.querySelector(".cl-saved");
+    this.root.querySelector("#save-link").value = location.origin + msg.link;
+    this.root.querySelector(".cl-copied").textContent = `Saved “${msg.name}”. Anyone with the link opens a copy of it.`;
+    box.hidden = false;
+    this.cards.save.querySelector(".cl-err").textContent = "";
+  }
+
+  onError(msg) {
+    const text = this.explain(msg).message;
+    if (msg.code === "no_room") {
+      this.forgetRoom(); this.pendingJoin = null; this.room = null;
+      this.setReadOnly(false);
+      this.render();
+      this.cards.join.querySelector(".cl-err").textContent = text;
+      this.show(true);
+    } else if (msg.request === "room_push") {
+      this.cards.push.querySelector(".cl-err").textContent = text;
+    } else if (msg.request === "save") {
+      this.cards.save.querySelector(".cl-err").textContent = text;
+    } else if (msg.request === "hello" && msg.field === "run_id") {
+      // A run link that opens nothing: the page goes on with a session of its own.
+      this.runId = null; this.freshRun = false;
+      sessionStorage.removeItem(RUN_KEY);
+      history.replaceState(null, "", location.pathname + location.hash);
+    }
+    this.lock.apply();
+  }
+
+  /** The server's error in plain words (forbidden and no_room rephrased for the classroom). */
+  explain(msg) {
+    let message = msg.message;
+    if (msg.code === "no_room") {
+      message = `No open room has the code “${normCode(msg.value) || "?"}”. Check the code on the projector: ` +
+        "rooms close after a few hours, and a room whose teacher's session is gone closes too.";
+    } else if (msg.code === "forbidden") {
+      message = msg.request === "room_push" ? "Only the room's teacher can push to the class."
+        : this.mode === "follow" ? "You are following the teacher's session, which is read-only. Press “Fork: experiment on my own copy” to try your own changes."
+        : "Only the room's teacher can change this session.";
+    }
+    return { ...msg, message };
+  }
+
+  /** After every `session`: what is shown now (a follower's carries no session id). */
+  reset(session) {
+    this.session = session; this.hyper = session.hyper;
+    if (session.session_id && this.runId) { sessionStorage.setItem(RUN_KEY, this.runId); this.freshRun = false; }
+    const name = this.root.querySelector("#save-name");
+    name.placeholder = `${session.config.dataset}, lr ${fmt(session.hyper.lr)}`;
+    this.lock.apply();
+    this.pushDefaults();
+  }
+
+  /** Per drawn frame: the hyperparameters shown, and the read-only lock kept on rebuilt controls. */
+  update(frame) {
+    this.hyper = frame.hyper;
+    this.lock.apply();
+  }
+
+  // ---- view -> server ------------------------------------------------------------------
+
+  join() {
+    const f = this.cards.join, err = f.querySelector(".cl-err");
+    const code = normCode(f.querySelector("#join-code").value), name = f.querySelector("#join-name").value.trim();
+    if (code.length < 4) { err.textContent = "Type the room code shown by your teacher (6 letters and digits)."; f.querySelector("#join-code").focus(); return; }
+    if (!name) { err.textContent = "Type your name: your teacher sees it if you share your loss."; f.querySelector("#join-name").focus(); return; }
+    err.textContent = "";
+    this.pendingJoin = { code, name, share: f.querySelector("#join-share").checked };
+    this.intent({ type: "room_join", ...this.pendingJoin, fork: false });
+  }
+
+  push() {
+    const f = this.cards.push, err = f.querySelector(".cl-err"), field = f.querySelector("#push-field").value;
+    const p = PROP[field];
+    let value;
+    if (p.type === "enum") value = f.querySelector("#push-choice").value;
+    else {
+      const text = f.querySelector("#push-value").value.trim();
+      value = Number(text);
+      const ok = text !== "" && Number.isFinite(value) && value >= p.min && value <= p.max && (p.type !== "int" || Number.isInteger(value));
+      if (!ok) { err.textContent = `${PUSH_FIELDS[field]}: type ${p.type === "int" ? "a whole number" : "a number"} from ${p.min} to ${p.max}.`; return; }
+    }
+    err.textContent = "";
+    this.intent({ type: "room_push", hyper: { [field]: value } });
+  }
+
+  /** The value control fits the hyperparameter, filled with the value the session has now. */
+  pushDefaults() {
+    const f = this.cards.push, field = f.querySelector("#push-field").value, p = PROP[field];
+    const isEnum = p.type === "enum";
+    f.querySelectorAll(".push-num").forEach((e) => (e.hidden = isEnum));
+    f.querySelectorAll(".push-enum").forEach((e) => (e.hidden = !isEnum));
+    const now = this.hyper?.[field];
+    if (isEnum) {
+      const sel = f.querySelector("#push-choice");
+      sel.innerHTML = p.values.map((v) => `<option value="${v}">${v}</option>`).join("");
+      if (now !== undefined) sel.value = now;
+    } else {
+      const input = f.querySelector("#push-value");
+      if (document.activeElement !== input && now !== undefined) input.value = String(now);
+    }
+    f.querySelector(".push-range").textContent = isEnum ? "" : `Allowed: ${p.min} to ${p.max}${p.type === "int" ? ", whole numbers" : ""}.`;
+  }
+
+  save() {
+    const input = this.root.querySelector("#save-name");
+    const name = (input.value.trim() || input.placeholder).slice(0, 80);
+    this.intent({ type: "save", name });
+  }
+
+  async copy() {
+    const link = this.root.querySelector("#save-link"), out = this.root.querySelector(".cl-copied");
+    try {
+      await navigator.clipboard.writeText(link.value);
+      out.textContent = "Link copied.";
+    } catch {
+      link.select();   // plain http on another host has no clipboard API: the old way
+      out.textContent = document.execCommand("copy") ? "Link copied." : "Select the link and copy it (Ctrl+C).";
+    }
+  }
+
+  /** A student leaves the room: back to their own session (main says hello again). */
+  leave() {
+    this.forgetRoom(); this.room = null;
+    this.setReadOnly(false);
+    if (this.urlRoom) { this.urlRoom = null; history.replaceState(null, "", location.pathname + location.hash); }
+    this.render();
+    this.dispatchEvent(new CustomEvent("leave"));
+  }
+
+  forgetRoom() { this.joined = null; sessionStorage.removeItem(ROOM_KEY); }
+
+  setReadOnly(on) {
+    if (this.lock.set(on)) this.dispatchEvent(new CustomEvent("readonly", { detail: { on } }));
+  }
+
+  // ---- drawing -------------------------------------------------------------------------
+
+  render() {
+    const r = this.room, teacher = r?.role === "teacher", student = r?.role === "student";
+    const c = this.cards;
+    c.teach.hidden = !!r; c.join.hidden = !!r;
+    c.room.hidden = c.klass.hidden = c.push.hidden = !teacher;
+    c.student.hidden = !student;
+    c.room.parentElement.classList.toggle("teaching", teacher);
+    this.chip.hidden = !r;
+    if (r) {
+      const n = this.status?.students;
+      this.chip.textContent = `Room ${r.code}` + (teacher && n !== undefined ? ` · ${plural(n, "student")}` : "");
+    }
+    if (teacher) this.renderRoom(r);
+    if (student) {
+      c.student.querySelector(".cl-student-text").textContent = `You are in room ${r.code} as ${this.joined?.name ?? "a student"}` +
+        (this.joined?.share ? ", sharing your loss with the class." : ".");
+    }
+    this.banner.hidden = !student;
+    if (student) {
+      const follow = r.mode === "follow";
+      this.banner.classList.toggle("forked", !follow);
+      this.banner.querySelector(".msg").innerHTML = follow
+        ? `<b>Following the teacher — read-only</b> <span class="muted">Room ${esc(r.code)}: you see the teacher's network live.</span>`
+        : `<b>Your own copy</b> <span class="muted">Room ${esc(r.code)}: experiment freely, the teacher's session is untouched.</span>`;
+      this.banner.querySelector("#room-fork").hidden = !follow;
+      this.banner.querySelector("#room-back").hidden = follow;
+    }
+  }
+
+  renderRoom(r) {
+    const link = location.origin + r.link;
+    if (this.qr?.text !== link) {
+      const code = this.root.querySelector("#room-code");
+      code.innerHTML = `<span>${esc(r.code.slice(0, 3))}</span><span>${esc(r.code.slice(3))}</span>`;
+      const a = this.root.querySelector("#room-link");
+      a.href = link; a.textContent = link;
+      this.qr = drawQR(this.qrCanvas, link);
+      this.qrCanvas.setAttribute("aria-label", `QR code of the join link ${link}`);
+    }
+    const until = new Date(r.expires_at * 1000).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
+    this.root.querySelector(".room-expires").textContent = `Open until ${until}. Students need no account: the code and a name.`;
+  }
+
+  renderClass() {
+    const s = this.status;
+    if (!s) return;
+    for (const k of ["students", "following", "forked"]) this.root.querySelector(`#count-${k}`).textContent = int(s[k]);
+    const table = this.root.querySelector(".cl-gallery"), note = this.root.querySelector(".cl-gallery-note");
+    const rows = s.gallery || [];
+    table.tBodies[0].innerHTML = rows.map((g, i) => `<tr${i === 0 ? ' class="best"' : ""}><td>${i + 1}</td><td>${esc(g.name)}</td>
+      <td>${numHTML(g.test_loss)}</td><td>${numHTML(g.train_loss)}</td><td>${numHTML(g.hyper.lr)}</td>
+      <td>${numHTML(g.hyper.momentum)}</td><td class="num">${int(g.step)}</td></tr>`).join("");
+    table.closest(".scroll").hidden = !rows.length;
+    note.textContent = s.gallery === null ? "The gallery is off for this room."
+      : rows.length ? "" : "No shared losses yet: a student who ticked “Share my loss with the class” appears here once they fork.";
+  }
+
+  toastText(text) {
+    this.toast.textContent = text;
+    this.toast.hidden = false;
+    clearTimeout(this.toastTimer);
+    this.toastTimer = setTimeout(() => (this.toast.hidden = true), 8000);
+  }
+}
