@@ -85,6 +85,22 @@ class Registry:
         self.store = store
         self.sessions: dict[str, LiveSession] = {}
         self.work = asyncio.Event()  # set when some session starts playing
+        self._spare = asyncio.Event()  # set when the training loop found no turn due
+
+    def mark_spare(self) -> None:
+        """The training loop has time to spare: background work may run now."""
+        self._spare.set()
+
+    async def spare(self, timeout: float) -> None:
+        """Wait for the training loop to have time to spare, but at most `timeout`
+        seconds: background work yields to live sessions, without starving."""
+        if not any(s.playing for s in self.sessions.values()):
+            return  # nothing is training
+        self._spare.clear()
+        try:
+            await asyncio.wait_for(self._spare.wait(), timeout)
+        except asyncio.TimeoutError:
+            pass
 
     def _check_room(self) -> None:
         if len(self.sessions) >= self.max_sessions:

@@ -1,11 +1,24 @@
 """The training loop: runs every playing session at the speed it asked for.
 
-All sessions train on the event loop's thread, in turns. In one round each
-playing session runs the updates its clock owes it, but for at most its slice
-of time; between two sessions the loop yields, so websocket reads and frame
-sends are never held up for more than one slice. A session at full speed is
-owed without bound and so takes its whole slice every round: when the machine
-is saturated every session gets the same share of time, and none starves.
+All sessions train on the event loop's thread, in turns; between two turns
+the loop yields, so websocket reads and frame sends are never held up for
+more than one turn, and a turn is bounded by its slice of time.
+
+A paced session's clock owes it `updates_per_second` updates a second. Its
+turn comes when a frame needs it: just before the next frame one of its
+clients may take is due (so every frame shows fresh state, and a frame's
+worth of updates runs in one turn, not in many small ones), or, with nobody
+waiting for a frame, once it is owed `BATCH_SECONDS` of updates. Fewer,
+larger turns cost less: the fast path runs a turn's updates in one compiled
+call, and the per-call costs are paid once per frame, not once per
+millisecond.
+
+When the machine is saturated every session is due in every round, and each
+gets one turn of at most its slice per round: every session slows down by
+the same share (paced ones lose the updates their capped backlog cannot
+hold, in proportion to their speed; full-speed ones get equal time) and none
+starves. Background work (snapshots) waits for a round with time to spare;
+see `Registry.spare`.
 """
 
 from __future__ import annotations
@@ -14,10 +27,19 @@ import asyncio
 import time
 
 from app.server.registry import LiveSession, Registry
+from app.server.ws import MAX_UNACKED
 
 # Updates a paused clock may owe at most, in seconds of play: after a stall the
 # session catches up a little, not by a burst.
 MAX_BACKLOG_SECONDS = 0.25
+# A paced session that no client is waiting on trains once it owes this many
+# seconds of its clock (frames pace everything else).
+BATCH_SECONDS = 0.05
+# A turn runs this long before a client's frame is due: the frame then shows it.
+LEAD_SECONDS = 0.002
+# The loop sleeps at most this long when no turn is due (a control message,
+# an ack or a new session may make one due meanwhile).
+MAX_NAP_SECONDS = 0.005
 
 
 def run_turn(live: LiveSession, slice_seconds: float) -> int:
@@ -42,21 +64,59 @@ def run_turn(live: LiveSession, slice_seconds: float) -> int:
     return done
 
 
+def next_turn(live: LiveSession, now: float) -> float:
+    """When `live` should next have its turn (a perf_counter time; <= now: due now)."""
+    ups = live.updates_per_second
+    if ups is None:
+        return now  # full speed: every round
+    credit = live.credit + ups * (now - live.last_tick)
+    at_one = now + (1.0 - credit) / ups if credit < 1.0 else now  # when one whole update is owed
+    # Clients waiting for news that may take a frame: train just before the first is due.
+    version = live.session.version
+    frame = min((c.next_send for c in live.clients
+                 if c.sent_version == version and c.seq - c.acked < MAX_UNACKED), default=None)
+    batch = now + (max(1.0, ups * BATCH_SECONDS) - credit) / ups
+    due = batch if frame is None else min(batch, max(at_one, frame - LEAD_SECONDS))
+    return due
+
+
+def turn_share(slice_seconds: float, playing: int) -> float:
+    """Each turn's time limit: many sessions share a round, so that one round stays short."""
+    return max(slice_seconds / 4, min(slice_seconds, 0.03 / max(1, playing)))
+
+
 async def training_loop(registry: Registry, slice_seconds: float) -> None:
-    """Forever: give every playing session its turn, then let I/O run."""
+    """Forever: give every playing session that is due its turn, then let I/O run."""
     while True:
         playing = registry.playing()
         if not playing:
+            registry.mark_spare()
             registry.work.clear()
             await registry.work.wait()
             continue
-        # Many sessions share the round so that one round stays short.
-        share = max(slice_seconds / 4, min(slice_seconds, 0.03 / len(playing)))
-        any_full_speed = False
+        share = turn_share(slice_seconds, len(playing))
+        ran = 0
+        wake = time.perf_counter() + MAX_NAP_SECONDS
         for live in playing:
-            if live.playing:
+            if not live.playing:
+                continue
+            now = time.perf_counter()
+            due = next_turn(live, now)
+            if due <= now:
                 run_turn(live, share)
-                any_full_speed |= live.updates_per_second is None
+                ran += 1
+                await asyncio.sleep(0)  # frames and messages go out between two turns
+            else:
+                wake = min(wake, due)
+        if ran:
             await asyncio.sleep(0)
-        # Paced sessions need the clock to move on; full-speed ones only need I/O a turn.
-        await asyncio.sleep(0 if any_full_speed else 0.002)
+            continue
+        # Nothing was due: the loop has time to spare until the next turn.
+        registry.mark_spare()
+        registry.work.clear()
+        nap = wake - time.perf_counter()
+        if nap > 0:
+            try:
+                await asyncio.wait_for(registry.work.wait(), nap)
+            except asyncio.TimeoutError:
+                pass

@@ -1,7 +1,8 @@
 """Sessions snapshotted to the store, so nothing is lost when the server stops.
 
-Snapshots are background work: they run between the training loop's rounds,
-one session at a time, and the store write happens in a thread, so live
+Snapshots are background work: one session at a time, each when the training
+loop has time to spare (`Registry.spare`; at most `BACKGROUND_WAIT` seconds
+later when it never has), and the store write happens in a thread, so live
 sessions keep their frame rate. Idle sessions are written once more and then
 leave memory; they come back from the store when their owner returns.
 """
@@ -16,6 +17,9 @@ from app.settings import Settings
 
 log = logging.getLogger("paramlab.snapshots")
 
+# How long one snapshot waits at most for the training loop to have time to spare.
+BACKGROUND_WAIT = 0.1
+
 
 async def save_one(registry: Registry, session_id: str) -> None:
     live = registry.sessions.get(session_id)
@@ -26,8 +30,14 @@ async def save_one(registry: Registry, session_id: str) -> None:
         await asyncio.to_thread(registry.store.put, "session", session_id, doc)
 
 
-async def save_all(registry: Registry) -> None:
+async def save_all(registry: Registry, background: bool = False) -> None:
+    """Snapshot every changed session; `background`: each waits for time to spare."""
     for session_id in list(registry.sessions):
+        live = registry.sessions.get(session_id)
+        if live is None or live.saved_version == live.session.version:
+            continue
+        if background:
+            await registry.spare(BACKGROUND_WAIT)
         await save_one(registry, session_id)
         await asyncio.sleep(0)
 
@@ -40,7 +50,7 @@ async def snapshot_loop(registry: Registry, settings: Settings) -> None:
             for live in registry.unwatched(settings.unwatched_seconds):
                 live.set_playing(False)  # nobody is looking: stop spending the class's CPU
                 live.session.version += 1
-            await save_all(registry)
+            await save_all(registry, background=True)
             for live in registry.idle(settings.idle_seconds):
                 await save_one(registry, live.id)
                 if not live.clients:

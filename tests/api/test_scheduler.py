@@ -1,0 +1,148 @@
+"""The training loop in-process: turns aligned with frames, fair shares, background work yields.
+
+A fake sender stands in for the websocket: it follows `ws._send_frames`'s
+rules (a frame when the session changed, 1/fps has passed and at most one
+frame is unacknowledged) and acknowledges at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from app.nn import fast
+from app.server import messages, scheduler
+from app.server.registry import Client, LiveSession, Registry
+from app.server.storage import MemoryStore
+from app.training.config import HyperState, RunConfig
+from app.training.session import TrainingSession
+
+
+@pytest.fixture(autouse=True)
+def compiled() -> None:
+    """Load the fast path first: its first use would otherwise stall the first turn."""
+    fast.available(wait=True)
+
+
+async def fake_sender(live: LiveSession, client: Client, frames: list[int]) -> None:
+    while True:
+        if client.sent_version != live.session.version and client.seq - client.acked < 2:
+            delay = client.next_send - time.perf_counter()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            client.next_send = max(client.next_send + 1.0 / client.fps, time.perf_counter())
+            messages.frame_bytes(live, client)
+            client.acked = client.seq
+            frames.append(live.session.step)
+            continue
+        await client.wake.wait()
+        client.wake.clear()
+
+
+def count_turns(live: LiveSession) -> list[int]:
+    """Wrap `live.session.advance` to record how many updates each call ran."""
+    turns: list[int] = []
+    advance: Callable[..., int] = live.session.advance
+
+    def counted(n: int, deadline: float | None = None) -> int:
+        done = advance(n, deadline)
+        if done:
+            turns.append(done)
+        return done
+
+    live.session.advance = counted  # type: ignore[method-assign]
+    return turns
+
+
+def run_loop(registry: Registry, seconds: float, setup: Callable[[], Any] | None = None) -> None:
+    async def main() -> None:
+        tasks = setup() if setup else []
+        loop = asyncio.create_task(scheduler.training_loop(registry, 0.004))
+        await asyncio.sleep(seconds)
+        for task in [loop, *tasks]:
+            task.cancel()
+
+    asyncio.run(main())
+
+
+def test_a_paced_session_trains_once_per_frame() -> None:
+    # 20 frames/s at 500 updates/s: one turn of ~25 updates per frame, not many small ones
+    # (a turn every few milliseconds would pay the per-call costs 10 times over).
+    registry = Registry(10, MemoryStore())
+    live = registry.create(RunConfig(), HyperState())
+    live.updates_per_second = 500.0
+    client = Client(20)
+    live.clients.add(client)
+    turns = count_turns(live)
+    frames: list[int] = []
+
+    def setup() -> list[asyncio.Task[None]]:
+        live.set_playing(True)
+        return [asyncio.create_task(fake_sender(live, client, frames))]
+
+    run_loop(registry, 1.5, setup)
+    assert 25 <= len(frames) <= 32, frames
+    assert len(turns) <= len(frames) + 3, f"{len(turns)} turns for {len(frames)} frames"
+    steps = [b - a for a, b in zip(frames, frames[1:])]
+    assert sorted(steps)[len(steps) // 2] == 25  # every frame shows a frame's worth of training
+    assert 0.85 * 750 <= live.session.step <= 1.1 * 750
+
+
+def test_next_turn_waits_for_the_frame_or_a_batch() -> None:
+    live = LiveSession("s", TrainingSession(RunConfig(), HyperState()))
+    live.updates_per_second = 1000.0
+    live.set_playing(True)
+    now = live.last_tick
+    # Nobody watching: once it owes BATCH_SECONDS of updates.
+    assert scheduler.next_turn(live, now) == pytest.approx(now + scheduler.BATCH_SECONDS)
+    # A client waiting for news, its frame due in 10 ms: just before that.
+    client = Client(60)
+    client.sent_version = live.session.version
+    client.next_send = now + 0.010
+    live.clients.add(client)
+    assert scheduler.next_turn(live, now) == pytest.approx(now + 0.010 - scheduler.LEAD_SECONDS)
+    # It already has news to show (its frame will show them): no turn for it.
+    client.sent_version = -1
+    assert scheduler.next_turn(live, now) == pytest.approx(now + scheduler.BATCH_SECONDS)
+    # It holds two unacknowledged frames: the server waits for it, training does not.
+    client.sent_version, client.seq, client.acked = live.session.version, 5, 3
+    assert scheduler.next_turn(live, now) == pytest.approx(now + scheduler.BATCH_SECONDS)
+    # Full speed: every round.
+    live.updates_per_second = None
+    assert scheduler.next_turn(live, now) == now
+
+
+def test_a_saturated_machine_slows_every_session_by_the_same_share() -> None:
+    # Eight sessions asking for far more than the machine can do: equal shares, none starves.
+    registry = Registry(10, MemoryStore())
+    lives = [registry.create(RunConfig(seed=i + 1), HyperState()) for i in range(8)]
+    for live in lives:
+        live.updates_per_second = 1e5
+        live.set_playing(True)
+    run_loop(registry, 1.5)
+    steps = [live.session.step for live in lives]
+    assert min(steps) > 0.8 * max(steps), steps
+
+
+def test_background_work_waits_for_time_to_spare() -> None:
+    registry = Registry(10, MemoryStore())
+
+    async def waited(mark_after: float | None) -> float:
+        if mark_after is not None:
+            asyncio.get_running_loop().call_later(mark_after, registry.mark_spare)
+        t0 = time.perf_counter()
+        await registry.spare(0.3)
+        return time.perf_counter() - t0
+
+    async def main() -> None:
+        assert await waited(None) < 0.05  # nothing plays: no wait
+        live = registry.create(RunConfig(), HyperState())
+        live.set_playing(True)
+        assert await waited(None) >= 0.29  # never spare: waits its longest, then runs
+        assert 0.04 <= await waited(0.05) < 0.2  # runs as soon as the loop has time
+
+    asyncio.run(main())
