@@ -14,10 +14,10 @@ call, and the per-call costs are paid once per frame, not once per
 millisecond.
 
 When the machine is saturated every session is due in every round, and each
-gets one turn of at most its slice per round: every session slows down by
-the same share (paced ones lose the updates their capped backlog cannot
-hold, in proportion to their speed; full-speed ones get equal time) and none
-starves. Background work (snapshots) waits for a round with time to spare;
+gets one turn per round, of at most `TURN_FRAMES` frames' worth of updates
+and at most its slice of time: every session slows down by the same share
+(frames and updates together, like a film in slow motion; full-speed
+sessions get equal time) and none starves. Background work (snapshots) waits for a round with time to spare;
 see `Registry.spare`.
 """
 
@@ -37,6 +37,10 @@ MAX_BACKLOG_SECONDS = 0.25
 BATCH_SECONDS = 0.05
 # A turn runs this long before a client's frame is due: the frame then shows it.
 LEAD_SECONDS = 0.002
+# A turn runs at most this many frames' worth of updates (of its fastest client):
+# a late turn catches up a little, and on a saturated machine frames and
+# updates slow down together instead of turns growing at the frames' expense.
+TURN_FRAMES = 1.5
 # The loop sleeps at most this long when no turn is due (a control message,
 # an ack or a new session may make one due meanwhile).
 MAX_NAP_SECONDS = 0.005
@@ -54,6 +58,9 @@ def run_turn(live: LiveSession, slice_seconds: float) -> int:
         owed = int(live.credit)
         if owed == 0:
             return 0
+        fps = max((c.fps for c in live.clients), default=0)
+        if fps:
+            owed = min(owed, max(1, int(TURN_FRAMES * ups / fps)))
     done = live.session.advance(owed, deadline=now + slice_seconds)
     if live.updates_per_second is not None:
         live.credit -= done

@@ -154,3 +154,17 @@ def test_background_work_waits_for_time_to_spare() -> None:
         assert 0.04 <= await waited(0.05) < 0.2  # runs as soon as the loop has time
 
     asyncio.run(main())
+
+
+def test_a_late_turn_runs_at_most_a_frame_and_a_half() -> None:
+    # Owed 0.2 s of updates (a stall): the turn runs 1.5 frames' worth, the rest stays owed,
+    # so that on a saturated machine frames do not give way to ever larger turns.
+    live = LiveSession("s", TrainingSession(RunConfig(), HyperState()))
+    live.updates_per_second = 500.0
+    live.clients.add(Client(20))
+    live.set_playing(True)
+    live.last_tick -= 0.2
+    assert scheduler.run_turn(live, 1.0) == int(scheduler.TURN_FRAMES * 500 / 20)
+    assert live.credit == pytest.approx(100 - 37, abs=1)
+    live.clients.clear()  # nobody watching: all that is owed
+    assert scheduler.run_turn(live, 1.0) == 63
