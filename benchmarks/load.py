@@ -210,10 +210,15 @@ class LoadClient:
             config["hidden"] = a.hidden
         hello = {"type": "hello", "fps": a.fps, "config": config, "playing": True,
                  "updates_per_second": a.fps * a.epochs_per_frame * UPDATES_PER_EPOCH}
+        first = [hello]
+        if a.room_code:  # a student: a page of their own first, then the teacher's room (benchmarks/room.py)
+            first = [{"type": "hello", "fps": a.fps},
+                     {"type": "room_join", "code": a.room_code, "name": f"s{self.index}", "share": False}]
         try:
             async with connect(self.url, proxy=None, max_size=2**24, open_timeout=30, close_timeout=2,
                                compression=None) as ws:
-                await ws.send(json.dumps(hello))
+                for message in first:
+                    await ws.send(json.dumps(message))
                 changer = asyncio.create_task(self._changes(ws))
                 try:
                     await self._read(ws, orjson.loads)
@@ -344,6 +349,8 @@ def measure(args: argparse.Namespace, servers: list[Server]) -> dict[str, Any]:
                str(args.epochs_per_frame), "--changes", str(args.changes), "--ramp", str(args.ramp)]
         if args.hidden is not None:
             cmd += ["--hidden", ",".join(map(str, args.hidden))]
+        if getattr(args, "room_code", ""):
+            cmd += ["--room-code", args.room_code]
         procs.append(subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, text=True))
     with HealthProbe([s.http for s in servers]) as health:
         time.sleep(max(0.0, window[0] - time.time()))
@@ -412,6 +419,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--client-procs", type=int, default=1, help="processes the clients are split over")
     parser.add_argument("--servers", type=int, default=1, help="server processes (2: shared SQLite store)")
     parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--room-code", default="", help=argparse.SUPPRESS)
     parser.add_argument("--worker-indices", default="", help=argparse.SUPPRESS)
     parser.add_argument("--urls", default="", help=argparse.SUPPRESS)
     parser.add_argument("--window-start", type=float, default=0.0, help=argparse.SUPPRESS)
