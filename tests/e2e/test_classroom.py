@@ -227,6 +227,14 @@ def test_a_student_follows_forks_gets_a_push_and_follows_again(make_app):
     toast.wait_for(state="visible")
     assert toast.inner_text() == "Your teacher set momentum = 0.99."
     spage.evaluate("scrollTo(0, 0)")
+    # A dropped connection (Wi-Fi, a closed lid) comes back to the same fork, with its history.
+    markers = student.js("paramlab.markerCount()")
+    assert markers >= 2, "the lr changes and the push are in the fork's history"
+    student.js("window.__ws = paramlab.socket.ws; __ws.close()")
+    student.wait("paramlab.socket.connected === false")
+    student.wait(f"paramlab.socket.ws !== __ws && paramlab.socket.connected && paramlab.classroom.mode === 'fork'"
+                 f" && paramlab.markerCount() === {markers} && paramlab.frame.hyper.momentum === 0.99")
+    assert student.session_id() == fork_sid and student.frame()["step"] == 5
     teacher.wait("document.querySelector('#toast').textContent.includes('1 student')")
     assert teacher.server.get_json(f"/api/sessions/{tsid}/hyper")["momentum"] == 0.9
     student.shot("classroom-student-phone-390x844-forked", full_page=False)
@@ -261,7 +269,16 @@ def test_a_student_follows_forks_gets_a_push_and_follows_again(make_app):
     assert "Following the teacher — read-only" in banner.inner_text()
     tpage.get_by_role("button", name="Step", exact=True).click()
     student.wait("paramlab.frame.step === 5")
+    teacher.wait("paramlab.frame.step === 5")
     assert weights(student) == weights(teacher)
+    # The teacher rebuilds the network: the student sees the new one, and its new controls are locked too.
+    tpage.get_by_role("button", name="Add layer", exact=True).click()
+    student.wait("paramlab.session.config.hidden.length === 3 && paramlab.frame && paramlab.frame.step === 0")
+    teacher.wait("paramlab.session.config.hidden.length === 3 && paramlab.frame && paramlab.frame.step === 0")
+    assert weights(student) == weights(teacher)
+    plus = spage.get_by_role("button", name="+ neuron", exact=True)
+    assert plus.count() == 3 and all(plus.nth(i).is_disabled() for i in range(3))
+    assert_read_only(student, True)
     # Leaving the room: the student's own session, nothing read-only.
     spage.get_by_role("button", name="Classroom", exact=True).click()
     spage.get_by_role("button", name="Leave the room", exact=True).click()
@@ -304,6 +321,8 @@ def test_a_saved_run_opens_from_its_link(make_app):
 
 def test_wrong_codes_and_dead_links_are_said_in_plain_words(make_app):
     student = make_app(PHONE).open(path="/?room=ZZZZZZ")
+    # Opened from a join link, the student's own session waits paused (it is not what they will watch).
+    assert student.server.get_json(f"/api/sessions/{student.session_id()}")["playing"] is False
     join_err = student.page.locator(".cl-join .cl-err")
     student.page.get_by_label("Your name", exact=True).fill("Bo")
     student.page.get_by_role("button", name="Join", exact=True).click()
@@ -323,6 +342,17 @@ def test_wrong_codes_and_dead_links_are_said_in_plain_words(make_app):
     assert student.js("__errors[0].code") == "forbidden"
     assert student.page.locator("#banner-err").inner_text() == "Only the room's teacher can push to the class."
     teacher.wait("document.querySelector('.cl-gallery-note').textContent === 'The gallery is off for this room.'")
+    # A student who was training on their own and joins from the panel: their own session pauses.
+    busy = make_app().open(frames=2)
+    own = busy.session_id()
+    assert busy.server.get_json(f"/api/sessions/{own}")["playing"] is True
+    busy.page.get_by_role("button", name="Classroom", exact=True).click()
+    busy.page.get_by_label("Room code", exact=True).fill(code)
+    busy.page.get_by_label("Your name", exact=True).fill("Cy")
+    busy.page.get_by_role("button", name="Join", exact=True).click()
+    busy.wait("paramlab.classroom.mode === 'follow'")
+    assert busy.server.get_json(f"/api/sessions/{own}")["playing"] is False
+    assert busy.js("paramlab.socket.sessionId") == own, "the page keeps its own session id while following"
     # A run link that opens nothing: said so, and the page goes on with a session of its own.
     lost = make_app().open(path="/?run=nope", frames=1)
     assert lost.session_id()

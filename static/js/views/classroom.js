@@ -33,7 +33,7 @@ export class ClassroomView extends EventTarget {
   constructor(root, parts) {
     super();
     Object.assign(this, { root, ...parts });
-    this.room = null; this.status = null; this.hyper = null; this.session = null; this.qr = null;
+    this.room = null; this.status = null; this.hyper = null; this.playing = false; this.session = null; this.qr = null;
     this.pendingJoin = null; this.notices = [];
     this.lock = new ReadOnly();
     const params = new URLSearchParams(location.search);
@@ -183,6 +183,7 @@ export class ClassroomView extends EventTarget {
   }
 
   onRoom(msg) {
+    if (msg.role === "teacher" && !this.room) this.show(true);   // a teacher's reload: the code is back on screen
     this.room = msg;
     if (msg.role === "student") {
       const who = this.pendingJoin || this.joined || {};
@@ -234,6 +235,7 @@ export class ClassroomView extends EventTarget {
         "rooms close after a few hours, and a room whose teacher's session is gone closes too.";
     } else if (msg.code === "forbidden") {
       message = msg.request === "room_push" ? "Only the room's teacher can push to the class."
+        : msg.request === "room_create" ? "This session belongs to another room's teacher: open a room from a session of your own."
         : this.mode === "follow" ? "You are following the teacher's session, which is read-only. Press “Fork: experiment on my own copy” to try your own changes."
         : "Only the room's teacher can change this session.";
     }
@@ -252,7 +254,7 @@ export class ClassroomView extends EventTarget {
 
   /** Per drawn frame: the hyperparameters shown, and the read-only lock kept on rebuilt controls. */
   update(frame) {
-    this.hyper = frame.hyper;
+    this.hyper = frame.hyper; this.playing = frame.playing;
     this.lock.apply();
   }
 
@@ -265,6 +267,7 @@ export class ClassroomView extends EventTarget {
     if (!name) { err.textContent = "Type your name: your teacher sees it if you share your loss."; f.querySelector("#join-name").focus(); return; }
     err.textContent = "";
     this.pendingJoin = { code, name, share: f.querySelector("#join-share").checked };
+    if (this.playing) this.intent({ type: "pause" });   // the student's own session waits, unwatched
     this.intent({ type: "room_join", ...this.pendingJoin, fork: false });
   }
 
