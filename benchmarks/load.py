@@ -53,6 +53,7 @@ import threading
 import time
 import urllib.request
 from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -334,8 +335,10 @@ def worker_main(args: argparse.Namespace) -> None:
 # ------------------------------------------------------------------ the run
 
 
-def measure(args: argparse.Namespace, servers: list[Server]) -> dict[str, Any]:
-    """Run the clients against running servers; returns the summary line."""
+def measure(args: argparse.Namespace, servers: list[Server],
+            on_tick: Callable[[float], None] | None = None) -> dict[str, Any]:
+    """Run the clients against running servers; returns the summary line.
+    `on_tick(seconds into the window)` is called about once a second meanwhile."""
     urls = [s.ws for s in servers]
     now = time.time()
     warm = args.ramp + args.warmup
@@ -356,14 +359,17 @@ def measure(args: argparse.Namespace, servers: list[Server]) -> dict[str, Any]:
         time.sleep(max(0.0, window[0] - time.time()))
         cpu0 = [cpu_seconds(s.pid) for s in servers]
         busy0, t0 = machine_busy()
-        time.sleep(max(0.0, window[1] - time.time()))
+        while (left := window[1] - time.time()) > 0:
+            time.sleep(min(1.0, left))
+            if on_tick is not None:
+                on_tick(time.perf_counter() - t0)
         cpu1 = [cpu_seconds(s.pid) for s in servers]
         busy1, _ = machine_busy()
         elapsed = time.perf_counter() - t0
         rss = [rss_mb(s.pid) for s in servers]
         outputs = []
         for proc in procs:
-            out, _ = proc.communicate(timeout=90)
+            out, _ = proc.communicate(timeout=120)
             outputs.append(json.loads(out.strip().splitlines()[-1]))
     clients = [c for out in outputs for c in out["clients"]]
     fps = [c["fps"] for c in clients]

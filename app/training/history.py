@@ -99,7 +99,9 @@ class Series:
 class History:
     """Per-update batch loss, per-epoch metrics, and the log of changes."""
 
-    def __init__(self, step_capacity: int = 20000, epoch_capacity: int = 5000) -> None:
+    # At most 3,000 losses (48 KB) and 800 epoch rows (51 KB): more than a chart has
+    # pixels, and an idle session of a long run stays under 200 KB (benchmarks/memory.py).
+    def __init__(self, step_capacity: int = 3000, epoch_capacity: int = 800) -> None:
         self.updates = Series(("batch_loss",), step_capacity)
         self.epochs = Series(("epoch",) + EPOCH_COLUMNS, epoch_capacity)
         self.changes: list[dict[str, Any]] = []
