@@ -78,11 +78,20 @@ class RegistryFull(Exception):
 
 
 class Registry:
-    """All live sessions by id; those not in memory come back from the store."""
+    """All live sessions by id; those not in memory come back from the store.
+
+    Several server processes may share one store (SQLite): a reconnect can
+    reach any of them. The process that last brought a session in from the
+    store owns it (an "owner" document names it); another process still
+    holding a copy nobody watches drops it instead of training it and
+    overwriting the owner's snapshots, and a hello that reaches it loads
+    the owner's newest snapshot rather than its own stale copy.
+    """
 
     def __init__(self, max_sessions: int, store: Store) -> None:
         self.max_sessions = max_sessions
         self.store = store
+        self.token = secrets.token_urlsafe(9)  # this process, as named in "owner" documents
         self.sessions: dict[str, LiveSession] = {}
         self.work = asyncio.Event()  # set when some session starts playing
         self._spare = asyncio.Event()  # set when the training loop found no turn due
@@ -118,9 +127,18 @@ class Registry:
         self.sessions[live.id] = live
         return live
 
+    def owned_elsewhere(self, session_id: str) -> bool:
+        """Another process sharing the store brought this session in after we did."""
+        doc = self.store.get("owner", session_id)
+        return doc is not None and doc.get("owner") != self.token
+
     def get(self, session_id: str) -> LiveSession | None:
-        """The live session, loaded from the store if it was evicted or the server restarted."""
+        """The live session, loaded from the store if it was evicted, the server
+        restarted, or another process took it over meanwhile."""
         live = self.sessions.get(session_id)
+        if live is not None and not live.clients and self.owned_elsewhere(session_id):
+            del self.sessions[session_id]  # a stale copy: the owner's snapshot is newer
+            live = None
         if live is None:
             doc = self.store.get("session", session_id)
             if doc is None or len(self.sessions) >= self.max_sessions:
@@ -130,6 +148,7 @@ class Registry:
             except (ValueError, KeyError, TypeError):
                 return None  # a snapshot from an incompatible version: start afresh
             self.sessions[session_id] = live
+            self.store.put("owner", session_id, {"owner": self.token})
             if live.playing:
                 self.work.set()
         live.last_seen = time.monotonic()
@@ -138,6 +157,9 @@ class Registry:
     def snapshot(self, live: LiveSession) -> dict[str, Any] | None:
         """The document to store for `live`, or None when nothing changed since the last one."""
         if live.saved_version == live.session.version:
+            return None
+        if not live.clients and self.owned_elsewhere(live.id):
+            self.sessions.pop(live.id, None)  # another process resumed it: leave it to that one
             return None
         live.saved_version = live.session.version
         return live.to_doc()
