@@ -290,7 +290,7 @@ class LoadClient:
         ups = 0.0
         if len(self.arrivals) >= 2:
             ups = (self.arrivals[-1][1] - self.arrivals[0][1]) / (self.arrivals[-1][0] - self.arrivals[0][0])
-        return {"fps": self.frames / span, "ups": ups, "gaps": gaps, "latencies": self.latencies,
+        return {"fps": self.frames / span, "ups": ups, "gaps": [round(g, 5) for g in gaps], "latencies": self.latencies,
                 "bytes": self.bytes / max(1, self.frames), "error": self.error}
 
 
@@ -329,6 +329,7 @@ def worker_main(args: argparse.Namespace) -> None:
         return results
 
     results = asyncio.run(main())
+    os.set_blocking(sys.stdout.fileno(), True)  # the event loop may have left it non-blocking: a long line
     print(json.dumps({"clients": results, "cpu": cpu_at["end"] - cpu_at["start"]}), flush=True)
 
 
