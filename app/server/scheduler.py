@@ -61,6 +61,7 @@ def run_turn(live: LiveSession, slice_seconds: float) -> int:
         fps = max((c.fps for c in live.clients), default=0)
         if fps:
             owed = min(owed, max(1, int(TURN_FRAMES * ups / fps)))
+        owed = epoch_aligned(live, owed)
     done = live.session.advance(owed, deadline=now + slice_seconds)
     if live.updates_per_second is not None:
         live.credit -= done
@@ -69,6 +70,21 @@ def run_turn(live: LiveSession, slice_seconds: float) -> int:
     if done or not live.playing:
         live.notify()
     return done
+
+
+def epoch_aligned(live: LiveSession, owed: int) -> int:
+    """`owed`, moved to the end of an epoch when one is near: the last epoch end
+    within it, or one a quarter of it ahead (the clock catches up next turn).
+
+    A turn that ends an epoch runs its updates in one compiled call, not two,
+    and its frame shows the epoch's metrics as they were just computed.
+    """
+    session = live.session
+    per_epoch = -(-session.data.n("train") // max(1, session.hyper.batch_size))
+    left = len(session.queue) or per_epoch  # updates to the end of this epoch
+    if owed >= left:
+        return left + (owed - left) // per_epoch * per_epoch
+    return left if left - owed <= owed // 4 else owed
 
 
 def next_turn(live: LiveSession, now: float) -> float:

@@ -157,14 +157,29 @@ def test_background_work_waits_for_time_to_spare() -> None:
 
 
 def test_a_late_turn_runs_at_most_a_frame_and_a_half() -> None:
-    # Owed 0.2 s of updates (a stall): the turn runs 1.5 frames' worth, the rest stays owed,
-    # so that on a saturated machine frames do not give way to ever larger turns.
+    # Owed 0.2 s of updates (a stall): the turn runs at most 1.5 frames' worth (37 updates),
+    # ending at the epoch's end (25); the rest stays owed, so that on a saturated machine
+    # frames do not give way to ever larger turns.
     live = LiveSession("s", TrainingSession(RunConfig(), HyperState()))
     live.updates_per_second = 500.0
     live.clients.add(Client(20))
     live.set_playing(True)
     live.last_tick -= 0.2
-    assert scheduler.run_turn(live, 1.0) == int(scheduler.TURN_FRAMES * 500 / 20)
-    assert live.credit == pytest.approx(100 - 37, abs=3)
-    live.clients.clear()  # nobody watching: all that is owed (and what the clock added meanwhile)
-    assert 63 <= scheduler.run_turn(live, 1.0) <= 63 + 20
+    assert scheduler.run_turn(live, 1.0) == 25
+    assert live.credit == pytest.approx(100 - 25, abs=3)
+    live.clients.clear()  # nobody watching: all that is owed, to the last epoch end within it
+    assert scheduler.run_turn(live, 1.0) == 75
+
+
+def test_turns_end_at_the_end_of_an_epoch() -> None:
+    live = LiveSession("s", TrainingSession(RunConfig(), HyperState()))  # 25 updates an epoch
+    assert scheduler.epoch_aligned(live, 25) == 25
+    assert scheduler.epoch_aligned(live, 37) == 25   # the last epoch end within what is owed
+    assert scheduler.epoch_aligned(live, 60) == 50
+    assert scheduler.epoch_aligned(live, 21) == 25   # a little ahead of the clock
+    assert scheduler.epoch_aligned(live, 8) == 8     # far from an epoch end: what is owed
+    live.session.advance(10)                         # 15 left in this epoch
+    assert scheduler.epoch_aligned(live, 20) == 15
+    assert scheduler.epoch_aligned(live, 45) == 40
+    assert scheduler.epoch_aligned(live, 12) == 15
+    assert scheduler.epoch_aligned(live, 5) == 5
