@@ -240,8 +240,10 @@ def test_a_student_follows_forks_gets_a_push_and_follows_again(make_app):
     student.shot("classroom-student-phone-390x844-forked", full_page=False)
 
     # The teacher's class: counts and the gallery with the student's loss.
+    # (room_status comes about once a second: wait for the one that has the student's step 5 and push.)
     teacher.wait("document.querySelector('#count-forked').textContent === '1'"
-                 " && document.querySelector('.cl-gallery tbody tr')")
+                 " && document.querySelector('.cl-gallery tbody tr td:nth-child(7)')?.textContent === '5'"
+                 " && document.querySelector('.cl-gallery tbody tr td:nth-child(6) .num')?.title === '0.99'")
     assert tpage.locator("#count-students").inner_text() == "1"
     assert tpage.locator("#count-following").inner_text() == "0"
     row = tpage.locator(".cl-gallery tbody tr").first
