@@ -329,8 +329,8 @@ def worker_main(args: argparse.Namespace) -> None:
         return results
 
     results = asyncio.run(main())
-    os.set_blocking(sys.stdout.fileno(), True)  # the event loop may have left it non-blocking: a long line
-    print(json.dumps({"clients": results, "cpu": cpu_at["end"] - cpu_at["start"]}), flush=True)
+    # A file, not stdout: a pipe cut lines past 64 KB.
+    Path(args.result_file).write_text(json.dumps({"clients": results, "cpu": cpu_at["end"] - cpu_at["start"]}))
 
 
 # ------------------------------------------------------------------ the run
@@ -355,7 +355,10 @@ def measure(args: argparse.Namespace, servers: list[Server],
             cmd += ["--hidden", ",".join(map(str, args.hidden))]
         if getattr(args, "room_code", ""):
             cmd += ["--room-code", args.room_code]
-        procs.append(subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, text=True))
+        result_file = tempfile.NamedTemporaryFile(prefix="paramlab-load-", suffix=".json", delete=False)
+        result_file.close()
+        cmd += ["--result-file", result_file.name]
+        procs.append((subprocess.Popen(cmd, cwd=ROOT), Path(result_file.name)))
     with HealthProbe([s.http for s in servers]) as health:
         time.sleep(max(0.0, window[0] - time.time()))
         cpu0 = [cpu_seconds(s.pid) for s in servers]
@@ -369,9 +372,12 @@ def measure(args: argparse.Namespace, servers: list[Server],
         elapsed = time.perf_counter() - t0
         rss = [rss_mb(s.pid) for s in servers]
         outputs = []
-        for proc in procs:
-            out, _ = proc.communicate(timeout=120)
-            outputs.append(json.loads(out.strip().splitlines()[-1]))
+        for proc, path in procs:
+            try:
+                proc.wait(timeout=120)
+                outputs.append(json.loads(path.read_text()))
+            finally:
+                path.unlink(missing_ok=True)
     clients = [c for out in outputs for c in out["clients"]]
     fps = [c["fps"] for c in clients]
     ups = [c["ups"] for c in clients]
@@ -428,6 +434,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--room-code", default="", help=argparse.SUPPRESS)
     parser.add_argument("--worker-indices", default="", help=argparse.SUPPRESS)
+    parser.add_argument("--result-file", default="", help=argparse.SUPPRESS)
     parser.add_argument("--urls", default="", help=argparse.SUPPRESS)
     parser.add_argument("--window-start", type=float, default=0.0, help=argparse.SUPPRESS)
     parser.add_argument("--window-end", type=float, default=0.0, help=argparse.SUPPRESS)
