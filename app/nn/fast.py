@@ -259,7 +259,7 @@ def _train_run(
         raise ValueError(f"X must be [N x {spec.n_inputs}] and Y [N x {spec.n_outputs}], "
                          f"got {X.shape} and {Y.shape}")
     n_updates = len(batches)
-    lengths = np.fromiter((len(b) for b in batches), dtype=np.int64, count=n_updates)
+    lengths = np.array(list(map(len, batches)), dtype=np.int64)
     if n_updates == 0 or lengths.min() < 1:
         raise ValueError("every batch needs at least one index")
     starts = np.zeros(n_updates + 1, dtype=np.int64)

@@ -270,9 +270,11 @@ class TrainingSession:
             self.queue.extendleft(reversed(chunk))  # it refused before touching anything
             raise
         self.queue.extendleft(reversed(chunk[result.done:]))  # batches of updates not run
+        step = int(self.model.step)
         for loss in result.losses.tolist():
-            self.model.step += 1
-            self.history.record_update(self.step, loss)
+            step += 1
+            self.history.record_update(step, loss)
+        self.model.step = step
         self.batch_loss = float(result.losses[-1])
         self.last_grads, self.last_deltas = result.grads, result.deltas
         if not math.isfinite(self.batch_loss):
