@@ -40,6 +40,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import itertools
 import json
 import os
 import platform
@@ -52,9 +53,9 @@ import tempfile
 import threading
 import time
 import urllib.request
-from pathlib import Path
 from collections.abc import Callable
-from typing import Any
+from pathlib import Path
+from typing import Any, Self
 
 ROOT = Path(__file__).resolve().parents[1]
 UPDATES_PER_EPOCH = 25  # the default network: 250 training points, batch 10
@@ -174,7 +175,7 @@ class HealthProbe:
             i += 1
             self._stop.wait(max(0.0, self.period - (time.perf_counter() - t0)))
 
-    def __enter__(self) -> HealthProbe:
+    def __enter__(self) -> Self:
         self._thread.start()
         return self
 
@@ -227,7 +228,7 @@ class LoadClient:
                     changer.cancel()
                     try:
                         await ws.send('{"type":"pause"}')  # it would go on training for the next run
-                    except Exception:  # noqa: BLE001 - already closed
+                    except Exception:  # noqa: BLE001, S110 - already closed
                         pass
         except Exception as exc:  # noqa: BLE001 - reported, not raised: one client must not end the run
             self.error = f"{type(exc).__name__}: {exc}"
@@ -242,13 +243,13 @@ class LoadClient:
                 return
             try:
                 raw = await asyncio.wait_for(ws.recv(), left)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 return
             now = time.perf_counter()
             msg = loads(raw)
             kind = msg["type"]
             if kind == "frame":
-                await ws.send('{"type":"ack","seq":%d}' % msg["seq"])
+                await ws.send(f'{{"type":"ack","seq":{msg["seq"]}}}')
                 if now >= in_window_from:
                     self.arrivals.append((now, msg["step"]))
                     self.frames += 1
@@ -279,14 +280,14 @@ class LoadClient:
             await ws.send(json.dumps({"type": "set_hyper", "lr": lr}))
             try:
                 await asyncio.wait_for(self.got_change.wait(), 2.0)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 self.latencies.append(2.0)  # counted as 2 s: never seen in time
                 self.waiting = None
 
     def result(self) -> dict[str, Any]:
         times = [t for t, _ in self.arrivals]
         span = self.window[1] - self.window[0]
-        gaps = [b - a for a, b in zip(times, times[1:])]
+        gaps = [b - a for a, b in itertools.pairwise(times)]
         ups = 0.0
         if len(self.arrivals) >= 2:
             ups = (self.arrivals[-1][1] - self.arrivals[0][1]) / (self.arrivals[-1][0] - self.arrivals[0][0])
@@ -355,10 +356,10 @@ def measure(args: argparse.Namespace, servers: list[Server],
             cmd += ["--hidden", ",".join(map(str, args.hidden))]
         if getattr(args, "room_code", ""):
             cmd += ["--room-code", args.room_code]
-        result_file = tempfile.NamedTemporaryFile(prefix="paramlab-load-", suffix=".json", delete=False)
-        result_file.close()
-        cmd += ["--result-file", result_file.name]
-        procs.append((subprocess.Popen(cmd, cwd=ROOT), Path(result_file.name)))
+        fd, result_file = tempfile.mkstemp(prefix="paramlab-load-", suffix=".json")
+        os.close(fd)
+        cmd += ["--result-file", result_file]
+        procs.append((subprocess.Popen(cmd, cwd=ROOT), Path(result_file)))
     with HealthProbe([s.http for s in servers]) as health:
         time.sleep(max(0.0, window[0] - time.time()))
         cpu0 = [cpu_seconds(s.pid) for s in servers]

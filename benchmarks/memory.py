@@ -39,7 +39,7 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from load import Server, measure, parse_args, rss_mb  # noqa: E402
+from load import Server, measure, parse_args, rss_mb
 
 KB = 1024
 

@@ -29,10 +29,10 @@ import tempfile
 import threading
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from load import UPDATES_PER_EPOCH, Server, measure, parse_args  # noqa: E402
+from load import UPDATES_PER_EPOCH, Server, measure, parse_args
 
 
 class Teacher:
@@ -56,18 +56,18 @@ class Teacher:
             while not self.stop.is_set():
                 try:
                     msg: dict[str, Any] = orjson.loads(await asyncio.wait_for(ws.recv(), 1.0))
-                except asyncio.TimeoutError:
+                except TimeoutError:
                     continue
                 if msg["type"] == "frame":
                     self.frames += 1
-                    await ws.send('{"type":"ack","seq":%d}' % msg["seq"])
+                    await ws.send(f'{{"type":"ack","seq":{msg["seq"]}}}')
                 elif msg["type"] == "room":
                     self.code.put(msg["code"])
                 elif msg["type"] == "error":
                     raise RuntimeError(msg)
             await ws.send('{"type":"pause"}')
 
-    def __enter__(self) -> Teacher:
+    def __enter__(self) -> Self:
         self.thread.start()
         return self
 

@@ -108,7 +108,7 @@ class Registry:
         self._spare.clear()
         try:
             await asyncio.wait_for(self._spare.wait(), timeout)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             pass
 
     def _check_room(self) -> None:

@@ -141,5 +141,5 @@ async def training_loop(registry: Registry, slice_seconds: float) -> None:
         if nap > 0:
             try:
                 await asyncio.wait_for(registry.work.wait(), nap)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 pass

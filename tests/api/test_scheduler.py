@@ -8,6 +8,7 @@ frame is unacknowledged) and acknowledges at once.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import time
 from collections.abc import Callable
 from typing import Any
@@ -87,7 +88,7 @@ def test_a_paced_session_trains_once_per_frame() -> None:
     run_loop(registry, 1.5, setup)
     assert 25 <= len(frames) <= 32, frames
     assert len(turns) <= len(frames) + 3, f"{len(turns)} turns for {len(frames)} frames"
-    steps = [b - a for a, b in zip(frames, frames[1:])]
+    steps = [b - a for a, b in itertools.pairwise(frames)]
     assert sorted(steps)[len(steps) // 2] == 25  # every frame shows a frame's worth of training
     assert 0.85 * 750 <= live.session.step <= 1.1 * 750
 
