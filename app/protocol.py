@@ -460,12 +460,15 @@ class Notice(BaseModel):
     text: str
 
 
+ErrorCode = Literal["bad_json", "too_large", "unknown_type", "invalid", "no_session", "not_diverged", "limit",
+                    "forbidden", "no_room"]
+
+
 class ErrorMessage(BaseModel):
     """The one shape of every error."""
 
     type: Literal["error"] = "error"
-    code: Literal["bad_json", "too_large", "unknown_type", "invalid", "no_session", "not_diverged", "limit",
-                  "forbidden", "no_room"]
+    code: ErrorCode
     request: str | None = None
     field: str | None = None
     value: Any = None
@@ -586,8 +589,9 @@ def _nested_bounds(model: type[BaseModel] | None, loc: tuple[Any, ...]) -> str |
     """Bounds of a field inside `config` or `hyper` of a message."""
     if model is None or len(loc) < 2 or not isinstance(loc[0], str):
         return None
-    nested = {"config": ConfigPatch, "hyper": HyperPatch}.get(loc[0])
-    return _bounds(nested, loc[1:]) if nested else None
+    nested: dict[str, type[BaseModel]] = {"config": ConfigPatch, "hyper": HyperPatch}
+    inner = nested.get(loc[0])
+    return _bounds(inner, loc[1:]) if inner else None
 
 
 def parse_client_message(raw: str | bytes) -> BaseModel:

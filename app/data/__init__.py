@@ -8,7 +8,12 @@ from app.data.csv_import import DataError, parse_csv
 from app.data.dataset import Dataset
 from app.data.datasets import DATASETS, generate
 from app.data.features import FEATURES, transform, transform_dataset
-from app.data.importance import Importance, accuracy, neg_mean_squared_error, permutation_importance
+from app.data.importance import (
+    Importance,
+    accuracy,
+    neg_mean_squared_error,
+    permutation_importance,
+)
 from app.data.scaling import standardize, standardize_dataset
 from app.data.splits import kfold_indices, split_indices, train_test_indices
 from app.data.tabular import mammals_or_fish

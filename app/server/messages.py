@@ -6,8 +6,15 @@ from typing import Any
 
 import numpy as np
 
-from app.protocol import encode
-from app.protocol import MAX_FEATURES, MAX_LAYERS, MAX_MESSAGE_BYTES, MAX_NEURONS, MAX_POINTS, PROTOCOL_VERSION
+from app.protocol import (
+    MAX_FEATURES,
+    MAX_LAYERS,
+    MAX_MESSAGE_BYTES,
+    MAX_NEURONS,
+    MAX_POINTS,
+    PROTOCOL_VERSION,
+    encode,
+)
 from app.server.registry import Client, LiveSession
 
 LIMITS = {"max_layers": MAX_LAYERS, "max_neurons": MAX_NEURONS, "max_features": MAX_FEATURES,

@@ -59,7 +59,7 @@ class RunConfig:
         return (self.activation,) * len(self.hidden)
 
     def with_changes(self, changes: dict[str, Any]) -> RunConfig:
-        normalised = {k: tuple(v) if isinstance(v, list) else v for k, v in changes.items()}
+        normalised: dict[str, Any] = {k: tuple(v) if isinstance(v, list) else v for k, v in changes.items()}
         return replace(self, **normalised)
 
     def to_dict(self) -> dict[str, Any]:

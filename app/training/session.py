@@ -19,15 +19,15 @@ import copy
 import math
 import time
 from collections import deque
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 
+from app.data import features
 from app.nn import batches, dropout, fast, freezing, regularization
 from app.nn.losses import TASKS
 from app.nn.model import Model
 from app.nn.network import NetworkSpec, backward, count_params, forward, init_params
-from app.data import features
 from app.nn.optimizers import Hyperparams, update
 from app.training.config import OPTIMIZER_FIELDS, HyperState, RunConfig
 from app.training.data_setup import SPLITS, PreparedData, prepare
@@ -51,7 +51,7 @@ class SessionError(ValueError):
     """A request the session cannot honour; `field` names the culprit."""
 
     def __init__(self, message: str, field: str | None = None, value: Any = None, allowed: str | None = None,
-                 code: str = "invalid"):
+                 code: Literal["invalid", "not_diverged"] = "invalid"):
         super().__init__(message)
         self.field, self.value, self.allowed, self.code = field, value, allowed, code
 
@@ -171,7 +171,7 @@ class TrainingSession:
     def _apply(self, pending: Pending) -> None:
         """The update phase: regularize, step the optimizer, count, record."""
         grads = pending.grads
-        deltas = update(self.params, grads, self.model.state, self.engine_hyper(), self.model.trainable)
+        deltas = update(self.params, grads, self.model.opt_state, self.engine_hyper(), self.model.trainable)
         self.last_grads = [{"W": g_w, "b": g_b} for g_w, g_b in zip(grads.dW, grads.db)]
         self.last_deltas = deltas
         self.model.step += 1
@@ -226,8 +226,20 @@ class TrainingSession:
         if done and self.diverged is None and not self._params_finite():
             self._diverge(f"a parameter became NaN or infinite by update {self.step}")
         if done:
-            self.version += 1
+            self._bump_version()
         return done
+
+    def _bump_version(self) -> None:
+        """Mark the state changed, keeping metrics computed at this very step.
+
+        With one epoch per frame, `_end_epoch` has just computed the metrics of
+        the final weights; the frame reads them again, and recomputing a forward
+        pass over every split per frame is a large share of a small session's cost.
+        """
+        cache = self._metrics_cache
+        self.version += 1
+        if cache is not None and cache[0] == (self.step, self.version - 1):
+            self._metrics_cache = ((self.step, self.version), cache[1])
 
     def _run_updates(self, n_updates: int, done: int, deadline: float | None) -> int:
         """Run updates until `done` reaches `n_updates`, the run diverges or
@@ -510,7 +522,7 @@ class TrainingSession:
 
     def capture(self, loss: float | None = None) -> dict[str, Any]:
         """What a rollback returns to: a copy of the model, the step and the rest of the epoch."""
-        return {"model": copy.deepcopy(self.model), "step": self.step, "queue": list(self.queue), "loss": loss}
+        return {"model": self.model.copy(), "step": self.step, "queue": list(self.queue), "loss": loss}
 
     def _checkpoint(self) -> None:
         """Remember the state before a user's change: the usual cause of a divergence."""
@@ -538,7 +550,7 @@ class TrainingSession:
             raise SessionError("nothing to roll back: the run has not diverged", code="not_diverged",
                                allowed="rollback after a divergence")
         state = self.safe_state
-        self.model = copy.deepcopy(state["model"])
+        self.model = state["model"].copy()
         self.queue = deque(state["queue"])
         self.history.truncate(int(state["step"]))
         self.pending, self.phase, self.trace, self.diverged = None, None, None, None

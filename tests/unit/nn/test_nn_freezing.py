@@ -8,7 +8,14 @@ from typing import Any
 import numpy as np
 import pytest
 
-from app.nn.freezing import n_frozen, set_bias, set_layer, set_neuron, set_weight, trainable_masks
+from app.nn.freezing import (
+    n_frozen,
+    set_bias,
+    set_layer,
+    set_neuron,
+    set_weight,
+    trainable_masks,
+)
 from app.nn.model import Model
 from app.nn.network import Grads, NetworkSpec, init_params
 from app.nn.optimizers import OPTIMIZERS, Hyperparams, init_state, update

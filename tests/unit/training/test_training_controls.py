@@ -8,7 +8,6 @@ import pytest
 from app.training.config import RunConfig
 from app.training.session import SessionError, TrainingSession
 
-
 # ----------------------------------------------------------------- set_hyper
 
 def test_set_hyper_logs_every_change_with_its_step(make_session) -> None:

@@ -119,6 +119,22 @@ def test_metrics_without_validation_set_are_null_and_penalty_is_added(make_sessi
     assert s.metrics()["train_loss"] != before
 
 
+def test_metrics_computed_at_an_epoch_end_are_reused_and_exact(make_session, monkeypatch) -> None:
+    """One epoch per frame: the frame reads the metrics `_end_epoch` already took."""
+    s = make_session()
+    s.advance(25)  # exactly one epoch of 250 points in batches of 10
+    assert s.epoch == 1
+    calls = []
+    monkeypatch.setattr("app.training.session.forward", lambda *a, **k: calls.append(1) or forward(*a, **k))
+    m = s.metrics()
+    assert calls == []  # served from the epoch end, not recomputed
+    loss, acc = _hand_metrics(s, "train")
+    assert m["train_loss"] == loss and m["train_acc"] == acc
+    s.advance(3)  # mid-epoch: new weights, so new metrics
+    m2 = s.metrics()
+    assert calls and m2["train_loss"] == _hand_metrics(s, "train")[0]
+
+
 @pytest.mark.parametrize("dataset, task, n_outputs, config, hyper, min_acc", [
     # Three interleaved arms are hard from x1, x2 alone; sines make them learnable.
     ("spiral3", "multiclass", 3, {"features": ["x1", "x2", "sin_x1", "sin_x2"]}, {"lr": 0.03}, 0.7),
