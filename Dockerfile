@@ -5,7 +5,9 @@ COPY pyproject.toml README.md ./
 COPY app ./app
 COPY static ./static
 COPY templates ./templates
+# Compile the fast path into the image (the non-root user could not write its cache).
 RUN pip install --no-cache-dir -e . \
+    && python -c "from app.nn import fast; fast.warm_up() or print('fast path unavailable:', fast.reason())" \
     && useradd --create-home --uid 10001 paramlab \
     && mkdir -p /app/data && chown paramlab /app/data
 
