@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from app.data import datasets, features, splits, tabular
+from app.training import custom_data
 from app.training.config import TASKS_BY_KIND, RunConfig
 
 SPLITS = ("train", "val", "test")
@@ -51,7 +52,9 @@ def resolve_task(config: RunConfig, kind: str) -> str:
 def prepare(config: RunConfig) -> PreparedData:
     """Generate (seeded), split and transform the data of `config`."""
     rng = np.random.default_rng(config.seed)
-    if config.dataset == "mammals":
+    if custom_data.is_custom(config.dataset):
+        data = custom_data.library.get(config.dataset)  # every row; the seed only splits them
+    elif config.dataset == "mammals":
         data = tabular.mammals_or_fish(config.n_points, rng)
     else:
         data = datasets.generate(config.dataset, config.n_points, config.noise, rng)
@@ -63,7 +66,7 @@ def prepare(config: RunConfig) -> PreparedData:
     raw = {s: np.ascontiguousarray(data.X[index[s]], dtype=np.float64) for s in SPLITS}
     y = {s: np.asarray(data.y[index[s]]) for s in SPLITS}
     mean = std = None
-    if data.X.shape[1] == 2 and config.dataset != "mammals":
+    if data.name not in ("mammals_or_fish", "csv") and data.X.shape[1] == 2:
         plane = True
         names = tuple(config.features)
         X = {s: features.transform(raw[s], list(names)) for s in SPLITS}
