@@ -15,7 +15,10 @@ import math
 from typing import Annotated, Any, Literal, Union
 
 import orjson
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic_core import PydanticCustomError
+
+from app.training import custom_data
 
 PROTOCOL_VERSION = 1
 
@@ -36,7 +39,18 @@ INITS = ("glorot", "he", "uniform", "zeros")
 OPTIMIZERS = ("sgd", "momentum", "nesterov", "adam", "rmsprop")
 REGULARIZATIONS = ("none", "l1", "l2")
 
-DatasetName = Literal["circle", "xor", "gauss", "spiral", "moons", "spiral3", "plane", "multigauss", "mammals"]
+BUILTIN_DATASETS = ("circle", "xor", "gauss", "spiral", "moons", "spiral3", "plane", "multigauss", "mammals")
+DATASETS_ALLOWED = ", ".join(BUILTIN_DATASETS) + " or an uploaded CSV's name (csv- and 12 hex digits, from POST /api/datasets)"
+
+
+def _dataset_name(value: str) -> str:
+    if value in BUILTIN_DATASETS or custom_data.is_custom(value):
+        return value
+    raise PydanticCustomError("dataset_name", "unknown dataset", {"allowed": DATASETS_ALLOWED})
+
+
+DatasetName = Annotated[str, AfterValidator(_dataset_name),
+                        Field(json_schema_extra={"examples": ["circle", "csv-0123456789ab"]})]
 FeatureName = Literal["x1", "x2", "x1_sq", "x2_sq", "x1x2", "sin_x1", "sin_x2", "cos_x1", "cos_x2"]
 ActivationName = Literal["linear", "relu", "leaky_relu", "tanh", "sigmoid"]
 TaskName = Literal["playground", "binary", "multiclass", "regression"]
@@ -498,6 +512,8 @@ class ProtocolError(Exception):
 def _allowed(err: Any, model: type[BaseModel] | None = None) -> str | None:
     ctx = err.get("ctx") or {}
     kind = err["type"]
+    if "allowed" in ctx:  # our own validators say it themselves
+        return str(ctx["allowed"])
     if kind == "literal_error":
         return str(ctx.get("expected", "")).replace("'", "")
     if kind in ("greater_than_equal", "less_than_equal", "greater_than", "less_than"):

@@ -17,7 +17,7 @@ from fastapi.templating import Jinja2Templates
 
 from app import protocol as p
 from app.nn import fast
-from app.server import api
+from app.server import api, uploads
 from app.server.registry import Registry
 from app.server.rooms import Rooms
 from app.server.scheduler import training_loop
@@ -25,6 +25,7 @@ from app.server.snapshots import save_all, snapshot_loop
 from app.server.storage import MemoryStore, SQLiteStore, Store
 from app.server.ws import websocket_endpoint
 from app.settings import Settings
+from app.training import custom_data
 from app.training.session import TrainingSession
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -60,6 +61,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
     store = make_store(settings)
     registry = Registry(settings.max_sessions, store)
+    # Uploaded datasets live in the same store as the sessions that use them
+    # (process-wide, like the fast-path switch: one app per server process).
+    custom_data.library.use_store(store)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -105,6 +109,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         return templates.TemplateResponse(request, "index.html", {"static_url": "/static"})
 
     app.include_router(api.router)
+    app.include_router(uploads.router)
     app.add_api_websocket_route("/ws", websocket_endpoint)
     app.mount("/static", StaticFiles(directory=str(ROOT / "static")), name="static")
     return app

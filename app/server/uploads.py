@@ -1,0 +1,69 @@
+"""Bring your own data: `POST /api/datasets` takes a CSV file and names it.
+
+The answer's `dataset` goes into a configuration like a built-in dataset's
+name (over the websocket's `configure` or `PATCH .../config`). Parsing runs
+in a worker thread, so live sessions keep their frames meanwhile.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from fastapi import APIRouter, Request
+
+from app import protocol as p
+from app.data import csv_import
+from app.server.api import ApiError
+from app.training import custom_data
+
+router = APIRouter(prefix="/api", tags=["datasets"])
+
+RULES = (f"a UTF-8 CSV file of at most {csv_import.MAX_BYTES:,} bytes: a header row, then one row per sample; "
+         f"numeric feature columns (1 to {csv_import.MAX_COLS - 1}) and the label in the last column "
+         f"(2 to {csv_import.MAX_CLASSES} classes, or numbers for regression); "
+         f"at most {csv_import.MAX_ROWS:,} rows")
+
+_BODY = {"required": True, "content": {"text/csv": {"schema": {"type": "string"},
+                                                    "example": "size,colour,animal\n0.3,1.2,dog\n-1.1,0.4,cat\n"}}}
+
+
+def _refuse(status: int, code: p.ErrorCode, message: str, value: Any = None) -> ApiError:
+    return ApiError(status, p.ErrorMessage(code=code, request="upload_dataset", field="csv", value=value,
+                                           allowed=RULES, message=message))
+
+
+async def _read_body(request: Request, limit: int) -> bytes:
+    """The request body, refused as soon as it passes `limit` bytes (never read whole)."""
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise _refuse(413, "too_large", f"the file is larger than {limit:,} bytes")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+@router.post("/datasets", status_code=201, summary="Upload a CSV dataset; its name configures a session",
+             openapi_extra={"requestBody": _BODY})
+async def upload_dataset(request: Request) -> dict[str, Any]:
+    """The label is the last column; every other column is a numeric feature.
+
+    Features are standardized with the training split's statistics, so a
+    column that never varies becomes zero and earns no weight. The same file
+    uploaded twice gets the same name; a shared link naming it works on any
+    server process that shares this one's store.
+    """
+    raw = await _read_body(request, csv_import.MAX_BYTES)
+    if not raw.strip():
+        raise _refuse(422, "invalid", "the file is empty")
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise _refuse(422, "invalid", f"the file is not UTF-8 text (byte {exc.start} cannot be decoded)") from None
+    try:
+        name, data = await asyncio.to_thread(custom_data.library.add, text)
+    except csv_import.DataError as exc:
+        raise _refuse(422, "invalid", str(exc)) from None
+    return {"dataset": name, "rows": data.n_samples, "features": list(data.feature_names),
+            "label": data.meta.get("label_column"), "task": data.task, "classes": list(data.class_names)}
