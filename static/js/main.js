@@ -1,7 +1,7 @@
 // Wiring: state <-> socket <-> views. Data flows down by method calls (update,
 // reset); intent flows up as CustomEvents and only socket.js sends it. Frames
 // are drawn at most once per animation frame, newest first, then acknowledged.
-import { State } from "./state.js";
+import { State, UPLOADED } from "./state.js";
 import { Socket } from "./socket.js";
 import { Network, Grid, OUTPUT_FN } from "./nn.js";
 import { setNum, pct } from "./format.js";
@@ -76,6 +76,12 @@ socket.addEventListener("error", ({ detail: msg }) => {
   if (session) controls.reset(session);
   classroom.receive(msg);
   if (msg.request === "hello" && msg.field === "run_id") socket.sayHello(null);   // a dead run link: a new session
+  if (msg.request === "hello" && !session && UPLOADED.test(state.dataset)) {
+    // A link to data uploaded on another server: say so, and start on the default data.
+    status.error({ message: `${msg.message} This link names an uploaded CSV file this server does not have; showing the circle data instead.` });
+    state.dataset = "circle"; state.writeHash();
+    socket.sayHello(null);
+  }
 });
 for (const type of ["room", "room_status", "saved", "notice"]) socket.addEventListener(type, ({ detail }) => classroom.receive(detail));
 socket.addEventListener("status", ({ detail }) => status.setConnected(detail.connected));
@@ -194,6 +200,21 @@ function intent({ detail }) {
 }
 
 for (const v of [controls, network, output, phases, status, classroom]) v.addEventListener("intent", intent);
+
+// Your own data: the server parses the file and names it; the name configures the session.
+controls.addEventListener("upload", async ({ detail: file }) => {
+  let reply, body = null;
+  try {
+    reply = await fetch("/api/datasets", { method: "POST", headers: { "Content-Type": "text/csv" }, body: file });
+    body = await reply.json();
+  } catch {
+    status.error({ message: `${file.name} was not uploaded: the server did not answer.` });
+    return;
+  }
+  if (!reply.ok) { status.error({ message: `${file.name}: ${body?.message ?? reply.statusText}. Allowed: ${body?.allowed ?? "a CSV file"}.` }); return; }
+  controls.uploaded(file.name);
+  intent({ detail: { type: "configure", config: { dataset: body.dataset } } });
+});
 classroom.addEventListener("readonly", ({ detail }) => {
   network.readOnly = detail.on;
   if (!detail.on && session) controls.reset(session);   // the controls' own limits come back

@@ -4,6 +4,8 @@
 // reproduces the same data and initial weights. Weights never live here.
 
 export const DATASETS = ["circle", "xor", "gauss", "spiral", "moons", "spiral3", "plane", "multigauss", "mammals"];
+/** The name the server gives an uploaded CSV file (a hash of its text). */
+export const UPLOADED = /^csv-[0-9a-f]{12}$/;
 export const FEATURE_NAMES = ["x1", "x2", "x1_sq", "x2_sq", "x1x2", "sin_x1", "sin_x2", "cos_x1", "cos_x2"];
 export const ACTIVATION_NAMES = ["linear", "relu", "leaky_relu", "tanh", "sigmoid"];
 export const TASKS = ["playground", "binary", "multiclass", "regression"];
@@ -14,7 +16,7 @@ export const EDGE_MODES = ["weights", "gradients", "velocity", "updates"];
 
 /** name, type, group (config | hyper | ui), default, and the allowed values or range. */
 export const PROPS = [
-  { name: "dataset", type: "enum", group: "config", def: "circle", values: DATASETS },
+  { name: "dataset", type: "enum", group: "config", def: "circle", values: DATASETS, pattern: UPLOADED },
   { name: "noise", type: "number", group: "config", def: 0, min: 0, max: 50 },
   { name: "train_ratio", type: "number", group: "config", def: 50, min: 10, max: 90 },
   { name: "n_points", type: "int", group: "config", def: 500, min: 20, max: 2000 },
@@ -45,7 +47,7 @@ const BY_NAME = Object.fromEntries(PROPS.map((p) => [p.name, p]));
 function parseValue(prop, text) {
   const inRange = (v) => (prop.min === undefined || v >= prop.min) && (prop.max === undefined || v <= prop.max);
   switch (prop.type) {
-    case "enum": return prop.values.includes(text) ? text : undefined;
+    case "enum": return prop.values.includes(text) || prop.pattern?.test(text) ? text : undefined;
     case "bool": return text === "true" ? true : text === "false" ? false : undefined;
     case "number": case "int": {
       if (text.trim() === "") return undefined;

@@ -3,7 +3,7 @@
 // server: they dispatch "intent" events (protocol-shaped messages) and "ui"
 // events (view-only settings), and update() reflects what frames say.
 import { fmt, int } from "../format.js";
-import { FEATURE_NAMES, DATASETS } from "../state.js";
+import { FEATURE_NAMES, DATASETS, UPLOADED } from "../state.js";
 import { FEATURE_LABELS } from "../nn.js";
 import { drawThumbnail, DATASET_LABELS } from "./thumbnails.js";
 
@@ -39,6 +39,28 @@ export class ControlsView extends EventTarget {
       b.addEventListener("click", () => this.intent({ type: "configure", config: { dataset: name } }));
       box.appendChild(b);
     }
+    // Your own data: the file goes to the server (main.js), which names it.
+    const b = document.createElement("button"), input = $("csv-file");
+    b.type = "button"; b.id = "csv-upload"; b.dataset.name = "csv"; b.setAttribute("aria-pressed", "false");
+    b.setAttribute("aria-describedby", "csv-rules");
+    const cv = document.createElement("canvas");
+    cv.setAttribute("aria-hidden", "true");
+    drawThumbnail(cv, "csv");
+    const span = document.createElement("span"); span.textContent = DATASET_LABELS.csv;
+    b.append(cv, span);
+    b.addEventListener("click", () => input.click());
+    input.addEventListener("change", () => {
+      const file = input.files[0];
+      input.value = "";   // choosing the same file again is a new upload
+      if (file) this.dispatchEvent(new CustomEvent("upload", { detail: file }));
+    });
+    box.appendChild(b);
+  }
+
+  /** Show the uploaded file's name on its button. */
+  uploaded(fileName) {
+    $("csv-upload").querySelector("span").textContent = fileName;
+    $("csv-upload").title = `${fileName}: your data. Click to upload another CSV file.`;
   }
 
   buildFeatures() {
@@ -161,8 +183,9 @@ export class ControlsView extends EventTarget {
     $("seed").value = s.seed;
     $("show_test").checked = s.show_test;
     document.querySelectorAll("input[name=edges]").forEach((r) => (r.checked = r.value === s.edges));
-    document.querySelectorAll("#datasets button").forEach((b) => b.setAttribute("aria-pressed", String(b.dataset.name === s.dataset)));
-    const plane = s.dataset !== "mammals";
+    const uploaded = UPLOADED.test(s.dataset);
+    document.querySelectorAll("#datasets button").forEach((b) => b.setAttribute("aria-pressed", String(b.dataset.name === (uploaded ? "csv" : s.dataset))));
+    const plane = s.dataset !== "mammals" && !uploaded;
     document.querySelectorAll("#features input").forEach((i) => { i.checked = s.features.includes(i.value); i.disabled = !plane; });
     $("layer-count").textContent = `${s.hidden.length} hidden layer${s.hidden.length === 1 ? "" : "s"}`;
     $("add-layer").disabled = s.hidden.length >= 8;

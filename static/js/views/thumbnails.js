@@ -46,6 +46,13 @@ export function drawThumbnail(cv, name) {
   const g = cv.getContext("2d");
   g.scale(dpr, dpr);
   g.fillStyle = rgb(MID); g.fillRect(0, 0, S, S);
+  if (name === "csv") {   // a table with an arrow up: bring your own
+    g.fillStyle = "#9aa0a6";
+    for (let r = 0; r < 5; r++) for (let c = 0; c < 4; c++) g.fillRect(6 + c * 11.5, 8 + r * 8.5, 9, 5);
+    g.fillStyle = "#3b3f45";
+    g.beginPath(); g.moveTo(28, 14); g.lineTo(40, 27); g.lineTo(32, 27); g.lineTo(32, 42); g.lineTo(24, 42); g.lineTo(24, 27); g.lineTo(16, 27); g.closePath(); g.fill();
+    return;
+  }
   if (name === "mammals") {
     g.fillStyle = "#9aa0a6";
     for (let r = 0; r < 5; r++) for (let c = 0; c < 3; c++) g.fillRect(8 + c * 14, 8 + r * 8.5, 11, 5);
@@ -65,5 +72,5 @@ export function drawThumbnail(cv, name) {
 
 export const DATASET_LABELS = {
   circle: "Circle", xor: "XOR", gauss: "Gaussian", spiral: "Spiral", moons: "Moons",
-  spiral3: "3 spirals", plane: "Plane", multigauss: "Multi-Gauss", mammals: "Mammal or fish",
+  spiral3: "3 spirals", plane: "Plane", multigauss: "Multi-Gauss", mammals: "Mammal or fish", csv: "Your CSV",
 };
