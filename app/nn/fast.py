@@ -12,6 +12,10 @@ does, so that both give the same bits; ``tests/unit/nn/test_fast.py`` holds
 it to the reference (< 1e-12 over 1,000 updates; in practice equal). The
 numpy path stays the readable reference and the fallback.
 
+``evaluate`` does the same for ``network.evaluate`` (a session's metrics at
+every epoch end: a forward pass over a whole split, its loss and accuracy),
+bit for bit too (``tests/unit/nn/test_fast_evaluate.py``).
+
 ``available()`` says whether the kernel could be imported, compiled and
 checked against numpy; ``reason()`` says why not. The first compilation takes
 seconds and is then cached on disk (numba ``cache=True``); ``warm_up()`` does
@@ -31,6 +35,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from app.nn import network
 from app.nn.dropout import MAX_DROPOUT
 from app.nn.freezing import Masks
 from app.nn.network import Array, NetworkSpec, Params
@@ -310,6 +315,41 @@ def _train_run(
     return RunResult(done, losses[:done], _views(G, lay), _views(D, lay))
 
 
+def evaluate(spec: NetworkSpec, params: Params, X: Array, Y: Array) -> tuple[float, float | None]:
+    """``network.evaluate``: mean loss and accuracy (None for regression) on
+    ``X [N x F]`` against ``Y [N x K]``, the same bits, in one compiled call.
+
+    Falls back to ``network.evaluate`` itself when the kernel is not ready
+    (without waiting for a compilation in progress) and for inputs it does
+    not take: an empty ``X``, shapes that do not fit the spec (the reference
+    raises or broadcasts as numpy does), or an ``X`` that is not C-contiguous
+    (numpy's matrix product then calls BLAS with other arguments).
+    """
+    X = np.asarray(X, dtype=np.float64)
+    if not (available(wait=False) and _fits(spec, X, Y)):
+        return network.evaluate(spec, params, X, Y)
+    assert _backend is not None
+    return _evaluate(_backend, spec, params, X, Y)
+
+
+def _fits(spec: NetworkSpec, X: Array, Y: Array) -> bool:
+    """Whether ``evaluate``'s kernel takes ``X`` and ``Y`` as they are."""
+    return (X.ndim == 2 and X.shape[0] > 0 and X.shape[1] == spec.n_inputs and X.flags.c_contiguous
+            and np.shape(Y) == (X.shape[0], spec.n_outputs))
+
+
+def _evaluate(backend: _Backend, spec: NetworkSpec, params: Params, X: Array, Y: Array
+              ) -> tuple[float, float | None]:
+    lay = _layout(spec)
+    # numba compiles anew for read-only arrays: copy those (the values and the
+    # strides BLAS sees stay the same).
+    X = X if X.flags.writeable else X.copy()
+    Y = np.require(Y, np.float64, ("C", "W"))
+    loss, acc = backend.kernels.evaluate(X, Y, lay.sizes, lay.acts, TASK_CODES[spec.task], backend.fp,
+                                         _pack(params, np.float64))
+    return loss, None if spec.task == "regression" else acc
+
+
 def _self_test(backend: _Backend) -> None:
     """Check the kernel and numpy's entry points against numpy itself: the
     loops and matrix products bit for bit, and a few updates of a network."""
@@ -352,3 +392,11 @@ def _self_test(backend: _Backend) -> None:
     same = all(np.array_equal(p[k_], q[k_]) for p, q in zip(fast.params, ref.params) for k_ in "Wb")
     if result.done != 3 or not same:
         raise RuntimeError("the compiled kernel's training step differs from numpy's")
+    # The evaluation kernel: on the network just trained, and on a softmax one
+    # (exp, log, argmax) with sigmoid units.
+    multi = NetworkSpec(2, (3,), ("sigmoid",), 3, "multiclass")
+    cases = [(spec, fast.params, Y),
+             (multi, Model.create(multi, np.random.default_rng(2)).params, np.eye(3)[[0, 1, 2, 1]])]
+    for spec_, params, Y_ in cases:
+        if _evaluate(backend, spec_, params, X, Y_) != network.evaluate(spec_, params, X, Y_):
+            raise RuntimeError(f"the compiled evaluation ({spec_.task}) differs from numpy's")

@@ -9,7 +9,8 @@ cannot load. Nothing here is public API: call ``app.nn.fast``.
 ``train_run`` repeats, for each mini-batch of a run, what the numpy reference
 computes (``network.forward`` -> ``Task.loss`` -> ``network.backward`` ->
 ``regularization.add_penalty_grad`` -> ``optimizers.update``) so that both
-paths give the same bits. Elementwise arithmetic is IEEE-exact in both, so it
+paths give the same bits; ``evaluate`` does the same for ``network.evaluate``
+(forward, loss and accuracy over a whole split). Elementwise arithmetic is IEEE-exact in both, so it
 only has to keep numpy's order (``-lr * g`` is ``(-lr) * g``, ``(1 - b2) * g * g``
 is ``((1 - b2) * g) * g``, no fused multiply-add). Where numpy's rounding
 depends on code we cannot see, the kernel calls that very code:
@@ -682,6 +683,87 @@ def train_run(X, Y, idx, starts, sizes, acts, task, opt, reg, hyper, fp,
         if not math.isfinite(loss):
             break
     return done
+
+
+# ------------------------------------------------------------- evaluation
+
+
+@_jit
+def _argmax(a, start, n):
+    """numpy's ``argmax`` of ``a[start:start+n]``: the first maximum, or the first NaN."""
+    best = 0
+    top = a[start]
+    if top != top:
+        return 0
+    for k in range(1, n):
+        v = a[start + k]
+        if not v <= top:  # larger, or NaN
+            best = k
+            top = v
+            if v != v:
+                break
+    return best
+
+
+@_jit
+def _accuracy(task, A, T, n, K):
+    """``Task.accuracy(out, Y)`` of the outputs ``A [n x K]`` against ``T``:
+    the mean of a boolean array is a count divided by its size (exact)."""
+    right = 0
+    if task == MULTICLASS:
+        for i in range(n):
+            if _argmax(A, i * K, K) == _argmax(T, i * K, K):
+                right += 1
+        return right / n
+    cut = 0.5 if task == BINARY else 0.0  # a probability, or a tanh output
+    for e in range(n * K):
+        if (A[e] > cut) == (T[e] > cut):
+            right += 1
+    return right / (n * K)
+
+
+@_jit
+def evaluate(X, Y, sizes, acts, task, fp, P):
+    """Mean loss and accuracy of the network ``P`` on all of ``X [N x F]``
+    against ``Y [N x K]`` (both C-contiguous, ``N >= 1``), as
+    ``network.forward`` -> ``Task.loss(out, Y, z)`` -> ``Task.accuracy`` give
+    them: no dropout, nothing kept but two layers' worth of activations.
+    Returns ``(loss, accuracy)``, accuracy NaN for regression (no accuracy).
+    """
+    L = sizes.shape[0] - 1
+    n = X.shape[0]
+    K = sizes[L]
+    width = 1
+    for l in range(L + 1):
+        width = max(width, sizes[l])
+    A = np.empty(n * width)  # a hidden layer's output, then the network's
+    Z = np.empty(n * width)
+    tmp = np.empty(n * width)
+    tmp2 = np.empty(n * width)
+    rows = np.empty(n)
+    scratch = np.zeros(16, np.int64)
+    x = X.reshape(X.size)
+    o = 0
+    for l in range(L):
+        n_in = sizes[l]
+        n_out = sizes[l + 1]
+        # Z = A @ W (numpy's product on the same operands); Z += b
+        if l == 0:
+            _matmul(fp, x, 0, n_in * 8, 8, P, o, n_out * 8, 8, Z, 0, n, n_in, n_out)
+        else:
+            _matmul(fp, A, 0, n_in * 8, 8, P, o, n_out * 8, 8, Z, 0, n, n_in, n_out)
+        o += n_in * n_out
+        for i in range(n):
+            for j in range(n_out):
+                Z[i * n_out + j] = Z[i * n_out + j] + P[o + j]
+        o += n_out
+        if l < L - 1:
+            _activate(fp, scratch, acts[l], Z, A, tmp, 0, n * n_out)
+    T = Y.reshape(Y.size)
+    loss = _output_and_loss(fp, scratch, task, Z, A, T, 0, n, K, rows, tmp, tmp2)
+    if task == REGRESSION:
+        return loss, math.nan
+    return loss, _accuracy(task, A, T, n, K)
 
 
 @_jit

@@ -246,6 +246,18 @@ def backward(spec: NetworkSpec, params: Params, cache: Cache, Y: ArrayLike) -> G
     return Grads(dW=dW, db=db, dZ=dZs)
 
 
+def evaluate(spec: NetworkSpec, params: Params, X: ArrayLike, Y: Array) -> tuple[float, float | None]:
+    """Mean loss and accuracy (None for regression) of the network on ``X [N x D]``
+    against the targets ``Y [N x K]``, without dropout. The loss is taken from
+    the output layer's pre-activation (the stable form, see ``losses``).
+    ``fast.evaluate`` gives the same bits."""
+    task = TASKS[spec.task]
+    out, cache = forward(spec, params, X)
+    loss = float(task.loss(out, Y, cache.Z[-1]))
+    acc = task.accuracy(out, Y)
+    return loss, None if acc is None else float(acc)
+
+
 def predict(spec: NetworkSpec, params: Params, X: ArrayLike) -> Array:
     """Network output ``[N x K]`` for ``X [N x D]`` without dropout or cache."""
     A = _as_batch(spec, X)

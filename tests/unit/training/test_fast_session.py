@@ -171,6 +171,19 @@ def test_the_class_switch_and_the_fallback_give_the_reference_path(make_session,
     assert_same_run(fst, ref)
 
 
+def test_metrics_come_from_the_compiled_evaluation_with_the_same_bits(make_session, monkeypatch) -> None:
+    calls = []
+    real = fast.evaluate
+    monkeypatch.setattr(fast, "evaluate", lambda *args: calls.append(1) or real(*args))
+    fst, ref = _pair(make_session, dataset="spiral3", hidden=[6, 4], train_ratio=60, val_ratio=20)
+    for s in (fst, ref):
+        s.advance(40)
+    calls.clear()
+    assert fst.metrics() == ref.metrics()
+    assert len(calls) == 3  # train, val, test on the fast session; none on the reference one
+    assert fst.metrics()["val_acc"] is not None
+
+
 def test_a_session_does_not_wait_for_a_warm_up_in_progress(make_session, monkeypatch) -> None:
     monkeypatch.setattr(fast, "_status", "compiling")  # as while the server's thread compiles
     s = make_session()

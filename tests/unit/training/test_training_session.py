@@ -119,13 +119,16 @@ def test_metrics_without_validation_set_are_null_and_penalty_is_added(make_sessi
     assert s.metrics()["train_loss"] != before
 
 
-def test_metrics_computed_at_an_epoch_end_are_reused_and_exact(make_session, monkeypatch) -> None:
+@pytest.mark.parametrize("fast_path", [True, False], ids=["fast", "reference"])
+def test_metrics_computed_at_an_epoch_end_are_reused_and_exact(make_session, monkeypatch, fast_path) -> None:
     """One epoch per frame: the frame reads the metrics `_end_epoch` already took."""
     s = make_session()
+    s.fast = fast_path  # the fast path's metrics come from a compiled kernel: the same bits
     s.advance(25)  # exactly one epoch of 250 points in batches of 10
     assert s.epoch == 1
     calls = []
-    monkeypatch.setattr("app.training.session.forward", lambda *a, **k: calls.append(1) or forward(*a, **k))
+    evaluate = s._evaluate
+    monkeypatch.setattr(s, "_evaluate", lambda *a, **k: calls.append(1) or evaluate(*a, **k))
     m = s.metrics()
     assert calls == []  # served from the epoch end, not recomputed
     loss, acc = _hand_metrics(s, "train")
