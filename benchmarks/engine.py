@@ -12,7 +12,9 @@ in the same run in alternating rounds so that both see the same machine:
 ``fast_vs_reference`` lines (steps/s of each path, their ratio, and whether
 both end on the same bits) and ``session_advance`` lines, what the server
 runs: ``TrainingSession.advance`` in scheduler turns of ``SLICE`` seconds,
-epoch metrics and history included. ``--quick`` measures fewer rounds.
+epoch metrics and history included; ``session_metrics`` lines, the cost of
+``TrainingSession.metrics()`` (taken at every epoch end) on each path.
+``--quick`` measures fewer rounds.
 These rates are per second of this process's CPU time (``time.process_time``)
 so that other load on a shared machine does not skew them; ``--wall`` uses
 the wall clock instead.
@@ -161,6 +163,30 @@ def bench_session(name: str, n_features: int, hidden: tuple[int, ...], rounds: i
                       "ratio": round(rates["fast"] / rates["reference"], 1)}))
 
 
+def bench_metrics(rounds: int) -> None:
+    """Microseconds per ``TrainingSession.metrics()`` (recomputed, not cached) on the
+    default session: numpy forward passes over train and test, or the compiled kernel."""
+    sessions = {}
+    for path in ("reference", "fast"):
+        s = TrainingSession()
+        s.fast = path == "fast"
+        s.advance(100)
+        sessions[path] = s
+
+    def per_call(s: TrainingSession, calls: int = 2000) -> float:
+        t0 = clock()
+        for _ in range(calls):
+            s._metrics_cache = None
+            s.metrics()
+        return calls / (clock() - t0)
+
+    rates = _alternate({path: (lambda s=s: per_call(s)) for path, s in sessions.items()}, rounds)
+    print(json.dumps({"bench": "session_metrics", "net": "default: 2 features, hidden [4,2]",
+                      "points": sessions["fast"].data.n("train") + sessions["fast"].data.n("test"),
+                      "reference_us": round(1e6 / rates["reference"], 1), "fast_us": round(1e6 / rates["fast"], 1),
+                      "same_metrics": sessions["fast"].metrics() == sessions["reference"].metrics()}))
+
+
 def main() -> None:
     global clock
     quick = "--quick" in sys.argv[1:]
@@ -182,6 +208,7 @@ def main() -> None:
     bench_fast("b: 6 features, hidden [8]*6", 6, (8,) * 6, rounds)
     bench_session("a: 2 features, hidden [4,2]", 2, (4, 2), rounds)
     bench_session("b: 6 features, hidden [8]*6", 6, (8,) * 6, rounds)
+    bench_metrics(rounds)
 
 
 if __name__ == "__main__":
