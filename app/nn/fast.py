@@ -168,6 +168,7 @@ class _Layout:
     shapes: tuple[tuple[int, ...], ...]  # W0, b0, W1, b1, ...
     bounds: tuple[tuple[int, int], ...]
     n_hidden_units: int
+    n_params: int
 
 
 @lru_cache(maxsize=256)
@@ -184,7 +185,7 @@ def _layout(spec: NetworkSpec) -> _Layout:
             o += size
     acts = [ACTIVATION_CODES[a] for a in spec.activations] or [0]
     return _Layout(np.array(sizes, dtype=np.int64), np.array(acts, dtype=np.int64),
-                   tuple(shapes), tuple(bounds), sum(spec.hidden))
+                   tuple(shapes), tuple(bounds), sum(spec.hidden), o)
 
 
 def _pack(arrays: list[dict[str, NDArray[Any]]], dtype: type) -> NDArray[Any]:
@@ -208,6 +209,74 @@ def _views(flat: Array, lay: _Layout) -> Params:
              "b": flat[b[2 * l + 1][0]:b[2 * l + 1][1]]} for l in range(len(b) // 2)]
 
 
+class Buffers:
+    """Flat vectors that one model's arrays live in, so that runs copy nothing.
+
+    ``train_run(..., buffers=b)`` works on the params, the optimizer's slots
+    in use and the trainable masks in place, as views of flat vectors: the
+    first run (and the first after an array was replaced: a new optimizer
+    state, a restored model, an edit that assigned a new array) copies the
+    values into a new flat vector and rebinds the model's dicts to views of
+    it; later runs only check, by identity, that the arrays are still those
+    views. The values are copied, never changed: the same bits. Arrays are
+    rebound in place in the caller's dicts, so anyone holding an array from
+    before the first run holds a copy from then on.
+
+    The gradients and deltas a run returns are views of two vectors that the
+    next run overwrites. The last ``X``, ``Y`` checked are remembered, so the
+    same training set is not checked again. One ``Buffers`` per model (per
+    session); not thread-safe.
+    """
+
+    def __init__(self) -> None:
+        # key ("params", a slot name, "mask") -> (the list of layers, its views, the flat vector)
+        self._groups: dict[str, tuple[list[dict[str, NDArray[Any]]], tuple[NDArray[Any], ...],
+                                      NDArray[Any]]] = {}
+        self._lay: _Layout | None = None
+        self._out: tuple[Array, Array, Params, Params] | None = None  # G, D and their views
+        self._data: tuple[Array, Array, Array, Array] | None = None  # X, Y as given, then as used
+
+    def flat(self, key: str, layers: list[dict[str, NDArray[Any]]]) -> NDArray[Any] | None:
+        """The flat vector ``layers`` are views of, or None when they are not (any more)."""
+        group = self._groups.get(key)
+        if group is None or group[0] is not layers or len(layers) * 2 != len(group[1]):
+            return None
+        views = group[1]
+        i = 0
+        for layer in layers:
+            if layer["W"] is not views[i] or layer["b"] is not views[i + 1]:
+                return None
+            i += 2
+        return group[2]
+
+    def bind(self, key: str, layers: list[dict[str, NDArray[Any]]], lay: _Layout, dtype: type
+             ) -> NDArray[Any] | None:
+        """The flat vector of ``layers``, made (and ``layers`` rebound to views of it) if need be;
+        None when their shapes or dtype are not the network's (then nothing is rebound)."""
+        flat = self.flat(key, layers)
+        if flat is not None:
+            return flat
+        arrays = [layer[k] for layer in layers for k in ("W", "b")]
+        if len(arrays) != len(lay.shapes) or any(
+                a.shape != shape or a.dtype != dtype for a, shape in zip(arrays, lay.shapes)):
+            return None  # not what the kernel takes as it is: copied in and out instead
+        flat = np.empty(lay.n_params, dtype=dtype)
+        for (start, end), a in zip(lay.bounds, arrays):
+            flat[start:end] = a.ravel()
+        views = _views(flat, lay)
+        for layer, view in zip(layers, views):
+            layer["W"], layer["b"] = view["W"], view["b"]
+        self._groups[key] = (layers, tuple(a for view in views for a in (view["W"], view["b"])), flat)
+        return flat
+
+    def out(self, lay: _Layout) -> tuple[Array, Array, Params, Params]:
+        """``G``, ``D`` for a run, and their views shaped like the params."""
+        if self._out is None or self._lay is not lay:
+            G, D = np.zeros(lay.n_params), np.zeros(lay.n_params)
+            self._out, self._lay = (G, D, _views(G, lay), _views(D, lay)), lay
+        return self._out
+
+
 def train_run(
     spec: NetworkSpec,
     params: Params,
@@ -221,6 +290,7 @@ def train_run(
     reg_rate: float = 0.0,
     dropout_rate: float = 0.0,
     rng: np.random.Generator | None = None,
+    buffers: Buffers | None = None,
 ) -> RunResult:
     """One update per index array of ``batches``, on ``X [N x F]``, ``Y [N x K]``.
 
@@ -231,12 +301,16 @@ def train_run(
     (same arrays) and draws the dropout masks from ``rng`` as the reference
     does (for the updates that ran, no more). Raises ``RuntimeError`` when the
     fast path is unavailable, ``ValueError`` on bad arguments.
+
+    With ``buffers`` (one per model, see ``Buffers``) nothing is copied in or
+    out: the arrays become views of flat vectors kept from run to run, and
+    the result's ``grads`` and ``deltas`` are overwritten by the next run.
     """
     if not available():
         raise RuntimeError(f"fast path unavailable: {_reason}")
     assert _backend is not None
     return _train_run(_backend, spec, params, state, trainable, hp, X, Y, batches,
-                      reg_kind, reg_rate, dropout_rate, rng)
+                      reg_kind, reg_rate, dropout_rate, rng, buffers)
 
 
 def _train_run(
@@ -253,18 +327,26 @@ def _train_run(
     reg_rate: float,
     dropout_rate: float,
     rng: np.random.Generator | None,
+    buffers: Buffers | None = None,
 ) -> RunResult:
     hp.validate()
     if reg_kind not in REGULARIZATIONS or not math.isfinite(reg_rate) or reg_rate < 0:
         raise ValueError(f"bad regularization {reg_kind!r} at rate {reg_rate!r}")
     lay = _layout(spec)
-    X = np.ascontiguousarray(X, dtype=np.float64)
-    Y = np.ascontiguousarray(Y, dtype=np.float64)
-    if X.ndim != 2 or X.shape[1] != spec.n_inputs or Y.shape != (X.shape[0], spec.n_outputs):
-        raise ValueError(f"X must be [N x {spec.n_inputs}] and Y [N x {spec.n_outputs}], "
-                         f"got {X.shape} and {Y.shape}")
+    data = buffers._data if buffers is not None else None
+    if data is not None and data[0] is X and data[1] is Y:
+        X, Y = data[2], data[3]  # checked by the last run
+    else:
+        X_in, Y_in = X, Y
+        X = np.ascontiguousarray(X, dtype=np.float64)
+        Y = np.ascontiguousarray(Y, dtype=np.float64)
+        if X.ndim != 2 or X.shape[1] != spec.n_inputs or Y.shape != (X.shape[0], spec.n_outputs):
+            raise ValueError(f"X must be [N x {spec.n_inputs}] and Y [N x {spec.n_outputs}], "
+                             f"got {X.shape} and {Y.shape}")
+        if buffers is not None:
+            buffers._data = (X_in, Y_in, X, Y)
     n_updates = len(batches)
-    lengths = np.array(list(map(len, batches)), dtype=np.int64)
+    lengths = np.fromiter(map(len, batches), dtype=np.int64, count=n_updates)
     if n_updates == 0 or lengths.min() < 1:
         raise ValueError("every batch needs at least one index")
     starts = np.zeros(n_updates + 1, dtype=np.int64)
@@ -289,30 +371,47 @@ def _train_run(
     hyper = np.array([hp.lr, hp.momentum, hp.beta1, hp.beta2, hp.eps, hp.rho, reg_rate,
                       dropout_rate if dropping else 0.0, scale], dtype=np.float64)
 
-    P = _pack(params, np.float64)
     names = _SLOTS[hp.optimizer]
-    S1 = _pack(state.slots[names[0]], np.float64) if names[0] else np.empty(0)
-    S2 = _pack(state.slots[names[1]], np.float64) if names[1] else np.empty(0)
-    St = _pack(state.slots[names[2]], np.int64) if names[2] else np.empty(0, dtype=np.int64)
-    mask = _pack(trainable, np.bool_)
+    # The flat vectors the kernel works on; those that are not the arrays'
+    # own storage (no buffers, or arrays it cannot take as they are) are
+    # copies, written back afterwards.
+    groups = [("params", params, np.float64)] + [
+        (name, state.slots[name], dt) for name, dt in zip(names, (np.float64, np.float64, np.int64)) if name]
+    flats: list[NDArray[Any]] = []
+    copies = []
+    for key, layers, dtype in groups:
+        flat = buffers.bind(key, layers, lay, dtype) if buffers is not None else None
+        if flat is None:
+            flat = _pack(layers, dtype)
+            copies.append((flat, layers))
+        flats.append(flat)
+    P = flats[0]
+    slot_flats = iter(flats[1:])
+    S1 = next(slot_flats) if names[0] else np.empty(0)
+    S2 = next(slot_flats) if names[1] else np.empty(0)
+    St = next(slot_flats) if names[2] else np.empty(0, dtype=np.int64)
+    mask = buffers.bind("mask", trainable, lay, np.bool_) if buffers is not None else None
+    if mask is None:
+        mask = _pack(trainable, np.bool_)
     any_frozen = not mask.all()
     losses = np.empty(n_updates)
-    G = np.empty_like(P)
-    D = np.empty_like(P)
+    if buffers is not None:
+        G, D, grads, deltas = buffers.out(lay)
+    else:
+        G, D = np.empty_like(P), np.empty_like(P)
+        grads, deltas = _views(G, lay), _views(D, lay)
     done = int(backend.kernels.train_run(
         X, Y, idx, starts, lay.sizes, lay.acts, TASK_CODES[spec.task],
         OPTIMIZER_CODES[hp.optimizer], REG_CODES[reg_kind], hyper, backend.fp,
         P, S1, S2, St, mask, any_frozen, U, losses, G, D))
 
-    _unpack(P, params, lay)
-    for name, flat in zip(names, (S1, S2, St)):
-        if name:
-            _unpack(flat, state.slots[name], lay)
+    for flat, layers in copies:
+        _unpack(flat, layers, lay)
     if dropping and done < n_updates:
         assert rng is not None and rng_state is not None
         rng.bit_generator.state = rng_state  # take back the draws of the updates not run
         rng.random(int(starts[done]) * lay.n_hidden_units)
-    return RunResult(done, losses[:done], _views(G, lay), _views(D, lay))
+    return RunResult(done, losses[:done], grads, deltas)
 
 
 def evaluate(spec: NetworkSpec, params: Params, X: Array, Y: Array) -> tuple[float, float | None]:

@@ -28,7 +28,7 @@ from app.nn import batches, dropout, fast, freezing, network, regularization
 from app.nn.losses import TASKS
 from app.nn.model import Model
 from app.nn.network import NetworkSpec, backward, count_params, forward, init_params
-from app.nn.optimizers import Hyperparams, update
+from app.nn.optimizers import Hyperparams, OptState, update
 from app.training.config import OPTIMIZER_FIELDS, HyperState, RunConfig
 from app.training.data_setup import SPLITS, PreparedData, prepare
 from app.training.history import History
@@ -66,6 +66,42 @@ class Pending:
         self.cache: Any = None
         self.loss = math.nan
         self.grads: Any = None
+
+
+class Checkpoint:
+    """A copy of a model (params, optimizer slots, trainable masks, counters)
+    taken in a few numpy calls: each group of arrays is copied as one flat
+    vector (the session's `fast.Buffers` keep them flat). `restore()` rebuilds
+    an independent `Model` with the same bits, as often as asked."""
+
+    __slots__ = ("spec", "optimizer", "step", "epoch", "slot_names", "flats")
+
+    def __init__(self, model: Model, buffers: fast.Buffers) -> None:
+        self.spec, self.optimizer, self.step, self.epoch = model.spec, model.optimizer, model.step, model.epoch
+        lay = fast._layout(model.spec)
+        slots = model.opt_state.slots
+        self.slot_names = tuple(slots)
+        groups = [("params", model.params, np.float64),
+                  *((name, slots[name], np.int64 if name == "t" else np.float64) for name in self.slot_names),
+                  ("mask", model.trainable, np.bool_)]
+        self.flats = []
+        for key, layers, dtype in groups:
+            # The arrays' own flat vector (copied), or, when they cannot have one, a concatenated copy.
+            flat = buffers.bind(key, layers, lay, dtype)
+            self.flats.append(flat.copy() if flat is not None
+                              else np.concatenate([layer[k].ravel() for layer in layers for k in ("W", "b")]))
+
+    def restore(self) -> Model:
+        """A new model with the checkpoint's values (arrays of its own)."""
+        lay = fast._layout(self.spec)
+        groups = [fast._views(flat.copy(), lay) for flat in self.flats]
+        slots = dict(zip(self.slot_names, groups[1:-1], strict=True))
+        return Model(spec=self.spec, params=groups[0], optimizer=self.optimizer, state=OptState(slots=slots),
+                     trainable=groups[-1], step=self.step, epoch=self.epoch)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The model's JSON-safe dict (as `Model.to_dict`)."""
+        return self.restore().to_dict()
 
 
 class TrainingSession:
@@ -110,6 +146,10 @@ class TrainingSession:
     def _start(self, params: list[dict[str, np.ndarray]]) -> None:
         """Fresh optimizer state, counters and history around `params`."""
         self.model = Model(self.spec, params, optimizer=self.hyper.optimizer)
+        # The model's arrays as views of flat vectors (see fast.Buffers): the fast
+        # path, the finiteness check and the rollback point copy nothing else.
+        self._buffers = fast.Buffers()
+        self._finite_at: tuple[Any, ...] | None = None
         self.batch_rng = np.random.default_rng([self.config.seed, BATCH_STREAM])
         self.dropout_rng = np.random.default_rng([self.config.seed, DROPOUT_STREAM])
         self.queue: deque[np.ndarray] = deque()
@@ -277,16 +317,14 @@ class TrainingSession:
             result = fast.train_run(
                 self.spec, self.params, self.model.opt_state, self.model.trainable, self.engine_hyper(),
                 self.data.X["train"], self.Y["train"], chunk, self.hyper.regularization, self.hyper.reg_rate,
-                rate, self.dropout_rng)
+                rate, self.dropout_rng, buffers=self._buffers)
         except BaseException:
             self.queue.extendleft(reversed(chunk))  # it refused before touching anything
             raise
         self.queue.extendleft(reversed(chunk[result.done:]))  # batches of updates not run
         step = int(self.model.step)
-        for loss in result.losses.tolist():
-            step += 1
-            self.history.record_update(step, loss)
-        self.model.step = step
+        self.history.record_updates(step + 1, result.losses.tolist())
+        self.model.step = step + result.done
         self.batch_loss = float(result.losses[-1])
         self.last_grads, self.last_deltas = result.grads, result.deltas
         if not math.isfinite(self.batch_loss):
@@ -516,10 +554,20 @@ class TrainingSession:
     # -------------------------------------------------------------- divergence
 
     def _params_finite(self) -> bool:
-        # One check over all the parameters: three numpy calls, not four per layer
-        # (this runs after every turn and at every epoch end).
-        flat = np.concatenate([p[k].ravel() for p in self.params for k in ("W", "b")])
-        return bool(np.isfinite(flat).all())
+        # One check over all the parameters, on their flat vector when they have
+        # one; this runs at every epoch end and after every turn, so the answer
+        # is kept for as long as the step, the version and the model are the same
+        # (every change of a parameter moves the step or the version).
+        seen = self._finite_at
+        if (seen is not None and seen[0] == self.step and seen[1] == self.version and seen[2] is self.model
+                and seen[3] is self.model.params):
+            return bool(seen[4])
+        flat = self._buffers.flat("params", self.params)
+        if flat is None:
+            flat = np.concatenate([p[k].ravel() for p in self.params for k in ("W", "b")])
+        finite = bool(np.isfinite(flat).all())
+        self._finite_at = (self.step, self.version, self.model, self.model.params, finite)
+        return finite
 
     def _diverge(self, cause: str) -> None:
         safe_step = self.safe_state["step"] if self.safe_state else 0
@@ -527,8 +575,10 @@ class TrainingSession:
                          "advice": "lower the learning rate, then roll back"}
 
     def capture(self, loss: float | None = None) -> dict[str, Any]:
-        """What a rollback returns to: a copy of the model, the step and the rest of the epoch."""
-        return {"model": self.model.copy(), "step": self.step, "queue": list(self.queue), "loss": loss}
+        """What a rollback returns to: a copy of the model (a `Checkpoint`), the step
+        and the rest of the epoch."""
+        return {"model": Checkpoint(self.model, self._buffers), "step": self.step, "queue": list(self.queue),
+                "loss": loss}
 
     def _checkpoint(self) -> None:
         """Remember the state before a user's change: the usual cause of a divergence."""
@@ -556,7 +606,7 @@ class TrainingSession:
             raise SessionError("nothing to roll back: the run has not diverged", code="not_diverged",
                                allowed="rollback after a divergence")
         state = self.safe_state
-        self.model = state["model"].copy()
+        self.model = state["model"].restore()
         self.queue = deque(state["queue"])
         self.history.truncate(int(state["step"]))
         self.pending, self.phase, self.trace, self.diverged = None, None, None, None

@@ -117,3 +117,23 @@ def test_history_csv_has_the_epoch_rows(make_session) -> None:
     assert len(updates) == s.step and float(updates[-1]["batch_loss"]) == s.batch_loss
     changes = [r for r in table if r["kind"] == "change"]
     assert [(c["step"], c["field"], c["old"], c["new"]) for c in changes] == [("20", "lr", "0.03", "0.1")]
+
+
+@pytest.mark.parametrize("capacity", [2, 3, 5, 16])
+def test_append_column_is_append_one_by_one(capacity: int) -> None:
+    """The fast path records a run's losses in one call: the same rows, strides and thinning."""
+    import random
+
+    rnd = random.Random(capacity)
+    one, many = Series(("loss",), capacity), Series(("loss",), capacity)
+    step = 0
+    for _ in range(200):
+        values = [rnd.random() for _ in range(rnd.choice([0, 1, 2, 7, 25, 64]))]
+        for i, v in enumerate(values):
+            one.append(step + 1 + i, {"loss": v})
+        many.append_column(step + 1, values)
+        step += len(values)
+        assert list(many.steps) == list(one.steps)
+        assert list(many.values["loss"]) == list(one.values["loss"])
+        assert (many.stride, many._skipped) == (one.stride, one._skipped)
+    assert one.stride > 1
