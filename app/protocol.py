@@ -15,7 +15,15 @@ import math
 from typing import Annotated, Any, Literal, Union
 
 import orjson
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic_core import PydanticCustomError
 
 from app.training import custom_data
@@ -30,6 +38,10 @@ MAX_POINTS = 2000
 MIN_POINTS = 20
 MAX_MESSAGE_BYTES = 65536
 MAX_ECHO_BYTES = 200  # an error repeats at most this much of a bad value
+# The most work one step message or request may ask for (it runs before anything else is
+# answered): updates, and training samples passed through the network (updates x batch size).
+MAX_STEP_UPDATES = 5000
+MAX_STEP_SAMPLES = 200_000
 
 DATASETS = ("circle", "xor", "gauss", "spiral", "moons", "spiral3", "plane", "multigauss", "mammals")
 FEATURES = ("x1", "x2", "x1_sq", "x2_sq", "x1x2", "sin_x1", "sin_x2", "cos_x1", "cos_x2")
@@ -50,7 +62,9 @@ def _dataset_name(value: str) -> str:
 
 
 DatasetName = Annotated[str, AfterValidator(_dataset_name),
-                        Field(json_schema_extra={"examples": ["circle", "csv-0123456789ab"]})]
+                        Field(json_schema_extra={"examples": ["circle", "csv-0123456789ab"],
+                                                 "pattern": f"^({'|'.join(BUILTIN_DATASETS)})$|"
+                                                            + custom_data.NAME_PATTERN})]
 FeatureName = Literal["x1", "x2", "x1_sq", "x2_sq", "x1x2", "sin_x1", "sin_x2", "cos_x1", "cos_x2"]
 ActivationName = Literal["linear", "relu", "leaky_relu", "tanh", "sigmoid"]
 TaskName = Literal["playground", "binary", "multiclass", "regression"]
@@ -89,8 +103,13 @@ class Config(Strict):
     @classmethod
     def _unique_features(cls, value: list[str]) -> list[str]:
         if len(set(value)) != len(value):
-            raise ValueError("features must not repeat")
+            raise PydanticCustomError("unique_features", "features must not repeat",
+                                      {"allowed": "each feature at most once"})
         return value
+
+
+# Configuration fields in which `null` is a value of its own (the default) rather than "unchanged".
+NULL_MEANS_DEFAULT = ("task", "activations", "init_seed")
 
 
 class ConfigPatch(Strict):
@@ -109,6 +128,22 @@ class ConfigPatch(Strict):
     init: InitName | None = None
     seed: Annotated[int, Field(ge=0, le=2**31 - 1)] | None = None
     init_seed: Annotated[int, Field(ge=0, le=2**31 - 1)] | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _null_leaves_a_field_as_it_is(cls, data: Any) -> Any:
+        """`null` changes nothing (as in `HyperPatch`), except in the fields where it means the default."""
+        if isinstance(data, dict):
+            return {k: v for k, v in data.items() if v is not None or k in NULL_MEANS_DEFAULT}
+        return data
+
+    @field_validator("features")
+    @classmethod
+    def _unique_features(cls, value: list[str] | None) -> list[str] | None:
+        if value is not None and len(set(value)) != len(value):
+            raise PydanticCustomError("unique_features", "features must not repeat",
+                                      {"allowed": "each feature at most once"})
+        return value
 
 
 class Hyper(Strict):
@@ -318,6 +353,57 @@ CONTROL_MESSAGES = ("play", "pause", "step", "set_speed", "set_hyper", "configur
 
 
 # --------------------------------------------------------------------------
+# A model as exported by GET and imported by PUT /api/sessions/{id}/model
+
+MAX_CLASSES = 8      # outputs of a multiclass network
+MAX_COUNT = 2**53 - 1  # a step or epoch count: exact in JSON and in a browser's numbers
+SlotName = Literal["velocity", "m", "v", "t", "s"]
+Layers = Annotated[list[dict[str, Any]], Field(max_length=MAX_LAYERS + 1)]  # {"W": rows, "b": row} per layer
+
+
+class ModelArchitecture(Strict):
+    n_inputs: Annotated[int, Field(ge=1, le=MAX_FEATURES)]
+    hidden: Annotated[list[Annotated[int, Field(ge=1, le=MAX_NEURONS)]], Field(max_length=MAX_LAYERS)]
+    activations: Annotated[list[ActivationName], Field(max_length=MAX_LAYERS)]
+    n_outputs: Annotated[int, Field(ge=1, le=MAX_CLASSES)]
+    task: TaskName
+
+
+class ModelOptimizer(Strict):
+    name: OptimizerName
+    state: dict[SlotName, Layers] | None = None
+
+
+Row = Annotated[list[Finite], Field(max_length=MAX_NEURONS)]
+
+
+class ModelDocument(Strict):
+    """A model file: `version`, `architecture`, `weights` and `biases` are needed; the rest may be left out.
+
+    Shapes are checked against the architecture when it is imported; it must
+    also fit the session's data (its inputs, outputs and task).
+    """
+
+    version: Literal[1]
+    architecture: ModelArchitecture
+    weights: Annotated[list[Annotated[list[Row], Field(max_length=MAX_NEURONS)]], Field(max_length=MAX_LAYERS + 1)]
+    biases: Annotated[list[Row], Field(max_length=MAX_LAYERS + 1)]
+    optimizer: ModelOptimizer | None = None
+    trainable: Layers | None = None
+    step: Annotated[int, Field(ge=0, le=MAX_COUNT)] = 0
+    epoch: Annotated[int, Field(ge=0, le=MAX_COUNT)] = 0
+
+    def to_model_dict(self) -> dict[str, Any]:
+        """The fields given, as the engine reads them (`null` is the same as left out)."""
+        doc = self.model_dump(exclude_unset=True, exclude_none=True)
+        if self.optimizer is not None and self.optimizer.state is not None:
+            doc["optimizer"]["state"] = self.optimizer.state  # as sent: its layers may hold nulls to refuse
+        if self.trainable is not None:
+            doc["trainable"] = self.trainable
+        return doc
+
+
+# --------------------------------------------------------------------------
 # Server to client (documented shapes; the session builds them as dicts for speed)
 
 
@@ -520,12 +606,18 @@ def _allowed(err: Any, model: type[BaseModel] | None = None) -> str | None:
         return None  # filled from the field's bounds below
     if kind in ("too_long", "too_short"):
         return f"{ctx.get('min_length', 0)} to {ctx.get('max_length', '')} items".replace("to  items", "or more items")
+    if kind == "string_too_long":
+        return f"at most {ctx.get('max_length')} characters"
+    if kind == "string_too_short":
+        return f"at least {ctx.get('min_length')} characters"
     if kind in ("int_type", "int_parsing", "int_from_float"):
         return "an integer"
     if kind in ("float_type", "float_parsing", "finite_number"):
         return "a finite number"
     if kind in ("bool_type", "bool_parsing"):
         return "true or false"
+    if kind in ("string_type", "list_type", "dict_type", "model_type", "model_attributes_type"):
+        return {"string_type": "a string", "list_type": "a list"}.get(kind, "an object")
     if kind == "extra_forbidden":
         if model is not None:
             return "fields: " + ", ".join(f for f in model.model_fields if f != "type")
@@ -575,10 +667,16 @@ def error_from_details(err: Any, request: str | None, model: type[BaseModel] | N
     Without a `model`, bounds are looked up among the configuration and
     hyperparameter fields (the HTTP API's bodies are made of them).
     """
+    if err["type"] == "json_invalid":  # an HTTP body that is not JSON: its loc is ("body", character offset)
+        offset = err["loc"][-1] if isinstance(err["loc"][-1], int) else None
+        reason = (err.get("ctx") or {}).get("error") or err["msg"]
+        return ErrorMessage(code="bad_json", request=request, allowed="one JSON object",
+                            message=f"the body is not valid JSON: {reason}"
+                                    + (f" at character {offset}" if offset is not None else ""))
     loc = tuple(p for p in err["loc"] if p not in (request, "body", "query", "path"))
     field = ".".join(str(p) for p in loc) or None
     allowed = (_allowed(err, model) or _bounds(model, loc) or _nested_bounds(model, loc)
-               or _bounds(HyperPatch, loc[-1:]) or _bounds(ConfigPatch, loc[-1:]))
+               or _bounds(HyperPatch, loc[-1:]) or _bounds(ConfigPatch, loc[-1:]) or _one_bound(err))
     value = err.get("input")
     if isinstance(value, dict) and err["type"] == "missing":
         value = None
@@ -599,6 +697,15 @@ def error_from_details(err: Any, request: str | None, model: type[BaseModel] | N
     if len(message) > 2 * MAX_ECHO_BYTES:
         message = message[:2 * MAX_ECHO_BYTES] + "..."
     return ErrorMessage(code="invalid", request=request, field=field, value=value, allowed=allowed, message=message)
+
+
+def _one_bound(err: Any) -> str | None:
+    """'at most 5' or 'at least 1' from the error itself, when the field's bounds are not found."""
+    ctx = err.get("ctx") or {}
+    for key, words in (("le", "at most"), ("lt", "less than"), ("ge", "at least"), ("gt", "more than")):
+        if key in ctx:
+            return f"{words} {ctx[key]}"
+    return None
 
 
 def _nested_bounds(model: type[BaseModel] | None, loc: tuple[Any, ...]) -> str | None:

@@ -10,9 +10,12 @@ import secrets
 import time
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Body, HTTPException, Request
-from fastapi.responses import JSONResponse, PlainTextResponse
+from fastapi import APIRouter, Depends, HTTPException, Path, Request
+from fastapi.responses import JSONResponse, PlainTextResponse, Response
+from fastapi.routing import APIRoute
 from pydantic import BaseModel, Field
+from starlette.datastructures import Headers
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app import protocol as p
 from app.server import controls, messages
@@ -21,7 +24,37 @@ from app.training.config import HyperState, RunConfig
 from app.training.persist import restore_session, session_state
 from app.training.session import SessionError
 
-router = APIRouter(prefix="/api", tags=["sessions"])
+# The largest request body taken: a predict of 20,000 rows of 16 numbers is about 6.6 MB, the
+# largest model export (8 layers of 32, Adam's state) under 1 MB.
+MAX_BODY_BYTES = 8 * 1024 * 1024
+
+# Every error answers with the protocol's one error shape; the schema says so for each status.
+ERRORS: dict[int | str, dict[str, Any]] = {
+    400: {"model": p.ErrorMessage, "description": "The body is not JSON (`bad_json`)"},
+    413: {"model": p.ErrorMessage, "description": f"The body is over {MAX_BODY_BYTES:,} bytes (`too_large`)"},
+    422: {"model": p.ErrorMessage, "description": "A field is missing, of the wrong type or out of range, "
+                                                  "or the request does not fit the session (`invalid`)"},
+}
+NOT_FOUND: dict[int | str, dict[str, Any]] = {
+    404: {"model": p.ErrorMessage, "description": "No such session or saved run (`no_session`)"}}
+FULL: dict[int | str, dict[str, Any]] = {
+    503: {"model": p.ErrorMessage, "description": "The server holds all the sessions it can (`limit`)"}}
+
+
+
+def known_query(request: Request) -> None:
+    """Refuse a query parameter the route does not take (a body's unknown field is refused too)."""
+    route = request.scope.get("route")
+    known = sorted(q.alias for q in route.dependant.query_params) if isinstance(route, APIRoute) else []
+    for name in request.query_params:
+        if name not in known:
+            allowed = "query parameters: " + ", ".join(known) if known else "no query parameters"
+            raise ApiError(422, p.ErrorMessage(
+                code="invalid", field=name[:p.MAX_ECHO_BYTES], value=request.query_params[name][:p.MAX_ECHO_BYTES],
+                allowed=allowed, message=f"{name[:p.MAX_ECHO_BYTES]}: this route takes {allowed}"))
+
+
+router = APIRouter(prefix="/api", tags=["sessions"], responses=ERRORS, dependencies=[Depends(known_query)])
 
 
 class ApiError(HTTPException):
@@ -29,6 +62,42 @@ class ApiError(HTTPException):
 
     def __init__(self, status: int, error: p.ErrorMessage) -> None:
         super().__init__(status_code=status, detail=error.model_dump())
+
+
+class BodyLimit:
+    """Refuse a request body past `limit` bytes (413, `too_large`) without reading the rest of it."""
+
+    def __init__(self, app: ASGIApp, limit: int = MAX_BODY_BYTES) -> None:
+        self.app, self.limit = app, limit
+
+    def error(self) -> ApiError:
+        return ApiError(413, p.ErrorMessage(code="too_large", allowed=f"at most {self.limit:,} bytes",
+                                            message=f"the request body is larger than {self.limit:,} bytes"))
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        length = Headers(scope=scope).get("content-length", "")
+        if length.isdigit() and int(length) > self.limit:
+            error = self.error()
+            await JSONResponse(error.detail, status_code=413)(scope, receive, send)
+            return
+        size = 0
+
+        async def limited() -> Message:
+            nonlocal size
+            message = await receive()
+            size += len(message.get("body", b""))
+            if size > self.limit:
+                raise self.error()  # raised where the route reads its body: the handler answers it
+            return message
+
+        await self.app(scope, limited, send)
+
+
+SessionId = Annotated[str, Path(max_length=64, description="An id returned by POST /api/sessions")]
+RunId = Annotated[str, Path(max_length=64, description="An id returned by a save")]
 
 
 class CreateSession(BaseModel):
@@ -42,7 +111,7 @@ class CreateSession(BaseModel):
 class StepRequest(BaseModel):
     model_config = {"extra": "forbid"}
     unit: Literal["update", "epoch"] = "update"
-    count: Annotated[int, Field(ge=1, le=100000)] = 1
+    count: Annotated[int, Field(ge=1, le=p.MAX_STEP_UPDATES)] = 1
 
 
 class SaveRequest(BaseModel):
@@ -71,13 +140,16 @@ def _live(request: Request, session_id: str) -> LiveSession:
     return live
 
 
+def _refused(exc: SessionError, request: str) -> ApiError:
+    return ApiError(422, p.ErrorMessage(code=exc.code, request=request, field=exc.field, value=exc.value,
+                                        allowed=exc.allowed, message=str(exc)))
+
+
 def _apply(live: LiveSession, msg: BaseModel, request: Request) -> None:
     try:
         controls.apply(live, msg)
     except SessionError as exc:
-        raise ApiError(422, p.ErrorMessage(code=exc.code, request=str(getattr(msg, "type", None)),
-                                           field=exc.field, value=exc.value, allowed=exc.allowed,
-                                           message=str(exc))) from None
+        raise _refused(exc, str(getattr(msg, "type", None))) from None
     if live.playing:
         _registry(request).work.set()
 
@@ -90,7 +162,7 @@ def _summary(live: LiveSession) -> dict[str, Any]:
     return out
 
 
-@router.post("/sessions", status_code=201, summary="Create a session")
+@router.post("/sessions", status_code=201, summary="Create a session", responses=FULL)
 def create_session(request: Request, body: CreateSession | None = None) -> dict[str, Any]:
     body = body or CreateSession()
     try:
@@ -103,34 +175,40 @@ def create_session(request: Request, body: CreateSession | None = None) -> dict[
     return _summary(live)
 
 
-@router.get("/sessions/{session_id}", summary="Configuration, hyperparameters and metrics")
-def get_session(request: Request, session_id: str) -> dict[str, Any]:
+@router.get("/sessions/{session_id}", summary="Configuration, hyperparameters and metrics", responses=NOT_FOUND)
+def get_session(request: Request, session_id: SessionId) -> dict[str, Any]:
     return _summary(_live(request, session_id))
 
 
-@router.get("/sessions/{session_id}/hyper", summary="Read the hyperparameters")
-def get_hyper(request: Request, session_id: str) -> dict[str, Any]:
+@router.get("/sessions/{session_id}/hyper", summary="Read the hyperparameters", responses=NOT_FOUND)
+def get_hyper(request: Request, session_id: SessionId) -> dict[str, Any]:
     return _live(request, session_id).session.hyper.to_dict()
 
 
-@router.patch("/sessions/{session_id}/hyper", summary="Change hyperparameters live")
-def patch_hyper(request: Request, session_id: str, body: p.HyperPatch) -> dict[str, Any]:
+@router.patch("/sessions/{session_id}/hyper", summary="Change hyperparameters live", responses=NOT_FOUND)
+def patch_hyper(request: Request, session_id: SessionId, body: p.HyperPatch) -> dict[str, Any]:
     live = _live(request, session_id)
     _apply(live, p.SetHyper(type="set_hyper", **body.model_dump(exclude_none=True)), request)
     return live.session.hyper.to_dict()
 
 
-@router.patch("/sessions/{session_id}/config", summary="Change the configuration (rebuilds the network)")
-def patch_config(request: Request, session_id: str, body: p.ConfigPatch) -> dict[str, Any]:
+@router.patch("/sessions/{session_id}/config", summary="Change the configuration (rebuilds the network)",
+               responses=NOT_FOUND)
+def patch_config(request: Request, session_id: SessionId, body: p.ConfigPatch) -> dict[str, Any]:
     live = _live(request, session_id)
     _apply(live, p.Configure(type="configure", config=body), request)
     return _summary(live)
 
 
-@router.post("/sessions/{session_id}/step", summary="Train N updates or epochs, get the metrics")
-def step(request: Request, session_id: str, body: StepRequest | None = None) -> dict[str, Any]:
+@router.post("/sessions/{session_id}/step", summary="Train N updates or epochs, get the metrics",
+             responses=NOT_FOUND)
+def step(request: Request, session_id: SessionId, body: StepRequest | None = None) -> dict[str, Any]:
     body = body or StepRequest()
     live = _live(request, session_id)
+    try:
+        controls.check_step(live, body.unit, body.count)
+    except SessionError as exc:
+        raise _refused(exc, "step") from None
     s = live.session
     live.set_playing(False)
     if body.unit == "update":
@@ -143,25 +221,26 @@ def step(request: Request, session_id: str, body: StepRequest | None = None) -> 
     return {"step": s.step, "epoch": s.epoch, "metrics": s.metrics(), "diverged": s.diverged}
 
 
-@router.post("/sessions/{session_id}/reset", summary="Train again from the same or new initial weights")
-def reset(request: Request, session_id: str, same_weights: bool = True) -> dict[str, Any]:
+@router.post("/sessions/{session_id}/reset", summary="Train again from the same or new initial weights",
+             responses=NOT_FOUND)
+def reset(request: Request, session_id: SessionId, same_weights: bool = True) -> dict[str, Any]:
     live = _live(request, session_id)
     _apply(live, p.Reset(type="reset", same_weights=same_weights), request)
     return _summary(live)
 
 
-@router.get("/sessions/{session_id}/model", summary="Export the model as JSON")
-def export_model(request: Request, session_id: str) -> JSONResponse:
+@router.get("/sessions/{session_id}/model", summary="Export the model as JSON", responses=NOT_FOUND)
+def export_model(request: Request, session_id: SessionId) -> JSONResponse:
     live = _live(request, session_id)
     return JSONResponse(live.session.export_model(),
                         headers={"Content-Disposition": f'attachment; filename="paramlab-{session_id}.json"'})
 
 
-@router.put("/sessions/{session_id}/model", summary="Import a model exported as JSON")
-def import_model(request: Request, session_id: str, body: Annotated[dict[str, Any], Body()]) -> dict[str, Any]:
+@router.put("/sessions/{session_id}/model", summary="Import a model exported as JSON", responses=NOT_FOUND)
+def import_model(request: Request, session_id: SessionId, body: p.ModelDocument) -> dict[str, Any]:
     live = _live(request, session_id)
     try:
-        live.session.import_model(body)
+        live.session.import_model(body.to_model_dict())
     except ValueError as exc:
         raise ApiError(422, p.ErrorMessage(code="invalid", request="import_model", field="model",
                                            message=str(exc))) from None
@@ -170,27 +249,30 @@ def import_model(request: Request, session_id: str, body: Annotated[dict[str, An
     return _summary(live)
 
 
-@router.get("/sessions/{session_id}/dataset", summary="Export the points, labels and split")
-def export_dataset(request: Request, session_id: str) -> dict[str, Any]:
+@router.get("/sessions/{session_id}/dataset", summary="Export the points, labels and split", responses=NOT_FOUND)
+def export_dataset(request: Request, session_id: SessionId) -> dict[str, Any]:
     body = messages.dataset_message(_live(request, session_id))
     return {k: v for k, v in body.items() if k != "type"} | {
         split: {"x": body[split]["x"].tolist(), "y": body[split]["y"].tolist()} for split in ("train", "val", "test")}
 
 
-@router.get("/sessions/{session_id}/history", summary="The whole history as JSON")
-def export_history(request: Request, session_id: str) -> dict[str, Any]:
+@router.get("/sessions/{session_id}/history", summary="The whole history as JSON", responses=NOT_FOUND)
+def export_history(request: Request, session_id: SessionId) -> dict[str, Any]:
     return messages.history_message(_live(request, session_id))
 
 
-@router.get("/sessions/{session_id}/history.csv", summary="The history as CSV", response_class=PlainTextResponse)
-def export_history_csv(request: Request, session_id: str) -> PlainTextResponse:
+# response_class=Response: the 200 is text/csv, every error the usual JSON.
+@router.get("/sessions/{session_id}/history.csv", summary="The history as CSV", response_class=Response,
+            responses=NOT_FOUND | {200: {"description": "One row per update, epoch and change",
+                                         "content": {"text/csv": {"schema": {"type": "string"}}}}})
+def export_history_csv(request: Request, session_id: SessionId) -> PlainTextResponse:
     live = _live(request, session_id)
     return PlainTextResponse(live.session.history.to_csv(), media_type="text/csv",
                              headers={"Content-Disposition": f'attachment; filename="paramlab-{session_id}.csv"'})
 
 
-@router.post("/sessions/{session_id}/predict", summary="Network outputs at raw input points")
-def predict(request: Request, session_id: str, body: PredictRequest) -> dict[str, Any]:
+@router.post("/sessions/{session_id}/predict", summary="Network outputs at raw input points", responses=NOT_FOUND)
+def predict(request: Request, session_id: SessionId, body: PredictRequest) -> dict[str, Any]:
     live = _live(request, session_id)
     try:
         outputs = live.session.predict_raw(body.points)
@@ -199,8 +281,9 @@ def predict(request: Request, session_id: str, body: PredictRequest) -> dict[str
     return {"outputs": outputs.tolist()}
 
 
-@router.post("/sessions/{session_id}/save", status_code=201, summary="Save the session as a named run")
-def save_run(request: Request, session_id: str, body: SaveRequest) -> dict[str, Any]:
+@router.post("/sessions/{session_id}/save", status_code=201, summary="Save the session as a named run",
+             responses=NOT_FOUND)
+def save_run(request: Request, session_id: SessionId, body: SaveRequest) -> dict[str, Any]:
     live = _live(request, session_id)
     run_id = secrets.token_urlsafe(9)
     _registry(request).store.put("run", run_id, {"name": body.name, "saved_at": time.time(),
@@ -208,8 +291,8 @@ def save_run(request: Request, session_id: str, body: SaveRequest) -> dict[str, 
     return {"run_id": run_id, "name": body.name, "link": f"/?run={run_id}"}
 
 
-@router.get("/runs/{run_id}", summary="A saved run: its name, configuration and progress")
-def get_run(request: Request, run_id: str) -> dict[str, Any]:
+@router.get("/runs/{run_id}", summary="A saved run: its name, configuration and progress", responses=NOT_FOUND)
+def get_run(request: Request, run_id: RunId) -> dict[str, Any]:
     doc = _registry(request).store.get("run", run_id)
     if doc is None:
         raise ApiError(404, p.ErrorMessage(code="no_session", field="run_id", value=run_id,
@@ -219,8 +302,9 @@ def get_run(request: Request, run_id: str) -> dict[str, Any]:
             "hyper": state["hyper"], "step": state["model"]["step"], "epoch": state["model"]["epoch"]}
 
 
-@router.post("/runs/{run_id}/open", status_code=201, summary="Open a saved run as a new session")
-def open_run(request: Request, run_id: str) -> dict[str, Any]:
+@router.post("/runs/{run_id}/open", status_code=201, summary="Open a saved run as a new session",
+             responses=NOT_FOUND | FULL)
+def open_run(request: Request, run_id: RunId) -> dict[str, Any]:
     doc = _registry(request).store.get("run", run_id)
     if doc is None:
         raise ApiError(404, p.ErrorMessage(code="no_session", field="run_id", value=run_id,

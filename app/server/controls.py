@@ -29,6 +29,7 @@ def apply(live: LiveSession, msg: BaseModel) -> str | None:
         live.set_playing(False)
         s.version += 1
     elif isinstance(msg, p.Step):
+        check_step(live, msg.unit, msg.count)
         live.set_playing(False)
         for _ in range(msg.count):
             if msg.unit == "update":
@@ -65,6 +66,28 @@ def apply(live: LiveSession, msg: BaseModel) -> str | None:
         live.rebuilds += 1
     live.notify()
     return rebuilt
+
+
+def check_step(live: LiveSession, unit: str, count: int) -> None:
+    """Refuse a step that would train past `MAX_STEP_UPDATES` updates or `MAX_STEP_SAMPLES` samples.
+
+    A step runs to its end before anything else is answered, so its size is
+    bounded by the work it means in this session (its data and batch size),
+    not by the count alone; one epoch is always allowed.
+    """
+    if unit == "phase":
+        return
+    s = live.session
+    n = s.data.n("train")
+    batch = max(1, min(s.hyper.batch_size, n))
+    per_epoch = -(-n // batch)
+    per_unit = per_epoch if unit == "epoch" else 1
+    most = max(1, min(p.MAX_STEP_UPDATES // per_unit, p.MAX_STEP_SAMPLES // (per_unit * batch)))
+    if count > most:
+        raise SessionError(
+            f"count: at most {most} {unit}s at a time in this session ({n} training points in batches of "
+            f"{batch}: at most {p.MAX_STEP_UPDATES} updates and {p.MAX_STEP_SAMPLES:,} samples per step); "
+            f"step again for more (got {count})", field="count", value=count, allowed=f"1 to {most}")
 
 
 def _config_changes(patch: p.ConfigPatch) -> dict[str, Any]:

@@ -9,11 +9,14 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
-from fastapi import FastAPI, HTTPException, Request
+from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.routing import APIRoute
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 
 from app import protocol as p
 from app.nn import fast
@@ -57,6 +60,31 @@ def start_fast_path(enabled: bool) -> None:
     fast.warm_up_in_background(report)
 
 
+def allowed_methods(request: Request) -> str:
+    """Every method some route takes at this path (Starlette's own Allow names the first route's only)."""
+    methods: set[str] = set()
+    for route in [*request.app.router.routes, *api.router.routes, *uploads.router.routes]:
+        if isinstance(route, APIRoute) and route.matches(request.scope)[0] != Match.NONE:
+            methods |= route.methods or set()
+    return ", ".join(sorted(methods))
+
+
+def routing_error(request: Request, exc: StarletteHTTPException) -> p.ErrorMessage:
+    """The one error shape for an error raised with a plain text detail."""
+    where = f"{request.method} {request.url.path}"
+    if exc.status_code == 400:
+        return p.ErrorMessage(code="bad_json", allowed="one JSON object in UTF-8",
+                              message=f"{where}: the body cannot be read as JSON (not UTF-8, or nested too deeply)")
+    if exc.status_code == 404:
+        return p.ErrorMessage(code="invalid", field="path", value=request.url.path[:p.MAX_ECHO_BYTES],
+                              allowed="the routes listed at /docs", message=f"{where}: no such route")
+    if exc.status_code == 405:
+        methods = allowed_methods(request)
+        return p.ErrorMessage(code="invalid", field="method", value=request.method, allowed=methods,
+                              message=f"{where}: method not allowed; allowed: {methods}")
+    return p.ErrorMessage(code="invalid", message=f"{where}: {exc.detail}")
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
     store = make_store(settings)
@@ -84,12 +112,18 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.rooms = Rooms(store, settings.room_hours)
     templates = Jinja2Templates(directory=str(ROOT / "templates"))
 
-    @app.exception_handler(HTTPException)
-    async def http_error(request: Request, exc: HTTPException) -> JSONResponse:
+    # Starlette's own HTTPException too: FastAPI raises it for a body it cannot parse (400), and the
+    # router for an unknown path (404) or method (405); every error has the one shape.
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         detail: Any = exc.detail
+        headers = exc.headers
         if not isinstance(detail, dict):
-            detail = p.ErrorMessage(code="invalid", message=str(detail)).model_dump()
-        return JSONResponse(detail, status_code=exc.status_code)
+            error = routing_error(request, exc)
+            detail = error.model_dump()
+            if exc.status_code == 405:
+                headers = {**(headers or {}), "Allow": str(error.allowed)}
+        return JSONResponse(detail, status_code=exc.status_code, headers=headers)
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
@@ -98,7 +132,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             p.encode({"value": error.value})
         except TypeError:
             error.value = repr(error.value)
-        return JSONResponse(error.model_dump(), status_code=422)
+        return JSONResponse(error.model_dump(), status_code=400 if error.code == "bad_json" else 422)
 
     @app.get("/healthz", tags=["health"])
     def healthz() -> dict[str, str]:
@@ -108,6 +142,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     def index(request: Request) -> HTMLResponse:
         return templates.TemplateResponse(request, "index.html", {"static_url": "/static"})
 
+    app.add_middleware(api.BodyLimit)
     app.include_router(api.router)
     app.include_router(uploads.router)
     app.add_api_websocket_route("/ws", websocket_endpoint)

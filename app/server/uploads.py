@@ -10,14 +10,14 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends, Request
 
 from app import protocol as p
 from app.data import csv_import
-from app.server.api import ApiError
+from app.server.api import ERRORS, ApiError, known_query
 from app.training import custom_data
 
-router = APIRouter(prefix="/api", tags=["datasets"])
+router = APIRouter(prefix="/api", tags=["datasets"], responses=ERRORS, dependencies=[Depends(known_query)])
 
 RULES = (f"a UTF-8 CSV file of at most {csv_import.MAX_BYTES:,} bytes: a header row, then one row per sample; "
          f"numeric feature columns (1 to {csv_import.MAX_COLS - 1}) and the label in the last column "

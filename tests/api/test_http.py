@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 from collections.abc import Iterator
 from typing import Any
 
@@ -101,7 +102,8 @@ def test_model_import_refuses_a_model_that_does_not_fit(client: TestClient) -> N
     exported = client.get(f"/api/sessions/{wide}/model").json()
     body = assert_error(client.put(f"/api/sessions/{sid}/model", json=exported), 422, "invalid", "model")
     assert "3 inputs" in body["message"]
-    assert_error(client.put(f"/api/sessions/{sid}/model", json={"weights": "no"}), 422, "invalid", "model")
+    # A body that is no model file at all is refused at the edge, naming its first fault.
+    assert_error(client.put(f"/api/sessions/{sid}/model", json={"weights": "no"}), 422, "invalid", "version")
 
 
 def test_dataset_export(client: TestClient) -> None:
@@ -181,3 +183,136 @@ def test_session_limit(client: TestClient) -> None:
         create(client)
     body = assert_error(client.post("/api/sessions", json={}), 503, "limit")
     assert "4" in body["message"]
+
+
+# ---------------------------------------------------------------------------
+# Regressions found by fuzzing the API (schemathesis against /openapi.json, by hand)
+
+
+def test_null_config_fields_leave_them_as_they_are(client: TestClient) -> None:
+    # Was a 500: an explicit null reached the session as the value of the field.
+    body = {"config": {"dataset": None, "hidden": None, "features": None, "n_points": None, "task": None},
+            "hyper": {"lr": None, "optimizer": None}}
+    s = create(client, **body)
+    assert s["config"]["dataset"] == "circle" and s["config"]["hidden"] == [4, 2] and s["hyper"]["lr"] == 0.03
+    sid = s["session_id"]
+    s = client.patch(f"/api/sessions/{sid}/config", json={"hidden": None, "activation": None, "seed": 5}).json()
+    assert s["config"]["hidden"] == [4, 2] and s["config"]["seed"] == 5
+    assert client.post(f"/api/sessions/{sid}/step", json={"count": 3}).json()["step"] == 3
+
+
+@pytest.mark.parametrize(("method", "path", "content", "status", "code", "field"), [
+    ("post", "/api/sessions", b"{", 400, "bad_json", None),           # was field "1", message "JSON decode error"
+    ("post", "/api/sessions", b"\xff\xfe{}", 400, "bad_json", None),  # was {"detail": ...}
+    ("post", "/api/sessions", b"[" * 5000 + b"]" * 5000, 400, "bad_json", None),
+    ("get", "/api/no-such-route", None, 404, "invalid", "path"),      # was {"detail": "Not Found"}
+    ("delete", "/api/sessions/abc/hyper", None, 405, "invalid", "method"),
+    ("get", "/api/sessions/" + "x" * 65, None, 422, "invalid", "session_id"),
+    ("get", "/api/runs/" + "x" * 65, None, 422, "invalid", "run_id"),
+], ids=["truncated", "not-utf8", "nested-too-deep", "no-route", "no-method", "long-session-id", "long-run-id"])
+def test_every_error_has_the_one_shape(client: TestClient, method: str, path: str, content: bytes | None,
+                                       status: int, code: str, field: str | None) -> None:
+    headers = {"content-type": "application/json"} if content is not None else {}
+    body = assert_error(client.request(method, path, content=content, headers=headers), status, code, field)
+    assert body["allowed"]
+
+
+def test_method_not_allowed_names_every_method_of_the_path(client: TestClient) -> None:
+    r = client.request("OPTIONS", "/api/sessions/abc/hyper")
+    body = assert_error(r, 405, "invalid", "method")
+    # Starlette's own Allow named the first route's method only (GET), not PATCH.
+    assert body["allowed"] == r.headers["allow"] == "GET, PATCH"
+
+
+def test_unknown_query_parameters_are_refused(client: TestClient) -> None:
+    sid = create(client)["session_id"]
+    # Was silently ignored: ?count=100 stepped once.
+    body = assert_error(client.post(f"/api/sessions/{sid}/step?count=100"), 422, "invalid", "count")
+    assert body["allowed"] == "no query parameters"
+    for path in ("history", "dataset", "history.csv"):
+        assert_error(client.get(f"/api/sessions/{sid}/{path}?limit=-1"), 422, "invalid", "limit")
+    body = assert_error(client.post(f"/api/sessions/{sid}/reset?same_weights=false&x=1"), 422, "invalid", "x")
+    assert body["allowed"] == "query parameters: same_weights"
+    assert_error(client.post(f"/api/sessions/{sid}/reset?same_weights=maybe"), 422, "invalid", "same_weights")
+    assert client.post(f"/api/sessions/{sid}/reset?same_weights=false").status_code == 200
+    assert client.get(f"/api/sessions/{sid}").json()["step"] == 0
+
+
+def test_a_step_is_bounded_by_the_work_it_means(client: TestClient) -> None:
+    # Was a hang: 100000 epochs in one request.
+    sid = create(client, config={"n_points": 2000, "train_ratio": 90}, hyper={"batch_size": 1})["session_id"]
+    body = assert_error(client.post(f"/api/sessions/{sid}/step", json={"unit": "epoch", "count": 100000}),
+                        422, "invalid", "count")
+    body = assert_error(client.post(f"/api/sessions/{sid}/step", json={"unit": "epoch", "count": 3}),
+                        422, "invalid", "count")
+    assert body["allowed"] == "1 to 2" and "1800 training points in batches of 1" in body["message"]
+    assert client.post(f"/api/sessions/{sid}/step", json={"unit": "epoch", "count": 1}).json()["epoch"] == 1
+    client.patch(f"/api/sessions/{sid}/hyper", json={"batch_size": 1800})
+    body = assert_error(client.post(f"/api/sessions/{sid}/step", json={"count": 5000}), 422, "invalid", "count")
+    assert body["allowed"] == "1 to 111"
+
+
+def test_a_body_past_the_limit_is_refused_without_reading_it(client: TestClient) -> None:
+    sid = create(client)["session_id"]
+    big = b'{"points": [' + b"[1.0, 2.0]," * 800_000 + b"[1.0, 2.0]]}"
+    body = assert_error(client.post(f"/api/sessions/{sid}/predict", content=big,
+                                    headers={"content-type": "application/json"}), 413, "too_large")
+    assert "bytes" in body["allowed"]
+
+    def chunks() -> Iterator[bytes]:  # no Content-Length: counted as it arrives
+        yield b'{"points": ['
+        for _ in range(800):
+            yield b"[1.0, 2.0]," * 1000
+        yield b"[1.0, 2.0]]}"
+
+    assert_error(client.post(f"/api/sessions/{sid}/predict", content=chunks(),
+                             headers={"content-type": "application/json"}), 413, "too_large")
+    assert client.post(f"/api/sessions/{sid}/predict", json={"points": [[1.0, 2.0]]}).status_code == 200
+
+
+@pytest.mark.parametrize(("change", "field"), [
+    ({"architecture": {"n_inputs": 2, "hidden": [4, 2], "activations": ["tanh", "tanh"], "n_outputs": 1,
+                       "task": ["playground"]}}, "architecture.task"),   # was a 500 (unhashable task)
+    ({"step": 2**64 + 5}, "step"),             # was accepted, then every step, save and frame failed
+    ({"epoch": -1}, "epoch"),
+    ({"weights": [[[float("nan")]]]}, "weights.0.0.0"),
+    ({"weights": [[[1.0] * 40]]}, "weights.0.0"),
+    ({"optimizer": {"name": ["adam"]}}, "optimizer.name"),
+    ({"version": 2}, "version"),
+])
+def test_model_import_refuses_bad_documents_and_the_session_goes_on(client: TestClient, change: dict[str, Any],
+                                                                    field: str) -> None:
+    sid = create(client)["session_id"]
+    client.post(f"/api/sessions/{sid}/step", json={"count": 5})
+    model = client.get(f"/api/sessions/{sid}/model").json() | change
+    r = client.put(f"/api/sessions/{sid}/model", content=json.dumps(model).replace("NaN", "1e999"),
+                   headers={"content-type": "application/json"})
+    assert_error(r, 422, "invalid", field)
+    assert client.post(f"/api/sessions/{sid}/step", json={"count": 2}).json()["step"] == 7
+    assert client.post(f"/api/sessions/{sid}/save", json={"name": "still fine"}).status_code == 201
+
+
+def test_model_import_takes_a_minimal_hand_written_model(client: TestClient) -> None:
+    sid = create(client, config={"hidden": []})["session_id"]
+    model = {"version": 1, "architecture": {"n_inputs": 2, "hidden": [], "activations": [], "n_outputs": 1,
+                                            "task": "playground"},
+             "weights": [[[1], [-1]]], "biases": [[0]], "optimizer": None, "trainable": None}
+    assert client.put(f"/api/sessions/{sid}/model", json=model).status_code == 200
+    out = client.post(f"/api/sessions/{sid}/predict", json={"points": [[0.5, 0.25]]}).json()["outputs"]
+    assert out == [[pytest.approx(np.tanh(0.25))]]
+
+
+def test_openapi_documents_the_error_shape_of_every_route(client: TestClient) -> None:
+    spec = client.get("/openapi.json").json()
+    ref = "#/components/schemas/ErrorMessage"
+    for path, operations in spec["paths"].items():
+        if not path.startswith("/api/"):
+            continue
+        for method, op in operations.items():
+            responses = op["responses"]
+            assert responses["422"]["content"]["application/json"]["schema"]["$ref"] == ref, (method, path)
+            if "{session_id}" in path or "{run_id}" in path:
+                assert responses["404"]["content"]["application/json"]["schema"]["$ref"] == ref, (method, path)
+    csv_get = spec["paths"]["/api/sessions/{session_id}/history.csv"]["get"]["responses"]
+    assert list(csv_get["200"]["content"]) == ["text/csv"]
+    assert "HTTPValidationError" not in spec["components"]["schemas"]

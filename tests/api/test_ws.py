@@ -245,6 +245,14 @@ BAD = [
     (json.dumps({"type": "ack", "seq": 10**6}), "invalid", "seq"),
     (json.dumps({"type": "set_fps", "fps": 120}), "invalid", "fps"),
     ("x" * 70000, "too_large", None),
+    ("", "bad_json", None),
+    ('{"type": "set_hyper", "lr": NaN}', "bad_json", None),
+    ('{"type": "set_speed", "updates_per_second": Infinity}', "bad_json", None),
+    ("[" * 3000 + "]" * 3000, "bad_json", None),
+    (json.dumps({"type": ["play"]}), "unknown_type", "type"),
+    (json.dumps({"type": "save", "name": "n" * 81}), "invalid", "name"),
+    (json.dumps({"type": "configure", "config": {"features": ["x1", "x1"]}}), "invalid", "config.features"),
+    (json.dumps({"type": "step", "unit": "epoch", "count": 1000}), "invalid", "count"),
 ]
 
 
@@ -300,3 +308,40 @@ def test_other_origins_are_refused(client: TestClient) -> None:
             ws.receive_text()
     with client.websocket_connect("/ws", headers={"origin": "http://testserver"}) as ws:
         Peer(ws).hello()
+
+
+def test_null_config_fields_in_hello_and_configure_change_nothing(client: TestClient) -> None:
+    # Found by fuzzing: {"config": {"hidden": null}} in hello reached the session and closed the socket.
+    with peer(client) as ws:
+        p = Peer(ws)
+        session = p.hello(config={"hidden": None, "dataset": None, "train_ratio": None, "task": None,
+                                  "n_points": 100}, hyper={"lr": None})
+        assert session["config"]["hidden"] == [4, 2] and session["config"]["dataset"] == "circle"
+        p.send({"type": "configure", "config": {"hidden": None, "features": None, "seed": 9}})
+        assert p.until("session")["config"]["hidden"] == [4, 2]
+        p.send({"type": "step", "unit": "update", "count": 2})
+        assert p.frame_where(lambda f: f["step"] == 2)["step"] == 2
+
+
+def test_a_step_of_too_much_work_is_refused_and_one_epoch_is_not(client: TestClient) -> None:
+    # 1000 epochs of 1800 single-point batches would hold the server for every session for minutes.
+    with peer(client) as ws:
+        p = Peer(ws)
+        p.hello(config={"n_points": 2000, "train_ratio": 90}, hyper={"batch_size": 1})
+        p.send({"type": "step", "unit": "epoch", "count": 1000})
+        error = p.until("error")
+        assert error["code"] == "invalid" and error["field"] == "count" and error["allowed"] == "1 to 2"
+        p.send({"type": "step", "unit": "epoch", "count": 1})
+        assert p.frame_where(lambda f: f["epoch"] == 1)["step"] == 1800
+
+
+def test_binary_and_empty_frames_get_an_error_and_the_socket_goes_on(client: TestClient) -> None:
+    with peer(client) as ws:
+        p = Peer(ws)
+        p.hello()
+        p.frame()
+        for frame in (b"", b"\xff\xfe\x00garbage", b"[1, 2]", b"x" * 70000):
+            ws.send_bytes(frame)
+            assert p.until("error")["code"] in ("bad_json", "too_large")
+        ws.send_bytes(json.dumps({"type": "step"}).encode())  # a JSON text sent as binary is still read
+        assert p.frame_where(lambda f: f["step"] == 1)["step"] == 1
