@@ -123,7 +123,8 @@ class PredictRequest(BaseModel):
     """Raw input points (for 2-D data: x1, x2 before feature transforms)."""
 
     model_config = {"extra": "forbid"}
-    points: Annotated[list[list[float]], Field(min_length=1, max_length=20000)]
+    points: Annotated[list[Annotated[list[p.Finite], Field(min_length=1, max_length=p.MAX_FEATURES)]],
+                      Field(min_length=1, max_length=20000)]
 
 
 def _registry(request: Request) -> Registry:
@@ -138,6 +139,11 @@ def _live(request: Request, session_id: str) -> LiveSession:
                                            allowed="an id returned by POST /api/sessions",
                                            message=f"session {session_id!r} is not known to this server"))
     return live
+
+
+def _full(request: Request, exc: RegistryFull) -> ApiError:
+    return ApiError(503, p.ErrorMessage(code="limit", allowed=f"at most {_registry(request).max_sessions} sessions",
+                                        message=str(exc)))
 
 
 def _refused(exc: SessionError, request: str) -> ApiError:
@@ -169,7 +175,7 @@ def create_session(request: Request, body: CreateSession | None = None) -> dict[
         config = RunConfig().with_changes(body.config.model_dump(exclude_unset=True))
         live = _registry(request).create(config, HyperState(**body.hyper.model_dump(exclude_none=True)))
     except RegistryFull as exc:
-        raise ApiError(503, p.ErrorMessage(code="limit", message=str(exc))) from None
+        raise _full(request, exc) from None
     except ValueError as exc:
         raise ApiError(422, p.ErrorMessage(code="invalid", field="config", message=str(exc))) from None
     return _summary(live)
@@ -242,8 +248,11 @@ def import_model(request: Request, session_id: SessionId, body: p.ModelDocument)
     try:
         live.session.import_model(body.to_model_dict())
     except ValueError as exc:
-        raise ApiError(422, p.ErrorMessage(code="invalid", request="import_model", field="model",
-                                           message=str(exc))) from None
+        spec = live.session.spec
+        raise ApiError(422, p.ErrorMessage(
+            code="invalid", request="import_model", field="model", message=str(exc),
+            allowed=f"a model of version 1 with {spec.n_inputs} inputs, {spec.n_outputs} outputs and task "
+                    f"{spec.task!r}, its weights and biases of the shapes its architecture gives")) from None
     live.set_playing(False)
     live.notify()
     return _summary(live)
@@ -277,7 +286,10 @@ def predict(request: Request, session_id: SessionId, body: PredictRequest) -> di
     try:
         outputs = live.session.predict_raw(body.points)
     except ValueError as exc:
-        raise ApiError(422, p.ErrorMessage(code="invalid", field="points", message=str(exc))) from None
+        s = live.session
+        width = 2 if s.data.plane else s.spec.n_inputs
+        raise ApiError(422, p.ErrorMessage(code="invalid", field="points", message=str(exc),
+                                           allowed=f"rows of {width} finite numbers")) from None
     return {"outputs": outputs.tolist()}
 
 
@@ -312,5 +324,5 @@ def open_run(request: Request, run_id: RunId) -> dict[str, Any]:
     try:
         live = _registry(request).adopt(restore_session(doc["state"]))
     except RegistryFull as exc:
-        raise ApiError(503, p.ErrorMessage(code="limit", message=str(exc))) from None
+        raise _full(request, exc) from None
     return _summary(live)

@@ -170,7 +170,9 @@ def test_bad_input_on_a_session(client: TestClient) -> None:
     body = assert_error(client.patch(f"/api/sessions/{sid}/hyper", json={"lr": 20}), 422, "invalid", "lr")
     assert body["allowed"] == "1e-05 to 10"
     assert_error(client.post(f"/api/sessions/{sid}/step", json={"count": 0}), 422, "invalid", "count")
-    assert_error(client.post(f"/api/sessions/{sid}/predict", json={"points": [[1.0]]}), 422, "invalid", "points")
+    body = assert_error(client.post(f"/api/sessions/{sid}/predict", json={"points": [[1.0]]}), 422, "invalid", "points")
+    assert body["allowed"] == "rows of 2 finite numbers"
+    assert_error(client.post(f"/api/sessions/{sid}/predict", json={"points": [[]]}), 422, "invalid", "points.0")
     assert_error(client.patch(f"/api/sessions/{sid}/hyper", json={"batch_size": 1000}), 422, "invalid", "batch_size")
     assert_error(client.get("/api/sessions/nope"), 404, "no_session", "session_id")
     assert_error(client.get("/api/sessions/nope/model"), 404, "no_session", "session_id")
@@ -182,7 +184,7 @@ def test_session_limit(client: TestClient) -> None:
     for _ in range(4):
         create(client)
     body = assert_error(client.post("/api/sessions", json={}), 503, "limit")
-    assert "4" in body["message"]
+    assert "4" in body["message"] and body["allowed"] == "at most 4 sessions"
 
 
 # ---------------------------------------------------------------------------
