@@ -103,7 +103,8 @@ def _read_table(text: str, max_rows: int, max_cols: int) -> tuple[list[str], lis
             rows.append((end, [c.strip() for c in cells]))
     except csv.Error as err:
         raise DataError(f"malformed CSV at line {reader.line_num}: {err}") from None
-    assert header is not None  # the text is not blank, so some row had a cell
+    if header is None:  # not blank, yet no cell: only separators
+        raise DataError("the file has no header row: every line is empty or only separators")
     if len(rows) < 2:
         raise DataError(f"the file has {len(rows)} data row(s) after the header; at least 2 are needed")
     return header, rows

@@ -64,6 +64,7 @@ def test_an_upload_is_named_and_a_session_trains_on_it(client: TestClient) -> No
 
 @pytest.mark.parametrize("body, status, code, words", [
     (b"", 422, "invalid", "empty"),
+    (b",\n,,\n", 422, "invalid", "no header row"),  # only separators: was a 500 (an assert)
     (b"\xff\xfe\x00a", 422, "invalid", "not UTF-8"),
     (b"1,2,3\n4,5,6\n", 422, "invalid", "header"),
     (b"a,b,label\n1,oops,x\n2,3,y\n", 422, "invalid", "line 2"),
