@@ -171,8 +171,24 @@ class _Layout:
     n_params: int
 
 
-@lru_cache(maxsize=256)
+_layouts_by_id: dict[int, tuple[NetworkSpec, _Layout]] = {}
+
+
 def _layout(spec: NetworkSpec) -> _Layout:
+    """The flat layout of ``spec``'s params; looked up by identity first (hashing
+    a spec costs more than the lookup: every run and evaluation asks)."""
+    seen = _layouts_by_id.get(id(spec))
+    if seen is not None and seen[0] is spec:
+        return seen[1]
+    if len(_layouts_by_id) >= 1024:
+        _layouts_by_id.clear()
+    lay = _layout_of(spec)
+    _layouts_by_id[id(spec)] = (spec, lay)
+    return lay
+
+
+@lru_cache(maxsize=256)
+def _layout_of(spec: NetworkSpec) -> _Layout:
     sizes = spec.layer_sizes
     shapes: list[tuple[int, ...]] = []
     bounds: list[tuple[int, int]] = []
@@ -224,7 +240,8 @@ class Buffers:
 
     The gradients and deltas a run returns are views of two vectors that the
     next run overwrites. The last ``X``, ``Y`` checked are remembered, so the
-    same training set is not checked again. One ``Buffers`` per model (per
+    same training set is not checked again, and so are the settings of the
+    last run and the splits ``evaluate`` was given. One ``Buffers`` per model (per
     session); not thread-safe.
     """
 
@@ -234,7 +251,9 @@ class Buffers:
                                       NDArray[Any]]] = {}
         self._lay: _Layout | None = None
         self._out: tuple[Array, Array, Params, Params] | None = None  # G, D and their views
-        self._data: tuple[Array, Array, Array, Array] | None = None  # X, Y as given, then as used
+        self._data: tuple[Any, ...] | None = None  # X, Y as given, then as used, and the spec
+        self._run: tuple[tuple[Any, ...], _Layout, tuple[int, int, Array, bool]] | None = None  # checked settings
+        self._eval: dict[int, tuple[Any, ...]] = {}  # id(X) -> X, Y, spec, and X, Y as evaluate uses them
 
     def flat(self, key: str, layers: list[dict[str, NDArray[Any]]]) -> NDArray[Any] | None:
         """The flat vector ``layers`` are views of, or None when they are not (any more)."""
@@ -313,6 +332,22 @@ def train_run(
                       reg_kind, reg_rate, dropout_rate, rng, buffers)
 
 
+def _settings(hp: Hyperparams, reg_kind: str, reg_rate: float, dropout_rate: float, lay: _Layout
+              ) -> tuple[int, int, NDArray[np.float64], bool]:
+    """Check a run's hyperparameters; returns the kernel's optimizer and
+    regularization codes, its ``hyper`` vector and whether dropout is on."""
+    hp.validate()
+    if reg_kind not in REGULARIZATIONS or not math.isfinite(reg_rate) or reg_rate < 0:
+        raise ValueError(f"bad regularization {reg_kind!r} at rate {reg_rate!r}")
+    dropping = dropout_rate != 0 and lay.n_hidden_units > 0
+    if dropping and not 0.0 <= dropout_rate <= MAX_DROPOUT:
+        raise ValueError(f"dropout rate must be from 0 to {MAX_DROPOUT}, got {dropout_rate!r}")
+    scale = 1.0 / (1.0 - dropout_rate) if dropping else 1.0
+    hyper = np.array([hp.lr, hp.momentum, hp.beta1, hp.beta2, hp.eps, hp.rho, reg_rate,
+                      dropout_rate if dropping else 0.0, scale], dtype=np.float64)
+    return OPTIMIZER_CODES[hp.optimizer], REG_CODES[reg_kind], hyper, dropping
+
+
 def _train_run(
     backend: _Backend,
     spec: NetworkSpec,
@@ -329,13 +364,19 @@ def _train_run(
     rng: np.random.Generator | None,
     buffers: Buffers | None = None,
 ) -> RunResult:
-    hp.validate()
-    if reg_kind not in REGULARIZATIONS or not math.isfinite(reg_rate) or reg_rate < 0:
-        raise ValueError(f"bad regularization {reg_kind!r} at rate {reg_rate!r}")
     lay = _layout(spec)
+    # The settings are checked once for as long as they stay the same (with buffers).
+    key = (hp.optimizer, hp.lr, hp.momentum, hp.beta1, hp.beta2, hp.eps, hp.rho, reg_kind, reg_rate,
+           dropout_rate)
+    run = buffers._run if buffers is not None else None
+    if run is None or run[1] is not lay or run[0] != key:
+        run = (key, lay, _settings(hp, reg_kind, reg_rate, dropout_rate, lay))
+        if buffers is not None:
+            buffers._run = run
+    opt_code, reg_code, hyper, dropping = run[2]
     data = buffers._data if buffers is not None else None
-    if data is not None and data[0] is X and data[1] is Y:
-        X, Y = data[2], data[3]  # checked by the last run
+    if data is not None and data[0] is X and data[1] is Y and data[4] is spec:
+        X, Y = data[2], data[3]  # checked by an earlier run
     else:
         X_in, Y_in = X, Y
         X = np.ascontiguousarray(X, dtype=np.float64)
@@ -344,7 +385,7 @@ def _train_run(
             raise ValueError(f"X must be [N x {spec.n_inputs}] and Y [N x {spec.n_outputs}], "
                              f"got {X.shape} and {Y.shape}")
         if buffers is not None:
-            buffers._data = (X_in, Y_in, X, Y)
+            buffers._data = (X_in, Y_in, X, Y, spec)
     n_updates = len(batches)
     lengths = np.fromiter(map(len, batches), dtype=np.int64, count=n_updates)
     if n_updates == 0 or lengths.min() < 1:
@@ -355,21 +396,15 @@ def _train_run(
     if idx.min() < 0 or idx.max() >= X.shape[0]:
         raise ValueError(f"batch indices must be from 0 to {X.shape[0] - 1}")
 
-    dropping = dropout_rate != 0 and lay.n_hidden_units > 0
     U = np.empty(0)
     rng_state: Mapping[str, Any] | None = None
     if dropping:
         if rng is None:
             raise ValueError("dropout needs an rng for its masks")
-        if not 0.0 <= dropout_rate <= MAX_DROPOUT:
-            raise ValueError(f"dropout rate must be from 0 to {MAX_DROPOUT}, got {dropout_rate!r}")
         rng_state = rng.bit_generator.state
         # make_masks draws rng.random((n, h)) per hidden layer per update: one
         # stream of doubles, so one draw of them all gives the same numbers.
         U = rng.random(int(starts[-1]) * lay.n_hidden_units)
-    scale = 1.0 / (1.0 - dropout_rate) if dropping else 1.0
-    hyper = np.array([hp.lr, hp.momentum, hp.beta1, hp.beta2, hp.eps, hp.rho, reg_rate,
-                      dropout_rate if dropping else 0.0, scale], dtype=np.float64)
 
     names = _SLOTS[hp.optimizer]
     # The flat vectors the kernel works on; those that are not the arrays'
@@ -379,8 +414,8 @@ def _train_run(
         (name, state.slots[name], dt) for name, dt in zip(names, (np.float64, np.float64, np.int64)) if name]
     flats: list[NDArray[Any]] = []
     copies = []
-    for key, layers, dtype in groups:
-        flat = buffers.bind(key, layers, lay, dtype) if buffers is not None else None
+    for name, layers, dtype in groups:
+        flat = buffers.bind(name, layers, lay, dtype) if buffers is not None else None
         if flat is None:
             flat = _pack(layers, dtype)
             copies.append((flat, layers))
@@ -402,7 +437,7 @@ def _train_run(
         grads, deltas = _views(G, lay), _views(D, lay)
     done = int(backend.kernels.train_run(
         X, Y, idx, starts, lay.sizes, lay.acts, TASK_CODES[spec.task],
-        OPTIMIZER_CODES[hp.optimizer], REG_CODES[reg_kind], hyper, backend.fp,
+        opt_code, reg_code, hyper, backend.fp,
         P, S1, S2, St, mask, any_frozen, U, losses, G, D))
 
     for flat, layers in copies:
@@ -414,7 +449,8 @@ def _train_run(
     return RunResult(done, losses[:done], grads, deltas)
 
 
-def evaluate(spec: NetworkSpec, params: Params, X: Array, Y: Array) -> tuple[float, float | None]:
+def evaluate(spec: NetworkSpec, params: Params, X: Array, Y: Array, buffers: Buffers | None = None
+             ) -> tuple[float, float | None]:
     """``network.evaluate``: mean loss and accuracy (None for regression) on
     ``X [N x F]`` against ``Y [N x K]``, the same bits, in one compiled call.
 
@@ -423,7 +459,30 @@ def evaluate(spec: NetworkSpec, params: Params, X: Array, Y: Array) -> tuple[flo
     not take: an empty ``X``, shapes that do not fit the spec (the reference
     raises or broadcasts as numpy does), or an ``X`` that is not C-contiguous
     (numpy's matrix product then calls BLAS with other arguments).
+
+    With ``buffers`` (see ``Buffers``) the params are read from their flat
+    vector when they have one, and an ``X``, ``Y`` pair is checked once.
     """
+    if buffers is not None and available(wait=False):
+        seen = buffers._eval.get(id(X))
+        if seen is not None and seen[0] is X and seen[1] is Y and seen[2] is spec:
+            if seen[3] is None:  # the kernel does not take them
+                return network.evaluate(spec, params, X, Y)
+            flat = buffers.flat("params", params)
+            if flat is None:
+                flat = _pack(params, np.float64)
+            assert _backend is not None
+            lay = _layout(spec)
+            loss, acc = _backend.kernels.evaluate(seen[3], seen[4], lay.sizes, lay.acts, TASK_CODES[spec.task],
+                                                  _backend.fp, flat)
+            return loss, None if spec.task == "regression" else acc
+        Xa = np.asarray(X, dtype=np.float64)
+        fits = _fits(spec, Xa, Y)
+        if fits:  # what _evaluate makes of them, kept
+            Xa = Xa if Xa.flags.writeable else Xa.copy()
+            Ya = np.require(Y, np.float64, ("C", "W"))
+        buffers._eval[id(X)] = (X, Y, spec, Xa if fits else None, Ya if fits else None)
+        return evaluate(spec, params, X, Y, buffers)
     X = np.asarray(X, dtype=np.float64)
     if not (available(wait=False) and _fits(spec, X, Y)):
         return network.evaluate(spec, params, X, Y)

@@ -430,8 +430,9 @@ class TrainingSession:
     def _evaluate(self, split: str) -> tuple[float, float | None]:
         """Loss and accuracy on `split`. On the fast path through the compiled
         kernel (the same bits, a few times cheaper: this runs at every epoch end)."""
-        evaluate = fast.evaluate if self.fast else network.evaluate
-        return evaluate(self.spec, self.params, self.data.X[split], self.Y[split])
+        if self.fast:
+            return fast.evaluate(self.spec, self.params, self.data.X[split], self.Y[split], self._buffers)
+        return network.evaluate(self.spec, self.params, self.data.X[split], self.Y[split])
 
     def predict(self, X: np.ndarray) -> np.ndarray:
         """Network outputs `[N x K]` for network inputs `X [N x F]`."""

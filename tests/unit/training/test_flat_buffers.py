@@ -190,3 +190,34 @@ def test_fork_and_restore_of_a_flat_session_continue_the_same_run() -> None:
     _same_model(back.model, s.safe_state["model"].restore())
     assert back.rollback() == s.rollback()
     _same_model(back.model, s.model)
+
+
+def test_settings_and_data_are_checked_again_when_they_change() -> None:
+    """Buffers remember the last settings and training set checked; a change is checked anew."""
+    spec = NetworkSpec(2, (3,), ("tanh",), 1, "playground")
+    rng = np.random.default_rng(0)
+    X, Y = rng.normal(size=(20, 2)), np.ones((20, 1))
+    model = Model.create(spec, np.random.default_rng(1))
+    buffers = fast.Buffers()
+
+    def run(hp: Hyperparams, X_: np.ndarray = X, **kw: Any) -> Any:
+        return fast.train_run(spec, model.params, model.opt_state, model.trainable, hp, X_, Y,
+                              [np.arange(10)], buffers=buffers, **kw)
+
+    run(Hyperparams(lr=0.1))
+    with pytest.raises(ValueError, match="lr"):
+        run(Hyperparams(lr=-1.0))
+    with pytest.raises(ValueError, match="regularization"):
+        run(Hyperparams(lr=0.1), reg_kind="l3")
+    with pytest.raises(ValueError, match="dropout rate"):
+        run(Hyperparams(lr=0.1), dropout_rate=0.95, rng=np.random.default_rng())
+    with pytest.raises(ValueError, match="X must be"):
+        run(Hyperparams(lr=0.1), X_=rng.normal(size=(20, 3)))
+    # The evaluation reads the flat params and gives numpy's numbers.
+    from app.nn import network
+
+    assert fast.evaluate(spec, model.params, X, Y, buffers) == network.evaluate(spec, model.params, X, Y)
+    model.params[0]["W"][0, 0] += 1.0  # an edit in place is seen
+    assert fast.evaluate(spec, model.params, X, Y, buffers) == network.evaluate(spec, model.params, X, Y)
+    model.params[0]["W"] = model.params[0]["W"] * 2.0  # and so is a new array
+    assert fast.evaluate(spec, model.params, X, Y, buffers) == network.evaluate(spec, model.params, X, Y)
