@@ -2,10 +2,16 @@
 
 For notebooks, tests and teachers preparing a demo. Every route is in the
 OpenAPI schema at `/docs`. Errors have the protocol's one error shape.
+
+Routes are `async`: they run on the event loop, between the training loop's
+turns, so a request never changes or reads a session while it is training
+(the worker threads FastAPI gives plain `def` routes would race with it).
+Only store reads and writes go to a thread.
 """
 
 from __future__ import annotations
 
+import asyncio
 import secrets
 import time
 from typing import Annotated, Any, Literal
@@ -169,7 +175,7 @@ def _summary(live: LiveSession) -> dict[str, Any]:
 
 
 @router.post("/sessions", status_code=201, summary="Create a session", responses=FULL)
-def create_session(request: Request, body: CreateSession | None = None) -> dict[str, Any]:
+async def create_session(request: Request, body: CreateSession | None = None) -> dict[str, Any]:
     body = body or CreateSession()
     try:
         config = RunConfig().with_changes(body.config.model_dump(exclude_unset=True))
@@ -182,17 +188,17 @@ def create_session(request: Request, body: CreateSession | None = None) -> dict[
 
 
 @router.get("/sessions/{session_id}", summary="Configuration, hyperparameters and metrics", responses=NOT_FOUND)
-def get_session(request: Request, session_id: SessionId) -> dict[str, Any]:
+async def get_session(request: Request, session_id: SessionId) -> dict[str, Any]:
     return _summary(_live(request, session_id))
 
 
 @router.get("/sessions/{session_id}/hyper", summary="Read the hyperparameters", responses=NOT_FOUND)
-def get_hyper(request: Request, session_id: SessionId) -> dict[str, Any]:
+async def get_hyper(request: Request, session_id: SessionId) -> dict[str, Any]:
     return _live(request, session_id).session.hyper.to_dict()
 
 
 @router.patch("/sessions/{session_id}/hyper", summary="Change hyperparameters live", responses=NOT_FOUND)
-def patch_hyper(request: Request, session_id: SessionId, body: p.HyperPatch) -> dict[str, Any]:
+async def patch_hyper(request: Request, session_id: SessionId, body: p.HyperPatch) -> dict[str, Any]:
     live = _live(request, session_id)
     _apply(live, p.SetHyper(type="set_hyper", **body.model_dump(exclude_none=True)), request)
     return live.session.hyper.to_dict()
@@ -200,7 +206,7 @@ def patch_hyper(request: Request, session_id: SessionId, body: p.HyperPatch) -> 
 
 @router.patch("/sessions/{session_id}/config", summary="Change the configuration (rebuilds the network)",
                responses=NOT_FOUND)
-def patch_config(request: Request, session_id: SessionId, body: p.ConfigPatch) -> dict[str, Any]:
+async def patch_config(request: Request, session_id: SessionId, body: p.ConfigPatch) -> dict[str, Any]:
     live = _live(request, session_id)
     _apply(live, p.Configure(type="configure", config=body), request)
     return _summary(live)
@@ -208,7 +214,7 @@ def patch_config(request: Request, session_id: SessionId, body: p.ConfigPatch) -
 
 @router.post("/sessions/{session_id}/step", summary="Train N updates or epochs, get the metrics",
              responses=NOT_FOUND)
-def step(request: Request, session_id: SessionId, body: StepRequest | None = None) -> dict[str, Any]:
+async def step(request: Request, session_id: SessionId, body: StepRequest | None = None) -> dict[str, Any]:
     body = body or StepRequest()
     live = _live(request, session_id)
     try:
@@ -229,21 +235,21 @@ def step(request: Request, session_id: SessionId, body: StepRequest | None = Non
 
 @router.post("/sessions/{session_id}/reset", summary="Train again from the same or new initial weights",
              responses=NOT_FOUND)
-def reset(request: Request, session_id: SessionId, same_weights: bool = True) -> dict[str, Any]:
+async def reset(request: Request, session_id: SessionId, same_weights: bool = True) -> dict[str, Any]:
     live = _live(request, session_id)
     _apply(live, p.Reset(type="reset", same_weights=same_weights), request)
     return _summary(live)
 
 
 @router.get("/sessions/{session_id}/model", summary="Export the model as JSON", responses=NOT_FOUND)
-def export_model(request: Request, session_id: SessionId) -> JSONResponse:
+async def export_model(request: Request, session_id: SessionId) -> JSONResponse:
     live = _live(request, session_id)
     return JSONResponse(live.session.export_model(),
                         headers={"Content-Disposition": f'attachment; filename="paramlab-{session_id}.json"'})
 
 
 @router.put("/sessions/{session_id}/model", summary="Import a model exported as JSON", responses=NOT_FOUND)
-def import_model(request: Request, session_id: SessionId, body: p.ModelDocument) -> dict[str, Any]:
+async def import_model(request: Request, session_id: SessionId, body: p.ModelDocument) -> dict[str, Any]:
     live = _live(request, session_id)
     try:
         live.session.import_model(body.to_model_dict())
@@ -259,14 +265,14 @@ def import_model(request: Request, session_id: SessionId, body: p.ModelDocument)
 
 
 @router.get("/sessions/{session_id}/dataset", summary="Export the points, labels and split", responses=NOT_FOUND)
-def export_dataset(request: Request, session_id: SessionId) -> dict[str, Any]:
+async def export_dataset(request: Request, session_id: SessionId) -> dict[str, Any]:
     body = messages.dataset_message(_live(request, session_id))
     return {k: v for k, v in body.items() if k != "type"} | {
         split: {"x": body[split]["x"].tolist(), "y": body[split]["y"].tolist()} for split in ("train", "val", "test")}
 
 
 @router.get("/sessions/{session_id}/history", summary="The whole history as JSON", responses=NOT_FOUND)
-def export_history(request: Request, session_id: SessionId) -> dict[str, Any]:
+async def export_history(request: Request, session_id: SessionId) -> dict[str, Any]:
     return messages.history_message(_live(request, session_id))
 
 
@@ -274,14 +280,14 @@ def export_history(request: Request, session_id: SessionId) -> dict[str, Any]:
 @router.get("/sessions/{session_id}/history.csv", summary="The history as CSV", response_class=Response,
             responses=NOT_FOUND | {200: {"description": "One row per update, epoch and change",
                                          "content": {"text/csv": {"schema": {"type": "string"}}}}})
-def export_history_csv(request: Request, session_id: SessionId) -> PlainTextResponse:
+async def export_history_csv(request: Request, session_id: SessionId) -> PlainTextResponse:
     live = _live(request, session_id)
     return PlainTextResponse(live.session.history.to_csv(), media_type="text/csv",
                              headers={"Content-Disposition": f'attachment; filename="paramlab-{session_id}.csv"'})
 
 
 @router.post("/sessions/{session_id}/predict", summary="Network outputs at raw input points", responses=NOT_FOUND)
-def predict(request: Request, session_id: SessionId, body: PredictRequest) -> dict[str, Any]:
+async def predict(request: Request, session_id: SessionId, body: PredictRequest) -> dict[str, Any]:
     live = _live(request, session_id)
     try:
         outputs = live.session.predict_raw(body.points)
@@ -295,17 +301,17 @@ def predict(request: Request, session_id: SessionId, body: PredictRequest) -> di
 
 @router.post("/sessions/{session_id}/save", status_code=201, summary="Save the session as a named run",
              responses=NOT_FOUND)
-def save_run(request: Request, session_id: SessionId, body: SaveRequest) -> dict[str, Any]:
+async def save_run(request: Request, session_id: SessionId, body: SaveRequest) -> dict[str, Any]:
     live = _live(request, session_id)
     run_id = secrets.token_urlsafe(9)
-    _registry(request).store.put("run", run_id, {"name": body.name, "saved_at": time.time(),
-                                                 "state": session_state(live.session)})
+    doc = {"name": body.name, "saved_at": time.time(), "state": session_state(live.session)}
+    await asyncio.to_thread(_registry(request).store.put, "run", run_id, doc)
     return {"run_id": run_id, "name": body.name, "link": f"/?run={run_id}"}
 
 
 @router.get("/runs/{run_id}", summary="A saved run: its name, configuration and progress", responses=NOT_FOUND)
-def get_run(request: Request, run_id: RunId) -> dict[str, Any]:
-    doc = _registry(request).store.get("run", run_id)
+async def get_run(request: Request, run_id: RunId) -> dict[str, Any]:
+    doc = await asyncio.to_thread(_registry(request).store.get, "run", run_id)
     if doc is None:
         raise ApiError(404, p.ErrorMessage(code="no_session", field="run_id", value=run_id,
                                            allowed="an id returned by a save", message=f"no saved run {run_id!r}"))
@@ -316,8 +322,8 @@ def get_run(request: Request, run_id: RunId) -> dict[str, Any]:
 
 @router.post("/runs/{run_id}/open", status_code=201, summary="Open a saved run as a new session",
              responses=NOT_FOUND | FULL)
-def open_run(request: Request, run_id: RunId) -> dict[str, Any]:
-    doc = _registry(request).store.get("run", run_id)
+async def open_run(request: Request, run_id: RunId) -> dict[str, Any]:
+    doc = await asyncio.to_thread(_registry(request).store.get, "run", run_id)
     if doc is None:
         raise ApiError(404, p.ErrorMessage(code="no_session", field="run_id", value=run_id,
                                            allowed="an id returned by a save", message=f"no saved run {run_id!r}"))

@@ -318,3 +318,16 @@ def test_openapi_documents_the_error_shape_of_every_route(client: TestClient) ->
     csv_get = spec["paths"]["/api/sessions/{session_id}/history.csv"]["get"]["responses"]
     assert list(csv_get["200"]["content"]) == ["text/csv"]
     assert "HTTPValidationError" not in spec["components"]["schemas"]
+
+
+def test_session_routes_run_on_the_event_loop(client: TestClient) -> None:
+    """A plain `def` route runs in a worker thread, racing the training loop on the
+    same session; every route that touches sessions must be `async`."""
+    import inspect
+
+    from fastapi.routing import APIRoute
+
+    routes = [r for r in client.app.routes if isinstance(r, APIRoute) and r.path.startswith("/api/")]
+    assert len(routes) >= 17
+    threaded = [r.path for r in routes if not inspect.iscoroutinefunction(r.endpoint)]
+    assert threaded == []
