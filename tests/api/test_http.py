@@ -327,7 +327,9 @@ def test_session_routes_run_on_the_event_loop(client: TestClient) -> None:
 
     from fastapi.routing import APIRoute
 
-    routes = [r for r in client.app.routes if isinstance(r, APIRoute) and r.path.startswith("/api/")]
+    from app.server import api, uploads
+
+    routes = [r for r in api.router.routes + uploads.router.routes if isinstance(r, APIRoute)]
     assert len(routes) >= 17
     threaded = [r.path for r in routes if not inspect.iscoroutinefunction(r.endpoint)]
     assert threaded == []
