@@ -41,6 +41,10 @@ LEAD_SECONDS = 0.002
 # a late turn catches up a little, and on a saturated machine frames and
 # updates slow down together instead of turns growing at the frames' expense.
 TURN_FRAMES = 1.5
+# The loop lets I/O run (frames go out, messages come in) once turns have
+# taken this long since it last did: after every turn, a loop iteration (a poll
+# of every socket) per turn costs more than the turns of small networks.
+YIELD_SECONDS = 0.001
 # The loop sleeps at most this long when no turn is due (a control message,
 # an ack or a new session may make one due meanwhile).
 MAX_NAP_SECONDS = 0.005
@@ -120,6 +124,7 @@ async def training_loop(registry: Registry, slice_seconds: float) -> None:
         share = turn_share(slice_seconds, len(playing))
         ran = 0
         wake = time.perf_counter() + MAX_NAP_SECONDS
+        last_yield = time.perf_counter()
         for live in playing:
             if not live.playing:
                 continue
@@ -128,7 +133,9 @@ async def training_loop(registry: Registry, slice_seconds: float) -> None:
             if due <= now:
                 run_turn(live, share)
                 ran += 1
-                await asyncio.sleep(0)  # frames and messages go out between two turns
+                if time.perf_counter() - last_yield >= YIELD_SECONDS:
+                    await asyncio.sleep(0)  # frames and messages go out between turns
+                    last_yield = time.perf_counter()
             else:
                 wake = min(wake, due)
         if ran:

@@ -108,9 +108,10 @@ class Series:
         if limit is not None and len(self.steps) - start > limit:
             every = math.ceil((len(self.steps) - start) / limit)
             start += (len(self.steps) - 1 - start) % every
-        out: dict[str, list[Any]] = {"step": list(self.steps[start::every])}
+        out: dict[str, list[Any]] = {"step": self.steps[start::every].tolist()}
+        isfinite = math.isfinite
         for c in self.columns:
-            out[c] = [_clean(v) for v in self.values[c][start::every]]
+            out[c] = [v if isfinite(v) else None for v in self.values[c][start::every].tolist()]  # as _clean
         return out
 
     def __len__(self) -> int:
