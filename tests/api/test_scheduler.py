@@ -184,3 +184,44 @@ def test_turns_end_at_the_end_of_an_epoch() -> None:
     assert scheduler.epoch_aligned(live, 45) == 40
     assert scheduler.epoch_aligned(live, 12) == 15
     assert scheduler.epoch_aligned(live, 5) == 5
+
+
+def test_io_runs_between_turns_at_least_every_yield_interval(monkeypatch) -> None:
+    """Turns share one loop iteration up to YIELD_SECONDS (a poll of every socket per
+    turn cost more than a small network's turn), and I/O never waits much longer."""
+    registry = Registry(50, MemoryStore())
+    lives = [registry.create(RunConfig(seed=i + 1), HyperState()) for i in range(40)]
+    for live in lives:
+        live.updates_per_second = 1e5  # saturated: every session is due in every round
+        live.set_playing(True)
+    turns_between: list[int] = []
+    gaps: list[float] = []
+    turns = [0]
+    real_turn = scheduler.run_turn
+
+    def counted(live: LiveSession, share: float) -> int:
+        turns[0] += 1
+        return real_turn(live, share)
+
+    monkeypatch.setattr(scheduler, "run_turn", counted)
+    # Saturated turns take up to their 1 ms share here: a longer interval lets several share it.
+    monkeypatch.setattr(scheduler, "YIELD_SECONDS", 0.01)
+
+    def setup() -> list[asyncio.Task[None]]:
+        async def io() -> None:  # stands for a socket's callback: runs whenever the loop polls
+            await asyncio.sleep(0.3)  # after the warm-up
+            last, seen = time.perf_counter(), turns[0]
+            while True:
+                await asyncio.sleep(0)
+                now = time.perf_counter()
+                gaps.append(now - last)
+                turns_between.append(turns[0] - seen)
+                last, seen = now, turns[0]
+        return [asyncio.create_task(io())]
+
+    run_loop(registry, 1.3, setup)
+    assert sum(turns_between) > 50
+    ran = [n for n in turns_between if n]
+    assert sum(ran) / len(ran) > 1.5  # several turns per loop iteration, not one
+    # At most YIELD_SECONDS of turns, then one more turn (~1 ms; more on a busy machine).
+    assert sorted(gaps)[int(0.95 * len(gaps))] < scheduler.YIELD_SECONDS + 0.02
