@@ -74,7 +74,7 @@ class Checkpoint:
     vector (the session's `fast.Buffers` keep them flat). `restore()` rebuilds
     an independent `Model` with the same bits, as often as asked."""
 
-    __slots__ = ("spec", "optimizer", "step", "epoch", "slot_names", "flats")
+    __slots__ = ("epoch", "flats", "optimizer", "slot_names", "spec", "step")
 
     def __init__(self, model: Model, buffers: fast.Buffers) -> None:
         self.spec, self.optimizer, self.step, self.epoch = model.spec, model.optimizer, model.step, model.epoch
@@ -94,7 +94,7 @@ class Checkpoint:
     def restore(self) -> Model:
         """A new model with the checkpoint's values (arrays of its own)."""
         lay = fast._layout(self.spec)
-        groups = [fast._views(flat.copy(), lay) for flat in self.flats]
+        groups: list[list[dict[str, Any]]] = [fast._views(flat.copy(), lay) for flat in self.flats]
         slots = dict(zip(self.slot_names, groups[1:-1], strict=True))
         return Model(spec=self.spec, params=groups[0], optimizer=self.optimizer, state=OptState(slots=slots),
                      trainable=groups[-1], step=self.step, epoch=self.epoch)
