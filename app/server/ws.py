@@ -75,7 +75,11 @@ class Connection:
         data = [(m if isinstance(m, bytes) else p.encode(m)).decode() for m in messages]
         async with self.send_lock:
             for text in data:
-                await asyncio.wait_for(self.ws.send_text(text), timeout=self.settings.send_timeout)
+                # asyncio.timeout, not wait_for: on 3.11 wait_for can swallow a cancel
+                # that arrives as the send completes, and a cancelled frame sender
+                # would then live on; it also costs a task per send.
+                async with asyncio.timeout(self.settings.send_timeout):
+                    await self.ws.send_text(text)
 
     async def run(self) -> None:
         try:
@@ -234,7 +238,7 @@ class Connection:
     async def _send_frames(self, live: LiveSession, client: Client) -> None:
         try:
             await self._announce(live, client)
-            while True:
+            while client is self.client:  # a watch() of another stream ends this one
                 if client.rebuilds != live.rebuilds:
                     await self._announce(live, client)
                 if client.sent_version != live.session.version and client.seq - client.acked < MAX_UNACKED:
@@ -244,6 +248,8 @@ class Connection:
                     # Paced from the schedule, not from when this frame went out, so the
                     # lateness of a turn does not add up into a lower frame rate.
                     client.next_send = max(client.next_send + 1.0 / client.fps, time.perf_counter())
+                    if client is not self.client:
+                        return
                     await self.send(messages.frame_bytes(live, client))
                     continue
                 await client.wake.wait()  # a change or an ack

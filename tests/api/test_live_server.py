@@ -467,3 +467,29 @@ def test_after_a_rollback_every_client_has_the_servers_history(server: Server) -
             assert losses == full["batch_loss"]
 
     asyncio.run(run())
+
+
+def test_after_joining_a_room_every_frame_is_the_teachers(server: Server) -> None:
+    """Switching streams ends the old frame sender for good: not one more frame of
+    the student's own session after the `room` message (its layers are [4, 2],
+    the teacher's [6, 3])."""
+
+    async def run() -> None:
+        async with peer(server) as t_ws:
+            teacher = Peer(t_ws)
+            await teacher.hello(config={"hidden": [6, 3]}, playing=True, fps=60)
+            await teacher.send({"type": "room_create"})
+            code = (await teacher.until(lambda m: m["type"] == "room"))["code"]
+            with Reader(teacher):  # the teacher reads and acks all along
+                for _ in range(8):
+                    async with peer(server) as s_ws:
+                        student = Peer(s_ws)
+                        await student.hello(playing=True, fps=60)
+                        await student.until(lambda m: m["type"] == "frame")
+                        await student.send({"type": "room_join", "code": code, "name": "Ada"})
+                        await student.until(lambda m: m["type"] == "room")
+                        for _ in range(6):
+                            frame = await student.until(lambda m: m["type"] == "frame")
+                            assert [len(layer["b"]) for layer in frame["layers"]] == [6, 3, 1]
+
+    asyncio.run(run())
