@@ -6,23 +6,13 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pytest
 from fastapi.testclient import TestClient
 
 from app.data import csv_import
 from app.server.main import create_app
 from app.settings import Settings
-
-
-def animals(n: int = 120, seed: int = 0) -> str:
-    """`size` decides the class, `colour` is noise, `legs` never varies."""
-    rng = np.random.default_rng(seed)
-    rows = ["size,colour,legs,animal"]
-    for _ in range(n):
-        size, colour = rng.normal(), rng.normal()
-        rows.append(f"{size:.4f},{colour:.4f},4,{'dog' if size > 0 else 'cat'}")
-    return "\n".join(rows) + "\n"
+from tests.unit.training.test_custom_data import animals_csv
 
 
 @pytest.fixture()
@@ -44,13 +34,13 @@ def assert_error(r: Any, status: int, code: str, words: str) -> None:
 
 
 def test_an_upload_is_named_and_a_session_trains_on_it(client: TestClient) -> None:
-    r = upload(client, animals())
+    r = upload(client, animals_csv(120))
     assert r.status_code == 201, r.text
     info = r.json()
     assert info["dataset"].startswith("csv-") and info["rows"] == 120
     assert info["features"] == ["size", "colour", "legs"] and info["label"] == "animal"
     assert info["task"] == "binary" and info["classes"] == ["cat", "dog"]
-    assert upload(client, animals()).json()["dataset"] == info["dataset"]  # same file, same name
+    assert upload(client, animals_csv(120)).json()["dataset"] == info["dataset"]  # same file, same name
 
     session = client.post("/api/sessions", json={"config": {"dataset": info["dataset"]}}).json()
     sid = session["session_id"]
@@ -92,7 +82,7 @@ def test_a_config_naming_an_unknown_or_malformed_dataset_is_refused(client: Test
 def test_an_upload_survives_a_restart_through_the_store(tmp_path: Path) -> None:
     settings = Settings(store="sqlite", data_dir=str(tmp_path))
     with TestClient(create_app(settings)) as c:
-        name = upload(c, animals()).json()["dataset"]
+        name = upload(c, animals_csv(120)).json()["dataset"]
         sid = c.post("/api/sessions", json={"config": {"dataset": name}}).json()["session_id"]
         c.post(f"/api/sessions/{sid}/step", json={"unit": "epoch", "count": 3})
     # A new server on the same data directory: its library starts empty (use_store

@@ -12,7 +12,7 @@ from app.training.config import HyperState, RunConfig
 from app.training.session import SessionError, TrainingSession
 
 
-def _csv(n: int = 200, seed: int = 0) -> str:
+def animals_csv(n: int = 200, seed: int = 0) -> str:
     """Cats and dogs: `size` decides the class, `colour` is noise, `legs` never varies."""
     rng = np.random.default_rng(seed)
     rows = ["size,colour,legs,animal"]
@@ -30,10 +30,10 @@ def library() -> custom_data.Library:
 
 
 def test_the_same_text_gets_the_same_name_and_another_text_another(library) -> None:
-    name, ds = library.add(_csv())
+    name, ds = library.add(animals_csv())
     assert custom_data.is_custom(name) and len(name) == len("csv-") + 12
-    assert library.add(_csv())[0] == name
-    assert library.add(_csv(seed=1))[0] != name
+    assert library.add(animals_csv())[0] == name
+    assert library.add(animals_csv(seed=1))[0] != name
     assert ds.feature_names == ("size", "colour", "legs") and ds.class_names == ("cat", "dog")
 
 
@@ -41,7 +41,7 @@ def test_an_upload_is_found_again_through_the_store_alone() -> None:
     store = MemoryStore()
     first = custom_data.Library()
     first.use_store(store)
-    name, ds = first.add(_csv())
+    name, ds = first.add(animals_csv())
     second = custom_data.Library()  # another process, or this one after a restart
     second.use_store(store)
     again = second.get(name)
@@ -59,7 +59,7 @@ def test_an_unknown_name_and_a_bad_file_say_what_is_wrong(library) -> None:
 
 def test_a_session_trains_on_an_upload_standardized(monkeypatch, library) -> None:
     monkeypatch.setattr(custom_data, "library", library)
-    name, _ = library.add(_csv())
+    name, _ = library.add(animals_csv())
     s = TrainingSession(RunConfig(dataset=name), HyperState())
     assert s.data.feature_names == ("size", "colour", "legs") and not s.data.plane
     assert s.data.n("train") == 100 and s.data.n("test") == 100  # every row, split 50/50
