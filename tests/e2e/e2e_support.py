@@ -39,7 +39,10 @@ class Server:
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "uvicorn", "app.server.main:create_app", "--factory",
              "--host", "127.0.0.1", "--port", str(self.port), "--log-level", "warning"],
-            cwd=ROOT, stdout=self.log.open("wb"), stderr=subprocess.STDOUT)
+            cwd=ROOT, stdout=self.log.open("wb"), stderr=subprocess.STDOUT,
+            # A store of its own: with ./data it would resume (and train) every
+            # session an earlier run left playing there.
+            env={**os.environ, "PARAMLAB_STORE": os.environ.get("PARAMLAB_STORE", "memory")})
         deadline = time.monotonic() + 20
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
