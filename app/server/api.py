@@ -26,6 +26,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from app import protocol as p
 from app.server import controls, messages
 from app.server.registry import LiveSession, Registry, RegistryFull
+from app.server.snapshots import BACKGROUND_WAIT
 from app.training.config import HyperState, RunConfig
 from app.training.persist import restore_session, session_state
 from app.training.session import SessionError
@@ -131,6 +132,12 @@ class PredictRequest(BaseModel):
     model_config = {"extra": "forbid"}
     points: Annotated[list[Annotated[list[p.Finite], Field(min_length=1, max_length=p.MAX_FEATURES)]],
                       Field(min_length=1, max_length=20000)]
+
+
+async def _background(request: Request) -> None:
+    """Exports are not live work: they wait (a little) for a round of the
+    training loop with time to spare, as snapshots do."""
+    await _registry(request).spare(BACKGROUND_WAIT)
 
 
 def _registry(request: Request) -> Registry:
@@ -243,6 +250,7 @@ async def reset(request: Request, session_id: SessionId, same_weights: bool = Tr
 
 @router.get("/sessions/{session_id}/model", summary="Export the model as JSON", responses=NOT_FOUND)
 async def export_model(request: Request, session_id: SessionId) -> JSONResponse:
+    await _background(request)
     live = _live(request, session_id)
     return JSONResponse(live.session.export_model(),
                         headers={"Content-Disposition": f'attachment; filename="paramlab-{session_id}.json"'})
@@ -266,6 +274,7 @@ async def import_model(request: Request, session_id: SessionId, body: p.ModelDoc
 
 @router.get("/sessions/{session_id}/dataset", summary="Export the points, labels and split", responses=NOT_FOUND)
 async def export_dataset(request: Request, session_id: SessionId) -> dict[str, Any]:
+    await _background(request)
     body = messages.dataset_message(_live(request, session_id))
     return {k: v for k, v in body.items() if k != "type"} | {
         split: {"x": body[split]["x"].tolist(), "y": body[split]["y"].tolist()} for split in ("train", "val", "test")}
@@ -273,6 +282,7 @@ async def export_dataset(request: Request, session_id: SessionId) -> dict[str, A
 
 @router.get("/sessions/{session_id}/history", summary="The whole history as JSON", responses=NOT_FOUND)
 async def export_history(request: Request, session_id: SessionId) -> dict[str, Any]:
+    await _background(request)
     return messages.history_message(_live(request, session_id))
 
 
@@ -281,6 +291,7 @@ async def export_history(request: Request, session_id: SessionId) -> dict[str, A
             responses=NOT_FOUND | {200: {"description": "One row per update, epoch and change",
                                          "content": {"text/csv": {"schema": {"type": "string"}}}}})
 async def export_history_csv(request: Request, session_id: SessionId) -> PlainTextResponse:
+    await _background(request)
     live = _live(request, session_id)
     return PlainTextResponse(live.session.history.to_csv(), media_type="text/csv",
                              headers={"Content-Disposition": f'attachment; filename="paramlab-{session_id}.csv"'})

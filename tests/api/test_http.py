@@ -333,3 +333,23 @@ def test_session_routes_run_on_the_event_loop(client: TestClient) -> None:
     assert len(routes) >= 17
     threaded = [r.path for r in routes if not inspect.iscoroutinefunction(r.endpoint)]
     assert threaded == []
+
+
+def test_exports_wait_for_the_training_loop_to_have_time_to_spare(client: TestClient, monkeypatch) -> None:
+    """Exports are not live work: like snapshots, each first waits (briefly) for a
+    round of the training loop with nothing due."""
+    sid = create(client)["session_id"]
+    registry = client.app.state.registry
+    waits: list[float] = []
+    real = registry.spare
+
+    async def spy(timeout: float) -> None:
+        waits.append(timeout)
+        await real(timeout)
+
+    monkeypatch.setattr(registry, "spare", spy)
+    for path in ("model", "history", "history.csv", "dataset"):
+        assert client.get(f"/api/sessions/{sid}/{path}").status_code == 200
+    assert len(waits) == 4 and all(0 < t <= 0.1 for t in waits)
+    assert client.post(f"/api/sessions/{sid}/step", json={"count": 1}).status_code == 200
+    assert len(waits) == 4  # live controls do not wait
