@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-from numpy.typing import ArrayLike, NDArray
+from numpy.typing import ArrayLike
 
 from app.nn import serialize
 from app.nn.batches import epoch_batches
@@ -103,19 +103,6 @@ class Model:
         """The optimizer state (never None after construction)."""
         assert self.state is not None
         return self.state
-
-    def copy(self) -> Model:
-        """An independent copy: every array copied, the spec shared (it is never mutated).
-
-        Much cheaper than ``copy.deepcopy`` (no memo, no generic recursion); a
-        session takes one at every healthy epoch end for its rollback point.
-        """
-        def arrays(layers: list[dict[str, NDArray[Any]]]) -> list[dict[str, NDArray[Any]]]:
-            return [{k: v.copy() for k, v in layer.items()} for layer in layers]
-
-        state = OptState(slots={name: arrays(s) for name, s in self.opt_state.slots.items()})
-        return Model(spec=self.spec, params=arrays(self.params), optimizer=self.optimizer,
-                     state=state, trainable=arrays(self.trainable), step=self.step, epoch=self.epoch)
 
     def reset_optimizer(self) -> None:
         """Zero every optimizer slot (velocity, Adam moments and counts...)."""
