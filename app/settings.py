@@ -1,4 +1,8 @@
-"""Every setting of the server, from the environment (prefix PARAMLAB_)."""
+"""Every setting of the server, from the environment (prefix PARAMLAB_).
+
+Lists are given as JSON, for example `PARAMLAB_ALLOWED_HOSTS='["paramlab.school.example"]'`.
+`docs/security.md` explains the limits and quotas below and why they are set as they are.
+"""
 
 from __future__ import annotations
 
@@ -12,26 +16,74 @@ class Settings(BaseSettings):
 
     host: str = "127.0.0.1"
     port: int = 8000
-    # Sessions held in memory at once; creating one more is refused with a message.
+    # Sessions held in memory at once. When full, the session nobody has watched for
+    # longest leaves memory (it stays in the store) to make room; only when every
+    # session is watched is a new one refused, with a message.
     max_sessions: int = 500
     # A session nobody is connected to is dropped from memory (it stays in the store)
     # after this many seconds; a playing one first pauses after `unwatched_seconds`.
     idle_seconds: float = 1800.0
-    unwatched_seconds: float = 120.0
+    unwatched_seconds: float = 20.0
     # A frame send that takes longer than this closes that client (it stopped reading).
     send_timeout: float = 5.0
-    # Extra origins allowed to open the websocket, besides the server's own.
+    # Extra origins allowed to open the websocket and to call state-changing routes,
+    # besides the server's own (for example a page that embeds Paramlab).
     allowed_origins: list[str] = []
+    # Host names the server answers to, besides loopback ones (127.0.0.1, localhost, [::1])
+    # and, when it listens on a non-loopback address, the machine's own names and addresses.
+    # A reverse proxy's public name goes here. "*" accepts any Host (not recommended).
+    allowed_hosts: list[str] = []
+    # Pages that may show Paramlab in a frame (CSP frame-ancestors), besides itself.
+    frame_ancestors: list[str] = []
     # Time a session may train in one turn of the scheduler before others get theirs.
     slice_seconds: float = 0.004
     # Where sessions, saved runs and rooms are stored ("sqlite" in `data_dir`, or "memory").
     store: str = "sqlite"
     data_dir: str = "data"
     # Live sessions are snapshotted to the store this often: a killed server resumes
-    # every session from a state at most this many seconds old.
+    # every session from a state at most about this many seconds old.
     snapshot_seconds: float = 2.0
     # A room's join code works for this many hours.
     room_hours: float = 12.0
     # Train on the compiled fast path (numba) when it loads; PARAMLAB_FAST_PATH=0 keeps
     # every session on the numpy reference path. Both give the same numbers.
     fast_path: bool = True
+
+    # ---- message budget of one websocket connection (a token bucket)
+    # Messages a second a connection may send on average (a page at 60 frames/s
+    # acknowledges 60 frames and a dragged slider sends about 60 changes a second).
+    ws_messages_per_second: float = 200.0
+    # Messages it may send at once before the average applies.
+    ws_message_burst: int = 400
+    # Messages refused for the budget, in a row, before the connection is closed (code 4429).
+    ws_refused_before_close: int = 200
+    # Room-join attempts with a wrong code: per connection and per client address, per minute.
+    join_attempts_per_socket: int = 10
+    join_attempts_per_address: int = 30
+
+    # ---- quotas per client address (a classroom behind one NAT shares one address)
+    # Websocket connections open at once.
+    connections_per_client: int = 100
+    # Sessions held in memory at once that this address created.
+    sessions_per_client: int = 60
+    # New sessions an address may create per minute.
+    new_sessions_per_minute: int = 60
+    # Sessions of an address playing at full speed ("as fast as possible") at once.
+    full_speed_per_client: int = 4
+    # Rooms open at once.
+    rooms_per_client: int = 5
+    # Saved runs and uploaded datasets per day, and the bytes they may add to the store per day.
+    saves_per_client_per_day: int = 200
+    uploads_per_client_per_day: int = 50
+    stored_bytes_per_client_per_day: int = 50 * 1024 * 1024
+
+    # ---- how long things are kept in the store (days), and its size cap
+    session_days: float = 7.0
+    dataset_days: float = 30.0
+    run_days: float = 365.0
+    # Past this size the oldest session snapshots go first, then datasets, and saved runs last.
+    store_max_bytes: int = 1024 * 1024 * 1024
+
+    # ---- slow HTTP clients
+    # A request whose headers or body stall for this long is answered 408 and closed.
+    http_timeout_seconds: float = 15.0

@@ -21,6 +21,7 @@ from starlette.routing import Match
 from app import protocol as p
 from app.nn import fast
 from app.server import api, uploads
+from app.server.headers import SecurityHeaders
 from app.server.registry import Registry
 from app.server.rooms import Rooms
 from app.server.scheduler import training_loop
@@ -143,6 +144,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         return templates.TemplateResponse(request, "index.html", {"static_url": "/static"})
 
     app.add_middleware(api.BodyLimit)
+    app.add_middleware(SecurityHeaders, frame_ancestors=settings.frame_ancestors)
     app.include_router(api.router)
     app.include_router(uploads.router)
     app.add_api_websocket_route("/ws", websocket_endpoint)
