@@ -25,11 +25,6 @@ export function setNum(el, x, digits = 4, suffix = "") {
   if (el.title !== title) el.title = title;
 }
 
-/** A span with a short number and its exact value as title (HTML string). */
-export function numHTML(x, digits = 4, cls = "num") {
-  return `<span class="${cls}" title="${exact(x)}">${fmt(x, digits)}</span>`;
-}
-
 export function pct(x) {
   return x === null || x === undefined ? "—" : `${(100 * x).toFixed(1)}%`;
 }

@@ -7,7 +7,8 @@
 // and shares its link. Like the other views it never talks to the server: it
 // dispatches "intent" events (protocol messages); main.js hands it the server's
 // room, room_status, saved, notice and error messages.
-import { fmt, numHTML, int } from "../format.js";
+import { fmt, int } from "../format.js";
+import { h, fill, num } from "../dom.js";
 import { PROPS } from "../state.js";
 import { drawQR } from "../qr.js";
 import { ReadOnly } from "./read_only.js";
@@ -20,7 +21,6 @@ const PROP = Object.fromEntries(PROPS.map((p) => [p.name, p]));
 /** What a follower may still send: none of it changes the teacher's session. */
 const FOLLOWER_MAY = new Set(["fork", "follow", "save", "room_join"]);
 
-const esc = (s) => String(s).replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 const normCode = (s) => String(s || "").toUpperCase().replace(/[\s-]/g, "");
 const plural = (n, word) => `${int(n)} ${word}${n === 1 ? "" : "s"}`;
 
@@ -63,86 +63,13 @@ export class ClassroomView extends EventTarget {
 
   intent(detail) { this.dispatchEvent(new CustomEvent("intent", { detail })); }
 
+  /** The panel's markup is in the page (templates/index.html); the hyperparameters to push come from here. */
   build() {
-    const fields = Object.entries(PUSH_FIELDS).map(([k, label]) => `<option value="${k}">${label}</option>`).join("");
-    this.root.innerHTML = `<div class="cl-head"><h2 id="h-classroom">Classroom</h2>
-        <button type="button" class="cl-hide">Hide</button></div>
-      <div class="cl-cards">
-        <section class="cl-card cl-teach" aria-labelledby="h-teach">
-          <h3 id="h-teach">Teach</h3>
-          <p class="note">Open a room around this session: students join with a code and follow your network live.</p>
-          <label class="check"><input id="room-gallery" type="checkbox" checked> Show a gallery of the students' losses</label>
-          <div class="row"><button id="room-open" type="button" class="primary">Open a room</button></div>
-        </section>
-        <form class="cl-card cl-join" aria-labelledby="h-join" novalidate>
-          <h3 id="h-join">Join a room</h3>
-          <label class="cl-field" for="join-code">Room code</label>
-          <input id="join-code" type="text" autocomplete="off" autocapitalize="characters" spellcheck="false" maxlength="16">
-          <label class="cl-field" for="join-name">Your name</label>
-          <input id="join-name" type="text" autocomplete="nickname" maxlength="40">
-          <label class="check"><input id="join-share" type="checkbox"> Share my loss with the class</label>
-          <div class="row"><button type="submit" class="primary">Join</button></div>
-          <p class="cl-err" role="alert"></p>
-        </form>
-        <section class="cl-card cl-room" aria-labelledby="h-room">
-          <div class="cl-room-text">
-            <h3 id="h-room">Join this room</h3>
-            <p class="room-code" id="room-code"></p>
-            <p class="room-link">on <a id="room-link" href="/"></a></p>
-            <p class="note room-expires"></p>
-          </div>
-          <canvas id="room-qr" class="room-qr" role="img" aria-label="QR code of the join link"></canvas>
-        </section>
-        <section class="cl-card cl-class" aria-labelledby="h-class">
-          <h3 id="h-class">Your class</h3>
-          <dl class="cl-counts">
-            <div><dt>Students connected</dt><dd id="count-students" class="num">0</dd></div>
-            <div><dt>Following</dt><dd id="count-following" class="num">0</dd></div>
-            <div><dt>Forked</dt><dd id="count-forked" class="num">0</dd></div>
-          </dl>
-          <h4 id="h-gallery">Gallery: best test loss first</h4>
-          <div class="scroll"><table class="cl-gallery" aria-labelledby="h-gallery"><thead><tr><th>#</th><th>Name</th>
-            <th>Test loss</th><th>Training loss</th><th>lr</th><th>Momentum</th><th>Step</th></tr></thead><tbody></tbody></table></div>
-          <p class="note cl-gallery-note"></p>
-        </section>
-        <form class="cl-card cl-push" aria-labelledby="h-push" novalidate>
-          <h3 id="h-push">Push to everyone</h3>
-          <p class="note">Sets a hyperparameter in every forked student's own session.</p>
-          <label class="cl-field" for="push-field">Hyperparameter</label>
-          <select id="push-field">${fields}</select>
-          <label class="cl-field push-num" for="push-value">Value</label>
-          <input id="push-value" class="push-num" type="text" inputmode="decimal" autocomplete="off">
-          <label class="cl-field push-enum" for="push-choice">Value</label>
-          <select id="push-choice" class="push-enum"></select>
-          <p class="note push-range"></p>
-          <div class="row"><button type="submit" class="primary">Push to everyone</button></div>
-          <p class="cl-err" role="alert"></p>
-        </form>
-        <section class="cl-card cl-student" aria-labelledby="h-student">
-          <h3 id="h-student">Your room</h3>
-          <p class="cl-student-text"></p>
-          <div class="row"><button id="room-leave" type="button">Leave the room</button></div>
-        </section>
-        <form class="cl-card cl-save" aria-labelledby="h-save" novalidate>
-          <h3 id="h-save">Save run</h3>
-          <label class="cl-field" for="save-name">Run name</label>
-          <input id="save-name" type="text" maxlength="80" autocomplete="off">
-          <div class="row"><button type="submit">Save run</button></div>
-          <div class="cl-saved" hidden>
-            <label class="cl-field" for="save-link">Link to this run</label>
-            <div class="row"><input id="save-link" type="text" readonly><button id="save-copy" type="button">Copy link</button></div>
-            <p class="note cl-copied" role="status"></p>
-          </div>
-          <p class="cl-err" role="alert"></p>
-        </form>
-      </div>`;
+    fill(this.root.querySelector("#push-field"), Object.entries(PUSH_FIELDS).map(([k, label]) => h("option", { value: k }, label)));
     const q = (s) => this.root.querySelector(s);
     this.cards = { teach: q(".cl-teach"), join: q(".cl-join"), room: q(".cl-room"), klass: q(".cl-class"),
       push: q(".cl-push"), student: q(".cl-student"), save: q(".cl-save") };
     this.qrCanvas = q("#room-qr");
-    this.banner.innerHTML = `<p class="msg" role="status"></p>
-      <button id="room-fork" type="button" class="primary">Fork: experiment on my own copy</button>
-      <button id="room-back" type="button" class="primary">Back to the teacher</button>`;
   }
 
   bind() {
@@ -295,7 +222,7 @@ export class ClassroomView extends EventTarget {
     const now = this.hyper?.[field];
     if (isEnum) {
       const sel = f.querySelector("#push-choice");
-      sel.innerHTML = p.values.map((v) => `<option value="${v}">${v}</option>`).join("");
+      fill(sel, p.values.map((v) => h("option", { value: v }, v)));
       if (now !== undefined) sel.value = now;
     } else {
       const input = f.querySelector("#push-value");
@@ -359,9 +286,10 @@ export class ClassroomView extends EventTarget {
     if (student) {
       const follow = r.mode === "follow";
       this.banner.classList.toggle("forked", !follow);
-      this.banner.querySelector(".msg").innerHTML = follow
-        ? `<b>Following the teacher — read-only</b> <span class="muted">Room ${esc(r.code)}: you see the teacher's network live.</span>`
-        : `<b>Your own copy</b> <span class="muted">Room ${esc(r.code)}: experiment freely, the teacher's session is untouched.</span>`;
+      this.banner.querySelector(".room-mode").textContent = follow ? "Following the teacher — read-only" : "Your own copy";
+      this.banner.querySelector(".room-note").textContent = follow
+        ? `Room ${r.code}: you see the teacher's network live.`
+        : `Room ${r.code}: experiment freely, the teacher's session is untouched.`;
       this.banner.querySelector("#room-fork").hidden = !follow;
       this.banner.querySelector("#room-back").hidden = follow;
     }
@@ -371,7 +299,7 @@ export class ClassroomView extends EventTarget {
     const link = location.origin + r.link;
     if (this.qr?.text !== link) {
       const code = this.root.querySelector("#room-code");
-      code.innerHTML = `<span>${esc(r.code.slice(0, 3))}</span><span>${esc(r.code.slice(3))}</span>`;
+      fill(code, h("span", null, r.code.slice(0, 3)), h("span", null, r.code.slice(3)));
       const a = this.root.querySelector("#room-link");
       a.href = link; a.textContent = link;
       this.qr = drawQR(this.qrCanvas, link);
@@ -387,9 +315,10 @@ export class ClassroomView extends EventTarget {
     for (const k of ["students", "following", "forked"]) this.root.querySelector(`#count-${k}`).textContent = int(s[k]);
     const table = this.root.querySelector(".cl-gallery"), note = this.root.querySelector(".cl-gallery-note");
     const rows = s.gallery || [];
-    table.tBodies[0].innerHTML = rows.map((g, i) => `<tr${i === 0 ? ' class="best"' : ""}><td>${i + 1}</td><td>${esc(g.name)}</td>
-      <td>${numHTML(g.test_loss)}</td><td>${numHTML(g.train_loss)}</td><td>${numHTML(g.hyper.lr)}</td>
-      <td>${numHTML(g.hyper.momentum)}</td><td class="num">${int(g.step)}</td></tr>`).join("");
+    fill(table.tBodies[0], rows.map((g, i) => h("tr", { class: i === 0 ? "best" : null },
+      h("td", null, i + 1), h("td", null, g.name),
+      [g.test_loss, g.train_loss, g.hyper.lr, g.hyper.momentum].map((x) => h("td", null, num(x))),
+      h("td", { class: "num" }, int(g.step)))));
     table.closest(".scroll").hidden = !rows.length;
     note.textContent = s.gallery === null ? "The gallery is off for this room."
       : rows.length ? "" : "No shared losses yet: a student who ticked “Share my loss with the class” appears here once they fork.";

@@ -3,6 +3,7 @@
 // server: they dispatch "intent" events (protocol-shaped messages) and "ui"
 // events (view-only settings), and update() reflects what frames say.
 import { fmt, int } from "../format.js";
+import { h } from "../dom.js";
 import { FEATURE_NAMES, DATASETS, UPLOADED } from "../state.js";
 import { FEATURE_LABELS } from "../nn.js";
 import { drawThumbnail, DATASET_LABELS } from "./thumbnails.js";
@@ -66,11 +67,10 @@ export class ControlsView extends EventTarget {
   buildFeatures() {
     const box = $("features");
     for (const f of FEATURE_NAMES) {
-      const label = document.createElement("label");
-      label.innerHTML = `<input type="checkbox" value="${f}"> ${FEATURE_LABELS[f]}`;
-      label.querySelector("input").addEventListener("change", () => {
+      const input = h("input", { type: "checkbox", value: f }), label = h("label", null, input, " ", FEATURE_LABELS[f]);
+      input.addEventListener("change", () => {
         const chosen = [...box.querySelectorAll("input:checked")].map((i) => i.value);
-        if (!chosen.length) { label.querySelector("input").checked = true; return; }
+        if (!chosen.length) { input.checked = true; return; }
         this.intent({ type: "configure", config: { features: chosen } });
       });
       box.appendChild(label);

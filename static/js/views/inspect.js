@@ -1,6 +1,8 @@
 // What the page says about one parameter or neuron: its numbers and the update
-// rule that moved it, as HTML for the tooltip. Pure functions of a frame.
-import { fmt, exact, numHTML } from "../format.js";
+// rule that moved it, as DOM nodes for the tooltip (names as text, never
+// markup). Pure functions of a frame.
+import { fmt, exact } from "../format.js";
+import { h, frag, num } from "../dom.js";
 import { FEATURE_LABELS } from "../nn.js";
 import { ruleLines, bufferName } from "../rules.js";
 
@@ -8,7 +10,7 @@ import { ruleLines, bufferName } from "../rules.js";
 export function nodeName(ctx, c, k) {
   if (c === 0) {
     const f = ctx.inputNames[k];
-    return FEATURE_LABELS[f] || f;
+    return Object.hasOwn(FEATURE_LABELS, f) ? FEATURE_LABELS[f] : String(f);
   }
   if (c === ctx.sizes.length - 1) {
     if (ctx.sizes[c] === 1) return "output";
@@ -42,52 +44,55 @@ export function paramNumbers(frame, prevFrame, l, kind, i, j) {
 }
 
 function row(label, x, hint = "") {
-  return `<tr><th scope="row">${label}</th><td>${numHTML(x, 6)}</td>${hint ? `<td class="hint">${hint}</td>` : ""}</tr>`;
+  return h("tr", null, h("th", { scope: "row" }, label), h("td", null, num(x, 6)), hint ? h("td", { class: "hint" }, hint) : null);
 }
 
-/** Tooltip HTML for a weight or bias. */
-export function paramHTML(ctx, frame, prevFrame, l, kind, i, j) {
+/** Tooltip content (a DOM fragment) for a weight or bias. */
+export function paramView(ctx, frame, prevFrame, l, kind, i, j) {
   const p = paramNumbers(frame, prevFrame, l, kind, i, j);
-  if (!p) return "";
+  if (!p) return frag();
   const hyper = frame.hyper;
   const sym = kind === "W" ? "w" : "b";
   const what = kind === "W"
-    ? `Weight <b>${nodeName(ctx, l, i)} → ${nodeName(ctx, l + 1, j)}</b>`
-    : `Bias of <b>${nodeName(ctx, l + 1, j)}</b>`;
+    ? ["Weight ", h("b", null, `${nodeName(ctx, l, i)} → ${nodeName(ctx, l + 1, j)}`)]
+    : ["Bias of ", h("b", null, nodeName(ctx, l + 1, j))];
   const lines = ruleLines(hyper.optimizer, hyper, p, sym);
   const rule = lines.map((ln) =>
-    `<div class="rule"><code>${ln.rule}</code><br><code>= ${ln.filled} = </code>${numHTML(ln.result, 6)}</div>`).join("");
-  return `<div class="tt-head"><span class="chip param">parameter</span> ${what}</div>
-  <table class="tt-table">
-    ${row(`value ${sym}`, p.w)}
-    ${row(`gradient dL/d${sym}`, p.g)}
-    ${row(bufferName(hyper.optimizer), p.v)}
-    ${row(`last change Δ${sym}`, p.delta)}
-    <tr><th scope="row">frozen</th><td>${p.frozen ? "yes — keeps its value" : "no"}</td></tr>
-  </table>
-  <div class="tt-sub">Last update (step ${frame.step}), ${hyper.optimizer}, lr ${fmt(hyper.lr)}${hyper.optimizer === "momentum" || hyper.optimizer === "nesterov" ? `, μ ${fmt(hyper.momentum)}` : ""}:</div>
-  ${p.frozen ? `<div class="rule">frozen: ${sym} and its optimizer state stand still</div>` : rule}
-  <div class="tt-foot">Click or press Enter to edit or freeze</div>`;
+    h("div", { class: "rule" }, h("code", null, ln.rule), h("br"), h("code", null, `= ${ln.filled} = `), num(ln.result, 6)));
+  const mu = hyper.optimizer === "momentum" || hyper.optimizer === "nesterov" ? `, μ ${fmt(hyper.momentum)}` : "";
+  return frag(
+    h("div", { class: "tt-head" }, h("span", { class: "chip param" }, "parameter"), " ", what),
+    h("table", { class: "tt-table" }, h("tbody", null,
+      row(`value ${sym}`, p.w),
+      row(`gradient dL/d${sym}`, p.g),
+      row(bufferName(hyper.optimizer), p.v),
+      row(`last change Δ${sym}`, p.delta),
+      h("tr", null, h("th", { scope: "row" }, "frozen"), h("td", null, p.frozen ? "yes — keeps its value" : "no")))),
+    h("div", { class: "tt-sub" }, `Last update (step ${frame.step}), ${hyper.optimizer}, lr ${fmt(hyper.lr)}${mu}:`),
+    p.frozen ? h("div", { class: "rule" }, `frozen: ${sym} and its optimizer state stand still`) : rule,
+    h("div", { class: "tt-foot" }, "Click or press Enter to edit or freeze"));
 }
 
-/** Tooltip HTML for a neuron: its bias, and the traced sample's values if any. */
-export function nodeHTML(ctx, frame, c, k) {
+/** Tooltip content (a DOM fragment) for a neuron: its bias, and the traced sample's values if any. */
+export function nodeView(ctx, frame, c, k) {
   const name = nodeName(ctx, c, k);
   if (c === 0) {
-    return `<div class="tt-head">Input <b>${name}</b></div>
-      <div class="tt-sub">A feature of the point (x₁, x₂): not learned, chosen (a hyperparameter).</div>`;
+    return frag(h("div", { class: "tt-head" }, "Input ", h("b", null, name)),
+      h("div", { class: "tt-sub" }, "A feature of the point (x₁, x₂): not learned, chosen (a hyperparameter)."));
   }
   const l = c - 1, act = c === ctx.sizes.length - 1 ? ctx.outputFn : ctx.activations[l];
-  let trace = "";
+  let trace = null;
   const t = frame?.trace;
   if (t && t.z?.[l]) {
-    trace = `<table class="tt-table">${row("pre-activation z", t.z[l][k])}${row(`activation a = ${act}(z)`, t.a?.[l + 1]?.[k])}
-      ${t.dz?.[l] ? row("dL/dz", t.dz[l][k]) : ""}</table>`;
+    trace = h("table", { class: "tt-table" }, h("tbody", null,
+      row("pre-activation z", t.z[l][k]), row(`activation a = ${act}(z)`, t.a?.[l + 1]?.[k]),
+      t.dz?.[l] ? row("dL/dz", t.dz[l][k]) : null));
   }
   const b = frame?.layers?.[l]?.b?.[k];
-  return `<div class="tt-head">Neuron <b>${name}</b> <span class="muted">(${act})</span></div>
-    <table class="tt-table">${row("bias b", b ?? NaN)}</table>${trace}
-    <div class="tt-foot">Its map over the plane shows in the output view. Click or press Enter to edit its bias or freeze it.</div>`;
+  return frag(
+    h("div", { class: "tt-head" }, "Neuron ", h("b", null, name), " ", h("span", { class: "muted" }, `(${act})`)),
+    h("table", { class: "tt-table" }, h("tbody", null, row("bias b", b ?? NaN))), trace,
+    h("div", { class: "tt-foot" }, "Its map over the plane shows in the output view. Click or press Enter to edit its bias or freeze it."));
 }
 
 export { exact };

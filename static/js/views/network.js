@@ -8,6 +8,7 @@
 import { OUTPUT_FN } from "../nn.js";
 import { divergingLUT, LUT_SIZE } from "../colors.js";
 import { fmt } from "../format.js";
+import { h, fill } from "../dom.js";
 import { nodeName } from "./inspect.js";
 import { heatScale } from "./heatmap.js";
 import { EdgePainter, MODE_KEYS } from "./edges.js";
@@ -52,17 +53,16 @@ export class NetworkView extends EventTarget {
 
   buildHeads() {
     const { sizes } = this.ctxInfo, H = sizes.length - 2;
-    const parts = [`<div class="net-head"><span class="head-title">Input</span><span class="head-sub">${sizes[0]} features</span></div>`];
+    const head = (title, ...sub) => h("div", { class: "net-head" }, h("span", { class: "head-title" }, title), " ", ...sub);
+    const heads = [head("Input", h("span", { class: "head-sub" }, `${sizes[0]} features`))];
     for (let l = 0; l < H; l++) {
-      parts.push(`<div class="net-head"><span class="head-title">Layer ${l + 1}</span>
-        <span class="head-sub"><span class="count">${sizes[l + 1]}</span> neurons</span>
-        <span class="head-btns"><button type="button" class="mini" data-layer="${l}" data-delta="1">+ neuron</button><button type="button" class="mini" data-layer="${l}" data-delta="-1">− neuron</button></span></div>`);
+      const button = (delta, text) => h("button", { type: "button", class: "mini", dataset: { layer: l, delta },
+        onclick: () => this.dispatchEvent(new CustomEvent("neurons", { detail: { layer: l, delta } })) }, text);
+      heads.push(head(`Layer ${l + 1}`, h("span", { class: "head-sub" }, h("span", { class: "count" }, sizes[l + 1]), " neurons"), " ",
+        h("span", { class: "head-btns" }, button(1, "+ neuron"), button(-1, "− neuron"))));
     }
-    parts.push(`<div class="net-head"><span class="head-title">Output</span><span class="head-sub">${this.ctxInfo.outputFn}</span></div>`);
-    this.heads.innerHTML = parts.join("");
-    this.heads.querySelectorAll("button[data-layer]").forEach((b) => b.addEventListener("click", () => {
-      this.dispatchEvent(new CustomEvent("neurons", { detail: { layer: +b.dataset.layer, delta: +b.dataset.delta } }));
-    }));
+    heads.push(head("Output", h("span", { class: "head-sub" }, this.ctxInfo.outputFn)));
+    fill(this.heads, heads);
   }
 
   buildNodes() {

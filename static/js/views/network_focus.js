@@ -1,7 +1,7 @@
 // Hover, focus and keyboard for the network view: the tooltip with a
 // parameter's numbers, the editor (type a value, freeze), and a roving
 // tabindex so the whole network is one Tab stop walked with the arrow keys.
-import { nodeName, paramHTML, nodeHTML } from "./inspect.js";
+import { nodeName, paramView, nodeView } from "./inspect.js";
 
 export class NetworkFocus {
   constructor(view, tooltip) {
@@ -49,11 +49,11 @@ export class NetworkFocus {
     const it = this.tooltipItem;
     const v = this.view;
     if (!it || !v.frame || this.tooltip.editing) return;
-    let html;
-    if (it.type === "edge") html = paramHTML(v.ctxInfo, v.frame, v.prevFrame, it.l, "W", it.i, it.j);
-    else if (it.type === "bias") html = paramHTML(v.ctxInfo, v.frame, v.prevFrame, it.l, "b", 0, it.j);
-    else html = nodeHTML(v.ctxInfo, v.frame, it.c, it.k);
-    this.tooltip.show(html, it.key);
+    let content;
+    if (it.type === "edge") content = paramView(v.ctxInfo, v.frame, v.prevFrame, it.l, "W", it.i, it.j);
+    else if (it.type === "bias") content = paramView(v.ctxInfo, v.frame, v.prevFrame, it.l, "b", 0, it.j);
+    else content = nodeView(v.ctxInfo, v.frame, it.c, it.k);
+    this.tooltip.show(content, it.key);
   }
 
   edit(it) {

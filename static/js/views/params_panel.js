@@ -1,5 +1,6 @@
 // Parameters versus hyperparameters: what the network learns, counted per layer.
 import { int } from "../format.js";
+import { h, fill } from "../dom.js";
 
 export class ParamsPanel {
   constructor(root) { this.root = root; }
@@ -13,14 +14,18 @@ export class ParamsPanel {
       const w = sizes[l] * sizes[l + 1], b = sizes[l + 1], n = arch.param_counts?.[l] ?? w + b;
       total += n;
       const name = l + 1 === sizes.length - 1 ? "Output" : `Layer ${l + 1}`;
-      rows.push(`<tr><td>${name}</td><td title="${sizes[l]} × ${sizes[l + 1]}">${sizes[l]}×${sizes[l + 1]} = ${int(w)}</td><td>${int(b)}</td><td>${int(n)}</td></tr>`);
+      rows.push(h("tr", null, h("td", null, name), h("td", { title: `${sizes[l]} × ${sizes[l + 1]}` }, `${sizes[l]}×${sizes[l + 1]} = ${int(w)}`),
+        h("td", null, int(b)), h("td", null, int(n))));
     }
     total = arch.total_params ?? total;
-    this.root.innerHTML = `<h2 id="h-params"><span class="chip param">parameters</span> learned by training</h2>
-      <table><thead><tr><th>Layer</th><th>weights</th><th>biases</th><th>total</th></tr></thead>
-      <tbody>${rows.join("")}</tbody>
-      <tfoot><tr><td>All layers</td><td></td><td></td><td id="total-params" title="${total}">${int(total)}</td></tr></tfoot></table>
-      <p class="note">Weights (edges) and biases (small squares) are the parameters: orange negative, blue positive.
-      Everything tagged <span class="chip hyper">hyperparameter</span> is a choice you make.</p>`;
+    const hyper = h("span", { class: "chip hyper" }, "hyperparameter");
+    fill(this.root,
+      h("h2", { id: "h-params" }, h("span", { class: "chip param" }, "parameters"), " learned by training"),
+      h("table", null,
+        h("thead", null, h("tr", null, ["Layer", "weights", "biases", "total"].map((c) => h("th", null, c)))),
+        h("tbody", null, rows),
+        h("tfoot", null, h("tr", null, h("td", null, "All layers"), h("td"), h("td"), h("td", { id: "total-params", title: total }, int(total))))),
+      h("p", { class: "note" }, "Weights (edges) and biases (small squares) are the parameters: orange negative, blue positive. Everything tagged ",
+        hyper, " is a choice you make."));
   }
 }

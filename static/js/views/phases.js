@@ -1,27 +1,37 @@
 // Step-by-step mode: one click per phase (forward, loss, backward, update) on
 // the current mini-batch, with the traced sample's numbers. The network view
 // lights up in step; this panel says in words and numbers what happened.
-import { fmt, numHTML } from "../format.js";
+import { fmt } from "../format.js";
+import { h, fill, num, nums } from "../dom.js";
 import { nodeName, paramNumbers } from "./inspect.js";
 import { ruleLines } from "../rules.js";
 
 const PHASES = ["forward", "loss", "backward", "update"];
 const TITLES = { forward: "Forward", loss: "Loss", backward: "Backward", update: "Update" };
 const MAX_ROWS = 48;
+const LOSS_FORMULA = { playground: "½(ŷ − t)²", binary: "−[t·log ŷ + (1−t)·log(1−ŷ)]", multiclass: "−log ŷ_t", regression: "squared error of ŷ − t" };
+
+const formula = (text) => h("span", { class: "formula" }, text);
+const targets = (t) => (Array.isArray(t.target) ? nums(t.target) : num(t.target));
+
+/** A scrolling table: head cells (strings) and rows (arrays of cells: a string or node is a th first, then tds). */
+function table(head, rows) {
+  return h("div", { class: "scroll" }, h("table", null,
+    h("thead", null, h("tr", null, head.map((c) => h("th", null, c)))),
+    h("tbody", null, rows.map(([th, ...tds]) => h("tr", null, h("th", null, th), tds.map((c) => h("td", null, c)))))));
+}
 
 export class PhasesView extends EventTarget {
   constructor(root) {
     super();
     this.root = root;
-    root.innerHTML = `<h2 id="h-phases">Step by step</h2>
-      <div class="phase-head">
-        <button id="next-phase" type="button" class="primary">Next phase</button>
-        <ol class="phase-list" aria-label="Phases">${PHASES.map((p) => `<li data-phase="${p}">${TITLES[p]}</li>`).join("")}</ol>
-      </div>
-      <div class="phase-body" aria-live="polite"></div>`;
-    this.body = root.querySelector(".phase-body");
-    this.items = [...root.querySelectorAll(".phase-list li")];
-    root.querySelector("#next-phase").addEventListener("click", () =>
+    const next = h("button", { id: "next-phase", type: "button", class: "primary" }, "Next phase");
+    this.items = PHASES.map((p) => h("li", { dataset: { phase: p } }, TITLES[p]));
+    this.body = h("div", { class: "phase-body", "aria-live": "polite" });
+    fill(root, h("h2", { id: "h-phases" }, "Step by step"),
+      h("div", { class: "phase-head" }, next, h("ol", { class: "phase-list", "aria-label": "Phases" }, this.items)),
+      this.body);
+    next.addEventListener("click", () =>
       this.dispatchEvent(new CustomEvent("intent", { detail: { type: "step", unit: "phase", count: 1 } })));
     this.key = null; this.prev = null;
   }
@@ -38,28 +48,30 @@ export class PhasesView extends EventTarget {
     const phase = frame?.phase || null;
     this.items.forEach((li) => (li.dataset.phase === phase ? li.setAttribute("aria-current", "step") : li.removeAttribute("aria-current")));
     if (!phase || !frame.trace) {
-      this.body.innerHTML = `<p>Walk one mini-batch through a training step: press <b>Next phase</b> (or set Step unit to
-        <i>phase</i> and press <kbd>→</kbd>). Forward, loss, backward, update — one click each. Click a training point in the output
-        view to choose the sample that is traced.</p>`;
+      fill(this.body, h("p", null, "Walk one mini-batch through a training step: press ", h("b", null, "Next phase"),
+        " (or set Step unit to ", h("i", null, "phase"), " and press ", h("kbd", null, "→"),
+        "). Forward, loss, backward, update — one click each. Click a training point in the output view to choose the sample that is traced."));
       return;
     }
     const t = frame.trace, ctx = this.ctxInfo;
-    const sample = `<p>Traced sample <b>#${t.index}</b>: x = (${t.x.map((v) => numHTML(v)).join(", ")}), target ${Array.isArray(t.target) ? t.target.map((v) => numHTML(v)).join(", ") : numHTML(t.target)}.</p>`;
-    let html = "";
+    const sample = h("p", null, "Traced sample ", h("b", null, `#${t.index}`), ": x = (", nums(t.x), "), target ", targets(t), ".");
+    let parts = [];
     if (phase === "forward") {
-      html = `<p>Layer by layer, every neuron computes <span class="formula">z = Σ w·a + b</span> and <span class="formula">a = f(z)</span>.</p>${this.neuronTable(t, ["z", "a"])}`;
+      parts = [h("p", null, "Layer by layer, every neuron computes ", formula("z = Σ w·a + b"), " and ", formula("a = f(z)"), "."),
+        this.neuronTable(t, ["z", "a"])];
     } else if (phase === "loss") {
-      const formula = { playground: "½(ŷ − t)²", binary: "−[t·log ŷ + (1−t)·log(1−ŷ)]", multiclass: "−log ŷ_t", regression: "squared error of ŷ − t" }[ctx.task] || "";
-      html = `<p>Prediction <b>ŷ = ${t.output.map((v) => numHTML(v)).join(", ")}</b>, target <b>t = ${Array.isArray(t.target) ? t.target.map((v) => numHTML(v)).join(", ") : numHTML(t.target)}</b>,
-        loss of this sample <span class="formula">${formula}</span> = <b>${numHTML(t.loss)}</b>.
-        Mean loss of the mini-batch: <b>${numHTML(frame.metrics?.batch_loss)}</b>.</p>`;
+      parts = [h("p", null, "Prediction ", h("b", null, "ŷ = ", nums(t.output)), ", target ", h("b", null, "t = ", targets(t)),
+        ", loss of this sample ", formula(LOSS_FORMULA[ctx.task] || ""), " = ", h("b", null, num(t.loss)),
+        ". Mean loss of the mini-batch: ", h("b", null, num(frame.metrics?.batch_loss)), ".")];
     } else if (phase === "backward") {
-      html = `<p>The error flows back: <span class="formula">dL/dz</span> of every neuron for this sample, and the mini-batch gradient
-        <span class="formula">dL/dw</span> on every edge (edges now show gradients; hover one for its numbers).</p>${this.neuronTable(t, ["dz"])}${this.paramTable(frame, "grad")}`;
+      parts = [h("p", null, "The error flows back: ", formula("dL/dz"), " of every neuron for this sample, and the mini-batch gradient ",
+        formula("dL/dw"), " on every edge (edges now show gradients; hover one for its numbers)."),
+        this.neuronTable(t, ["dz"]), this.paramTable(frame, "grad")];
     } else if (phase === "update") {
-      html = `<p>Every parameter moves by the optimizer's rule (${frame.hyper.optimizer}, lr ${numHTML(frame.hyper.lr)}): old value → new value.</p>${this.ruleOfLargest(frame)}${this.paramTable(frame, "update")}`;
+      parts = [h("p", null, `Every parameter moves by the optimizer's rule (${frame.hyper.optimizer}, lr `, num(frame.hyper.lr), "): old value → new value."),
+        this.ruleOfLargest(frame), this.paramTable(frame, "update")];
     }
-    this.body.innerHTML = sample + html;
+    fill(this.body, sample, parts);
   }
 
   neuronTable(t, cols) {
@@ -68,10 +80,10 @@ export class PhasesView extends EventTarget {
     for (let l = 0; l < (t.z?.length || 0) && rows.length < MAX_ROWS; l++) {
       for (let k = 0; k < t.z[l].length && rows.length < MAX_ROWS; k++) {
         const vals = { z: t.z[l][k], a: t.a?.[l + 1]?.[k], dz: t.dz?.[l]?.[k] };
-        rows.push(`<tr><th>${nodeName(ctx, l + 1, k)}</th>${cols.map((c) => `<td>${numHTML(vals[c], 5)}</td>`).join("")}</tr>`);
+        rows.push([nodeName(ctx, l + 1, k), ...cols.map((c) => num(vals[c], 5))]);
       }
     }
-    return `<div class="scroll"><table><thead><tr><th>neuron</th>${cols.map((c) => `<th>${head[c]}</th>`).join("")}</tr></thead><tbody>${rows.join("")}</tbody></table></div>`;
+    return table(["neuron", ...cols.map((c) => head[c])], rows);
   }
 
   *params(frame) {
@@ -96,12 +108,12 @@ export class PhasesView extends EventTarget {
       const p = paramNumbers(frame, this.prev, l, kind, i, j);
       const old = p.prev ? p.prev.w : p.w - p.delta;
       rows.push(what === "grad"
-        ? `<tr><th>${this.label(l, kind, i, j)}</th><td>${numHTML(p.g, 5)}</td></tr>`
-        : `<tr><th>${this.label(l, kind, i, j)}</th><td>${numHTML(old, 6)}</td><td>→ ${numHTML(p.w, 6)}</td><td>${numHTML(p.delta, 4)}</td></tr>`);
+        ? [this.label(l, kind, i, j), num(p.g, 5)]
+        : [this.label(l, kind, i, j), num(old, 6), h("span", null, "→ ", num(p.w, 6)), num(p.delta, 4)]);
     }
-    const head = what === "grad" ? "<th>parameter</th><th>dL/dw (batch)</th>" : "<th>parameter</th><th>old</th><th>new</th><th>Δ</th>";
-    const more = n > rows.length ? `<p class="muted">${n - rows.length} more: hover any edge or bias for its own.</p>` : "";
-    return `<div class="scroll"><table><thead><tr>${head}</tr></thead><tbody>${rows.join("")}</tbody></table></div>${more}`;
+    const head = what === "grad" ? ["parameter", "dL/dw (batch)"] : ["parameter", "old", "new", "Δ"];
+    const more = n > rows.length ? h("p", { class: "muted" }, `${n - rows.length} more: hover any edge or bias for its own.`) : null;
+    return [table(head, rows), more];
   }
 
   ruleOfLargest(frame) {
@@ -110,11 +122,11 @@ export class PhasesView extends EventTarget {
       const d = Math.abs(kind === "W" ? frame.layers[l].deltaW[i][j] : frame.layers[l].deltab[j]);
       if (d > bd) { bd = d; best = [l, kind, i, j]; }
     }
-    if (!best) return "";
+    if (!best) return null;
     const p = paramNumbers(frame, this.prev, ...best);
     const lines = ruleLines(frame.hyper.optimizer, frame.hyper, p, best[1] === "W" ? "w" : "b");
-    return `<p>The rule, for the parameter that moved most (${this.label(...best)}):</p>` + lines.map((ln) =>
-      `<div class="rule"><code>${ln.rule}</code> <code>= ${ln.filled} =</code> ${numHTML(ln.result, 6)}</div>`).join("");
+    return [h("p", null, `The rule, for the parameter that moved most (${this.label(...best)}):`),
+      lines.map((ln) => h("div", { class: "rule" }, h("code", null, ln.rule), " ", h("code", null, `= ${ln.filled} =`), " ", num(ln.result, 6)))];
   }
 }
 

@@ -1,5 +1,8 @@
 // One floating tooltip for the whole page (numbers of a weight, a bias, a
 // neuron), and the small editor that opens on click: type a new value, freeze.
+// Content comes as DOM nodes (see dom.js), never as an HTML string.
+import { h } from "../dom.js";
+
 export class Tooltip {
   constructor(el) {
     this.el = el;
@@ -8,16 +11,20 @@ export class Tooltip {
     document.addEventListener("pointerdown", (ev) => { if (this.editing && !this.el.contains(ev.target)) this.closeEditor(false); });
   }
 
-  show(html, key) {
+  /** content: a node or fragment; redrawn only when it differs from what is shown. */
+  show(content, key) {
     if (this.editing) return;
-    if (this.html !== html) { this.el.innerHTML = html; this.html = html; }
+    if (!this.shown || !this.shown.isEqualNode(content)) {
+      this.shown = content.cloneNode(true);
+      this.el.replaceChildren(content);
+    }
     this.key = key;
     this.el.hidden = false;
   }
 
   hide() {
     if (this.editing) return;
-    this.el.hidden = true; this.key = null; this.html = null;
+    this.el.hidden = true; this.key = null; this.shown = null;
   }
 
   place(x, y) {
@@ -35,18 +42,23 @@ export class Tooltip {
   openEditor(opts) {
     this.editing = false;
     this.el.hidden = false;
-    this.html = null;
-    this.el.innerHTML = `<form class="editor" role="dialog" aria-label="Edit ${opts.title}">
-      <div class="tt-head"><span class="chip param">parameter</span> ${opts.title}</div>
-      <label class="ed-row">New value <input name="value" type="text" inputmode="decimal" size="14" value="${opts.value}"></label>
-      <div class="ed-row"><button type="submit" class="primary">Set</button>
-      <label class="check"><input name="frozen" type="checkbox" ${opts.frozen ? "checked" : ""}> ${opts.freezeLabel}</label>
-      ${opts.layer ? `<label class="check"><input name="layerFrozen" type="checkbox" ${opts.layer.frozen ? "checked" : ""}> ${opts.layer.label}</label>` : ""}
-      <button type="button" class="close">Close</button></div>
-      <div class="ed-err" role="alert"></div></form>`;
+    this.shown = null;
+    const check = (name, on, label) => h("label", { class: "check" }, h("input", { name, type: "checkbox", checked: on }), " ", label);
+    const input = h("input", { name: "value", type: "text", inputmode: "decimal", size: 14 });
+    input.value = String(opts.value);
+    const err = h("div", { class: "ed-err", role: "alert" });
+    const close = h("button", { type: "button", class: "close" }, "Close");
+    const form = h("form", { class: "editor", role: "dialog", "aria-label": `Edit ${opts.title}` },
+      h("div", { class: "tt-head" }, h("span", { class: "chip param" }, "parameter"), " ", opts.title),
+      h("label", { class: "ed-row" }, "New value ", input),
+      h("div", { class: "ed-row" }, h("button", { type: "submit", class: "primary" }, "Set"),
+        check("frozen", opts.frozen, opts.freezeLabel),
+        opts.layer ? check("layerFrozen", opts.layer.frozen, opts.layer.label) : null,
+        close),
+      err);
+    this.el.replaceChildren(form);
     this.editing = true;
     this.returnFocus = opts.returnFocus;
-    const form = this.el.querySelector("form"), input = form.elements.value, err = form.querySelector(".ed-err");
     form.addEventListener("submit", (ev) => {
       ev.preventDefault();
       const v = Number(input.value);
@@ -56,7 +68,7 @@ export class Tooltip {
     });
     form.elements.frozen.addEventListener("change", (ev) => opts.onFreeze(ev.target.checked));
     if (opts.layer) form.elements.layerFrozen.addEventListener("change", (ev) => opts.layer.onFreeze(ev.target.checked));
-    form.querySelector(".close").addEventListener("click", () => this.closeEditor());
+    close.addEventListener("click", () => this.closeEditor());
     this.anchor(opts.anchor);
     input.focus(); input.select();
   }
@@ -64,7 +76,7 @@ export class Tooltip {
   closeEditor(refocus = true) {
     if (!this.editing) return;
     this.editing = false;
-    this.el.hidden = true; this.html = null;
+    this.el.hidden = true; this.shown = null;
     if (refocus && this.returnFocus) this.returnFocus.focus();
   }
 }
