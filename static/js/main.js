@@ -205,7 +205,7 @@ for (const v of [controls, network, output, phases, status, classroom]) v.addEve
 controls.addEventListener("upload", async ({ detail: file }) => {
   let reply, body = null;
   try {
-    reply = await fetch("/api/datasets", { method: "POST", headers: { "Content-Type": "text/csv" }, body: file });
+    reply = await socket.api("/api/datasets", { method: "POST", headers: { "Content-Type": "text/csv" }, body: file });
     body = await reply.json();
   } catch {
     status.error({ message: `${file.name} was not uploaded: the server did not answer.` });

@@ -2,11 +2,27 @@
 // session id kept in sessionStorage, so a reload resumes the same session, and
 // a room's teacher key kept in localStorage for that session), re-dispatches
 // every server message as an event named after its `type`, acknowledges frames
-// when told they are drawn, and reconnects with backoff.
+// when told they are drawn, and reconnects with backoff. The teacher key of
+// the session shown also goes in a cookie scoped to that session's HTTP routes,
+// so that plain download links (model JSON, history CSV) carry it, and in the
+// X-Teacher-Key header of api() calls.
 
 const SESSION_KEY = "paramlab.session_id";
 const TEACHER_KEY = "paramlab.teacher_key.";   // + session id
+const TEACHER_COOKIE = "paramlab_teacher";
 export const PROTOCOL_VERSION = 1;
+
+/**
+ * Set (or, with no key, clear) the teacher-key cookie of one session. Its path
+ * is that session's HTTP routes: the key goes nowhere else, and two tabs with
+ * two sessions each keep their own.
+ */
+function teacherCookie(sessionId, key) {
+  if (!/^[A-Za-z0-9_-]+$/.test(sessionId || "")) return;
+  const attrs = `; path=/api/sessions/${sessionId}; SameSite=Strict${location.protocol === "https:" ? "; Secure" : ""}`;
+  // A key is URL-safe base64; anything else (a stray ";") never reaches the cookie string.
+  document.cookie = key && /^[A-Za-z0-9_-]+$/.test(key) ? `${TEACHER_COOKIE}=${key}${attrs}` : `${TEACHER_COOKIE}=${attrs}; Max-Age=0`;
+}
 
 export class Socket extends EventTarget {
   /** helloBody(): the config/hyper/playing/fps part of hello (without session_id). */
@@ -47,7 +63,7 @@ export class Socket extends EventTarget {
 
   sayHello(sessionId) {
     this.awaitingHello = true;
-    const teacherKey = sessionId ? localStorage.getItem(TEACHER_KEY + sessionId) : null;
+    const teacherKey = this.teacherKey(sessionId);
     this.rawSend({ type: "hello", version: PROTOCOL_VERSION, session_id: sessionId || null, ...this.helloBody(),
       ...(teacherKey ? { teacher_key: teacherKey } : {}) });
     for (const msg of this.afterHello()) this.rawSend(msg);
@@ -60,9 +76,12 @@ export class Socket extends EventTarget {
       this.awaitingHello = false;
       // A student following a room is shown the teacher's session without its id: keep their own.
       if (msg.session_id) { this.sessionId = msg.session_id; sessionStorage.setItem(SESSION_KEY, msg.session_id); }
+      // The download links follow the session shown (a follower's page shows the teacher's, without its id or key).
+      this.showCookie(msg.session_id ? this.sessionId : null);
       this.setConnected(true);
     } else if (msg.type === "room" && msg.teacher_key && this.sessionId) {
       localStorage.setItem(TEACHER_KEY + this.sessionId, msg.teacher_key);
+      this.showCookie(this.sessionId);
     } else if (msg.type === "error" && msg.code === "no_session" && this.awaitingHello && this.sessionId) {
       // The stored session is gone (server restarted): start a new one from the URL's config.
       this.sessionId = null;
@@ -101,5 +120,25 @@ export class Socket extends EventTarget {
   forgetSession() {
     this.sessionId = null;
     sessionStorage.removeItem(SESSION_KEY);
+    this.showCookie(null);
+  }
+
+  /** The teacher-key cookie is that of `sessionId` (if this browser holds its key), and of no session shown before. */
+  showCookie(sessionId) {
+    if (this.cookieSession && this.cookieSession !== sessionId) teacherCookie(this.cookieSession, null);
+    this.cookieSession = sessionId;
+    if (sessionId) teacherCookie(sessionId, this.teacherKey(sessionId));
+  }
+
+  /** The teacher key this browser holds for a session (default: the page's own), or null. */
+  teacherKey(sessionId = this.sessionId) {
+    return sessionId ? localStorage.getItem(TEACHER_KEY + sessionId) : null;
+  }
+
+  /** fetch() on the HTTP API, with the teacher key of the page's session when it has one. */
+  api(path, init = {}) {
+    const headers = new Headers(init.headers || {}), key = this.teacherKey();
+    if (key) headers.set("X-Teacher-Key", key);
+    return fetch(path, { ...init, headers, credentials: "same-origin" });
   }
 }
