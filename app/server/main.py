@@ -105,7 +105,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             task.cancel()
         await save_all(registry)
 
-    app = FastAPI(title="Paramlab", version=str(p.PROTOCOL_VERSION), lifespan=lifespan,
+    # /docs is our own page (below): FastAPI's loads Swagger UI from a CDN with an inline script.
+    app = FastAPI(title="Paramlab", version=str(p.PROTOCOL_VERSION), lifespan=lifespan, docs_url=None, redoc_url=None,
                   description="A live laboratory for the parameters of a neural network. "
                               "The websocket protocol is documented in docs/protocol.md.")
     app.state.settings = settings
@@ -142,6 +143,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)
     def index(request: Request) -> HTMLResponse:
         return templates.TemplateResponse(request, "index.html", {"static_url": "/static"})
+
+    @app.get("/docs", response_class=HTMLResponse, include_in_schema=False)
+    def api_docs(request: Request) -> HTMLResponse:
+        """Swagger UI vendored in static/ with an external init script: works offline and under the CSP."""
+        return templates.TemplateResponse(request, "docs.html", {
+            "static_url": "/static", "title": app.title, "openapi_url": app.openapi_url})
 
     app.add_middleware(api.BodyLimit)
     app.add_middleware(SecurityHeaders, frame_ancestors=settings.frame_ancestors)
