@@ -6,6 +6,7 @@ fails if any appeared. Screenshots go to artifacts/screenshots/.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -14,6 +15,19 @@ import pytest
 from e2e_support import CHROMIUM, CHROMIUM_ARGS, SHOTS, Server
 
 pytestmark = pytest.mark.e2e
+
+# Resolves true once PREDICATE holds, false when the time (ms, the argument) is up.
+WAIT_JS = """(ms) => new Promise((resolve, reject) => {
+  const end = performance.now() + ms;
+  const tick = () => {
+    let ok;
+    try { ok = (PREDICATE); if (typeof ok === "function") ok = ok(); } catch (e) { reject(e); return; }
+    if (ok) resolve(true);
+    else if (performance.now() > end) resolve(false);
+    else requestAnimationFrame(tick);
+  };
+  tick();
+})"""
 
 @pytest.fixture(scope="session")
 def server() -> Iterator[Server]:
@@ -56,10 +70,28 @@ class App:
     def wait_frames(self, n: int = 1, timeout: float = 15000) -> None:
         """Wait until n more frames have been drawn."""
         start = self.js("window.paramlab ? paramlab.stats.framesDrawn : 0")
-        self.page.wait_for_function(f"window.paramlab && paramlab.stats.framesDrawn >= {start + n}", timeout=timeout)
+        self.wait(f"window.paramlab && paramlab.stats.framesDrawn >= {start + n}", timeout=timeout)
 
     def wait(self, predicate: str, timeout: float = 15000) -> None:
-        self.page.wait_for_function(predicate, timeout=timeout)
+        """Wait until the JS expression `predicate` is truthy, checked once per animation frame.
+
+        Not page.wait_for_function: it evaluates its string with the page's own
+        eval, which the page's Content-Security-Policy (script-src 'self') refuses.
+        Here the predicate is compiled as part of one evaluate call (DevTools
+        code, outside the policy). A navigation meanwhile (a reload) starts the
+        wait again in the new document, as wait_for_function does.
+        """
+        deadline = time.monotonic() + timeout / 1000
+        while True:
+            left = max(1.0, (deadline - time.monotonic()) * 1000)
+            try:
+                if self.page.evaluate(WAIT_JS.replace("PREDICATE", predicate), left):
+                    return
+            except Exception as exc:
+                if "context was destroyed" not in str(exc) and "navigat" not in str(exc):
+                    raise
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"timed out after {timeout:.0f} ms waiting for: {predicate}")
 
     def frame(self) -> dict[str, Any]:
         return self.js("paramlab.frame")
