@@ -6,7 +6,9 @@ example with these models and checks that every type is documented.
 
 Inbound messages (client to server) are validated strictly: unknown fields,
 wrong types and out-of-range values are refused with an `ErrorMessage` that
-names the field, repeats the value and says what is allowed.
+names the field, repeats the value and says what is allowed. Types are strict:
+a string or a boolean is never taken as a number, nor a number as a boolean or
+a string (an integer is a number wherever a number is taken).
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import orjson
 from pydantic import (
     AfterValidator,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     ValidationError,
@@ -74,8 +77,20 @@ RegularizationName = Literal["none", "l1", "l2"]
 Finite = Annotated[float, Field(allow_inf_nan=False)]
 
 
+def _exactly_one(value: Any) -> Any:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise PydanticCustomError("literal_error", "Input should be 1", {"expected": "1"})
+    return value
+
+
+# `Literal[1]` alone takes `true` and `1.0` for 1, even in strict mode.
+Version = Annotated[Literal[1], BeforeValidator(_exactly_one)]
+
+
 class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    # Lax mode would take "0.1" for 0.1, true for 1 and 1 for true; strict mode refuses them
+    # (in python mode, as parse_client_message validates, as in JSON mode, as FastAPI does).
+    model_config = ConfigDict(extra="forbid", strict=True)
 
 
 # --------------------------------------------------------------------------
@@ -184,7 +199,7 @@ class Hello(Strict):
     """Create a session from `config`, resume `session_id`, or open the saved run `run_id`."""
 
     type: Literal["hello"]
-    version: Literal[1] = 1
+    version: Version = 1
     session_id: Annotated[str, Field(max_length=64)] | None = None
     run_id: Annotated[str, Field(max_length=64)] | None = None
     teacher_key: Annotated[str, Field(max_length=64)] | None = None
@@ -335,9 +350,21 @@ class RoomPush(Strict):
     hyper: HyperPatch | None = None
 
 
+class RoomClose(Strict):
+    """The teacher ends the room: its code stops working and every student is told."""
+
+    type: Literal["room_close"]
+
+
+class RoomNewCode(Strict):
+    """The teacher gives the room a new code; the old one stops working, members stay."""
+
+    type: Literal["room_new_code"]
+
+
 ClientMessage = Annotated[
     Union[Hello, Play, Pause, Step, SetSpeed, SetFps, SetHyper, Configure, Reset, SetParam, Freeze, Rollback, Trace,
-          Ack, Save, RoomCreate, RoomJoin, Fork, Follow, RoomPush],
+          Ack, Save, RoomCreate, RoomJoin, Fork, Follow, RoomPush, RoomClose, RoomNewCode],
     Field(discriminator="type"),
 ]
 CLIENT_MESSAGES: dict[str, type[BaseModel]] = {
@@ -345,7 +372,7 @@ CLIENT_MESSAGES: dict[str, type[BaseModel]] = {
     "set_fps": SetFps, "set_hyper": SetHyper, "configure": Configure, "reset": Reset,
     "set_param": SetParam, "freeze": Freeze, "rollback": Rollback, "trace": Trace, "ack": Ack,
     "save": Save, "room_create": RoomCreate, "room_join": RoomJoin, "fork": Fork, "follow": Follow,
-    "room_push": RoomPush,
+    "room_push": RoomPush, "room_close": RoomClose, "room_new_code": RoomNewCode,
 }
 # Messages that change a session: refused to a follower and to anyone without the room's teacher key.
 CONTROL_MESSAGES = ("play", "pause", "step", "set_speed", "set_hyper", "configure", "reset", "set_param",
@@ -357,8 +384,28 @@ CONTROL_MESSAGES = ("play", "pause", "step", "set_speed", "set_hyper", "configur
 
 MAX_CLASSES = 8      # outputs of a multiclass network
 MAX_COUNT = 2**53 - 1  # a step or epoch count: exact in JSON and in a browser's numbers
-SlotName = Literal["velocity", "m", "v", "t", "s"]
-Layers = Annotated[list[dict[str, Any]], Field(max_length=MAX_LAYERS + 1)]  # {"W": rows, "b": row} per layer
+Row = Annotated[list[Finite], Field(max_length=MAX_NEURONS)]
+Rows = Annotated[list[Row], Field(max_length=MAX_NEURONS)]
+Counts = Annotated[list[Annotated[int, Field(ge=0, le=MAX_COUNT)]], Field(max_length=MAX_NEURONS)]
+Mask = Annotated[list[bool], Field(max_length=MAX_NEURONS)]
+
+
+class LayerValues(Strict):
+    W: Rows
+    b: Row
+
+
+class LayerCounts(Strict):
+    W: Annotated[list[Counts], Field(max_length=MAX_NEURONS)]
+    b: Counts
+
+
+class LayerMask(Strict):
+    W: Annotated[list[Mask], Field(max_length=MAX_NEURONS)]
+    b: Mask
+
+
+ValuesPerLayer = Annotated[list[LayerValues], Field(max_length=MAX_LAYERS + 1)]
 
 
 class ModelArchitecture(Strict):
@@ -369,12 +416,19 @@ class ModelArchitecture(Strict):
     task: TaskName
 
 
+class OptimizerState(Strict):
+    """Each slot shaped like the parameters; `t` counts the updates of each entry."""
+
+    velocity: ValuesPerLayer | None = None
+    m: ValuesPerLayer | None = None
+    v: ValuesPerLayer | None = None
+    t: Annotated[list[LayerCounts], Field(max_length=MAX_LAYERS + 1)] | None = None
+    s: ValuesPerLayer | None = None
+
+
 class ModelOptimizer(Strict):
     name: OptimizerName
-    state: dict[SlotName, Layers] | None = None
-
-
-Row = Annotated[list[Finite], Field(max_length=MAX_NEURONS)]
+    state: OptimizerState | None = None
 
 
 class ModelDocument(Strict):
@@ -384,23 +438,18 @@ class ModelDocument(Strict):
     also fit the session's data (its inputs, outputs and task).
     """
 
-    version: Literal[1]
+    version: Version
     architecture: ModelArchitecture
-    weights: Annotated[list[Annotated[list[Row], Field(max_length=MAX_NEURONS)]], Field(max_length=MAX_LAYERS + 1)]
+    weights: Annotated[list[Rows], Field(max_length=MAX_LAYERS + 1)]
     biases: Annotated[list[Row], Field(max_length=MAX_LAYERS + 1)]
     optimizer: ModelOptimizer | None = None
-    trainable: Layers | None = None
+    trainable: Annotated[list[LayerMask], Field(max_length=MAX_LAYERS + 1)] | None = None
     step: Annotated[int, Field(ge=0, le=MAX_COUNT)] = 0
     epoch: Annotated[int, Field(ge=0, le=MAX_COUNT)] = 0
 
     def to_model_dict(self) -> dict[str, Any]:
         """The fields given, as the engine reads them (`null` is the same as left out)."""
-        doc = self.model_dump(exclude_unset=True, exclude_none=True)
-        if self.optimizer is not None and self.optimizer.state is not None:
-            doc["optimizer"]["state"] = self.optimizer.state  # as sent: its layers may hold nulls to refuse
-        if self.trainable is not None:
-            doc["trainable"] = self.trainable
-        return doc
+        return self.model_dump(exclude_unset=True, exclude_none=True)
 
 
 # --------------------------------------------------------------------------
@@ -560,8 +609,16 @@ class Notice(BaseModel):
     text: str
 
 
+class RoomClosed(BaseModel):
+    """The room was closed by its teacher: its code no longer works."""
+
+    type: Literal["room_closed"]
+    code: str
+    text: str
+
+
 ErrorCode = Literal["bad_json", "too_large", "unknown_type", "invalid", "no_session", "not_diverged", "limit",
-                    "forbidden", "no_room"]
+                    "forbidden", "no_room", "rate_limited"]
 
 
 class ErrorMessage(BaseModel):
@@ -579,7 +636,7 @@ class ErrorMessage(BaseModel):
 SERVER_MESSAGES: dict[str, type[BaseModel]] = {
     "session": SessionMessage, "dataset": DatasetMessage, "history": HistoryMessage,
     "frame": FrameMessage, "error": ErrorMessage, "room": RoomMessage, "room_status": RoomStatus,
-    "saved": Saved, "notice": Notice,
+    "saved": Saved, "notice": Notice, "room_closed": RoomClosed,
 }
 
 
@@ -682,9 +739,9 @@ def error_from_details(err: Any, request: str | None, model: type[BaseModel] | N
         value = None
     if isinstance(value, float) and not math.isfinite(value):
         value = str(value)
-    reason = err["msg"]
+    reason = _SAME_IN_BOTH_MODES.get(err["type"], err["msg"])
     if allowed and err["type"] in ("greater_than_equal", "less_than_equal"):
-        reason = f"must be from {allowed}"
+        reason = f"must be from {allowed}" if " to " in allowed else f"must be {allowed}"
     where = field or "message"
     message = f"{where}: {reason}" + (f" (got {value!r})" if value is not None and not isinstance(value, dict) else "")
     if allowed and allowed not in message:
@@ -697,6 +754,13 @@ def error_from_details(err: Any, request: str | None, model: type[BaseModel] | N
     if len(message) > 2 * MAX_ECHO_BYTES:
         message = message[:2 * MAX_ECHO_BYTES] + "..."
     return ErrorMessage(code="invalid", request=request, field=field, value=value, allowed=allowed, message=message)
+
+
+# Python-mode wordings that differ from JSON mode's (or name a class): said one way.
+_SAME_IN_BOTH_MODES = {
+    "model_type": "Input should be an object", "model_attributes_type": "Input should be an object",
+    "dict_type": "Input should be an object", "list_type": "Input should be a valid list",
+}
 
 
 def _one_bound(err: Any) -> str | None:

@@ -12,6 +12,8 @@ import pytest
 
 os.environ.setdefault("PARAMLAB_STORE", "memory")
 os.environ.setdefault("PARAMLAB_DATA_DIR", tempfile.mkdtemp(prefix="paramlab-test-"))
+# TestClient names the server "testserver"; a real server is reached on 127.0.0.1.
+os.environ.setdefault("PARAMLAB_ALLOWED_HOSTS", '["testserver"]')
 
 
 @pytest.fixture(autouse=True)

@@ -6,14 +6,14 @@ OpenAPI schema at `/docs`. Errors have the protocol's one error shape.
 Routes are `async`: they run on the event loop, between the training loop's
 turns, so a request never changes or reads a session while it is training
 (the worker threads FastAPI gives plain `def` routes would race with it).
-Only store reads and writes go to a thread.
+Store reads and writes go to a thread; a long step runs in slices
+(`service.py`). A session of a classroom room answers only to its teacher's
+key, sent as the `X-Teacher-Key` header or the `paramlab_teacher` cookie.
 """
 
 from __future__ import annotations
 
 import asyncio
-import secrets
-import time
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, HTTPException, Path, Request
@@ -24,16 +24,16 @@ from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app import protocol as p
-from app.server import controls, messages
-from app.server.registry import LiveSession, Registry, RegistryFull
+from app.server import messages
+from app.server.registry import LiveSession, Registry
+from app.server.service import Service, ServiceError
 from app.server.snapshots import BACKGROUND_WAIT
-from app.training.config import HyperState, RunConfig
-from app.training.persist import restore_session, session_state
-from app.training.session import SessionError
 
 # The largest request body taken: a predict of 20,000 rows of 16 numbers is about 6.6 MB, the
 # largest model export (8 layers of 32, Adam's state) under 1 MB.
 MAX_BODY_BYTES = 8 * 1024 * 1024
+# A model document: the largest model (8 layers of 32, Adam's state) exports to under 1 MB.
+MAX_MODEL_BYTES = 2 * 1024 * 1024
 
 # Every error answers with the protocol's one error shape; the schema says so for each status.
 ERRORS: dict[int | str, dict[str, Any]] = {
@@ -43,7 +43,14 @@ ERRORS: dict[int | str, dict[str, Any]] = {
                                                   "or the request does not fit the session (`invalid`)"},
 }
 NOT_FOUND: dict[int | str, dict[str, Any]] = {
+    403: {"model": p.ErrorMessage, "description": "The session belongs to a classroom room and the teacher key "
+                                                  "(`X-Teacher-Key` header or `paramlab_teacher` cookie) is "
+                                                  "missing or wrong (`forbidden`)"},
     404: {"model": p.ErrorMessage, "description": "No such session or saved run (`no_session`)"}}
+QUOTA: dict[int | str, dict[str, Any]] = {
+    429: {"model": p.ErrorMessage, "description": "A quota of this client address is used up (`limit`)"}}
+TEACHER_KEY_HEADER = "x-teacher-key"
+TEACHER_KEY_COOKIE = "paramlab_teacher"
 FULL: dict[int | str, dict[str, Any]] = {
     503: {"model": p.ErrorMessage, "description": "The server holds all the sessions it can (`limit`)"}}
 
@@ -72,32 +79,54 @@ class ApiError(HTTPException):
 
 
 class BodyLimit:
-    """Refuse a request body past `limit` bytes (413, `too_large`) without reading the rest of it."""
+    """Refuse a request body past its limit (413, `too_large`) without reading the
+    rest of it, and one that stalls for `timeout` seconds (408).
 
-    def __init__(self, app: ASGIApp, limit: int = MAX_BODY_BYTES) -> None:
-        self.app, self.limit = app, limit
+    Bodies are parsed and validated on the event loop, so their size bounds the
+    time they take: a model document, at most `MAX_MODEL_BYTES`, is validated in
+    a few milliseconds.
+    """
 
-    def error(self) -> ApiError:
-        return ApiError(413, p.ErrorMessage(code="too_large", allowed=f"at most {self.limit:,} bytes",
-                                            message=f"the request body is larger than {self.limit:,} bytes"))
+    def __init__(self, app: ASGIApp, limit: int = MAX_BODY_BYTES, timeout: float = 15.0) -> None:
+        self.app, self.limit, self.timeout = app, limit, timeout
+
+    def limit_for(self, scope: Scope) -> int:
+        if scope["method"] == "PUT" and scope["path"].endswith("/model"):
+            return MAX_MODEL_BYTES
+        return self.limit
+
+    @staticmethod
+    def error(limit: int) -> ApiError:
+        return ApiError(413, p.ErrorMessage(code="too_large", allowed=f"at most {limit:,} bytes",
+                                            message=f"the request body is larger than {limit:,} bytes"))
+
+    def stalled(self) -> ApiError:
+        return ApiError(408, p.ErrorMessage(code="invalid", allowed=f"a body that keeps coming (a pause of at "
+                                            f"most {self.timeout:g} s)",
+                                            message=f"the request body stalled for {self.timeout:g} s"))
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        limit = self.limit_for(scope)
         length = Headers(scope=scope).get("content-length", "")
-        if length.isdigit() and int(length) > self.limit:
-            error = self.error()
+        if length.isdigit() and int(length) > limit:
+            error = self.error(limit)
             await JSONResponse(error.detail, status_code=413)(scope, receive, send)
             return
         size = 0
 
         async def limited() -> Message:
             nonlocal size
-            message = await receive()
+            try:
+                async with asyncio.timeout(self.timeout):
+                    message = await receive()
+            except TimeoutError:
+                raise self.stalled() from None  # raised where the route reads its body: the handler answers it
             size += len(message.get("body", b""))
-            if size > self.limit:
-                raise self.error()  # raised where the route reads its body: the handler answers it
+            if size > limit:
+                raise self.error(limit)
             return message
 
         await self.app(scope, limited, send)
@@ -107,29 +136,25 @@ SessionId = Annotated[str, Path(max_length=64, description="An id returned by PO
 RunId = Annotated[str, Path(max_length=64, description="An id returned by a save")]
 
 
-class CreateSession(BaseModel):
+class CreateSession(p.Strict):
     """A configuration and hyperparameters; every field is optional."""
 
-    model_config = {"extra": "forbid"}
     config: p.ConfigPatch = Field(default_factory=p.ConfigPatch)
     hyper: p.HyperPatch = Field(default_factory=p.HyperPatch)
 
 
-class StepRequest(BaseModel):
-    model_config = {"extra": "forbid"}
+class StepRequest(p.Strict):
     unit: Literal["update", "epoch"] = "update"
     count: Annotated[int, Field(ge=1, le=p.MAX_STEP_UPDATES)] = 1
 
 
-class SaveRequest(BaseModel):
-    model_config = {"extra": "forbid"}
+class SaveRequest(p.Strict):
     name: Annotated[str, Field(min_length=1, max_length=80)]
 
 
-class PredictRequest(BaseModel):
+class PredictRequest(p.Strict):
     """Raw input points (for 2-D data: x1, x2 before feature transforms)."""
 
-    model_config = {"extra": "forbid"}
     points: Annotated[list[Annotated[list[p.Finite], Field(min_length=1, max_length=p.MAX_FEATURES)]],
                       Field(min_length=1, max_length=20000)]
 
@@ -140,37 +165,51 @@ async def _background(request: Request) -> None:
     await _registry(request).spare(BACKGROUND_WAIT)
 
 
+def _service(request: Request) -> Service:
+    service: Service = request.app.state.service
+    return service
+
+
 def _registry(request: Request) -> Registry:
-    registry: Registry = request.app.state.registry
-    return registry
+    return _service(request).registry
+
+
+def _address(request: Request) -> str:
+    return request.client.host if request.client else "unknown"
+
+
+def teacher_key(request: Request) -> str | None:
+    return request.headers.get(TEACHER_KEY_HEADER) or request.cookies.get(TEACHER_KEY_COOKIE)
 
 
 def _live(request: Request, session_id: str) -> LiveSession:
+    """The session, if this request may read or change it (a room's session: its teacher only)."""
     live = _registry(request).get(session_id)
     if live is None:
         raise ApiError(404, p.ErrorMessage(code="no_session", field="session_id", value=session_id,
                                            allowed="an id returned by POST /api/sessions",
                                            message=f"session {session_id!r} is not known to this server"))
+    _call(lambda: _service(request).check_key(live, teacher_key(request), None))
     return live
 
 
-def _full(request: Request, exc: RegistryFull) -> ApiError:
-    return ApiError(503, p.ErrorMessage(code="limit", allowed=f"at most {_registry(request).max_sessions} sessions",
-                                        message=str(exc)))
+def _call(action: Any) -> Any:
+    """Run a service call; its refusal becomes the HTTP answer."""
+    try:
+        return action()
+    except ServiceError as exc:
+        raise ApiError(exc.status, exc.error) from None
 
 
-def _refused(exc: SessionError, request: str) -> ApiError:
-    return ApiError(422, p.ErrorMessage(code=exc.code, request=request, field=exc.field, value=exc.value,
-                                        allowed=exc.allowed, message=str(exc)))
+async def _await(action: Any) -> Any:
+    try:
+        return await action
+    except ServiceError as exc:
+        raise ApiError(exc.status, exc.error) from None
 
 
 def _apply(live: LiveSession, msg: BaseModel, request: Request) -> None:
-    try:
-        controls.apply(live, msg)
-    except SessionError as exc:
-        raise _refused(exc, str(getattr(msg, "type", None))) from None
-    if live.playing:
-        _registry(request).work.set()
+    _call(lambda: _service(request).control(live, msg))
 
 
 def _summary(live: LiveSession) -> dict[str, Any]:
@@ -181,16 +220,10 @@ def _summary(live: LiveSession) -> dict[str, Any]:
     return out
 
 
-@router.post("/sessions", status_code=201, summary="Create a session", responses=FULL)
+@router.post("/sessions", status_code=201, summary="Create a session", responses=FULL | QUOTA)
 async def create_session(request: Request, body: CreateSession | None = None) -> dict[str, Any]:
     body = body or CreateSession()
-    try:
-        config = RunConfig().with_changes(body.config.model_dump(exclude_unset=True))
-        live = _registry(request).create(config, HyperState(**body.hyper.model_dump(exclude_none=True)))
-    except RegistryFull as exc:
-        raise _full(request, exc) from None
-    except ValueError as exc:
-        raise ApiError(422, p.ErrorMessage(code="invalid", field="config", message=str(exc))) from None
+    live = _call(lambda: _service(request).create(_address(request), body.config, body.hyper, "create_session"))
     return _summary(live)
 
 
@@ -224,19 +257,8 @@ async def patch_config(request: Request, session_id: SessionId, body: p.ConfigPa
 async def step(request: Request, session_id: SessionId, body: StepRequest | None = None) -> dict[str, Any]:
     body = body or StepRequest()
     live = _live(request, session_id)
-    try:
-        controls.check_step(live, body.unit, body.count)
-    except SessionError as exc:
-        raise _refused(exc, "step") from None
+    await _await(_service(request).step(live, body.unit, body.count))
     s = live.session
-    live.set_playing(False)
-    if body.unit == "update":
-        s.advance(body.count)
-    else:
-        for _ in range(body.count):
-            if s.step_epoch() == 0:
-                break
-    live.notify()
     return {"step": s.step, "epoch": s.epoch, "metrics": s.metrics(), "diverged": s.diverged}
 
 
@@ -259,16 +281,7 @@ async def export_model(request: Request, session_id: SessionId) -> JSONResponse:
 @router.put("/sessions/{session_id}/model", summary="Import a model exported as JSON", responses=NOT_FOUND)
 async def import_model(request: Request, session_id: SessionId, body: p.ModelDocument) -> dict[str, Any]:
     live = _live(request, session_id)
-    try:
-        live.session.import_model(body.to_model_dict())
-    except ValueError as exc:
-        spec = live.session.spec
-        raise ApiError(422, p.ErrorMessage(
-            code="invalid", request="import_model", field="model", message=str(exc),
-            allowed=f"a model of version 1 with {spec.n_inputs} inputs, {spec.n_outputs} outputs and task "
-                    f"{spec.task!r}, its weights and biases of the shapes its architecture gives")) from None
-    live.set_playing(False)
-    live.notify()
+    _call(lambda: _service(request).import_model(live, body))
     return _summary(live)
 
 
@@ -311,13 +324,11 @@ async def predict(request: Request, session_id: SessionId, body: PredictRequest)
 
 
 @router.post("/sessions/{session_id}/save", status_code=201, summary="Save the session as a named run",
-             responses=NOT_FOUND)
+             responses=NOT_FOUND | QUOTA)
 async def save_run(request: Request, session_id: SessionId, body: SaveRequest) -> dict[str, Any]:
     live = _live(request, session_id)
-    run_id = secrets.token_urlsafe(9)
-    doc = {"name": body.name, "saved_at": time.time(), "state": session_state(live.session)}
-    await asyncio.to_thread(_registry(request).store.put, "run", run_id, doc)
-    return {"run_id": run_id, "name": body.name, "link": f"/?run={run_id}"}
+    saved: dict[str, Any] = await _await(_service(request).save(_address(request), live, body.name, "save"))
+    return saved
 
 
 @router.get("/runs/{run_id}", summary="A saved run: its name, configuration and progress", responses=NOT_FOUND)
@@ -332,14 +343,7 @@ async def get_run(request: Request, run_id: RunId) -> dict[str, Any]:
 
 
 @router.post("/runs/{run_id}/open", status_code=201, summary="Open a saved run as a new session",
-             responses=NOT_FOUND | FULL)
+             responses=NOT_FOUND | FULL | QUOTA)
 async def open_run(request: Request, run_id: RunId) -> dict[str, Any]:
-    doc = await asyncio.to_thread(_registry(request).store.get, "run", run_id)
-    if doc is None:
-        raise ApiError(404, p.ErrorMessage(code="no_session", field="run_id", value=run_id,
-                                           allowed="an id returned by a save", message=f"no saved run {run_id!r}"))
-    try:
-        live = _registry(request).adopt(restore_session(doc["state"]))
-    except RegistryFull as exc:
-        raise _full(request, exc) from None
+    live = await _await(_service(request).open_run(_address(request), run_id, "open_run"))
     return _summary(live)

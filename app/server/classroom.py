@@ -1,7 +1,7 @@
 """Room messages over the websocket: create, join, fork, follow, push, and saved runs.
 
 A teacher's connection is in mode "teach" on the room's session and holds the
-teacher key. A student's connection is in mode "follow" (watching the
+teacher key (the server keeps only its hash). A student's connection is in mode "follow" (watching the
 teacher's session, read-only) or "own" (their fork). Who is in which room is
 kept in memory (`Rooms.members`); the rooms themselves are in the store.
 """
@@ -9,15 +9,15 @@ kept in memory (`Rooms.members`); the rooms themselves are in the store.
 from __future__ import annotations
 
 import asyncio
-import secrets
-import time
 from typing import TYPE_CHECKING, Any
 
 from app import protocol as p
 from app.server import controls
+from app.server.quotas import QuotaExceeded
 from app.server.registry import LiveSession, RegistryFull
 from app.server.rooms import Room
-from app.training.persist import fork_session, session_state
+from app.server.service import ServiceError
+from app.training.persist import fork_session
 from app.training.session import SessionError
 
 if TYPE_CHECKING:
@@ -31,7 +31,7 @@ def room_message(conn: Connection, room: Room) -> dict[str, Any]:
     return {"type": "room", "code": room.code, "role": "teacher" if teacher else "student",
             "mode": conn.mode if conn.mode != "own" else "fork", "link": f"/?room={room.code}",
             "expires_at": room.expires_at, "share_gallery": room.share_gallery,
-            "teacher_key": room.teacher_key if teacher else None}
+            "teacher_key": conn.teacher_key if teacher else None}
 
 
 def members(conn: Connection, room: Room) -> set[Any]:
@@ -113,6 +113,10 @@ async def handle(conn: Connection, msg: Any) -> None:
         await follow(conn)
     elif isinstance(msg, p.RoomPush):
         await push(conn, msg)
+    elif isinstance(msg, p.RoomClose):
+        await close(conn)
+    elif isinstance(msg, p.RoomNewCode):
+        await renew_code(conn)
 
 
 def _error(code: str, message: str, request: str, **fields: Any) -> dict[str, Any]:
@@ -121,10 +125,12 @@ def _error(code: str, message: str, request: str, **fields: Any) -> dict[str, An
 
 async def save(conn: Connection, msg: p.Save) -> None:
     assert conn.live is not None
-    run_id = secrets.token_urlsafe(9)
-    doc = {"name": msg.name, "saved_at": time.time(), "state": session_state(conn.live.session)}
-    await asyncio.to_thread(conn.registry.store.put, "run", run_id, doc)
-    await conn.send({"type": "saved", "run_id": run_id, "name": msg.name, "link": f"/?run={run_id}"})
+    try:
+        saved = await conn.service.save(conn.address, conn.live, msg.name, "save")
+    except ServiceError as exc:
+        await conn.send(exc.error.model_dump())
+        return
+    await conn.send({"type": "saved", **saved})
 
 
 async def create(conn: Connection, msg: p.RoomCreate) -> None:
@@ -133,12 +139,17 @@ async def create(conn: Connection, msg: p.RoomCreate) -> None:
         await conn.send(_error("forbidden", "a student following a room cannot open a room; fork first or "
                                "open your own session", "room_create"))
         return
-    if live.owner_key is not None and conn.teacher_key != live.owner_key:
+    if live.owner_key_hash is not None and not live.owned_by(conn.teacher_key):
         await conn.send(_error("forbidden", "this session belongs to another room's teacher", "room_create"))
         return
+    try:
+        conn.quotas.room(conn.rooms.open_by(conn.address))
+    except QuotaExceeded as exc:
+        await conn.send(_error("limit", str(exc), "room_create", allowed=exc.allowed))
+        return
     leave(conn)
-    room = conn.rooms.create(live.id, msg.share_gallery)
-    live.owner_key = conn.teacher_key = room.teacher_key
+    room, conn.teacher_key = conn.rooms.create(live.id, msg.share_gallery, conn.address)
+    live.owner_key_hash = room.teacher_key_hash
     live.saved_version = -1  # the owner key must reach the store
     conn.room, conn.mode = room, "teach"
     members(conn, room).add(conn)
@@ -147,8 +158,19 @@ async def create(conn: Connection, msg: p.RoomCreate) -> None:
 
 
 async def join(conn: Connection, msg: p.RoomJoin) -> None:
+    most = conn.settings.join_attempts_per_socket
+    try:
+        if conn.wrong_codes.sum() >= most:
+            raise QuotaExceeded(f"too many wrong room codes; try again in {conn.wrong_codes.retry_after():.0f} s",
+                                f"at most {most} wrong codes a minute", code="rate_limited")
+        conn.quotas.join_attempt(conn.address)
+    except QuotaExceeded as exc:
+        await conn.send(_error(exc.code, str(exc), "room_join", field="code", allowed=exc.allowed))
+        return
     room = conn.rooms.get(msg.code)
     if room is None:
+        conn.wrong_codes.add()
+        conn.quotas.join_failed(conn.address)
         await conn.send(_error("no_room", f"no open room has the code {msg.code!r}; check the code on the "
                                "projector (rooms expire after a while)", "room_join", field="code", value=msg.code,
                                allowed="the 6-character code of an open room"))
@@ -176,7 +198,11 @@ async def fork(conn: Connection) -> None:
                                "fork", allowed="while following a room"))
         return
     try:
-        mine = conn.registry.adopt(fork_session(conn.live.session))
+        conn.quotas.new_session(conn.address, conn.registry.held_by(conn.address))
+        mine = conn.registry.adopt(fork_session(conn.live.session), conn.address)
+    except QuotaExceeded as exc:
+        await conn.send(_error(exc.code, str(exc), "fork", allowed=exc.allowed))
+        return
     except RegistryFull as exc:
         await conn.send(_error("limit", str(exc), "fork"))
         return
@@ -226,3 +252,47 @@ async def push(conn: Connection, msg: p.RoomPush) -> None:
             conn.registry.work.set()
         await student.send({"type": "notice", "text": f"Your teacher set {what}."})
     await conn.send({"type": "notice", "text": f"Set {what} in {reached} student session(s)."})
+
+
+def _teacher_of(conn: Connection, request: str) -> Room | None:
+    room = conn.room
+    if room is None or conn.mode != "teach" or not room.is_teacher(conn.teacher_key):
+        return None
+    return room
+
+
+async def close(conn: Connection) -> None:
+    """The teacher ends the room: its code stops working, every student is told;
+    a follower goes back to the session they had before joining."""
+    room = _teacher_of(conn, "room_close")
+    if room is None:
+        await conn.send(_error("forbidden", "only the room's teacher can close it", "room_close",
+                               allowed="the teacher's key"))
+        return
+    students = [c for c in members(conn, room) if c is not conn]
+    conn.rooms.close(room)
+    leave(conn)
+    if conn.live is not None:
+        conn.live.owner_key_hash = None  # the session is the teacher's own again
+        conn.live.saved_version = -1
+    conn.mode = "own"
+    for student in students:
+        student.room = None
+        if student.mode == "follow":
+            student.mode = "own"
+            student.watch(student.own if student.own is not conn.live else None)
+        await student.send({"type": "room_closed", "code": room.code,
+                            "text": "Your teacher closed the room. You can keep working on your own copy."})
+    await conn.send({"type": "room_closed", "code": room.code, "text": f"Room {room.code} is closed."})
+
+
+async def renew_code(conn: Connection) -> None:
+    """The teacher gives the room a new code: the old one stops working; who is in stays in."""
+    room = _teacher_of(conn, "room_new_code")
+    if room is None:
+        await conn.send(_error("forbidden", "only the room's teacher can change its code", "room_new_code",
+                               allowed="the teacher's key"))
+        return
+    conn.rooms.new_code(room)
+    for member in list(members(conn, room)):
+        await member.send(room_message(member, room))

@@ -21,10 +21,13 @@ from starlette.routing import Match
 from app import protocol as p
 from app.nn import fast
 from app.server import api, uploads
+from app.server.guard import HostPolicy, RequestGuard
 from app.server.headers import SecurityHeaders
+from app.server.quotas import Quotas
 from app.server.registry import Registry
 from app.server.rooms import Rooms
 from app.server.scheduler import training_loop
+from app.server.service import Service
 from app.server.snapshots import save_all, snapshot_loop
 from app.server.storage import MemoryStore, SQLiteStore, Store
 from app.server.ws import websocket_endpoint
@@ -112,6 +115,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.registry = registry
     app.state.rooms = Rooms(store, settings.room_hours)
+    app.state.service = Service(registry, app.state.rooms, Quotas(settings), settings)
     templates = Jinja2Templates(directory=str(ROOT / "templates"))
 
     # Starlette's own HTTPException too: FastAPI raises it for a body it cannot parse (400), and the
@@ -150,7 +154,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         return templates.TemplateResponse(request, "docs.html", {
             "static_url": "/static", "title": app.title, "openapi_url": app.openapi_url})
 
-    app.add_middleware(api.BodyLimit)
+    app.add_middleware(api.BodyLimit, timeout=settings.http_timeout_seconds)
+    app.add_middleware(RequestGuard, policy=HostPolicy(settings))
     app.add_middleware(SecurityHeaders, frame_ancestors=settings.frame_ancestors)
     app.include_router(api.router)
     app.include_router(uploads.router)

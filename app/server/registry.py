@@ -7,6 +7,7 @@ import secrets
 import time
 from typing import Any
 
+from app.server.keys import hash_key, key_matches
 from app.server.storage import Store
 from app.training.config import HyperState, RunConfig
 from app.training.persist import restore_session, session_state
@@ -41,7 +42,8 @@ class LiveSession:
         self.clients: set[Client] = set()
         self.last_seen = time.monotonic()
         self.saved_version = -1     # session.version of the last snapshot in the store
-        self.owner_key: str | None = None  # a room's teacher key: only its holder may drive this session
+        self.owner_key_hash: str | None = None  # a room's teacher key, hashed: only its holder may drive it
+        self.address: str | None = None    # the client address that created it (quotas)
         self.rebuilds = 0          # bumped when data or network are rebuilt: every client gets them anew
         self.body_cache: tuple[tuple[Any, ...], bytes] | None = None  # the encoded frame body, shared
 
@@ -55,19 +57,28 @@ class LiveSession:
         self.credit = 0.0
         self.last_tick = time.perf_counter()
 
-    def info(self) -> dict[str, Any]:
-        return {"playing": self.playing, "updates_per_second": self.updates_per_second}
+    def owned_by(self, key: str | None) -> bool:
+        """`key` is this session's room teacher key (False when it belongs to no room)."""
+        return key_matches(key, self.owner_key_hash)
+
+    @property
+    def full_speed(self) -> bool:
+        return self.playing and self.updates_per_second is None
 
     def to_doc(self) -> dict[str, Any]:
         """The snapshot stored for this session."""
         return {"state": session_state(self.session), "playing": self.playing,
-                "updates_per_second": self.updates_per_second, "owner_key": self.owner_key}
+                "updates_per_second": self.updates_per_second, "owner_key_hash": self.owner_key_hash,
+                "address": self.address}
 
     @classmethod
     def from_doc(cls, session_id: str, doc: dict[str, Any]) -> LiveSession:
         live = cls(session_id, restore_session(doc["state"]))
         live.updates_per_second = doc.get("updates_per_second", 250.0)
-        live.owner_key = doc.get("owner_key")
+        live.owner_key_hash = doc.get("owner_key_hash")
+        if live.owner_key_hash is None and doc.get("owner_key"):  # stored before keys were hashed
+            live.owner_key_hash = hash_key(doc["owner_key"])
+        live.address = doc.get("address")
         live.set_playing(bool(doc.get("playing")) and live.session.diverged is None)
         live.saved_version = live.session.version
         return live
@@ -112,20 +123,41 @@ class Registry:
             pass
 
     def _check_room(self) -> None:
-        if len(self.sessions) >= self.max_sessions:
-            raise RegistryFull(f"the server holds at most {self.max_sessions} sessions; try again later")
+        """Make room for one more session: when full, the session nobody has watched
+        for longest is stored and leaves memory (its owner gets it back from the
+        store); only when every session is watched is a new one refused."""
+        if len(self.sessions) < self.max_sessions:
+            return
+        unwatched = [s for s in self.sessions.values() if not s.clients]
+        if not unwatched:
+            raise RegistryFull(f"the server holds at most {self.max_sessions} sessions, all in use; "
+                               "try again later")
+        oldest = min(unwatched, key=lambda s: s.last_seen)
+        doc = self.snapshot(oldest)
+        if doc is not None:
+            self.store.put("session", oldest.id, doc)
+        self.sessions.pop(oldest.id, None)
 
-    def create(self, config: RunConfig, hyper: HyperState) -> LiveSession:
+    def create(self, config: RunConfig, hyper: HyperState, address: str | None = None) -> LiveSession:
         """Build a new session; raises RegistryFull past the limit, ValueError on a bad config."""
         self._check_room()
-        return self.adopt(TrainingSession(config, hyper))
+        return self.adopt(TrainingSession(config, hyper), address)
 
-    def adopt(self, session: TrainingSession) -> LiveSession:
+    def adopt(self, session: TrainingSession, address: str | None = None) -> LiveSession:
         """Hold an already built session (a fork, a saved run) under a new id."""
         self._check_room()
         live = LiveSession(secrets.token_urlsafe(9), session)
+        live.address = address
         self.sessions[live.id] = live
         return live
+
+    def held_by(self, address: str) -> int:
+        """Sessions in memory that `address` created."""
+        return sum(1 for s in self.sessions.values() if s.address == address)
+
+    def full_speed_of(self, address: str | None) -> int:
+        """Sessions of `address` playing as fast as possible."""
+        return sum(1 for s in self.sessions.values() if s.address == address and s.full_speed)
 
     def owned_elsewhere(self, session_id: str) -> bool:
         """Another process sharing the store brought this session in after we did."""
@@ -141,7 +173,11 @@ class Registry:
             live = None
         if live is None:
             doc = self.store.get("session", session_id)
-            if doc is None or len(self.sessions) >= self.max_sessions:
+            if doc is None:
+                return None
+            try:
+                self._check_room()
+            except RegistryFull:
                 return None
             try:
                 live = LiveSession.from_doc(session_id, doc)

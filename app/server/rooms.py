@@ -7,18 +7,20 @@ come back to following at any time. The teacher can push a configuration or
 a hyperparameter to every student's own session.
 
 Codes use 31 unambiguous characters (no 0/O, 1/I/L): six of them give about
-a billion codes, and a room expires after `room_hours`, so guessing one in a
-class's lifetime is impractical.
+a billion codes, a room expires after `room_hours`, and wrong codes are
+limited per connection and per address, so guessing one is impractical. The
+teacher can close a room, or give it a new code (the old one stops working).
+The teacher key is stored hashed (`keys.py`).
 """
 
 from __future__ import annotations
 
-import hmac
 import secrets
 import time
 from dataclasses import dataclass
 from typing import Any
 
+from app.server.keys import hash_key, key_matches, new_key
 from app.server.storage import Store
 
 CODE_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
@@ -36,25 +38,28 @@ def normalise_code(code: str) -> str:
 @dataclass
 class Room:
     code: str
-    teacher_key: str
+    teacher_key_hash: str
     session_id: str
     expires_at: float
     share_gallery: bool = True
+    address: str | None = None  # who opened it (quotas)
 
     def expired(self, now: float | None = None) -> bool:
         return (now or time.time()) >= self.expires_at
 
     def is_teacher(self, key: str | None) -> bool:
-        return key is not None and hmac.compare_digest(key, self.teacher_key)
+        return key_matches(key, self.teacher_key_hash)
 
     def to_doc(self) -> dict[str, Any]:
-        return {"code": self.code, "teacher_key": self.teacher_key, "session_id": self.session_id,
-                "expires_at": self.expires_at, "share_gallery": self.share_gallery}
+        return {"code": self.code, "teacher_key_hash": self.teacher_key_hash, "session_id": self.session_id,
+                "expires_at": self.expires_at, "share_gallery": self.share_gallery, "address": self.address}
 
     @classmethod
     def from_doc(cls, doc: dict[str, Any]) -> Room:
-        return cls(code=doc["code"], teacher_key=doc["teacher_key"], session_id=doc["session_id"],
-                   expires_at=float(doc["expires_at"]), share_gallery=bool(doc["share_gallery"]))
+        hashed = doc.get("teacher_key_hash") or hash_key(doc["teacher_key"])  # older rooms kept the key itself
+        return cls(code=doc["code"], teacher_key_hash=hashed, session_id=doc["session_id"],
+                   expires_at=float(doc["expires_at"]), share_gallery=bool(doc["share_gallery"]),
+                   address=doc.get("address"))
 
 
 class Rooms:
@@ -66,13 +71,39 @@ class Rooms:
         self.rooms: dict[str, Room] = {}
         self.members: dict[str, set[Any]] = {}  # code -> connections in the room (memory only)
 
-    def create(self, session_id: str, share_gallery: bool) -> Room:
+    def _free_code(self) -> str:
         code = new_code()
         while self.get(code) is not None:
             code = new_code()
-        room = Room(code=code, teacher_key=secrets.token_urlsafe(24), session_id=session_id,
-                    expires_at=time.time() + self.room_seconds, share_gallery=share_gallery)
-        self.rooms[code] = room
+        return code
+
+    def create(self, session_id: str, share_gallery: bool, address: str | None = None) -> tuple[Room, str]:
+        """A new room and its teacher key (given out once: only its hash is kept)."""
+        key = new_key()
+        room = Room(code=self._free_code(), teacher_key_hash=hash_key(key), session_id=session_id,
+                    expires_at=time.time() + self.room_seconds, share_gallery=share_gallery, address=address)
+        self.rooms[room.code] = room
+        self.save(room)
+        return room, key
+
+    def open_by(self, address: str | None) -> int:
+        """Rooms open in this process that `address` opened."""
+        return sum(1 for code in list(self.rooms) if (room := self.get(code)) is not None and room.address == address)
+
+    def close(self, room: Room) -> None:
+        """The room ends: its code stops working at once."""
+        self.rooms.pop(room.code, None)
+        self.members.pop(room.code, None)
+        self.store.delete("room", room.code)
+
+    def new_code(self, room: Room) -> Room:
+        """Give the room a new code; the old one stops working. Members stay."""
+        old = room.code
+        room.code = self._free_code()
+        self.rooms.pop(old, None)
+        self.store.delete("room", old)
+        self.rooms[room.code] = room
+        self.members[room.code] = self.members.pop(old, set())
         self.save(room)
         return room
 

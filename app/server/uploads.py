@@ -8,15 +8,20 @@ in a worker thread, so live sessions keep their frames meanwhile.
 from __future__ import annotations
 
 import asyncio
+import logging
 from typing import Any
 
 from fastapi import APIRouter, Depends, Request
+from starlette.requests import ClientDisconnect
 
 from app import protocol as p
 from app.data import csv_import
-from app.server.api import ERRORS, ApiError, known_query
+from app.server.api import ERRORS, QUOTA, ApiError, known_query
+from app.server.quotas import QuotaExceeded
+from app.server.service import Service
 from app.training import custom_data
 
+log = logging.getLogger("paramlab.uploads")
 router = APIRouter(prefix="/api", tags=["datasets"], responses=ERRORS, dependencies=[Depends(known_query)])
 
 RULES = (f"a UTF-8 CSV file of at most {csv_import.MAX_BYTES:,} bytes: a header row, then one row per sample; "
@@ -36,16 +41,22 @@ def _refuse(status: int, code: p.ErrorCode, message: str, value: Any = None) -> 
 async def _read_body(request: Request, limit: int) -> bytes:
     """The request body, refused as soon as it passes `limit` bytes (never read whole)."""
     chunks, size = [], 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise _refuse(413, "too_large", f"the file is larger than {limit:,} bytes")
-        chunks.append(chunk)
+    try:
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > limit:
+                raise _refuse(413, "too_large", f"the file is larger than {limit:,} bytes")
+            chunks.append(chunk)
+    except ClientDisconnect:
+        # One line, not a traceback: an aborted upload is the client's business.
+        client = request.client.host if request.client else "unknown"
+        log.info("upload from %s aborted after %d bytes", client, size)
+        raise _refuse(400, "invalid", f"the upload was cut off after {size:,} bytes") from None
     return b"".join(chunks)
 
 
 @router.post("/datasets", status_code=201, summary="Upload a CSV dataset; its name configures a session",
-             openapi_extra={"requestBody": _BODY})
+             openapi_extra={"requestBody": _BODY}, responses=QUOTA)
 async def upload_dataset(request: Request) -> dict[str, Any]:
     """The label is the last column; every other column is a numeric feature.
 
@@ -57,6 +68,12 @@ async def upload_dataset(request: Request) -> dict[str, Any]:
     raw = await _read_body(request, csv_import.MAX_BYTES)
     if not raw.strip():
         raise _refuse(422, "invalid", "the file is empty")
+    service: Service = request.app.state.service
+    try:
+        service.quotas.store_write(request.client.host if request.client else "unknown", "upload", len(raw))
+    except QuotaExceeded as exc:
+        raise ApiError(429, p.ErrorMessage(code="limit", request="upload_dataset", allowed=exc.allowed,
+                                           message=str(exc))) from None
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:

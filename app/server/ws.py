@@ -9,7 +9,13 @@ flight and never makes the server queue or stall; a send that still blocks
 for `send_timeout` seconds closes that client alone.
 
 A connection watches one session at a time: its own, or (a student in a
-room) the teacher's, read-only. Room messages are handled in `classroom.py`.
+room) the teacher's, read-only. Room messages are handled in `classroom.py`;
+creating, opening, saving, stepping and controls in `service.py`.
+
+Every connection has a message budget (a token bucket): past it, messages
+are dropped unread with one `rate_limited` error, and a client that keeps
+sending regardless is closed with code 4429. Between two messages the
+handler lets the event loop run, so a burst never holds up other clients.
 """
 
 from __future__ import annotations
@@ -21,26 +27,19 @@ from typing import Any
 from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 
 from app import protocol as p
-from app.server import classroom, controls, messages
-from app.server.registry import Client, LiveSession, Registry, RegistryFull
-from app.server.rooms import Room, Rooms
+from app.server import classroom, messages
+from app.server.quotas import QuotaExceeded
+from app.server.ratelimit import TokenBucket, Window
+from app.server.registry import Client, LiveSession
+from app.server.rooms import Room
+from app.server.service import Service, ServiceError
 from app.settings import Settings
-from app.training.config import HyperState, RunConfig
-from app.training.persist import restore_session
-from app.training.session import SessionError
 
 # Frames a client may hold unacknowledged before the server waits for it.
 MAX_UNACKED = 2
-
-
-def origin_allowed(websocket: WebSocket, settings: Settings) -> bool:
-    """Browsers send Origin; only this server's own page (or a configured one) may connect."""
-    origin = websocket.headers.get("origin")
-    if origin is None:
-        return True  # not a browser: scripts and tests
-    host = websocket.headers.get("host", "")
-    own = {f"http://{host}", f"https://{host}"}
-    return origin in own or origin in settings.allowed_origins
+# The close code for a client that kept sending past its message budget.
+CLOSE_RATE_LIMITED = 4429
+CLOSE_TOO_MANY_CONNECTIONS = 4430
 
 
 def error(code: str, message: str, request: str | None = None, **fields: Any) -> dict[str, Any]:
@@ -50,11 +49,17 @@ def error(code: str, message: str, request: str | None = None, **fields: Any) ->
 class Connection:
     """One browser tab's websocket and the session it watches."""
 
-    def __init__(self, websocket: WebSocket, registry: Registry, rooms: Rooms, settings: Settings) -> None:
+    def __init__(self, websocket: WebSocket, service: Service, address: str) -> None:
         self.ws = websocket
-        self.registry = registry
-        self.rooms = rooms
-        self.settings = settings
+        self.service = service
+        self.registry = service.registry
+        self.rooms = service.rooms
+        self.quotas = service.quotas
+        self.settings: Settings = service.settings
+        self.address = address
+        self.budget = TokenBucket(self.settings.ws_messages_per_second, self.settings.ws_message_burst)
+        self.refused_in_a_row = 0
+        self.wrong_codes = Window(60.0)  # wrong room codes from this socket in the last minute
         self.live: LiveSession | None = None   # the session shown
         self.own: LiveSession | None = None    # this tab's own session (a student's fork, too)
         self.client: Client | None = None
@@ -87,15 +92,35 @@ class Connection:
                 event = await self.ws.receive()
                 if event["type"] == "websocket.disconnect":
                     break
+                if not self.budget.take():
+                    if await self.over_budget():
+                        break
+                    continue
+                self.refused_in_a_row = 0
                 text = event.get("text")
                 # The size limit is in bytes: measure text as the UTF-8 it came as.
                 raw = text.encode() if text is not None else event.get("bytes") or b""
                 await self.handle(raw)
-        except (WebSocketDisconnect, asyncio.TimeoutError, RuntimeError):
+                await asyncio.sleep(0)  # a burst of messages must not hold up everyone else
+        except (WebSocketDisconnect, TimeoutError, RuntimeError):
             pass
         finally:
             self.watch(None)
             classroom.leave(self)
+
+    async def over_budget(self) -> bool:
+        """A message past the budget: dropped unread. Says so once; closes the
+        connection when the client keeps on. Returns True when closed."""
+        self.refused_in_a_row += 1
+        rate, burst = self.settings.ws_messages_per_second, self.settings.ws_message_burst
+        if self.refused_in_a_row >= self.settings.ws_refused_before_close:
+            await self.ws.close(code=CLOSE_RATE_LIMITED, reason="rate_limited: kept sending past the message budget")
+            return True
+        if self.refused_in_a_row == 1:
+            await self.send(error("rate_limited", f"too many messages: at most {rate:g} a second (bursts of "
+                                  f"{burst}); messages are dropped for {self.budget.wait_seconds():.2f} s",
+                                  allowed=f"at most {rate:g} messages a second"))
+        return False
 
     # --------------------------------------------------------------- receiving
 
@@ -137,75 +162,44 @@ class Connection:
             await self.send(error("forbidden", "you are following the teacher's session, which is read-only; "
                                   "fork it to experiment in a copy of your own", kind, allowed="fork"))
             return
-        if live.owner_key is not None and self.teacher_key != live.owner_key:
-            await self.send(error("forbidden", "only the room's teacher can change this session", kind,
-                                  allowed="the teacher's key"))
-            return
         try:
-            controls.apply(live, msg)
-        except SessionError as exc:
-            await self.send(error(exc.code, str(exc), kind, field=exc.field, value=exc.value, allowed=exc.allowed))
-            return
-        if live.playing:
-            self.registry.work.set()
+            self.service.check_key(live, self.teacher_key, kind)
+            if isinstance(msg, p.Step):
+                await self.service.step(live, msg.unit, msg.count)
+            else:
+                self.service.control(live, msg)
+        except ServiceError as exc:
+            await self.send(exc.error.model_dump())
 
     async def hello(self, msg: p.Hello) -> None:
-        live = self.registry.get(msg.session_id) if msg.session_id else None
-        if live is None and msg.run_id:
-            live = await self.open_run(msg.run_id)
-            if live is None:
-                return
-        if msg.session_id and live is None and msg.config is None:
-            await self.send(error("no_session", f"session {msg.session_id!r} is not known to this server", "hello",
-                                  field="session_id", value=msg.session_id,
-                                  allowed="a live session id, or a config to start a new session"))
+        try:
+            live = await self.find_or_create(msg)
+        except ServiceError as exc:
+            await self.send(exc.error.model_dump())
             return
-        if live is None:
-            try:
-                live = self.create(msg)
-            except RegistryFull as exc:
-                await self.send(error("limit", str(exc), "hello", allowed=f"at most {self.registry.max_sessions} "
-                                      "sessions"))
-                return
-            except ValueError as exc:
-                await self.send(error("invalid", str(exc), "hello", field="config"))
-                return
         self.fps = msg.fps
         self.teacher_key = msg.teacher_key
         self.own = live
         classroom.leave(self)
         self.mode = "own"
         self.watch(live)
-        if live.owner_key is not None and self.teacher_key == live.owner_key:
+        if live.owned_by(self.teacher_key):
             await classroom.resume_teacher(self, live)
 
-    async def open_run(self, run_id: str) -> LiveSession | None:
-        doc = await asyncio.to_thread(self.registry.store.get, "run", run_id)
-        if doc is None:
-            await self.send(error("no_session", f"no saved run {run_id!r}", "hello", field="run_id", value=run_id,
-                                  allowed="the id of a saved run"))
-            return None
-        try:
-            return self.registry.adopt(restore_session(doc["state"]))
-        except RegistryFull as exc:
-            await self.send(error("limit", str(exc), "hello"))
-        except (ValueError, KeyError) as exc:
-            await self.send(error("invalid", f"saved run {run_id!r} cannot be opened: {exc}", "hello",
-                                  field="run_id", value=run_id))
-        return None
-
-    def create(self, msg: p.Hello) -> LiveSession:
-        config = RunConfig().with_changes(msg.config.model_dump(exclude_unset=True)) if msg.config else RunConfig()
-        hyper = HyperState(**(msg.hyper.model_dump(exclude_none=True) if msg.hyper else {}))
-        live = self.registry.create(config, hyper)
-        if hyper.batch_size > live.session.data.n("train"):
-            live.session.hyper.batch_size = live.session.data.n("train")
-        if msg.updates_per_second is not None:
-            live.updates_per_second = msg.updates_per_second
-        if msg.playing:
-            live.set_playing(True)
-            self.registry.work.set()
-        return live
+    async def find_or_create(self, msg: p.Hello) -> LiveSession:
+        """The session a hello names (resumed, or a saved run opened), or a new one."""
+        live = self.registry.get(msg.session_id) if msg.session_id else None
+        if live is None and msg.run_id:
+            return await self.service.open_run(self.address, msg.run_id, "hello")
+        if live is not None:
+            return live
+        if msg.session_id and msg.config is None:
+            raise ServiceError(404, p.ErrorMessage(
+                code="no_session", request="hello", field="session_id", value=msg.session_id,
+                allowed="a live session id, or a config to start a new session",
+                message=f"session {msg.session_id!r} is not known to this server"))
+        return self.service.create(self.address, msg.config, msg.hyper, "hello", playing=msg.playing,
+                                   updates_per_second=msg.updates_per_second)
 
     # -------------------------------------------------------------- watching
 
@@ -254,7 +248,7 @@ class Connection:
                     continue
                 await client.wake.wait()  # a change or an ack
                 client.wake.clear()
-        except (asyncio.TimeoutError, WebSocketDisconnect, RuntimeError, OSError):
+        except (TimeoutError, WebSocketDisconnect, RuntimeError, OSError):
             # The client stopped reading or went away: close it; the session lives on.
             if self.ws.application_state == WebSocketState.CONNECTED:
                 try:
@@ -264,10 +258,17 @@ class Connection:
 
 
 async def websocket_endpoint(websocket: WebSocket) -> None:
-    app = websocket.app
-    settings: Settings = app.state.settings
-    if not origin_allowed(websocket, settings):
-        await websocket.close(code=1008)  # before accept: the handshake gets HTTP 403
-        return
+    """Host and Origin were checked by `guard.RequestGuard` before this runs."""
+    service: Service = websocket.app.state.service
+    address = websocket.client.host if websocket.client else "unknown"
     await websocket.accept()
-    await Connection(websocket, app.state.registry, app.state.rooms, settings).run()
+    try:
+        service.quotas.connect(address)
+    except QuotaExceeded as exc:
+        await websocket.send_text(p.encode(error("limit", str(exc), allowed=exc.allowed)).decode())
+        await websocket.close(code=CLOSE_TOO_MANY_CONNECTIONS, reason="limit: too many connections")
+        return
+    try:
+        await Connection(websocket, service, address).run()
+    finally:
+        service.quotas.disconnect(address)

@@ -341,14 +341,17 @@ class TrainingSession:
         """
         if self.diverged is not None:
             return 0
-        epoch = self.epoch
-        done = self.finish_pending()
-        if self.diverged is not None or self.epoch != epoch:
-            return done
+        return self.advance(self.updates_left_in_epoch())
+
+    def updates_left_in_epoch(self) -> int:
+        """Updates from here to the end of the current epoch (a whole epoch at a
+        boundary); an update step-by-step mode left half done counts as the first."""
+        if self.pending is not None:
+            return 1 + len(self.queue)
         if not self.queue:
             n = self.data.n("train")
             self.queue.extend(batches.epoch_batches(n, min(self.hyper.batch_size, n), self.batch_rng))
-        return done + self.advance(len(self.queue))
+        return len(self.queue)
 
     def step_phase(self) -> str:
         """Run the next phase of the current update; returns its name."""

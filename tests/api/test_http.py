@@ -180,11 +180,15 @@ def test_bad_input_on_a_session(client: TestClient) -> None:
     assert client.get(f"/api/sessions/{sid}/hyper").json()["lr"] == 0.03
 
 
-def test_session_limit(client: TestClient) -> None:
-    for _ in range(4):
-        create(client)
-    body = assert_error(client.post("/api/sessions", json={}), 503, "limit")
-    assert "4" in body["message"] and body["allowed"] == "at most 4 sessions"
+def test_a_full_server_makes_room_by_storing_the_longest_unwatched_session(client: TestClient) -> None:
+    first = create(client)["session_id"]
+    client.post(f"/api/sessions/{first}/step", json={"count": 3})
+    ids = [first] + [create(client)["session_id"] for _ in range(3)]
+    newest = create(client)["session_id"]  # the server holds 4: the first leaves memory for the store
+    registry = client.app.state.registry  # type: ignore[attr-defined]
+    assert newest in registry.sessions and ids[0] not in registry.sessions
+    # Its owner gets it back from the store, as it was.
+    assert client.get(f"/api/sessions/{ids[0]}").json()["step"] == 3
 
 
 # ---------------------------------------------------------------------------

@@ -292,14 +292,15 @@ def test_resume_of_an_unknown_session_is_refused(client: TestClient) -> None:
         assert error["code"] == "no_session" and error["field"] == "session_id"
 
 
-def test_session_limit_is_enforced_with_its_number(client: TestClient) -> None:
-    for _ in range(3):
-        assert client.post("/api/sessions").status_code == 201
-    with peer(client) as ws:
-        p = Peer(ws)
-        p.send({"type": "hello"})
-        error = p.recv()
-        assert error["code"] == "limit" and "3" in error["message"]
+def test_session_limit_is_enforced_with_its_number_when_every_session_is_watched(client: TestClient) -> None:
+    with peer(client) as a, peer(client) as b, peer(client) as c:
+        for ws in (a, b, c):
+            Peer(ws).hello()
+        with peer(client) as ws:
+            p = Peer(ws)
+            p.send({"type": "hello"})
+            error = p.recv()
+            assert error["code"] == "limit" and "3" in error["message"]
 
 
 def test_other_origins_are_refused(client: TestClient) -> None:

@@ -47,6 +47,8 @@ TEMPLATES: dict[str, dict[str, Any]] = {
     "fork": {"type": "fork"},
     "follow": {"type": "follow"},
     "room_push": {"type": "room_push", "hyper": {"lr": 0.2}, "config": {"hidden": [2]}},
+    "room_close": {"type": "room_close"},
+    "room_new_code": {"type": "room_new_code"},
 }
 RAW = ["NaN", "-Infinity", "Infinity", "1e400", "123456789012345678901234567890", "[" * 1100 + "]" * 1100]
 
@@ -137,7 +139,11 @@ class Socket:
 
 @pytest.fixture()
 def client() -> Iterator[TestClient]:
-    with TestClient(create_app(Settings(store="memory", max_sessions=1000, fast_path=False))) as c:
+    # Budgets and quotas out of the way: this is about what any one message does, not how many.
+    generous = {"ws_message_burst": 10**6, "new_sessions_per_minute": 10**6, "sessions_per_client": 10**6,
+                "join_attempts_per_socket": 10**6, "join_attempts_per_address": 10**6,
+                "saves_per_client_per_day": 10**6, "rooms_per_client": 10**6}
+    with TestClient(create_app(Settings(store="memory", max_sessions=1000, fast_path=False, **generous))) as c:
         yield c
 
 

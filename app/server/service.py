@@ -1,0 +1,203 @@
+"""The one service layer: create, open, save, step, import, and every control.
+
+The websocket and the HTTP API are thin adapters over these functions, so
+both take the same quotas, the same checks and the same errors. A refusal is
+a `ServiceError` carrying the HTTP status and the protocol's one error shape;
+the websocket sends the error, the HTTP API answers with it.
+
+Heavy work never holds the event loop for long: a step of thousands of
+updates runs in slices of `STEP_SLICE_SECONDS` with the loop free in between
+(every other client's frames go out meanwhile, and this one's show the
+progress).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+from pydantic import BaseModel
+
+from app import protocol as p
+from app.server import controls
+from app.server.quotas import QuotaExceeded, Quotas
+from app.server.registry import LiveSession, Registry, RegistryFull
+from app.server.rooms import Rooms
+from app.settings import Settings
+from app.training.config import HyperState, RunConfig
+from app.training.persist import restore_session, session_state
+from app.training.session import SessionError
+
+# The longest the event loop trains one requested step before letting I/O run.
+STEP_SLICE_SECONDS = 0.005
+
+
+class ServiceError(Exception):
+    """A request refused: `status` for HTTP, `error` in the protocol's one shape."""
+
+    def __init__(self, status: int, error: p.ErrorMessage) -> None:
+        super().__init__(error.message)
+        self.status = status
+        self.error = error
+
+
+def refused(exc: SessionError, request: str | None) -> ServiceError:
+    return ServiceError(422, p.ErrorMessage(code=exc.code, request=request, field=exc.field, value=exc.value,
+                                            allowed=exc.allowed, message=str(exc)))
+
+
+def over_quota(exc: QuotaExceeded, request: str | None) -> ServiceError:
+    return ServiceError(429, p.ErrorMessage(code=exc.code, request=request, allowed=exc.allowed,  # type: ignore[arg-type]
+                                            message=str(exc)))
+
+
+def no_run(run_id: str, request: str | None) -> ServiceError:
+    return ServiceError(404, p.ErrorMessage(code="no_session", request=request, field="run_id", value=run_id,
+                                            allowed="an id returned by a save", message=f"no saved run {run_id!r}"))
+
+
+def forbidden(message: str, request: str | None, allowed: str = "the room's teacher key") -> ServiceError:
+    return ServiceError(403, p.ErrorMessage(code="forbidden", request=request, allowed=allowed, message=message))
+
+
+@dataclass
+class Service:
+    registry: Registry
+    rooms: Rooms
+    quotas: Quotas
+    settings: Settings
+
+    # ---------------------------------------------------------------- sessions
+
+    def _full(self, exc: RegistryFull, request: str | None) -> ServiceError:
+        return ServiceError(503, p.ErrorMessage(code="limit", request=request, message=str(exc),
+                                                allowed=f"at most {self.registry.max_sessions} sessions"))
+
+    def create(self, address: str, config: p.ConfigPatch | None, hyper: p.HyperPatch | None,
+               request: str | None = None, playing: bool | None = None,
+               updates_per_second: float | None = None) -> LiveSession:
+        """A new session from a configuration and hyperparameters (both partial);
+        `updates_per_second` None keeps the default speed."""
+        try:
+            self.quotas.new_session(address, self.registry.held_by(address))
+        except QuotaExceeded as exc:
+            raise over_quota(exc, request) from None
+        try:
+            run_config = RunConfig().with_changes(config.model_dump(exclude_unset=True)) if config else RunConfig()
+            run_hyper = HyperState(**(hyper.model_dump(exclude_none=True) if hyper else {}))
+            live = self.registry.create(run_config, run_hyper, address)
+        except RegistryFull as exc:
+            raise self._full(exc, request) from None
+        except ValueError as exc:
+            raise ServiceError(422, p.ErrorMessage(code="invalid", request=request, field="config",
+                                                   message=str(exc))) from None
+        s = live.session
+        if s.hyper.batch_size > s.data.n("train"):
+            s.hyper.batch_size = s.data.n("train")
+        if updates_per_second is not None:
+            live.updates_per_second = updates_per_second
+        if playing:
+            live.set_playing(True)
+            self.registry.work.set()
+        return live
+
+    async def open_run(self, address: str, run_id: str, request: str | None = None) -> LiveSession:
+        """A saved run, opened as a new session."""
+        doc = await asyncio.to_thread(self.registry.store.get, "run", run_id)
+        if doc is None:
+            raise no_run(run_id, request)
+        try:
+            self.quotas.new_session(address, self.registry.held_by(address))
+        except QuotaExceeded as exc:
+            raise over_quota(exc, request) from None
+        try:
+            return self.registry.adopt(restore_session(doc["state"]), address)
+        except RegistryFull as exc:
+            raise self._full(exc, request) from None
+        except (ValueError, KeyError, TypeError) as exc:
+            raise ServiceError(422, p.ErrorMessage(code="invalid", request=request, field="run_id", value=run_id,
+                                                   message=f"saved run {run_id!r} cannot be opened: {exc}")) from None
+
+    async def save(self, address: str, live: LiveSession, name: str, request: str | None = None) -> dict[str, Any]:
+        """Store the session as a named run; returns its id, name and link."""
+        doc = {"name": name, "saved_at": time.time(), "state": session_state(live.session)}
+        raw = await asyncio.to_thread(orjson.dumps, doc, option=orjson.OPT_SERIALIZE_NUMPY)
+        try:
+            self.quotas.store_write(address, "save", len(raw))
+        except QuotaExceeded as exc:
+            raise over_quota(exc, request) from None
+        run_id = secrets.token_urlsafe(12)
+        await asyncio.to_thread(self.registry.store.put, "run", run_id, orjson.loads(raw))
+        return {"run_id": run_id, "name": name, "link": f"/?run={run_id}"}
+
+    # ---------------------------------------------------------------- control
+
+    def check_key(self, live: LiveSession, key: str | None, request: str | None) -> None:
+        """A room's session answers only to its teacher's key."""
+        if live.owner_key_hash is not None and not live.owned_by(key):
+            raise forbidden("this session belongs to a classroom room: only its teacher can read or change it",
+                            request)
+
+    def control(self, live: LiveSession, msg: BaseModel) -> None:
+        """Apply one control message (not a step: see `step`)."""
+        kind = str(getattr(msg, "type", None))
+        would_play_full_speed = (
+            (isinstance(msg, p.Play) and live.updates_per_second is None and not live.playing)
+            or (isinstance(msg, p.SetSpeed) and msg.updates_per_second is None and live.playing
+                and live.updates_per_second is not None))
+        if would_play_full_speed:
+            try:
+                self.quotas.full_speed(self.registry.full_speed_of(live.address) + 1)
+            except QuotaExceeded as exc:
+                raise over_quota(exc, kind) from None
+        try:
+            controls.apply(live, msg)
+        except SessionError as exc:
+            raise refused(exc, kind) from None
+        if live.playing:
+            self.registry.work.set()
+
+    async def step(self, live: LiveSession, unit: str, count: int, request: str = "step") -> None:
+        """Pause and train `count` updates, epochs or phases, in slices that let I/O run."""
+        try:
+            controls.check_step(live, unit, count)
+        except SessionError as exc:
+            raise refused(exc, request) from None
+        live.set_playing(False)
+        s = live.session
+        if unit == "phase":
+            try:
+                for _ in range(count):
+                    s.step_phase()
+            except SessionError as exc:
+                raise refused(exc, request) from None
+            s.version += 1
+            live.notify()
+            return
+        for _ in range(count if unit == "epoch" else 1):
+            todo = s.updates_left_in_epoch() if unit == "epoch" else count
+            while todo > 0 and s.diverged is None:
+                todo -= s.advance(todo, deadline=time.perf_counter() + STEP_SLICE_SECONDS)
+                live.notify()
+                await asyncio.sleep(0)
+            if s.diverged is not None:
+                break
+        s.version += 1
+        live.notify()
+
+    def import_model(self, live: LiveSession, doc: p.ModelDocument, request: str = "import_model") -> None:
+        try:
+            live.session.import_model(doc.to_model_dict())
+        except ValueError as exc:
+            spec = live.session.spec
+            raise ServiceError(422, p.ErrorMessage(
+                code="invalid", request=request, field="model", message=str(exc),
+                allowed=f"a model of version 1 with {spec.n_inputs} inputs, {spec.n_outputs} outputs and task "
+                        f"{spec.task!r}, its weights and biases of the shapes its architecture gives")) from None
+        live.set_playing(False)
+        live.rebuilds += 1
+        live.notify()
