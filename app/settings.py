@@ -23,7 +23,7 @@ class Settings(BaseSettings):
     # A session nobody is connected to is dropped from memory (it stays in the store)
     # after this many seconds; a playing one first pauses after `unwatched_seconds`.
     idle_seconds: float = 1800.0
-    unwatched_seconds: float = 20.0
+    unwatched_seconds: float = 5.0
     # A frame send that takes longer than this closes that client (it stopped reading).
     send_timeout: float = 5.0
     # Extra origins allowed to open the websocket and to call state-changing routes,

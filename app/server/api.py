@@ -34,6 +34,8 @@ from app.server.snapshots import BACKGROUND_WAIT
 MAX_BODY_BYTES = 8 * 1024 * 1024
 # A model document: the largest model (8 layers of 32, Adam's state) exports to under 1 MB.
 MAX_MODEL_BYTES = 2 * 1024 * 1024
+# A request body must arrive within this many times `http_timeout_seconds` in all.
+BODY_TIME_FACTOR = 4
 
 # Every error answers with the protocol's one error shape; the schema says so for each status.
 ERRORS: dict[int | str, dict[str, Any]] = {
@@ -101,9 +103,11 @@ class BodyLimit:
                                             message=f"the request body is larger than {limit:,} bytes"))
 
     def stalled(self) -> ApiError:
-        return ApiError(408, p.ErrorMessage(code="invalid", allowed=f"a body that keeps coming (a pause of at "
-                                            f"most {self.timeout:g} s)",
-                                            message=f"the request body stalled for {self.timeout:g} s"))
+        total = BODY_TIME_FACTOR * self.timeout
+        return ApiError(408, p.ErrorMessage(code="invalid", allowed=f"a body that arrives within {total:g} s, "
+                                            f"with no pause over {self.timeout:g} s",
+                                            message=f"the request body stalled (a pause over {self.timeout:g} s, "
+                                                    f"or longer than {total:g} s in all)"))
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -116,11 +120,14 @@ class BodyLimit:
             await JSONResponse(error.detail, status_code=413)(scope, receive, send)
             return
         size = 0
+        # A body that trickles in (a byte now and then) is cut off too: it has a total time.
+        deadline = asyncio.get_running_loop().time() + BODY_TIME_FACTOR * self.timeout
 
         async def limited() -> Message:
             nonlocal size
+            loop = asyncio.get_running_loop()
             try:
-                async with asyncio.timeout(self.timeout):
+                async with asyncio.timeout_at(min(deadline, loop.time() + self.timeout)):
                     message = await receive()
             except TimeoutError:
                 raise self.stalled() from None  # raised where the route reads its body: the handler answers it

@@ -198,10 +198,10 @@ async def fork(conn: Connection) -> None:
                                "fork", allowed="while following a room"))
         return
     try:
-        conn.quotas.new_session(conn.address, conn.registry.held_by(conn.address))
+        conn.service.new_session_quota(conn.address, "fork")
         mine = conn.registry.adopt(fork_session(conn.live.session), conn.address)
-    except QuotaExceeded as exc:
-        await conn.send(_error(exc.code, str(exc), "fork", allowed=exc.allowed))
+    except ServiceError as exc:
+        await conn.send(exc.error.model_dump())
         return
     except RegistryFull as exc:
         await conn.send(_error("limit", str(exc), "fork"))

@@ -126,17 +126,30 @@ class Registry:
         """Make room for one more session: when full, the session nobody has watched
         for longest is stored and leaves memory (its owner gets it back from the
         store); only when every session is watched is a new one refused."""
-        if len(self.sessions) < self.max_sessions:
-            return
-        unwatched = [s for s in self.sessions.values() if not s.clients]
-        if not unwatched:
+        if len(self.sessions) >= self.max_sessions and not self.store_oldest_unwatched():
             raise RegistryFull(f"the server holds at most {self.max_sessions} sessions, all in use; "
                                "try again later")
+
+    def store_oldest_unwatched(self, address: str | None = None) -> bool:
+        """Move the session nobody has watched for longest (of `address`, if given)
+        from memory to the store; False when every such session is watched."""
+        unwatched = [s for s in self.sessions.values()
+                     if not s.clients and (address is None or s.address == address)]
+        if not unwatched:
+            return False
         oldest = min(unwatched, key=lambda s: s.last_seen)
         doc = self.snapshot(oldest)
         if doc is not None:
             self.store.put("session", oldest.id, doc)
         self.sessions.pop(oldest.id, None)
+        return True
+
+    def make_room_for(self, address: str, most: int) -> None:
+        """Before `address` adds a session: when it holds `most` already, its own
+        longest-unwatched one leaves memory (one student's flood of sessions
+        then never locks out a classmate behind the same address)."""
+        if self.held_by(address) >= most:
+            self.store_oldest_unwatched(address)
 
     def create(self, config: RunConfig, hyper: HyperState, address: str | None = None) -> LiveSession:
         """Build a new session; raises RegistryFull past the limit, ValueError on a bad config."""

@@ -17,7 +17,8 @@ When the machine is saturated every session is due in every round, and each
 gets one turn per round, of at most `TURN_FRAMES` frames' worth of updates
 and at most its slice of time: every session slows down by the same share
 (frames and updates together, like a film in slow motion; full-speed
-sessions get equal time) and none starves. Background work (snapshots) waits for a round with time to spare;
+sessions get equal time, and each client address gets equal time however many
+sessions it plays) and none starves. Background work (snapshots) waits for a round with time to spare;
 see `Registry.spare`.
 """
 
@@ -25,6 +26,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections import Counter
 
 from app.server.registry import LiveSession, Registry
 from app.server.ws import MAX_UNACKED
@@ -112,6 +114,18 @@ def turn_share(slice_seconds: float, playing: int) -> float:
     return max(slice_seconds / 4, min(slice_seconds, 0.03 / max(1, playing)))
 
 
+def turn_shares(playing: list[LiveSession], slice_seconds: float) -> dict[str, float]:
+    """Each playing session's time limit per round, by session id.
+
+    The round is shared between client addresses first, then between the
+    sessions of each address: a client that starts sixty sessions gets the
+    time of one, not sixty times the time of a classmate.
+    """
+    per_address = Counter(live.address for live in playing)
+    share = turn_share(slice_seconds, len(per_address))
+    return {live.id: share / per_address[live.address] for live in playing}
+
+
 async def training_loop(registry: Registry, slice_seconds: float) -> None:
     """Forever: give every playing session that is due its turn, then let I/O run."""
     while True:
@@ -121,7 +135,7 @@ async def training_loop(registry: Registry, slice_seconds: float) -> None:
             registry.work.clear()
             await registry.work.wait()
             continue
-        share = turn_share(slice_seconds, len(playing))
+        shares = turn_shares(playing, slice_seconds)
         ran = 0
         wake = time.perf_counter() + MAX_NAP_SECONDS
         last_yield = time.perf_counter()
@@ -131,7 +145,7 @@ async def training_loop(registry: Registry, slice_seconds: float) -> None:
             now = time.perf_counter()
             due = next_turn(live, now)
             if due <= now:
-                run_turn(live, share)
+                run_turn(live, shares[live.id])
                 ran += 1
                 if time.perf_counter() - last_yield >= YIELD_SECONDS:
                     await asyncio.sleep(0)  # frames and messages go out between turns

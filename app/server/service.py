@@ -73,6 +73,14 @@ class Service:
 
     # ---------------------------------------------------------------- sessions
 
+    def new_session_quota(self, address: str, request: str | None) -> None:
+        """Count a new session of `address`, storing its oldest unwatched one if it holds its quota."""
+        self.registry.make_room_for(address, self.settings.sessions_per_client)
+        try:
+            self.quotas.new_session(address, self.registry.held_by(address))
+        except QuotaExceeded as exc:
+            raise over_quota(exc, request) from None
+
     def _full(self, exc: RegistryFull, request: str | None) -> ServiceError:
         return ServiceError(503, p.ErrorMessage(code="limit", request=request, message=str(exc),
                                                 allowed=f"at most {self.registry.max_sessions} sessions"))
@@ -82,10 +90,7 @@ class Service:
                updates_per_second: float | None = None) -> LiveSession:
         """A new session from a configuration and hyperparameters (both partial);
         `updates_per_second` None keeps the default speed."""
-        try:
-            self.quotas.new_session(address, self.registry.held_by(address))
-        except QuotaExceeded as exc:
-            raise over_quota(exc, request) from None
+        self.new_session_quota(address, request)
         try:
             run_config = RunConfig().with_changes(config.model_dump(exclude_unset=True)) if config else RunConfig()
             run_hyper = HyperState(**(hyper.model_dump(exclude_none=True) if hyper else {}))
@@ -110,10 +115,7 @@ class Service:
         doc = await asyncio.to_thread(self.registry.store.get, "run", run_id)
         if doc is None:
             raise no_run(run_id, request)
-        try:
-            self.quotas.new_session(address, self.registry.held_by(address))
-        except QuotaExceeded as exc:
-            raise over_quota(exc, request) from None
+        self.new_session_quota(address, request)
         try:
             return self.registry.adopt(restore_session(doc["state"]), address)
         except RegistryFull as exc:

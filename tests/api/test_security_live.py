@@ -1,0 +1,130 @@
+"""Attacks that need a real server: a big step must not freeze another client's
+frames, and a client that trickles its headers is timed out. Frames and
+answers are counted; no duration is asserted."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import socket
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from live_support import Peer, Server, peer
+
+BIGGEST = {"hidden": [32] * 8, "n_points": 2000, "train_ratio": 90,
+           "features": ["x1", "x2", "x1_sq", "x2_sq", "x1x2", "sin_x1", "sin_x2", "cos_x1", "cos_x2"]}
+
+
+@pytest.fixture()
+def slow_server(tmp_path: Path) -> Iterator[Server]:
+    # The numpy reference path: a step of thousands of updates of the biggest network
+    # takes long enough here for another client to expect many frames meanwhile.
+    srv = Server(tmp_path / "server.log", env={"PARAMLAB_FAST_PATH": "0"}).start()
+    try:
+        yield srv
+    finally:
+        srv.stop()
+
+
+def _post(url: str, body: dict[str, object]) -> dict[str, object]:
+    request = urllib.request.Request(url, data=json.dumps(body).encode(), method="POST",
+                                     headers={"Content-Type": "application/json"})
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+    with opener.open(request, timeout=300) as r:
+        answer: dict[str, object] = json.loads(r.read())
+        return answer
+
+
+def test_a_big_step_does_not_stop_another_client_s_frames(slow_server: Server) -> None:
+    async def scenario() -> tuple[int, int]:
+        async with peer(slow_server) as ws:
+            victim = Peer(ws)
+            await victim.hello(fps=30, playing=True)
+            big = _post(f"{slow_server.http}/api/sessions", {"config": BIGGEST, "hyper": {"batch_size": 40}})
+            url = f"{slow_server.http}/api/sessions/{big['session_id']}/step"
+            step = asyncio.get_running_loop().run_in_executor(None, _post, url, {"count": 5000})
+            frames = 0
+            while not step.done():
+                try:
+                    msg, _ = await victim.recv(timeout=0.5)
+                except TimeoutError:
+                    continue
+                frames += msg["type"] == "frame"
+            answer = await step
+            return frames, int(answer["step"])  # type: ignore[call-overload]
+
+    frames, steps = asyncio.run(scenario())
+    assert steps == 5000
+    # Before steps ran in slices, the step held the event loop from start to end: the
+    # victim got at most the frame already on its way. Now frames keep coming.
+    assert frames >= 20, frames
+
+
+@pytest.fixture()
+def main_server(tmp_path: Path) -> Iterator[Server]:
+    srv = Server(tmp_path / "server.log", env={"PARAMLAB_HTTP_TIMEOUT_SECONDS": "0.5"}, main=True).start()
+    try:
+        yield srv
+    finally:
+        srv.stop()
+
+
+def _drip(port: int, data: bytes) -> bytes:
+    """Send `data` a byte at a time, more slowly than the server's header timeout
+    allows in all; return what the server answered (empty if nothing)."""
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+        answer = b""
+        for byte in data:
+            try:
+                sock.sendall(bytes([byte]))
+            except OSError:
+                break  # the server closed the connection
+            sock.settimeout(0.2)
+            try:
+                chunk = sock.recv(4096)
+            except TimeoutError:
+                continue
+            answer += chunk
+            if not chunk or answer:
+                break
+        sock.settimeout(5)
+        try:
+            while chunk := sock.recv(4096):
+                answer += chunk
+        except OSError:
+            pass
+        return answer
+
+
+def test_headers_trickled_in_are_timed_out(main_server: Server) -> None:
+    request = b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n" + b"X-Slow: " + b"a" * 200 + b"\r\n\r\n"
+    answer = _drip(main_server.port, request)
+    assert answer.startswith(b"HTTP/1.1 408"), answer[:100]
+    # Everyone else is still served.
+    assert main_server.get("/healthz")["status"] == "ok"
+
+
+def test_a_body_trickled_in_is_timed_out(main_server: Server) -> None:
+    body = b'{"config": {}, "hyper": {}}' + b" " * 400
+    head = (f"POST /api/sessions HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+            f"Content-Length: {len(body)}\r\n\r\n").encode()
+    with socket.create_connection(("127.0.0.1", main_server.port), timeout=10) as sock:
+        sock.sendall(head)
+        answer = b""
+        for byte in body:
+            try:
+                sock.sendall(bytes([byte]))
+            except OSError:
+                break
+            sock.settimeout(0.2)
+            try:
+                answer += sock.recv(4096)
+            except TimeoutError:
+                continue
+            if answer:
+                break
+    assert answer.startswith(b"HTTP/1.1 408"), answer[:200]
+    assert b'"code":"invalid"' in answer
