@@ -922,7 +922,7 @@ def run_attack(name: str, window: float, quick: bool, root: Path) -> dict[str, A
             details = asyncio.run(asyncio.wait_for(ATTACKS[name](ctx), ATTACK_LIMIT_SECONDS))
         except TimeoutError:
             details = {"cut_off_after_s": ATTACK_LIMIT_SECONDS}
-        except Exception as exc:  # noqa: BLE001 - an attack that breaks is reported, the others still run
+        except Exception as exc:
             details = {"failed": f"{type(exc).__name__}: {exc}", "where": traceback.format_exc(limit=-2)[-600:]}
         t0 = ctx.t0 or t + window
         t1 = time.monotonic()

@@ -81,7 +81,7 @@ def bench(name: str, n_inputs: int, hidden: tuple[int, ...]) -> None:
     times = []
     for _ in range(30):
         t0 = time.perf_counter()
-        _, cache = forward(spec, model.params, G)  # every neuron: cache.A[1:]
+        forward(spec, model.params, G)  # every neuron (the cache holds them all)
         times.append(time.perf_counter() - t0)
     n_neurons = sum(hidden) + 1
     print(json.dumps({"bench": "grid_all_neurons", "net": name, "grid": f"{GRID}x{GRID}",
@@ -109,13 +109,15 @@ def bench_fast(name: str, n_inputs: int, hidden: tuple[int, ...], rounds: int) -
         ref, fst = Model.create(spec, np.random.default_rng(1)), Model.create(spec, np.random.default_rng(1))
         ref_rng, fast_rng = np.random.default_rng(2), np.random.default_rng(2)
 
-        def reference(epochs: int = 4) -> float:
+        def reference(epochs: int = 4, ref: Model = ref, hp: Hyperparams = hp,
+                      ref_rng: np.random.Generator = ref_rng) -> float:
             t0 = clock()
             for _ in range(epochs):
                 ref.train_epoch(X, Y, BATCH, hp, ref_rng)
             return epochs * N_POINTS / BATCH / (clock() - t0)
 
-        def compiled(epochs: int = 4) -> float:
+        def compiled(epochs: int = 4, fst: Model = fst, hp: Hyperparams = hp,
+                     fast_rng: np.random.Generator = fast_rng) -> float:
             t0 = clock()
             for _ in range(epochs):
                 fast.train_run(spec, fst.params, fst.opt_state, fst.trainable, hp, X, Y,
@@ -123,7 +125,7 @@ def bench_fast(name: str, n_inputs: int, hidden: tuple[int, ...], rounds: int) -
             return epochs * N_POINTS / BATCH / (clock() - t0)
 
         reference(1), compiled(1)  # warm-up, and both models one epoch in
-        rates = _alternate({"reference": reference, "fast": lambda: compiled(40)}, rounds)
+        rates = _alternate({"reference": reference, "fast": lambda compiled=compiled: compiled(40)}, rounds)
         # Both models saw the same batches only if they ran the same epochs: compare on fresh ones.
         a, b = Model.create(spec, np.random.default_rng(3)), Model.create(spec, np.random.default_rng(3))
         r1, r2 = np.random.default_rng(4), np.random.default_rng(4)

@@ -228,9 +228,9 @@ class LoadClient:
                     changer.cancel()
                     try:
                         await ws.send('{"type":"pause"}')  # it would go on training for the next run
-                    except Exception:  # noqa: BLE001, S110 - already closed
+                    except Exception:
                         pass
-        except Exception as exc:  # noqa: BLE001 - reported, not raised: one client must not end the run
+        except Exception as exc:
             self.error = f"{type(exc).__name__}: {exc}"
 
     async def _read(self, ws: Any, loads: Any) -> None:

@@ -107,7 +107,7 @@ class Client:
             self.arrived.clear()
             try:
                 await asyncio.wait_for(self.arrived.wait(), max(0.0, deadline - time.perf_counter()))
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 pass
         raise TimeoutError(f"no frame with lr={lr} within {timeout} s")
 

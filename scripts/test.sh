@@ -19,4 +19,8 @@ python3 -m pip install -q --disable-pip-version-check -e '.[test]'
 # Compile the fast path once (about 10 s on a fresh clone, then cached on disk), so
 # no test's server spends its first seconds compiling.
 python3 -c "from app.nn import fast; fast.warm_up() or print('fast path unavailable:', fast.reason())"
+# The code's own rules first: lint, types, and the layers of the house (pyproject.toml).
+python3 -m ruff check app tests benchmarks scripts
+python3 -m mypy
+lint-imports
 python3 -m pytest "$@"

@@ -23,7 +23,7 @@ def fit_standardizer(X: Array) -> tuple[Array, Array]:
     if X.ndim != 2 or X.shape[0] < 1:
         raise ValueError(f"standardize needs a 2-D array with at least one row, got shape {X.shape}")
     mean = X.mean(axis=0)
-    constant = np.all(X == X[0], axis=0)  # [D]
+    constant = np.all(X[0] == X, axis=0)  # [D]
     # The float mean of n copies of c is not always c (seven copies of 0.1 average
     # to 0.1 - 1.4e-17); take the value itself so the centred column is exactly 0.
     mean[constant] = X[0, constant]

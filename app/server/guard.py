@@ -57,7 +57,7 @@ def machine_names() -> set[str]:
             for ip in adapter.ips:
                 address = ip.ip if isinstance(ip.ip, str) else ip.ip[0]
                 names.add(address.split("%")[0])
-    except Exception:  # noqa: BLE001 - no interface list: the names above still work
+    except Exception:
         log.warning("could not list this machine's network addresses")
     return {n.lower() for n in names if n}
 

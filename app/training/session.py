@@ -384,7 +384,7 @@ class TrainingSession:
             "index": i, "x": self.data.raw["train"][i].tolist(), "inputs": x[0].tolist(),
             "target": Y[0].tolist(), "output": out[0].tolist(), "in_batch": bool(np.any(pending.idx == i)),
             "z": [z[0].tolist() for z in cache.Z], "a": [a[0].tolist() for a in cache.A],
-            "batch_size": int(len(pending.idx)),
+            "batch_size": len(pending.idx),
         }
         if phase >= 1:
             trace["loss"] = float(self.task.loss(out, Y, cache.Z[-1]))

@@ -40,7 +40,7 @@ def join(client: TestClient, stack: contextlib.ExitStack, code: str, name: str, 
 
 def test_a_room_has_a_short_code_and_a_key_for_the_teacher_only(client: TestClient) -> None:
     with contextlib.ExitStack() as stack:
-        teacher, _, room = open_room(client, stack)
+        _, _, room = open_room(client, stack)
         assert room["role"] == "teacher" and room["mode"] == "teach"
         assert len(room["code"]) == 6 and room["code"].isalnum() and room["code"].isupper()
         assert room["link"] == f"/?room={room['code']}"
@@ -167,7 +167,7 @@ def test_bad_room_messages(client: TestClient) -> None:
 
 def test_teacher_reload_resumes_the_room(client: TestClient) -> None:
     with contextlib.ExitStack() as stack:
-        teacher, session, room = open_room(client, stack)
+        _, session, room = open_room(client, stack)
         student = join(client, stack, room["code"], "Ada")
     with contextlib.ExitStack() as stack:
         again = Peer(stack.enter_context(client.websocket_connect("/ws")))

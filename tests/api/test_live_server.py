@@ -83,7 +83,7 @@ class Reader:
                 raise AssertionError(f"no matching message within {timeout} s")
             try:
                 await asyncio.wait_for(self.arrived.wait(), left)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 pass
 
 
@@ -220,7 +220,8 @@ def test_control_to_effect_latency(server: Server) -> None:
                     lr = round(0.01 + 0.001 * i, 6)
                     t0 = time.perf_counter()
                     await p.send({"type": "set_hyper", "lr": lr})
-                    t1, frame = await reader.first(lambda m: m["type"] == "frame" and m["hyper"]["lr"] == lr, t0)
+                    t1, frame = await reader.first(
+                        lambda m, lr=lr: m["type"] == "frame" and m["hyper"]["lr"] == lr, t0)
                     latencies.append(t1 - t0)
                     assert frame["history"]["changes"][-1]["new"] == lr
                     assert frame["playing"] is True and frame["updates_per_second"] is None

@@ -304,9 +304,9 @@ def test_session_limit_is_enforced_with_its_number_when_every_session_is_watched
 
 
 def test_other_origins_are_refused(client: TestClient) -> None:
-    with pytest.raises(WebSocketDisconnect):
-        with client.websocket_connect("/ws", headers={"origin": "http://evil.example"}) as ws:
-            ws.receive_text()
+    with pytest.raises(WebSocketDisconnect), \
+            client.websocket_connect("/ws", headers={"origin": "http://evil.example"}) as ws:
+        ws.receive_text()
     with client.websocket_connect("/ws", headers={"origin": "http://testserver"}) as ws:
         Peer(ws).hello()
 

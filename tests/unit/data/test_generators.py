@@ -154,7 +154,7 @@ def test_plane_target() -> None:
     assert ds.y.min() == -1.0 and ds.y.max() == 1.0  # corners are clipped
     noisy = gen("plane", 50)
     resid = noisy.y - np.clip(noisy.X.sum(axis=1) / 10.0, -1, 1)
-    assert 0.1 < np.std(resid) and np.all(np.abs(resid) <= 1.2 + 1e-12)
+    assert np.std(resid) > 0.1 and np.all(np.abs(resid) <= 1.2 + 1e-12)
 
 
 def test_multigauss_target_surface() -> None:

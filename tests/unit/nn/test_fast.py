@@ -174,7 +174,7 @@ def test_fast_matches_reference_on_edge_shapes(task: str, n_inputs: int, hidden:
     hp = Hyperparams(optimizer=opt, lr=LR[opt])
     batch_rng = np.random.default_rng(4)
     ref_rng, fast_rng = np.random.default_rng(9), np.random.default_rng(9)
-    for epoch in range(6):
+    for _ in range(6):
         epoch_list = epoch_batches(n, batch, batch_rng)
         for idx in epoch_list:
             ref.train_step(X[idx], Y[idx], hp, "l2", 0.001, 0.2, ref_rng)
@@ -192,7 +192,7 @@ def test_pairwise_sum_is_numpys() -> None:
     from app.nn import fast_kernels
 
     rng = np.random.default_rng(0)
-    for n in [*range(0, 140), 255, 256, 257, 1000, 1031, 4096, 10001]:
+    for n in [*range(140), 255, 256, 257, 1000, 1031, 4096, 10001]:
         a = rng.normal(size=n) * 10.0 ** rng.uniform(-8, 8, size=n)
         assert fast_kernels._pairwise(a, 0, n, 1) == 0.0 + np.add.reduce(a), n
         if n >= 3:
@@ -273,8 +273,8 @@ def test_bad_arguments_are_refused_before_anything_changes() -> None:
     model = Model.create(spec, np.random.default_rng(1))
     before = [{k: v.copy() for k, v in p.items()} for p in model.params]
     ok = [np.arange(10)]
-    args: dict[str, Any] = dict(spec=spec, params=model.params, state=model.opt_state,
-                                trainable=model.trainable, X=X, Y=Y)
+    args: dict[str, Any] = {"spec": spec, "params": model.params, "state": model.opt_state,
+                            "trainable": model.trainable, "X": X, "Y": Y}
     with pytest.raises(ValueError, match="lr"):
         fast.train_run(hp=Hyperparams(lr=-1.0), batches=ok, **args)
     with pytest.raises(ValueError, match="indices"):

@@ -106,7 +106,7 @@ def test_targets() -> None:
     assert TASKS["regression"].targets([0.5, 1.5]).shape == (2, 1)
     with pytest.raises(ValueError, match="binary labels"):
         TASKS["binary"].targets([0, 2])
-    with pytest.raises(ValueError, match="0..1"):
+    with pytest.raises(ValueError, match=r"0\.\.1"):
         TASKS["multiclass"].targets([0, 3], n_classes=2)
     with pytest.raises(ValueError, match="integer"):
         TASKS["multiclass"].targets([0.5, 1.0])

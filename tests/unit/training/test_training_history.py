@@ -89,7 +89,7 @@ def test_long_runs_keep_a_bounded_history() -> None:
     for step in range(1, 10001):
         h.record_update(step, 1.0 / step)
         if step % 10 == 0:
-            h.record_epoch(step, step // 10, {c: 0.1 for c in EPOCH_COLUMNS})
+            h.record_epoch(step, step // 10, dict.fromkeys(EPOCH_COLUMNS, 0.1))
     assert len(h.updates) < 64 and len(h.epochs) < 8
     rows = h.since(-1, 0, limit=None)
     # Epoch rows are thinned the same way: the newest is at most a stride behind.
