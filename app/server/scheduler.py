@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections import Counter
 
 from app.server.registry import LiveSession, Registry
 from app.server.ws import MAX_UNACKED
@@ -114,20 +113,17 @@ def turn_share(slice_seconds: float, playing: int) -> float:
     return max(slice_seconds / 4, min(slice_seconds, 0.03 / max(1, playing)))
 
 
-def turn_shares(playing: list[LiveSession], slice_seconds: float) -> dict[str, float]:
-    """Each playing session's time limit per round, by session id.
-
-    The round is shared between client addresses first, then between the
-    sessions of each address: a client that starts sixty sessions gets the
-    time of one, not sixty times the time of a classmate.
-    """
-    per_address = Counter(live.address for live in playing)
-    share = turn_share(slice_seconds, len(per_address))
-    return {live.id: share / per_address[live.address] for live in playing}
+def by_address(playing: list[LiveSession]) -> dict[str | None, list[LiveSession]]:
+    """Playing sessions grouped by the client address that created them."""
+    groups: dict[str | None, list[LiveSession]] = {}
+    for live in playing:
+        groups.setdefault(live.address, []).append(live)
+    return groups
 
 
 async def training_loop(registry: Registry, slice_seconds: float) -> None:
     """Forever: give every playing session that is due its turn, then let I/O run."""
+    cursors: dict[str | None, int] = {}  # per address: the session its next round starts with
     while True:
         playing = registry.playing()
         if not playing:
@@ -135,23 +131,35 @@ async def training_loop(registry: Registry, slice_seconds: float) -> None:
             registry.work.clear()
             await registry.work.wait()
             continue
-        shares = turn_shares(playing, slice_seconds)
+        groups = by_address(playing)
+        cursors = {address: cursors.get(address, 0) for address in groups}
+        share = turn_share(slice_seconds, len(groups))  # an address's time a round
+        turn = turn_share(slice_seconds, len(playing))  # a session's time a turn
         ran = 0
         wake = time.perf_counter() + MAX_NAP_SECONDS
         last_yield = time.perf_counter()
-        for live in playing:
-            if not live.playing:
-                continue
-            now = time.perf_counter()
-            due = next_turn(live, now)
-            if due <= now:
-                run_turn(live, shares[live.id])
+        for address, group in groups.items():
+            # Each address has `share` seconds a round, however many sessions it plays;
+            # its sessions take turns from where its last round stopped.
+            start = cursors[address] % len(group)
+            until = time.perf_counter() + share
+            for k in range(len(group)):
+                live = group[(start + k) % len(group)]
+                if not live.playing:
+                    continue
+                now = time.perf_counter()
+                due = next_turn(live, now)
+                if due > now:
+                    wake = min(wake, due)
+                    continue
+                run_turn(live, turn)
                 ran += 1
                 if time.perf_counter() - last_yield >= YIELD_SECONDS:
                     await asyncio.sleep(0)  # frames and messages go out between turns
                     last_yield = time.perf_counter()
-            else:
-                wake = min(wake, due)
+                if time.perf_counter() >= until:
+                    cursors[address] = start + k + 1
+                    break
         if ran:
             await asyncio.sleep(0)
             continue

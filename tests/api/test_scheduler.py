@@ -225,3 +225,43 @@ def test_io_runs_between_turns_at_least_every_yield_interval(monkeypatch) -> Non
     assert sum(ran) / len(ran) > 1.5  # several turns per loop iteration, not one
     # At most YIELD_SECONDS of turns, then one more turn (~1 ms; more on a busy machine).
     assert sorted(gaps)[int(0.95 * len(gaps))] < scheduler.YIELD_SECONDS + 0.02
+
+
+def test_each_address_gets_its_share_of_a_round_however_many_sessions_it_plays(monkeypatch) -> None:
+    """One student playing thirty sessions at full speed gets the time of one: the
+    classmate's session has its turn in every round. Time is a fake clock that each
+    turn moves on by 5 ms, so what is counted does not depend on this machine."""
+    registry = Registry(50, MemoryStore())
+    flood = [registry.create(RunConfig(seed=i + 1), HyperState(), address="10.0.0.66") for i in range(30)]
+    classmate = registry.create(RunConfig(), HyperState(), address="10.0.0.7")
+    for live in [*flood, classmate]:
+        live.updates_per_second = None  # full speed: due in every round
+        live.set_playing(True)
+    now = [0.0]
+    turns: list[LiveSession] = []
+
+    class FakeTime:
+        @staticmethod
+        def perf_counter() -> float:
+            return now[0]
+
+    def turn(live: LiveSession, limit: float) -> int:
+        turns.append(live)
+        now[0] += 0.005
+        return 1
+
+    monkeypatch.setattr(scheduler, "time", FakeTime)
+    monkeypatch.setattr(scheduler, "run_turn", turn)
+
+    async def main() -> None:
+        loop = asyncio.create_task(scheduler.training_loop(registry, 0.004))
+        while len(turns) < 200:
+            await asyncio.sleep(0)
+        loop.cancel()
+
+    asyncio.run(main())
+    mine = [i for i, live in enumerate(turns) if live is classmate]
+    assert len(mine) >= 90  # about every other turn is the classmate's
+    assert max(b - a for a, b in itertools.pairwise(mine)) <= 2
+    # The flood's sessions take turns: every one of them trained.
+    assert {live.id for live in turns if live is not classmate} == {live.id for live in flood}
