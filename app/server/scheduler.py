@@ -13,13 +13,14 @@ larger turns cost less: the fast path runs a turn's updates in one compiled
 call, and the per-call costs are paid once per frame, not once per
 millisecond.
 
-When the machine is saturated every session is due in every round, and each
-gets one turn per round, of at most `TURN_FRAMES` frames' worth of updates
-and at most its slice of time: every session slows down by the same share
-(frames and updates together, like a film in slow motion; full-speed
-sessions get equal time, and each client address gets equal time however many
-sessions it plays) and none starves. Background work (snapshots) waits for a round with time to spare;
-see `Registry.spare`.
+When the machine is saturated every session is due in every round. A round
+gives each client address its share of time, and the sessions of one address
+take turns in rotation, each turn of at most `TURN_FRAMES` frames' worth of
+updates and at most its slice of time: every session slows down by the same
+share (frames and updates together, like a film in slow motion), one
+student's sixty sessions get the time of one classmate's, and none starves.
+Background work (snapshots) waits for a round with time to spare; see
+`Registry.spare`.
 """
 
 from __future__ import annotations
