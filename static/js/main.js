@@ -83,7 +83,7 @@ socket.addEventListener("error", ({ detail: msg }) => {
     socket.sayHello(null);
   }
 });
-for (const type of ["room", "room_status", "saved", "notice"]) socket.addEventListener(type, ({ detail }) => classroom.receive(detail));
+for (const type of ["room", "room_status", "room_closed", "saved", "notice"]) socket.addEventListener(type, ({ detail }) => classroom.receive(detail));
 socket.addEventListener("status", ({ detail }) => status.setConnected(detail.connected));
 
 function rebuild() {

@@ -1,11 +1,11 @@
 // The only module that talks to the server's websocket. It says hello (with the
 // session id kept in sessionStorage, so a reload resumes the same session, and
-// a room's teacher key kept in localStorage for that session), re-dispatches
-// every server message as an event named after its `type`, acknowledges frames
-// when told they are drawn, and reconnects with backoff. The teacher key of
-// the session shown also goes in a cookie scoped to that session's HTTP routes,
-// so that plain download links (model JSON, history CSV) carry it, and in the
-// X-Teacher-Key header of api() calls.
+// a room's teacher key kept in localStorage for that session until the room
+// closes), re-dispatches every server message as an event named after its
+// `type`, acknowledges frames when told they are drawn, and reconnects with
+// backoff. The teacher key of the session shown also goes in a cookie scoped
+// to that session's HTTP routes, so that plain download links (model JSON,
+// history CSV) carry it, and in the X-Teacher-Key header of api() calls.
 
 const SESSION_KEY = "paramlab.session_id";
 const TEACHER_KEY = "paramlab.teacher_key.";   // + session id
@@ -38,6 +38,7 @@ export class Socket extends EventTarget {
     this.framesReceived = 0;
     this.lastAcked = -1;
     this.awaitingHello = false;
+    this.teaching = false;   // the last room message made this page its teacher
     /** Messages sent right after every hello (a student going back into their room). */
     this.afterHello = () => [];
   }
@@ -79,9 +80,16 @@ export class Socket extends EventTarget {
       // The download links follow the session shown (a follower's page shows the teacher's, without its id or key).
       this.showCookie(msg.session_id ? this.sessionId : null);
       this.setConnected(true);
-    } else if (msg.type === "room" && msg.teacher_key && this.sessionId) {
-      localStorage.setItem(TEACHER_KEY + this.sessionId, msg.teacher_key);
-      this.showCookie(this.sessionId);
+    } else if (msg.type === "room") {
+      this.teaching = msg.role === "teacher";
+      if (msg.teacher_key && this.sessionId) {
+        localStorage.setItem(TEACHER_KEY + this.sessionId, msg.teacher_key);
+        this.showCookie(this.sessionId);
+      }
+    } else if (msg.type === "room_closed" && this.teaching) {
+      // The session is the teacher's own again: its key opens nothing now, so it goes (storage and cookie).
+      this.teaching = false;
+      this.forgetTeacherKey();
     } else if (msg.type === "error" && msg.code === "no_session" && this.awaitingHello && this.sessionId) {
       // The stored session is gone (server restarted): start a new one from the URL's config.
       this.sessionId = null;
@@ -121,6 +129,13 @@ export class Socket extends EventTarget {
     this.sessionId = null;
     sessionStorage.removeItem(SESSION_KEY);
     this.showCookie(null);
+  }
+
+  /** Forget the teacher key of the page's own session (its room is closed). */
+  forgetTeacherKey() {
+    if (!this.sessionId) return;
+    localStorage.removeItem(TEACHER_KEY + this.sessionId);
+    teacherCookie(this.sessionId, null);
   }
 
   /** The teacher-key cookie is that of `sessionId` (if this browser holds its key), and of no session shown before. */

@@ -3,15 +3,16 @@
 // join with the code and follow the teacher's session read-only, fork it into a
 // copy of their own, and come back. The teacher sees the class (connected,
 // following, forked, a gallery of the losses students chose to share) and
-// pushes a hyperparameter into every student's own session. Anyone saves a run
-// and shares its link. Like the other views it never talks to the server: it
-// dispatches "intent" events (protocol messages); main.js hands it the server's
-// room, room_status, saved, notice and error messages.
+// pushes a hyperparameter into every student's own session, gives the room a
+// new code or closes it (room_card.js). Anyone saves a run and shares its link.
+// Like the other views it never talks to the server: it dispatches "intent"
+// events (protocol messages); main.js hands it the server's room, room_status,
+// room_closed, saved, notice and error messages.
 import { fmt, int } from "../format.js";
 import { h, fill, num } from "../dom.js";
 import { PROPS } from "../state.js";
-import { drawQR } from "../qr.js";
 import { ReadOnly } from "./read_only.js";
+import { RoomCard } from "./room_card.js";
 
 const ROOM_KEY = "paramlab.room";   // sessionStorage: {code, name, share, mode} of this tab's student
 const RUN_KEY = "paramlab.run";     // sessionStorage: the saved run this tab's session was opened from
@@ -23,6 +24,7 @@ const FOLLOWER_MAY = new Set(["fork", "follow", "save", "room_join"]);
 
 const normCode = (s) => String(s || "").toUpperCase().replace(/[\s-]/g, "");
 const plural = (n, word) => `${int(n)} ${word}${n === 1 ? "" : "s"}`;
+const sentence = (s) => { s = String(s || "").trim(); return s && s[0].toUpperCase() + s.slice(1) + (/[.!?]$/.test(s) ? "" : "."); };
 
 function stored(key) {
   try { return JSON.parse(sessionStorage.getItem(key)); } catch { return null; }
@@ -33,8 +35,9 @@ export class ClassroomView extends EventTarget {
   constructor(root, parts) {
     super();
     Object.assign(this, { root, ...parts });
-    this.room = null; this.status = null; this.hyper = null; this.playing = false; this.session = null; this.qr = null;
+    this.room = null; this.status = null; this.hyper = null; this.playing = false; this.session = null;
     this.pendingJoin = null; this.notices = [];
+    this.closedText = null;   // a student's room was closed: the banner says so until dismissed
     this.lock = new ReadOnly();
     const params = new URLSearchParams(location.search);
     this.urlRoom = params.get("room");
@@ -50,6 +53,8 @@ export class ClassroomView extends EventTarget {
   }
 
   get mode() { return this.room?.mode ?? null; }
+  /** The QR code drawn for the room's join link ({text, moduleCount, cell, quiet}), or null. */
+  get qr() { return this.roomCard.qr; }
   get readOnly() { return this.lock.on; }
   /** The page opens as a student (a join link, or a reload in a room): its own first session starts paused. */
   get joining() { return !!(this.urlRoom || this.joined); }
@@ -69,7 +74,7 @@ export class ClassroomView extends EventTarget {
     const q = (s) => this.root.querySelector(s);
     this.cards = { teach: q(".cl-teach"), join: q(".cl-join"), room: q(".cl-room"), klass: q(".cl-class"),
       push: q(".cl-push"), student: q(".cl-student"), save: q(".cl-save") };
-    this.qrCanvas = q("#room-qr");
+    this.roomCard = new RoomCard(this.cards.room, (msg) => this.intent(msg));
   }
 
   bind() {
@@ -85,6 +90,7 @@ export class ClassroomView extends EventTarget {
     q("#room-leave").addEventListener("click", () => this.leave());
     this.banner.querySelector("#room-fork").addEventListener("click", () => this.intent({ type: "fork" }));
     this.banner.querySelector("#room-back").addEventListener("click", () => this.intent({ type: "follow" }));
+    this.banner.querySelector("#room-dismiss").addEventListener("click", () => { this.closedText = null; this.render(); });
   }
 
   show(on) {
@@ -104,6 +110,7 @@ export class ClassroomView extends EventTarget {
   receive(msg) {
     if (msg.type === "room") this.onRoom(msg);
     else if (msg.type === "room_status") { this.status = msg; this.renderClass(); this.render(); }
+    else if (msg.type === "room_closed") this.onClosed(msg);
     else if (msg.type === "saved") this.onSaved(msg);
     else if (msg.type === "notice") { this.notices.push(msg.text); this.toastText(msg.text); }
     else if (msg.type === "error") this.onError(msg);
@@ -111,18 +118,46 @@ export class ClassroomView extends EventTarget {
 
   onRoom(msg) {
     if (msg.role === "teacher" && !this.room) this.show(true);   // a teacher's reload: the code is back on screen
-    this.room = msg;
+    const before = this.room;
+    this.room = msg; this.closedText = null;
     if (msg.role === "student") {
       const who = this.pendingJoin || this.joined || {};
       this.joined = { code: msg.code, name: who.name, share: !!who.share, mode: msg.mode };
       sessionStorage.setItem(ROOM_KEY, JSON.stringify(this.joined));
       if (this.pendingJoin) { this.pendingJoin = null; this.show(false); }   // the banner takes over
+      // A new code: a reload of a join link must not try the old one.
+      if (this.urlRoom && normCode(this.urlRoom) !== msg.code) { this.urlRoom = msg.code; history.replaceState(null, "", msg.link + location.hash); }
     } else {
       this.forgetRoom();
-      this.status = this.status?.code === msg.code ? this.status : null;
+      // The class stays the same under a new code; a teacher's reload waits for the next count.
+      this.status = before?.role === "teacher" || this.status?.code === msg.code ? this.status : null;
+      this.setTeachStatus("");
     }
     this.setReadOnly(msg.mode === "follow");
     this.render();
+  }
+
+  /** The room ended. The teacher's panel offers to open one again; a student is back on their own session. */
+  onClosed(msg) {
+    const teacher = this.room?.role === "teacher";
+    this.room = null; this.status = null; this.pendingJoin = null;
+    this.roomCard.reset();
+    this.forgetRoom();
+    if (teacher) {
+      this.setTeachStatus(`${sentence(msg.text)} Its code no longer works; the session is yours alone again.`);
+    } else {
+      this.closedText = msg.text;
+      if (this.urlRoom) { this.urlRoom = null; history.replaceState(null, "", location.pathname + location.hash); }
+    }
+    this.setReadOnly(false);
+    this.render();
+    const focus = document.activeElement;
+    if (teacher && !this.root.hidden && (!focus || focus === document.body || this.root.contains(focus))) this.root.querySelector("#room-open").focus();
+  }
+
+  setTeachStatus(text) {
+    this.cards.teach.querySelector(".cl-teach-status").textContent = text;
+    this.cards.teach.querySelector(".cl-err").textContent = "";
   }
 
   onSaved(msg) {
@@ -135,12 +170,18 @@ export class ClassroomView extends EventTarget {
 
   onError(msg) {
     const text = this.explain(msg).message;
-    if (msg.code === "no_room") {
-      this.forgetRoom(); this.pendingJoin = null; this.room = null;
+    if (msg.code === "no_room" || (msg.code === "rate_limited" && msg.request === "room_join")) {
+      // Too many wrong codes: the room may exist, so a reload may try it again later; a wrong code is forgotten.
+      if (msg.code === "no_room") this.forgetRoom();
+      this.pendingJoin = null; this.room = null;
       this.setReadOnly(false);
       this.render();
       this.cards.join.querySelector(".cl-err").textContent = text;
       this.show(true);
+    } else if (msg.request === "room_create") {
+      this.cards.teach.querySelector(".cl-err").textContent = text;
+    } else if (msg.request === "room_close" || msg.request === "room_new_code") {
+      this.roomCard.error(text);
     } else if (msg.request === "room_push") {
       this.cards.push.querySelector(".cl-err").textContent = text;
     } else if (msg.request === "save") {
@@ -165,6 +206,9 @@ export class ClassroomView extends EventTarget {
         : msg.request === "room_create" ? "This session belongs to another room's teacher: open a room from a session of your own."
         : this.mode === "follow" ? "You are following the teacher's session, which is read-only. Press “Fork: experiment on my own copy” to try your own changes."
         : "Only the room's teacher can change this session.";
+    } else if (msg.code === "limit" || msg.code === "rate_limited") {
+      // The server's own words, and the quota it applies (with the setting that raises it, when there is one).
+      message = sentence(msg.message) + (msg.allowed ? ` Limit: ${String(msg.allowed).replace(/\.$/, "")}.` : "");
     }
     return { ...msg, message };
   }
@@ -277,36 +321,32 @@ export class ClassroomView extends EventTarget {
       const n = this.status?.students;
       this.chip.textContent = `Room ${r.code}` + (teacher && n !== undefined ? ` · ${plural(n, "student")}` : "");
     }
-    if (teacher) this.renderRoom(r);
+    if (teacher) this.roomCard.render(r);
     if (student) {
       c.student.querySelector(".cl-student-text").textContent = `You are in room ${r.code} as ${this.joined?.name ?? "a student"}` +
         (this.joined?.share ? ", sharing your loss with the class." : ".");
     }
-    this.banner.hidden = !student;
-    if (student) {
-      const follow = r.mode === "follow";
-      this.banner.classList.toggle("forked", !follow);
-      this.banner.querySelector(".room-mode").textContent = follow ? "Following the teacher — read-only" : "Your own copy";
-      this.banner.querySelector(".room-note").textContent = follow
-        ? `Room ${r.code}: you see the teacher's network live.`
-        : `Room ${r.code}: experiment freely, the teacher's session is untouched.`;
-      this.banner.querySelector("#room-fork").hidden = !follow;
-      this.banner.querySelector("#room-back").hidden = follow;
-    }
+    this.renderBanner(r, student);
   }
 
-  renderRoom(r) {
-    const link = location.origin + r.link;
-    if (this.qr?.text !== link) {
-      const code = this.root.querySelector("#room-code");
-      fill(code, h("span", null, r.code.slice(0, 3)), h("span", null, r.code.slice(3)));
-      const a = this.root.querySelector("#room-link");
-      a.href = link; a.textContent = link;
-      this.qr = drawQR(this.qrCanvas, link);
-      this.qrCanvas.setAttribute("aria-label", `QR code of the join link ${link}`);
+  /** A student's banner: following or forked (with the way to switch), or the room closed (with the server's words). */
+  renderBanner(r, student) {
+    const b = this.banner, closed = !r && this.closedText !== null, follow = student && r.mode === "follow";
+    b.hidden = !student && !closed;
+    b.classList.toggle("closed", closed);
+    b.classList.toggle("forked", student && !follow);
+    b.querySelector("#room-fork").hidden = !follow;
+    b.querySelector("#room-back").hidden = !student || follow;
+    b.querySelector("#room-dismiss").hidden = !closed;
+    if (closed) {
+      b.querySelector(".room-mode").textContent = "Room closed";
+      b.querySelector(".room-note").textContent = this.closedText;
+    } else if (student) {
+      b.querySelector(".room-mode").textContent = follow ? "Following the teacher — read-only" : "Your own copy";
+      b.querySelector(".room-note").textContent = follow
+        ? `Room ${r.code}: you see the teacher's network live.`
+        : `Room ${r.code}: experiment freely, the teacher's session is untouched.`;
     }
-    const until = new Date(r.expires_at * 1000).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
-    this.root.querySelector(".room-expires").textContent = `Open until ${until}. Students need no account: the code and a name.`;
   }
 
   renderClass() {
