@@ -192,6 +192,8 @@ class Connection:
         if live is None and msg.run_id:
             return await self.service.open_run(self.address, msg.run_id, "hello")
         if live is not None:
+            # A room's session is its teacher's: students reach it by the room's code.
+            self.service.check_key(live, msg.teacher_key, "hello")
             return live
         if msg.session_id and msg.config is None:
             raise ServiceError(404, p.ErrorMessage(

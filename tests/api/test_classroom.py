@@ -95,11 +95,10 @@ def test_a_student_who_learns_the_session_id_still_cannot_drive_it(client: TestC
     with contextlib.ExitStack() as stack:
         _, session, _ = open_room(client, stack)
         intruder = Peer(stack.enter_context(client.websocket_connect("/ws")))
-        intruder.hello(session_id=session["session_id"])
+        intruder.send({"type": "hello", "session_id": session["session_id"]})  # no key: not even to watch it
+        assert intruder.until("error")["code"] == "forbidden"
         intruder.send({"type": "set_hyper", "lr": 5})
-        assert intruder.until("error")["code"] == "forbidden"
-        intruder.send({"type": "room_create"})
-        assert intruder.until("error")["code"] == "forbidden"
+        assert intruder.until("error")["code"] == "no_session"
 
 
 def test_fork_push_and_follow_again(client: TestClient) -> None:

@@ -97,6 +97,15 @@ def test_http_routes_of_a_room_session_need_the_teacher_key(client: TestClient) 
         client.cookies.clear()
 
 
+def test_a_room_session_cannot_be_resumed_over_the_websocket_without_the_key(client: TestClient) -> None:
+    with client.websocket_connect("/ws") as t, client.websocket_connect("/ws") as s:
+        _, sid, _ = open_room(client, t)
+        student = Peer(s)
+        student.send({"type": "hello", "session_id": sid})
+        error = student.answer()
+        assert error["code"] == "forbidden" and error["request"] == "hello"
+
+
 def test_teacher_keys_are_stored_hashed(client: TestClient) -> None:
     with client.websocket_connect("/ws") as ws:
         _, sid, room = open_room(client, ws)
