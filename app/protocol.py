@@ -14,7 +14,7 @@ a string (an integer is a number wherever a number is taken).
 from __future__ import annotations
 
 import math
-from typing import Annotated, Any, Literal, Union
+from typing import Annotated, Any, Literal
 
 import orjson
 from pydantic import (
@@ -363,8 +363,7 @@ class RoomNewCode(Strict):
 
 
 ClientMessage = Annotated[
-    Union[Hello, Play, Pause, Step, SetSpeed, SetFps, SetHyper, Configure, Reset, SetParam, Freeze, Rollback, Trace,
-          Ack, Save, RoomCreate, RoomJoin, Fork, Follow, RoomPush, RoomClose, RoomNewCode],
+    Hello | Play | Pause | Step | SetSpeed | SetFps | SetHyper | Configure | Reset | SetParam | Freeze | Rollback | Trace | Ack | Save | RoomCreate | RoomJoin | Fork | Follow | RoomPush | RoomClose | RoomNewCode,
     Field(discriminator="type"),
 ]
 CLIENT_MESSAGES: dict[str, type[BaseModel]] = {

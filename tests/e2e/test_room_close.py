@@ -172,7 +172,7 @@ def test_a_new_code_keeps_the_class_and_closing_sends_everyone_home(own_server, 
 
     # The students: the server's words in the banner, no follow/fork, their own session back, nothing read-only.
     for app, name in ((student, "Ada"), (late, "Bo")):
-        app.wait(f"paramlab.classroom.room === null && paramlab.session && paramlab.session.session_id !== null")
+        app.wait("paramlab.classroom.room === null && paramlab.session && paramlab.session.session_id !== null")
         text = app.page.locator("#banner-room")
         assert text.is_visible() and CLOSED in text.inner_text(), name
         for gone in ("Fork: experiment on my own copy", "Back to the teacher"):
