@@ -55,7 +55,7 @@ def history_message(live: LiveSession, client: Client | None = None) -> dict[str
     body = s.history.since(-1, 0, limit=None)
     if client is not None:
         client.history_step = s.step
-        client.change_index = len(s.history.changes)
+        client.change_index = s.history.change_count
     return {"type": "history", **body}
 
 
@@ -69,7 +69,7 @@ def frame_bytes(live: LiveSession, client: Client) -> bytes:
         live.body_cache = (key, encode(body))
     history = s.history.since(client.history_step, client.change_index)
     client.history_step = s.step
-    client.change_index = len(s.history.changes)
+    client.change_index = s.history.change_count
     client.seq += 1
     client.sent_version = s.version
     head = encode({"type": "frame", "seq": client.seq, "history": history})
@@ -81,7 +81,7 @@ def frame_message(live: LiveSession, client: Client) -> dict[str, Any]:
     s = live.session
     history = s.history.since(client.history_step, client.change_index)
     client.history_step = s.step
-    client.change_index = len(s.history.changes)
+    client.change_index = s.history.change_count
     client.seq += 1
     client.sent_version = s.version
     return {"type": "frame", "seq": client.seq, "playing": live.playing,

@@ -7,6 +7,16 @@ points: when full it drops every other point and from then on records every
 second one, and so on. A chart of a long run then keeps its shape at a
 bounded cost. Entries are keyed by step, so a client asks for what happened
 since the last step it saw, whatever was thinned in between.
+
+The change log is bounded too. A dragged slider sends dozens of changes a
+second: changes of one field in quick succession are one gesture and one
+entry (the first `old`, the last `new`, at the step of the last), so a chart
+draws one marker per drag. The log keeps the newest `change_capacity`
+entries. Changes are numbered in the order they are logged (`change_count`
+is the number the next one gets) and a client asks for those from the number
+it has reached on, so dropping old entries shifts nothing. An entry is merged
+into only until `since` has handed it out: what a client received is final,
+and a client never holds a stale copy of a change nor gets one twice.
 """
 
 from __future__ import annotations
@@ -15,11 +25,16 @@ import base64
 import csv
 import io
 import math
+import time
 from array import array
 from bisect import bisect_right
+from collections.abc import Callable
 from typing import Any
 
 EPOCH_COLUMNS = ("train_loss", "test_loss", "val_loss", "train_acc", "test_acc", "val_acc")
+# Changes of one field less than this many seconds apart are one gesture (a
+# slider sends about 60 a second while dragged; a pause in a drag is shorter).
+GESTURE_SECONDS = 1.0
 
 
 def _clean(value: float | None) -> float | None:
@@ -123,10 +138,23 @@ class History:
 
     # At most 3,000 losses (48 KB) and 800 epoch rows (51 KB): more than a chart has
     # pixels, and an idle session of a long run stays under 200 KB (benchmarks/memory.py).
-    def __init__(self, step_capacity: int = 3000, epoch_capacity: int = 800) -> None:
+    # At most 1,000 changes (about 64 KB as JSON): a marker per gesture, more than a chart shows.
+    def __init__(self, step_capacity: int = 3000, epoch_capacity: int = 800, change_capacity: int = 1000,
+                 clock: Callable[[], float] = time.monotonic) -> None:
         self.updates = Series(("batch_loss",), step_capacity)
         self.epochs = Series(("epoch",) + EPOCH_COLUMNS, epoch_capacity)
-        self.changes: list[dict[str, Any]] = []
+        self.change_capacity = change_capacity
+        self.clock = clock
+        self.changes: list[dict[str, Any]] = []  # the newest changes; entries are replaced, never edited
+        self.first_change = 0     # the number of changes[0]: how many older ones were dropped
+        self._handed_out = 0      # changes numbered below this were returned by `since`: final
+        self._last_at = -math.inf  # clock time the newest entry was last written
+
+    @property
+    def change_count(self) -> int:
+        """How many changes were ever logged: the number the next one gets. A client
+        that has received the changes before it asks `since(step, change_count)`."""
+        return self.first_change + len(self.changes)
 
     def record_update(self, step: int, batch_loss: float) -> None:
         self.updates.append(step, {"batch_loss": batch_loss})
@@ -144,34 +172,58 @@ class History:
         self.epochs.truncate(step)
 
     def to_state(self) -> dict[str, Any]:
-        return {"updates": self.updates.to_state(), "epochs": self.epochs.to_state(), "changes": list(self.changes)}
+        return {"updates": self.updates.to_state(), "epochs": self.epochs.to_state(),
+                "changes": list(self.changes), "first_change": self.first_change}
 
     def load_state(self, state: dict[str, Any]) -> None:
+        """Restore what `to_state` saved (a state saved before the log was bounded
+        may hold more changes than fit: the newest are kept)."""
         self.updates.load_state(state["updates"])
         self.epochs.load_state(state["epochs"])
-        self.changes = list(state["changes"])
+        changes = list(state["changes"])
+        dropped = max(0, len(changes) - self.change_capacity)
+        self.changes = changes[dropped:]
+        self.first_change = int(state.get("first_change", 0)) + dropped
+        self._handed_out = self.change_count  # restored entries start no gesture
+        self._last_at = -math.inf
 
     def record_change(self, step: int, field: str, old: Any, new: Any) -> None:
-        self.changes.append({"step": step, "field": field, "old": old, "new": new})
+        """Log a change at `step`, merged into the newest entry when it continues its
+        gesture (same field, moments ago, not yet handed out); drops the oldest past
+        `change_capacity`. Mutates `changes` (the newest entry is replaced, not edited:
+        a snapshot being written in a thread may hold the old one)."""
+        now = self.clock()
+        last = self.changes[-1] if self.changes else None
+        if (last is not None and last["field"] == field and self.change_count > self._handed_out
+                and now - self._last_at < GESTURE_SECONDS):
+            self.changes[-1] = {"step": step, "field": field, "old": last["old"], "new": new}
+        else:
+            self.changes.append({"step": step, "field": field, "old": old, "new": new})
+            if len(self.changes) > self.change_capacity:
+                dropped = len(self.changes) - self.change_capacity
+                del self.changes[:dropped]
+                self.first_change += dropped
+        self._last_at = now
 
-    def since(self, step: int, change_index: int, limit: int | None = 1000) -> dict[str, Any]:
-        """What was recorded after `step` (and changes from `change_index` on)."""
+    def since(self, step: int, changes_seen: int, limit: int | None = 1000) -> dict[str, Any]:
+        """What was recorded after `step`, and the changes numbered `changes_seen` on
+        (those still kept). The changes returned are final from now on; a client then
+        keeps `change_count` as its `changes_seen`."""
+        self._handed_out = max(self._handed_out, self.change_count)
+        return {**self._rows(step, limit), "changes": self.changes[max(0, changes_seen - self.first_change):]}
+
+    def _rows(self, step: int, limit: int | None) -> dict[str, Any]:
         updates = self.updates.since(step, limit)
         epochs = self.epochs.since(step)
         epoch_rows = {"epoch": [int(e) for e in epochs.pop("epoch")], "step": epochs.pop("step"), **epochs}
-        return {
-            "steps": updates["step"],
-            "batch_loss": updates["batch_loss"],
-            "epochs": epoch_rows,
-            "changes": self.changes[change_index:],
-        }
+        return {"steps": updates["step"], "batch_loss": updates["batch_loss"], "epochs": epoch_rows}
 
     def to_csv(self) -> str:
         """One row per epoch with its metrics, then the change log as comments-free rows."""
         buf = io.StringIO()
         writer = csv.writer(buf, lineterminator="\n")
         writer.writerow(("kind", "step", "epoch", *EPOCH_COLUMNS, "batch_loss", "field", "old", "new"))
-        rows = self.since(-1, 0, limit=None)
+        rows = self._rows(-1, limit=None)
         for i, step in enumerate(rows["epochs"]["step"]):
             writer.writerow(("epoch", step, rows["epochs"]["epoch"][i],
                              *(_csv(rows["epochs"][c][i]) for c in EPOCH_COLUMNS), "", "", "", ""))
@@ -183,11 +235,11 @@ class History:
         return buf.getvalue()
 
 
-def _pack(values: array) -> str:  # type: ignore[type-arg]
+def _pack(values: array) -> str:
     return base64.b64encode(values.tobytes()).decode("ascii")
 
 
-def _unpack(typecode: str, text: str) -> array:  # type: ignore[type-arg]
+def _unpack(typecode: str, text: str) -> array:
     out = array(typecode)
     out.frombytes(base64.b64decode(text))
     return out
