@@ -8,6 +8,12 @@ link carry 18 characters instead of the data, and the same file uploaded
 twice is one dataset. The text is kept in the server's store (when it has
 one), so sessions come back with their data after a restart and on any
 process that shares the store.
+
+Twelve hex digits are 48 bits: two different files may share them (by chance
+after millions of uploads, or on purpose: a collision costs about 2**24
+hashes). A name taken by another text is never overwritten: the upload gets
+the next name of its probe sequence (`name_for(text, attempt)`), which the
+same text finds again the same way.
 """
 
 from __future__ import annotations
@@ -26,6 +32,9 @@ NAME_PATTERN = r"^csv-[0-9a-f]{12}$"
 _NAME = re.compile(NAME_PATTERN)
 STORE_KIND = "dataset"
 CACHE_SIZE = 64  # parsed datasets kept in memory; the rest are parsed again from the store
+# Names tried for one text before an upload is refused: more than one is already
+# a 48-bit collision, more than a few means someone is making them on purpose.
+MAX_ATTEMPTS = 8
 
 
 class TextStore(Protocol):
@@ -38,9 +47,11 @@ def is_custom(name: str) -> bool:
     return bool(_NAME.match(name))
 
 
-def name_for(text: str) -> str:
-    """The dataset name of this CSV text: the same text, the same name."""
-    return PREFIX + hashlib.sha256(text.encode("utf-8")).hexdigest()[:12]
+def name_for(text: str, attempt: int = 0) -> str:
+    """The dataset name of this CSV text: the same text, the same name. Attempt
+    `k` > 0 is the name to try when the first `k` are taken by other texts."""
+    salt = b"" if attempt == 0 else f"{attempt}\n".encode("ascii")
+    return PREFIX + hashlib.sha256(salt + text.encode("utf-8")).hexdigest()[:12]
 
 
 class Library:
@@ -61,8 +72,16 @@ class Library:
     def add(self, text: str) -> tuple[str, Dataset]:
         """Parse `text` and keep it; returns its name and the dataset. Raises DataError."""
         dataset = parse_csv(text)
-        name = name_for(text)
         with self._lock:
+            for attempt in range(MAX_ATTEMPTS):
+                name = name_for(text, attempt)
+                kept = self._text(name)
+                if kept is None or kept == text:
+                    break  # a free name, or this very text uploaded before
+            else:
+                raise DataError("this file's name is taken by other files on this server; "
+                                "change the file a little (add a blank line) and upload it again")
+            # Written again when already there: the upload's age counts from its last use.
             if self._store is not None:
                 self._store.put(STORE_KIND, name, {"csv": text})
             else:
