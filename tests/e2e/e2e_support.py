@@ -16,7 +16,7 @@ ROOT = Path(__file__).resolve().parents[2]
 SHOTS = ROOT / "artifacts" / "screenshots"
 # Every browser test reaches the shared server from 127.0.0.1: one address for the
 # whole suite, where a class would have one each. Quotas per address are tested
-# on servers of their own.
+# on servers of their own (a test's environment overrides these).
 SHARED_SERVER_QUOTAS = {"PARAMLAB_ROOMS_PER_CLIENT": "1000", "PARAMLAB_SESSIONS_PER_CLIENT": "1000",
                         "PARAMLAB_NEW_SESSIONS_PER_MINUTE": "100000", "PARAMLAB_FULL_SPEED_PER_CLIENT": "1000",
                         "PARAMLAB_SAVES_PER_CLIENT_PER_DAY": "100000", "PARAMLAB_UPLOADS_PER_CLIENT_PER_DAY": "100000",
@@ -49,7 +49,7 @@ class Server:
             cwd=ROOT, stdout=self.log.open("wb"), stderr=subprocess.STDOUT,
             # A store of its own: with ./data it would resume (and train) every
             # session an earlier run left playing there.
-            env={**os.environ, "PARAMLAB_STORE": os.environ.get("PARAMLAB_STORE", "memory"), **SHARED_SERVER_QUOTAS})
+            env={**SHARED_SERVER_QUOTAS, **os.environ, "PARAMLAB_STORE": os.environ.get("PARAMLAB_STORE", "memory")})
         deadline = time.monotonic() + 20
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
