@@ -410,3 +410,26 @@ def test_a_long_step_over_the_websocket_gives_the_same_weights_as_one_call() -> 
         assert live.session.step == reference.step == 745
         for mine, theirs in zip(live.session.params, reference.params, strict=True):
             assert (mine["W"] == theirs["W"]).all() and (mine["b"] == theirs["b"]).all()
+
+
+def test_an_aborted_upload_logs_one_line_not_a_traceback(caplog: pytest.LogCaptureFixture) -> None:
+    import asyncio
+    import logging
+
+    from starlette.requests import ClientDisconnect
+
+    from app.server import uploads
+
+    class CutOff:
+        client = None
+
+        async def stream(self) -> Any:
+            yield b"a,b\n1,"
+            raise ClientDisconnect()
+
+    caplog.set_level(logging.INFO, logger="paramlab.uploads")
+    with pytest.raises(Exception) as refused:
+        asyncio.run(uploads._read_body(CutOff(), 1000))  # type: ignore[arg-type]
+    assert refused.value.status_code == 400  # type: ignore[attr-defined]
+    records = [r for r in caplog.records if r.name == "paramlab.uploads"]
+    assert len(records) == 1 and records[0].exc_info is None and "aborted after 6 bytes" in records[0].getMessage()
