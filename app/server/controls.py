@@ -1,4 +1,5 @@
-"""Apply one validated control message to a live session.
+"""Apply one validated control message to a live session (a step, which may be
+long, runs in slices in `service.Service.step`).
 
 Shared by the websocket and the HTTP API so both behave the same. Raises
 `SessionError` (from the session) when a valid message cannot be honoured
@@ -27,17 +28,6 @@ def apply(live: LiveSession, msg: BaseModel) -> str | None:
         live.set_playing(True)
     elif isinstance(msg, p.Pause):
         live.set_playing(False)
-        s.version += 1
-    elif isinstance(msg, p.Step):
-        check_step(live, msg.unit, msg.count)
-        live.set_playing(False)
-        for _ in range(msg.count):
-            if msg.unit == "update":
-                s.advance(1)
-            elif msg.unit == "epoch":
-                s.step_epoch()
-            else:
-                s.step_phase()
         s.version += 1
     elif isinstance(msg, p.SetSpeed):
         live.updates_per_second = msg.updates_per_second
