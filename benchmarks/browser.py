@@ -64,7 +64,14 @@ def main() -> None:
                 ctx = browser.new_context(viewport={"width": 1440, "height": 900})
                 page = ctx.new_page()
                 page.goto(f"{server.url}/#{h}")
-                page.wait_for_function("window.paramlab && paramlab.stats.framesDrawn > 2", timeout=20000)
+                # Not wait_for_function: the page's CSP refuses the eval it uses.
+                page.evaluate("""() => new Promise((done, fail) => {
+                    const t0 = performance.now();
+                    const poll = () => (window.paramlab && paramlab.stats.framesDrawn > 2) ? done()
+                        : performance.now() - t0 > 20000 ? fail(new Error("no frames in 20 s"))
+                        : requestAnimationFrame(poll);
+                    poll();
+                })""")
                 row = {"network": name, **measure(page, args.seconds, args.warmup)}
                 print(json.dumps(row), flush=True)
                 ctx.close()
