@@ -22,5 +22,6 @@ python3 -c "from app.nn import fast; fast.warm_up() or print('fast path unavaila
 # The code's own rules first: lint, types, and the layers of the house (pyproject.toml).
 python3 -m ruff check app tests benchmarks scripts
 python3 -m mypy
-lint-imports
+# (through python3: a console script installed just now may not be on PATH yet)
+python3 -c "import sys; from importlinter.cli import lint_imports_command; sys.argv = ['lint-imports']; lint_imports_command()"
 python3 -m pytest "$@"
