@@ -24,15 +24,13 @@ types and non-finite numbers raise ``ValueError`` saying where.
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import numpy as np
 
-from app.nn.network import NetworkSpec
-from app.nn.optimizers import ALL_SLOTS, OPTIMIZERS, init_state
-
-if TYPE_CHECKING:
-    from app.nn.model import Model
+from app.nn.freezing import Masks
+from app.nn.network import NetworkSpec, Params
+from app.nn.optimizers import ALL_SLOTS, OPTIMIZERS, OptState, init_state
 
 FORMAT_VERSION = 1
 _TOP_KEYS = {"version", "architecture", "weights", "biases", "optimizer", "trainable",
@@ -40,8 +38,27 @@ _TOP_KEYS = {"version", "architecture", "weights", "biases", "optimizer", "train
 _ARCH_KEYS = {"n_inputs", "hidden", "activations", "n_outputs", "task"}
 
 
-def model_to_dict(model: Model) -> dict[str, Any]:
-    """``Model`` -> plain dict of lists, floats, ints, bools and strings."""
+class Saved(Protocol):
+    """What the format holds (``app.nn.model.Model`` has it; this module needs no more)."""
+
+    @property
+    def spec(self) -> NetworkSpec: ...
+    @property
+    def params(self) -> Params: ...
+    @property
+    def optimizer(self) -> str: ...
+    @property
+    def opt_state(self) -> OptState: ...
+    @property
+    def trainable(self) -> Masks: ...
+    @property
+    def step(self) -> int: ...
+    @property
+    def epoch(self) -> int: ...
+
+
+def model_to_dict(model: Saved) -> dict[str, Any]:
+    """A model -> plain dict of lists, floats, ints, bools and strings."""
     spec = model.spec
     return {
         "version": FORMAT_VERSION,
