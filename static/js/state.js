@@ -19,13 +19,18 @@ export const PROPS = [
   { name: "dataset", type: "enum", group: "config", def: "circle", values: DATASETS, pattern: UPLOADED },
   { name: "noise", type: "number", group: "config", def: 0, min: 0, max: 50 },
   { name: "train_ratio", type: "number", group: "config", def: 50, min: 10, max: 90 },
+  { name: "val_ratio", type: "number", group: "config", def: 0, min: 0, max: 40 },
   { name: "n_points", type: "int", group: "config", def: 500, min: 20, max: 2000 },
   { name: "features", type: "list", group: "config", def: ["x1", "x2"], values: FEATURE_NAMES },
   { name: "hidden", type: "intlist", group: "config", def: [4, 2], min: 1, max: 32, maxLen: 8 },
   { name: "activation", type: "enum", group: "config", def: "tanh", values: ACTIVATION_NAMES },
+  // Per hidden layer; null: every layer has `activation`.
+  { name: "activations", type: "list", group: "config", def: null, values: ACTIVATION_NAMES, minLen: 0, maxLen: 8 },
   { name: "task", type: "enum", group: "config", def: null, values: TASKS },
   { name: "init", type: "enum", group: "config", def: "uniform", values: INITS },
   { name: "seed", type: "int", group: "config", def: 1, min: 0, max: 2 ** 31 - 1 },
+  // The initial weights' own seed ("New weights" draws another); null: the same as `seed`.
+  { name: "init_seed", type: "int", group: "config", def: null, min: 0, max: 2 ** 31 - 1 },
   { name: "lr", type: "number", group: "hyper", def: 0.03, min: 1e-5, max: 10 },
   { name: "momentum", type: "number", group: "hyper", def: 0.9, min: 0, max: 0.999 },
   { name: "batch_size", type: "int", group: "hyper", def: 10, min: 1, max: 2000 },
@@ -57,7 +62,8 @@ function parseValue(prop, text) {
     }
     case "list": {
       const items = text === "" ? [] : text.split(",");
-      return items.length >= 1 && items.every((f) => prop.values.includes(f)) ? items : undefined;
+      const ok = items.length >= (prop.minLen ?? 1) && items.length <= (prop.maxLen ?? Infinity);
+      return ok && items.every((f) => prop.values.includes(f)) ? items : undefined;
     }
     case "intlist": {
       const items = text === "" ? [] : text.split(",").map(Number);
@@ -102,6 +108,7 @@ export class State {
       const v = parseValue(prop, decodeURIComponent(eq < 0 ? "" : pair.slice(eq + 1)));
       if (v !== undefined) s[key] = v;
     }
+    if (s.activations && s.activations.length !== s.hidden.length) s.activations = null;   // one name per hidden layer
     return s;
   }
 
