@@ -8,10 +8,10 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+from support.inprocess import Peer
 
 from app.server.main import create_app
 from app.settings import Settings
-from tests.api.test_ws import Peer
 
 N_STUDENTS = 6
 

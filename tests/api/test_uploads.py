@@ -8,11 +8,11 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+from support.samples import animals_csv
 
 from app.data import csv_import
 from app.server.main import create_app
 from app.settings import Settings
-from tests.unit.training.test_custom_data import animals_csv
 
 
 @pytest.fixture()

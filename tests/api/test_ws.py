@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 from starlette.websockets import WebSocketDisconnect
+from support.inprocess import Peer
 
 from app.server.main import create_app
 from app.settings import Settings
@@ -18,47 +19,6 @@ from app.settings import Settings
 def client() -> Iterator[TestClient]:
     with TestClient(create_app(Settings(max_sessions=3))) as c:
         yield c
-
-
-class Peer:
-    """A websocket test client that reads messages by type."""
-
-    def __init__(self, ws: Any) -> None:
-        self.ws = ws
-
-    def send(self, message: dict[str, Any] | str) -> None:
-        self.ws.send_text(message if isinstance(message, str) else json.dumps(message))
-
-    def recv(self) -> dict[str, Any]:
-        return json.loads(self.ws.receive_text())
-
-    def until(self, kind: str, limit: int = 50) -> dict[str, Any]:
-        for _ in range(limit):
-            msg = self.recv()
-            if msg["type"] == "frame":
-                self.send({"type": "ack", "seq": msg["seq"]})
-            if msg["type"] == kind:
-                return msg
-        raise AssertionError(f"no {kind} message in {limit}")
-
-    def hello(self, **fields: Any) -> dict[str, Any]:
-        self.send({"type": "hello", **fields})
-        session = self.until("session")
-        assert self.recv()["type"] == "dataset"
-        self.history = self.recv()
-        assert self.history["type"] == "history"
-        return session
-
-    def frame(self) -> dict[str, Any]:
-        return self.until("frame")
-
-    def frame_where(self, match: Any, limit: int = 20) -> dict[str, Any]:
-        """The first frame for which `match` holds: a frame may still show an earlier change."""
-        for _ in range(limit):
-            frame = self.frame()
-            if match(frame):
-                return frame
-        raise AssertionError("no matching frame")
 
 
 def peer(client: TestClient) -> Any:

@@ -1,0 +1,99 @@
+"""A real Paramlab server as a child process on a free loopback port, with a store
+of its own, started and stopped the same way by every test that needs one."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[2]
+START_TIMEOUT = 20.0  # seconds a server may take to answer /healthz
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class Server:
+    """uvicorn's `app.server.main:create_app` factory on 127.0.0.1 (or, with `main`,
+    `python -m app` as the README starts it, whose HTTP protocol times slow
+    requests out).
+
+    Environment, later winning: `defaults`, this process's environment, a memory
+    store in `data_dir` (the log's folder unless given), then `env`. A store of
+    its own: it neither resumes sessions other runs left playing nor leaves any.
+    """
+
+    def __init__(self, log: Path, env: Mapping[str, str] | None = None, *, main: bool = False,
+                 defaults: Mapping[str, str] | None = None, data_dir: Path | None = None) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.ws = f"ws://127.0.0.1:{self.port}/ws"
+        self.log = log
+        self.main = main
+        self.env = {**(defaults or {}), **os.environ, "PARAMLAB_STORE": "memory",
+                    "PARAMLAB_DATA_DIR": str(data_dir or log.parent), **(env or {})}
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def command(self) -> list[str]:
+        if self.main:
+            return [sys.executable, "-m", "app", "--host", "127.0.0.1", "--port", str(self.port)]
+        return [sys.executable, "-m", "uvicorn", "app.server.main:create_app", "--factory",
+                "--host", "127.0.0.1", "--port", str(self.port), "--log-level", "warning"]
+
+    def start(self) -> Server:
+        """Start it (again, on the same port, after `stop`) and wait until /healthz answers."""
+        self.log.parent.mkdir(parents=True, exist_ok=True)
+        self.proc = subprocess.Popen(self.command(), cwd=ROOT, stdout=self.log.open("wb"),
+                                     stderr=subprocess.STDOUT, env=self.env)
+        deadline = time.monotonic() + START_TIMEOUT
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"the server exited: {self.log.read_text()[-2000:]}")
+            try:
+                if self.get_json("/healthz", timeout=1)["status"] == "ok":
+                    return self
+            except OSError:
+                time.sleep(0.1)
+        self.stop()
+        raise RuntimeError(f"the server did not answer /healthz within {START_TIMEOUT:.0f} s")
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(5)
+
+    def kill(self) -> None:
+        """SIGKILL: no goodbye, nothing saved on the way out."""
+        assert self.proc is not None
+        self.proc.kill()
+        self.proc.wait(10)
+
+    def request(self, method: str, path: str, body: Any = None, timeout: float = 10) -> Any:
+        """One HTTP request with a JSON body (or none); the JSON answer."""
+        data = None if body is None else json.dumps(body).encode()
+        req = urllib.request.Request(self.url + path, data=data, method=method,
+                                     headers={"Content-Type": "application/json"} if data else {})
+        opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # loopback: no proxies
+        with opener.open(req, timeout=timeout) as r:
+            return json.loads(r.read())
+
+    def get_json(self, path: str, timeout: float = 10) -> Any:
+        return self.request("GET", path, timeout=timeout)
+
+    def post_json(self, path: str, body: Any, timeout: float = 10) -> Any:
+        return self.request("POST", path, body, timeout)
