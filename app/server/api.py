@@ -191,12 +191,11 @@ def teacher_key(request: Request) -> str | None:
 
 def _live(request: Request, session_id: str) -> LiveSession:
     """The session, if this request may read or change it (a room's session: its teacher only)."""
-    live = _registry(request).get(session_id)
+    live = _call(lambda: _service(request).find(session_id, teacher_key(request), None))
     if live is None:
         raise ApiError(404, p.ErrorMessage(code="no_session", field="session_id", value=session_id,
                                            allowed="an id returned by POST /api/sessions",
                                            message=f"session {session_id!r} is not known to this server"))
-    _call(lambda: _service(request).check_key(live, teacher_key(request), None))
     return live
 
 
@@ -281,7 +280,7 @@ async def reset(request: Request, session_id: SessionId, same_weights: bool = Tr
 async def export_model(request: Request, session_id: SessionId) -> JSONResponse:
     await _background(request)
     live = _live(request, session_id)
-    return JSONResponse(live.session.export_model(),
+    return JSONResponse(_service(request).export_model(live),
                         headers={"Content-Disposition": f'attachment; filename="paramlab-{session_id}.json"'})
 
 
@@ -340,10 +339,7 @@ async def save_run(request: Request, session_id: SessionId, body: SaveRequest) -
 
 @router.get("/runs/{run_id}", summary="A saved run: its name, configuration and progress", responses=NOT_FOUND)
 async def get_run(request: Request, run_id: RunId) -> dict[str, Any]:
-    doc = await asyncio.to_thread(_registry(request).store.get, "run", run_id)
-    if doc is None:
-        raise ApiError(404, p.ErrorMessage(code="no_session", field="run_id", value=run_id,
-                                           allowed="an id returned by a save", message=f"no saved run {run_id!r}"))
+    doc = await _await(_service(request).saved_run(run_id))
     state = doc["state"]
     return {"run_id": run_id, "name": doc["name"], "saved_at": doc["saved_at"], "config": state["config"],
             "hyper": state["hyper"], "step": state["model"]["step"], "epoch": state["model"]["epoch"]}

@@ -1,7 +1,9 @@
-"""The one service layer: create, open, save, step, import, and every control.
+"""The one service layer: create, find, fork, open, save, step, import, export,
+and every control.
 
-The websocket and the HTTP API are thin adapters over these functions, so
-both take the same quotas, the same checks and the same errors. A refusal is
+The websocket and the HTTP API (and the classroom, for forks and pushes) are
+thin adapters over these methods, so all take the same quotas, the same
+checks and the same errors. A refusal is
 a `ServiceError` carrying the HTTP status and the protocol's one error shape;
 the websocket sends the error, the HTTP API answers with it.
 
@@ -29,7 +31,7 @@ from app.server.registry import LiveSession, Registry, RegistryFull
 from app.server.rooms import Rooms
 from app.settings import Settings
 from app.training.config import HyperState, RunConfig
-from app.training.persist import restore_session, session_state
+from app.training.persist import fork_session, restore_session, session_state
 from app.training.session import SessionError
 
 # The longest the event loop trains one requested step before letting I/O run.
@@ -110,11 +112,32 @@ class Service:
             self.registry.work.set()
         return live
 
-    async def open_run(self, address: str, run_id: str, request: str | None = None) -> LiveSession:
-        """A saved run, opened as a new session."""
-        doc = await asyncio.to_thread(self.registry.store.get, "run", run_id)
+    def find(self, session_id: str, key: str | None, request: str | None) -> LiveSession | None:
+        """The live or stored session `session_id` (None: unknown), if `key` may
+        read and drive it: a room's session answers only to its teacher's key."""
+        live = self.registry.get(session_id)
+        if live is not None:
+            self.check_key(live, key, request)
+        return live
+
+    def fork(self, address: str, live: LiveSession, request: str | None = "fork") -> LiveSession:
+        """An independent copy of `live`, as a new session of `address`."""
+        self.new_session_quota(address, request)
+        try:
+            return self.registry.adopt(fork_session(live.session), address)
+        except RegistryFull as exc:
+            raise self._full(exc, request) from None
+
+    async def saved_run(self, run_id: str, request: str | None = None) -> dict[str, Any]:
+        """The stored document of a saved run (read in a thread)."""
+        doc: dict[str, Any] | None = await asyncio.to_thread(self.registry.store.get, "run", run_id)
         if doc is None:
             raise no_run(run_id, request)
+        return doc
+
+    async def open_run(self, address: str, run_id: str, request: str | None = None) -> LiveSession:
+        """A saved run, opened as a new session."""
+        doc = await self.saved_run(run_id, request)
         self.new_session_quota(address, request)
         try:
             return self.registry.adopt(restore_session(doc["state"]), address)
@@ -172,24 +195,36 @@ class Service:
         live.set_playing(False)
         s = live.session
         if unit == "phase":
-            try:
-                for _ in range(count):
+            done = 0
+            while done < count:
+                deadline = time.perf_counter() + STEP_SLICE_SECONDS
+                try:
                     s.step_phase()
-            except SessionError as exc:
-                raise refused(exc, request) from None
-            s.version += 1
-            live.notify()
-            return
-        for _ in range(count if unit == "epoch" else 1):
-            todo = s.updates_left_in_epoch() if unit == "epoch" else count
-            while todo > 0 and s.diverged is None:
-                todo -= s.advance(todo, deadline=time.perf_counter() + STEP_SLICE_SECONDS)
-                live.notify()
-                await asyncio.sleep(0)
-            if s.diverged is not None:
-                break
+                    done += 1
+                    while done < count and time.perf_counter() < deadline:
+                        s.step_phase()
+                        done += 1
+                except SessionError as exc:
+                    raise refused(exc, request) from None
+                finally:
+                    live.notify()
+                if done < count:
+                    await asyncio.sleep(0)
+        else:
+            for _ in range(count if unit == "epoch" else 1):
+                todo = s.updates_left_in_epoch() if unit == "epoch" else count
+                while todo > 0 and s.diverged is None:
+                    todo -= s.advance(todo, deadline=time.perf_counter() + STEP_SLICE_SECONDS)
+                    live.notify()
+                    await asyncio.sleep(0)
+                if s.diverged is not None:
+                    break
         s.version += 1
         live.notify()
+
+    def export_model(self, live: LiveSession) -> dict[str, Any]:
+        """The session's model in the documented JSON format (see `import_model`)."""
+        return live.session.export_model()
 
     def import_model(self, live: LiveSession, doc: p.ModelDocument, request: str = "import_model") -> None:
         try:

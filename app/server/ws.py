@@ -9,8 +9,9 @@ flight and never makes the server queue or stall; a send that still blocks
 for `send_timeout` seconds closes that client alone.
 
 A connection watches one session at a time: its own, or (a student in a
-room) the teacher's, read-only. Room messages are handled in `classroom.py`;
-creating, opening, saving, stepping and controls in `service.py`.
+room) the teacher's, read-only. Its `classroom.Seat` says which, and room
+messages are handled in `classroom.py`; creating, finding, opening, saving,
+stepping and controls in `service.py`, as over HTTP.
 
 Every connection has a message budget (a token bucket): past it, messages
 are dropped unread with one `rate_limited` error, and a client that keeps
@@ -29,9 +30,8 @@ from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 from app import protocol as p
 from app.server import classroom, messages
 from app.server.quotas import QuotaExceeded
-from app.server.ratelimit import TokenBucket, Window
+from app.server.ratelimit import TokenBucket
 from app.server.registry import Client, LiveSession
-from app.server.rooms import Room
 from app.server.service import Service, ServiceError
 from app.settings import Settings
 
@@ -54,26 +54,22 @@ class Connection:
     def __init__(self, websocket: WebSocket, service: Service, address: str) -> None:
         self.ws = websocket
         self.service = service
-        self.registry = service.registry
-        self.rooms = service.rooms
-        self.quotas = service.quotas
+        self.classroom = classroom.Classroom(service)
         self.settings: Settings = service.settings
         self.address = address
         self.budget = TokenBucket(self.settings.ws_messages_per_second, self.settings.ws_message_burst)
         self.refused_in_a_row = 0
-        self.wrong_codes = Window(60.0)  # wrong room codes from this socket in the last minute
-        self.live: LiveSession | None = None   # the session shown
-        self.own: LiveSession | None = None    # this tab's own session (a student's fork, too)
-        self.client: Client | None = None
+        self.seat = classroom.Seat(address, self.send, self._stream)
+        self.streamed: LiveSession | None = None  # the session whose frames go out (`seat.shown`)
+        self.client: Client | None = None         # its flow control
         self.sender: asyncio.Task[None] | None = None
-        self.status_task: asyncio.Task[None] | None = None  # a teacher's room status
         self.send_lock = asyncio.Lock()
         self.fps = 30
-        self.teacher_key: str | None = None
-        self.room: Room | None = None
-        self.mode: str = "own"                 # "own", "teach" or "follow"
-        self.name = "student"
-        self.share = False
+
+    @property
+    def live(self) -> LiveSession | None:
+        """The session shown."""
+        return self.seat.shown
 
     # ---------------------------------------------------------------- sending
 
@@ -113,8 +109,8 @@ class Connection:
         except (WebSocketDisconnect, TimeoutError, RuntimeError):
             pass
         finally:
-            self.watch(None)
-            classroom.leave(self)
+            self.seat.show(None)
+            self.classroom.leave(self.seat)
 
     async def over_budget(self) -> bool:
         """A message past the budget: dropped unread. Says so once; closes the
@@ -161,23 +157,36 @@ class Connection:
         if kind in p.CONTROL_MESSAGES:
             await self.control(kind, msg)
             return
-        await classroom.handle(self, msg)
+        if isinstance(msg, p.Save):
+            await self.save(msg)
+            return
+        await self.classroom.handle(self.seat, msg)
 
     async def control(self, kind: str, msg: Any) -> None:
         live = self.live
         assert live is not None
-        if self.mode == "follow":
+        if self.seat.mode == "follow":
             await self.send(error("forbidden", "you are following the teacher's session, which is read-only; "
                                   "fork it to experiment in a copy of your own", kind, allowed="fork"))
             return
         try:
-            self.service.check_key(live, self.teacher_key, kind)
+            self.service.check_key(live, self.seat.teacher_key, kind)
             if isinstance(msg, p.Step):
                 await self.service.step(live, msg.unit, msg.count)
             else:
                 self.service.control(live, msg)
         except ServiceError as exc:
             await self.send(exc.error.model_dump())
+
+    async def save(self, msg: p.Save) -> None:
+        """Save the session shown (a follower saves the teacher's, as a copy of its own: see fork)."""
+        assert self.live is not None
+        try:
+            saved = await self.service.save(self.address, self.live, msg.name, "save")
+        except ServiceError as exc:
+            await self.send(exc.error.model_dump())
+            return
+        await self.send({"type": "saved", **saved})
 
     async def hello(self, msg: p.Hello) -> None:
         try:
@@ -186,22 +195,20 @@ class Connection:
             await self.send(exc.error.model_dump())
             return
         self.fps = msg.fps
-        self.teacher_key = msg.teacher_key
-        self.own = live
-        classroom.leave(self)
-        self.mode = "own"
-        self.watch(live)
-        if live.owned_by(self.teacher_key):
-            await classroom.resume_teacher(self, live)
+        self.classroom.leave(self.seat)
+        self.seat.teacher_key = msg.teacher_key
+        self.seat.own = live
+        self.seat.show(live)
+        if live.owned_by(self.seat.teacher_key):
+            await self.classroom.resume_teacher(self.seat, live)
 
     async def find_or_create(self, msg: p.Hello) -> LiveSession:
         """The session a hello names (resumed, or a saved run opened), or a new one."""
-        live = self.registry.get(msg.session_id) if msg.session_id else None
+        # A room's session is its teacher's: students reach it by the room's code.
+        live = self.service.find(msg.session_id, msg.teacher_key, "hello") if msg.session_id else None
         if live is None and msg.run_id:
             return await self.service.open_run(self.address, msg.run_id, "hello")
         if live is not None:
-            # A room's session is its teacher's: students reach it by the room's code.
-            self.service.check_key(live, msg.teacher_key, "hello")
             return live
         if msg.session_id and msg.config is None:
             raise ServiceError(404, p.ErrorMessage(
@@ -213,15 +220,16 @@ class Connection:
 
     # -------------------------------------------------------------- watching
 
-    def watch(self, live: LiveSession | None) -> None:
-        """Show `live` from now on (None: show nothing)."""
+    def _stream(self, live: LiveSession | None) -> None:
+        """Stream the frames of `live` from now on, and no other's (None: none);
+        called by `seat.show`, which has already made `live` the session shown."""
         if self.sender is not None:
             self.sender.cancel()
             self.sender = None
-        if self.live is not None and self.client is not None:
-            self.live.clients.discard(self.client)
-            self.live.last_seen = time.monotonic()
-        previous, self.live, self.client = self.client, live, None
+        if self.streamed is not None and self.client is not None:
+            self.streamed.clients.discard(self.client)
+            self.streamed.last_seen = time.monotonic()
+        previous, self.streamed, self.client = self.client, live, None
         if live is not None:
             self.client = Client(self.fps)
             if previous is not None:
@@ -233,7 +241,7 @@ class Connection:
     async def _announce(self, live: LiveSession, client: Client) -> None:
         """Send what a client needs to draw everything: session, dataset, history."""
         session = messages.session_message(live, client.fps)
-        if self.mode == "follow":
+        if self.seat.mode == "follow":
             session["session_id"] = None  # a follower never learns the id of the teacher's session
         await self.send(session, messages.dataset_message(live), messages.history_message(live, client))
         client.rebuilds = live.rebuilds
@@ -242,7 +250,7 @@ class Connection:
     async def _send_frames(self, live: LiveSession, client: Client) -> None:
         try:
             await self._announce(live, client)
-            while client is self.client:  # a watch() of another stream ends this one
+            while client is self.client:  # a _stream() of another session ends this one
                 if client.rebuilds != live.rebuilds:
                     await self._announce(live, client)
                 if client.sent_version != live.session.version and client.seq - client.acked < MAX_UNACKED:
