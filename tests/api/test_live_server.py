@@ -1,30 +1,35 @@
 """Against a real uvicorn on a free loopback port, with real websocket clients.
 
-TestClient's queues are unbounded, so flow control, slow clients and
-latency are checked here, over real sockets. Every client acks its frames
-as docs/protocol.md asks; every loop is bounded in time.
+TestClient's queues are unbounded, so flow control, slow clients and the
+path from a control to the frames are checked here, over real sockets. Every
+client acks its frames as docs/protocol.md asks. Nothing here is timed: what
+is counted is frames and steps, in the order they come; every wait is bounded
+only so that a failure ends (figures of time are in benchmarks/stream.py and
+benchmarks/abuse.py).
 """
 
 from __future__ import annotations
 
 import asyncio
 import base64
-import contextlib
+import itertools
 import json
 import os
 import random
 import socket
-import statistics
 import struct
-import time
 import urllib.request
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from live_support import Peer, Server, peer
+from support.live import Peer, peer
+from support.server import Server
+from support.waiting import eventually
 from websockets.exceptions import InvalidStatus
+
+from app.server.ws import MAX_UNACKED
 
 BIG = {"features": ["x1", "x2", "x1_sq", "x2_sq", "x1x2", "sin_x1"], "hidden": [8, 8, 8, 8, 8, 8]}
 
@@ -45,19 +50,17 @@ def server(tmp_path: Path) -> Iterator[Server]:
 
 
 class Reader:
-    """Reads (and acks) in the background, stamping each message with its arrival time."""
+    """Reads (and acks) in the background, keeping every message."""
 
     def __init__(self, p: Peer) -> None:
         self.peer = p
-        self.messages: list[tuple[float, dict[str, Any]]] = []
-        self.arrived = asyncio.Event()
+        self.messages: list[dict[str, Any]] = []
         self.task: asyncio.Task[None] | None = None
 
     async def _run(self) -> None:
         while True:
             msg, _ = await self.peer.recv(timeout=30)
-            self.messages.append((time.perf_counter(), msg))
-            self.arrived.set()
+            self.messages.append(msg)
 
     def __enter__(self) -> Reader:
         self.task = asyncio.get_running_loop().create_task(self._run())
@@ -66,25 +69,6 @@ class Reader:
     def __exit__(self, *exc: object) -> None:
         assert self.task is not None
         self.task.cancel()
-
-    async def first(self, match: Callable[[dict[str, Any]], bool], since: float,
-                    timeout: float = 2.0) -> tuple[float, dict[str, Any]]:
-        """The first message after `since` (a perf_counter time) that matches."""
-        deadline = time.perf_counter() + timeout
-        seen = 0
-        while True:
-            for t, msg in self.messages[seen:]:
-                if t >= since and match(msg):
-                    return t, msg
-            seen = len(self.messages)
-            self.arrived.clear()
-            left = deadline - time.perf_counter()
-            if left <= 0:
-                raise AssertionError(f"no matching message within {timeout} s")
-            try:
-                await asyncio.wait_for(self.arrived.wait(), left)
-            except TimeoutError:
-                pass
 
 
 class StalledClient:
@@ -150,13 +134,16 @@ class StalledClient:
 
 
 def test_a_client_that_stops_reading_does_not_slow_another(server: Server) -> None:
-    # Two stalled clients: one on its own session training at full speed, one
-    # watching the very session the healthy client watches.
+    """Two clients that never read again: one on its own session training at full
+    speed, one watching the very session a healthy client watches. The healthy
+    client gets frame after frame, each showing more training than the one before,
+    /healthz answers all along, and the stalled client's own session trains on.
+    (The healthy client's frame rate meanwhile: benchmarks/abuse.py, `stalled_readers`.)"""
     stalled_own = StalledClient(server.port)
     own_id = stalled_own.hello(config=BIG, playing=True, fps=60)["session_id"]
     stalled_own.send({"type": "set_speed", "updates_per_second": None})
 
-    async def run() -> tuple[int, float, int, list[float]]:
+    async def run() -> list[dict[str, Any]]:
         async with peer(server) as ws:
             p = Peer(ws)
             session = await p.hello(config=BIG, playing=True, fps=30)
@@ -164,73 +151,57 @@ def test_a_client_that_stops_reading_does_not_slow_another(server: Server) -> No
             stalled_shared = StalledClient(server.port)
             try:
                 stalled_shared.hello(session_id=session["session_id"], fps=60)
-                # Let the stalled clients fill whatever buffers they will fill.
-                first = await p.until(lambda m: m["type"] == "frame" and m["updates_per_second"] is None)
-                warm_up = time.perf_counter() + 0.5  # reading and acking all along
-                while time.perf_counter() < warm_up:
-                    msg, _ = await p.recv(timeout=2.0)
-                    first = msg if msg["type"] == "frame" else first
-                frames, health = 0, []
-                start = time.perf_counter()
-                last = first
-                while time.perf_counter() - start < 2.0:
-                    msg, _ = await p.recv(timeout=2.0)
-                    if msg["type"] == "frame":
-                        frames += 1
-                        last = msg
-                    if frames % 15 == 1 and len(health) < frames // 15 + 1:
-                        t0 = time.perf_counter()
-                        assert (await asyncio.to_thread(server.get, "/healthz", 2))["status"] == "ok"
-                        health.append(time.perf_counter() - t0)
-                elapsed = time.perf_counter() - start
-                return frames, elapsed, last["step"] - first["step"], health
+                frames = [await p.until(lambda m: m["type"] == "frame" and m["updates_per_second"] is None)]
+                while len(frames) < 90:
+                    frames.append(await p.until(lambda m: m["type"] == "frame"))
+                    if len(frames) % 30 == 0:
+                        assert (await asyncio.to_thread(server.get_json, "/healthz", 5))["status"] == "ok"
+                return frames
             finally:
                 stalled_shared.close()
 
     try:
-        frames, elapsed, steps, health = asyncio.run(run())
-        own_steps = [server.get(f"/api/sessions/{own_id}")["step"]]
-        time.sleep(0.3)
-        own_steps.append(server.get(f"/api/sessions/{own_id}")["step"])
+        frames = asyncio.run(run())
+        before = server.get_json(f"/api/sessions/{own_id}")["step"]
+        eventually(lambda: server.get_json(f"/api/sessions/{own_id}")["step"] > before,
+                   "the stalled client's session trains on")
     finally:
         stalled_own.close()
-    fps = frames / elapsed
-    print(f"\nhealthy client: {fps:.1f} frames/s, {steps / elapsed:.0f} updates/s; "
-          f"/healthz max {max(health) * 1000:.1f} ms over {len(health)} calls")
-    assert fps >= 0.8 * 30, f"{fps:.1f} frames/s with a stalled client around"
-    assert steps > 500, "the healthy client's session should train at full speed"
-    assert own_steps[1] > own_steps[0], "the stalled client's session should go on training"
-    assert len(health) >= 3 and max(health) < 0.5
+    steps = [frame["step"] for frame in frames]
+    # At full speed a frame goes out when a turn changed the session: every one shows more steps.
+    assert all(a < b for a, b in itertools.pairwise(steps)), steps
 
 
-def test_control_to_effect_latency(server: Server) -> None:
+def test_a_control_shows_in_the_first_frame_not_already_on_its_way(server: Server) -> None:
+    """After a set_hyper, at most MAX_UNACKED frames still show the old value: those
+    the server had sent before it read the message (flow control lets no more out
+    unacknowledged). The control is neither queued behind frames nor left for a
+    later turn. Sent at a different point of the stream each time.
+    (The time it takes: benchmarks/stream.py, `latency_ms`.)"""
     rng = random.Random(1)
 
-    async def run() -> list[float]:
+    async def run() -> list[int]:
         async with peer(server) as ws:
             p = Peer(ws)
             await p.hello(playing=True)
             await p.send({"type": "set_speed", "updates_per_second": None})
             await p.until(lambda m: m["type"] == "frame" and m["updates_per_second"] is None)
-            latencies = []
-            with Reader(p) as reader:
-                for i in range(12):
-                    # Sent at a random moment of the frame period, not right after a frame.
-                    await asyncio.sleep(rng.uniform(0.0, 0.05))
-                    lr = round(0.01 + 0.001 * i, 6)
-                    t0 = time.perf_counter()
-                    await p.send({"type": "set_hyper", "lr": lr})
-                    t1, frame = await reader.first(
-                        lambda m, lr=lr: m["type"] == "frame" and m["hyper"]["lr"] == lr, t0)
-                    latencies.append(t1 - t0)
-                    assert frame["history"]["changes"][-1]["new"] == lr
-                    assert frame["playing"] is True and frame["updates_per_second"] is None
-            return latencies
+            stale = []
+            for i in range(12):
+                for _ in range(rng.randrange(4)):
+                    await p.until(lambda m: m["type"] == "frame")
+                lr = round(0.01 + 0.001 * i, 6)
+                await p.send({"type": "set_hyper", "lr": lr})
+                old = 0
+                while (frame := await p.until(lambda m: m["type"] == "frame"))["hyper"]["lr"] != lr:
+                    old += 1
+                stale.append(old)
+                assert frame["history"]["changes"][-1]["new"] == lr
+                assert frame["playing"] is True and frame["updates_per_second"] is None
+            return stale
 
-    latencies = asyncio.run(run())
-    print(f"\nset_hyper lr -> first frame with it: median {statistics.median(latencies) * 1000:.1f} ms, "
-          f"max {max(latencies) * 1000:.1f} ms over {len(latencies)} changes (fps 30, full speed)")
-    assert max(latencies) < 0.5
+    stale = asyncio.run(run())
+    assert max(stale) <= MAX_UNACKED, stale
 
 
 def test_a_reload_resumes_the_session(server: Server) -> None:
@@ -310,7 +281,7 @@ def test_after_a_rollback_every_client_has_the_servers_history(server: Server) -
 
     def send(method: str, path: str, body: dict[str, Any]) -> Any:
         opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
-        req = urllib.request.Request(server.http + path, data=json.dumps(body).encode(), method=method,
+        req = urllib.request.Request(server.url + path, data=json.dumps(body).encode(), method=method,
                                      headers={"Content-Type": "application/json"})
         with opener.open(req, timeout=10) as r:
             return json.loads(r.read())
@@ -337,13 +308,10 @@ def test_after_a_rollback_every_client_has_the_servers_history(server: Server) -
                     losses.extend(msg["history"]["batch_loss"])
                 return msg
 
-            async def until(match: Callable[[dict[str, Any]], bool], timeout: float = 10.0) -> dict[str, Any]:
-                deadline = time.perf_counter() + timeout
-                while time.perf_counter() < deadline:
-                    msg = await next_message(deadline - time.perf_counter())
-                    if match(msg):
-                        return msg
-                raise AssertionError("no matching message in time")
+            async def until(match: Callable[[dict[str, Any]], bool]) -> dict[str, Any]:
+                while not match(msg := await next_message(10.0)):
+                    pass
+                return msg
 
             # 10 updates at a small rate, then lr 10 (a deep regression network blows up
             # within ~100 updates): the rollback point is the state before that change, step 10.
@@ -362,11 +330,10 @@ def test_after_a_rollback_every_client_has_the_servers_history(server: Server) -
             await p.send({"type": "play"})
             await until(lambda m: m["type"] == "frame" and m["step"] >= 40)
             await p.send({"type": "pause"})
+            # Paused: that frame is the last (no turn changes the session after it), and a
+            # frame carries the history up to the state it shows.
             await until(lambda m: m["type"] == "frame" and not m["playing"])
-            with contextlib.suppress(asyncio.TimeoutError):  # anything still in flight
-                while True:
-                    await next_message(0.3)
-            full = await asyncio.to_thread(server.get, f"/api/sessions/{sid}/history")
+            full = await asyncio.to_thread(server.get_json, f"/api/sessions/{sid}/history")
             assert full["steps"] == list(range(1, full["steps"][-1] + 1))
             assert all(loss is not None for loss in full["batch_loss"])
             assert steps == full["steps"]

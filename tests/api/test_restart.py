@@ -4,12 +4,12 @@ session and room from the store when it starts again."""
 from __future__ import annotations
 
 import asyncio
-import os
-import signal
 from pathlib import Path
 from typing import Any
 
-from tests.api.test_live_server import Peer, Server, peer
+from support.live import Peer, peer
+from support.server import Server
+from support.stored import stored_session
 
 
 def start(tmp_path: Path) -> Server:
@@ -31,13 +31,13 @@ def test_a_killed_server_resumes_sessions_and_rooms(tmp_path: Path) -> None:
             room = await p.until(lambda m: m["type"] == "room")
             await p.send({"type": "set_hyper", "momentum": 0.5})
             frame = await p.until(lambda m: m["type"] == "frame" and m["step"] > 500, timeout=20)
-            await asyncio.sleep(1.5)  # at least two snapshots after this frame
+            # Killed only once the store holds a snapshot from after this frame.
+            await asyncio.to_thread(stored_session, tmp_path / "data", session["session_id"],
+                                    lambda s: s.step >= frame["step"] and s.hyper.momentum == 0.5)
             state.update(session_id=session["session_id"], room=room, step=frame["step"])
 
     asyncio.run(before_kill())
-    assert first.proc is not None
-    os.kill(first.proc.pid, signal.SIGKILL)
-    first.proc.wait(10)
+    first.kill()
 
     second = start(tmp_path)
     try:

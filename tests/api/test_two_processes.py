@@ -8,20 +8,21 @@ its stale copy instead of serving or snapshotting it.
 from __future__ import annotations
 
 import asyncio
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-
-from tests.api.test_live_server import Peer, Server, peer
+from support.live import Peer, peer
+from support.server import Server
+from support.stored import stored_session
 
 ENV = {"PARAMLAB_STORE": "sqlite", "PARAMLAB_SNAPSHOT_SECONDS": "0.2"}
 
 
 @pytest.fixture()
 def servers(tmp_path: Path) -> Iterator[tuple[Server, Server]]:
+    # One data directory (the logs' folder): one SQLite store for both.
     a = Server(tmp_path / "a.log", ENV)
     b = Server(tmp_path / "b.log", ENV)
     try:
@@ -41,20 +42,22 @@ async def set_lr(server: Server, lr: float, **hello: Any) -> dict[str, Any]:
         return session
 
 
-def test_a_session_resumes_on_either_process(servers: tuple[Server, Server]) -> None:
+def test_a_session_resumes_on_either_process(servers: tuple[Server, Server], tmp_path: Path) -> None:
     a, b = servers
+
+    async def snapshot_with_lr(sid: str, lr: float) -> None:
+        await asyncio.to_thread(stored_session, tmp_path, sid, lambda s: s.hyper.lr == lr)
 
     async def run() -> None:
         first = await set_lr(a, 0.05, playing=True)
         sid = first["session_id"]
-        await asyncio.sleep(1.0)  # a's snapshot reaches the store
+        await snapshot_with_lr(sid, 0.05)  # a's snapshot is in the store
         on_b = await set_lr(b, 0.07, session_id=sid)
         assert on_b["session_id"] == sid and on_b["hyper"]["lr"] == 0.05  # resumed from a's snapshot
-        await asyncio.sleep(1.0)  # b's snapshot reaches the store
+        await snapshot_with_lr(sid, 0.07)  # b's snapshot is in the store
         # Back on a, which still had its own copy at lr 0.05: it must show b's newer state.
         back = await set_lr(a, 0.09, session_id=sid)
         assert back["session_id"] == sid and back["hyper"]["lr"] == 0.07
         assert back["playing"] is True
 
     asyncio.run(run())
-    time.sleep(0.2)

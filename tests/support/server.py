@@ -97,3 +97,4 @@ class Server:
 
     def post_json(self, path: str, body: Any, timeout: float = 10) -> Any:
         return self.request("POST", path, body, timeout)
+
