@@ -14,13 +14,13 @@ Label convention (binding for the whole project):
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from typing import Literal
+from typing import Literal, get_args
 
 import numpy as np
 from numpy.typing import NDArray
 
-TaskName = Literal["binary", "multiclass", "regression"]
-DATA_TASKS: tuple[str, ...] = ("binary", "multiclass", "regression")
+DataTask = Literal["binary", "multiclass", "regression"]  # what the data is; a network's task is app.nn.losses.TaskName
+DATA_TASKS: tuple[str, ...] = get_args(DataTask)
 
 
 @dataclass(frozen=True)

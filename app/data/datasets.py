@@ -35,14 +35,19 @@ Playground's plane target is clipped to [-1, 1] for the same reason.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Literal
 
 import numpy as np
 from numpy.typing import NDArray
 
 from app.data.dataset import Dataset
 
+# Every built-in dataset a configuration may name: the keys of DATASETS, and the tabular
+# "mammals" (app.data.tabular.mammals_or_fish).
+DatasetName = Literal["circle", "xor", "gauss", "spiral", "moons", "spiral3", "plane", "multigauss", "mammals"]
 DEFAULT_POINTS = 500  # the Playground's number of points
 NOISE_MAX = 50.0  # percent, the Playground slider's upper end
 TRAIN_PERCENT_RANGE = (10, 90)  # the Playground's "ratio of training to test data"
@@ -50,6 +55,11 @@ EXTENT = 6.0  # points live in [-EXTENT, EXTENT]^2
 FEATURES_2D: tuple[str, str] = ("x1", "x2")
 BINARY_CLASS_NAMES: tuple[str, str] = ("orange", "blue")
 SPIRAL3_CLASS_NAMES: tuple[str, str, str] = ("orange", "blue", "green")
+# An uploaded CSV file's dataset name: "csv-" and 12 hex digits of a hash of its text
+# (app.training.custom_data keeps the texts).
+UPLOADED_PREFIX = "csv-"
+UPLOADED_NAME_PATTERN = r"^csv-[0-9a-f]{12}$"
+_UPLOADED_NAME = re.compile(UPLOADED_NAME_PATTERN)
 
 Generator = Callable[[int, float, np.random.Generator], tuple[NDArray[np.float64], NDArray[np.generic]]]
 
@@ -180,6 +190,11 @@ DATASETS: dict[str, DatasetInfo] = {
         DatasetInfo("multigauss", "Multiple gaussians (regression)", "regression", 0, _multigauss),
     )
 }
+
+
+def is_uploaded(name: str) -> bool:
+    """True for the name of an uploaded dataset (whether or not this server has it)."""
+    return bool(_UPLOADED_NAME.match(name))
 
 
 def generate(name: str, n: int, noise: float, rng: np.random.Generator) -> Dataset:

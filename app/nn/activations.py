@@ -11,12 +11,14 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Literal
 
 import numpy as np
 from numpy.typing import NDArray
 
 Array = NDArray[np.float64]
 
+ActivationName = Literal["linear", "relu", "leaky_relu", "tanh", "sigmoid"]  # the keys of ACTIVATIONS
 LEAKY_SLOPE = 0.01
 
 

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Literal
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
@@ -35,6 +36,7 @@ from app.nn.activations import sigmoid
 
 Array = NDArray[np.float64]
 
+TaskName = Literal["playground", "binary", "multiclass", "regression"]  # the keys of TASKS
 MAX_CLASSES = 8
 _CLIP = 1e-15  # only for the fallback loss computed from probabilities
 

@@ -10,6 +10,7 @@ Everything is float64.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Literal, get_args
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
@@ -23,7 +24,8 @@ Params = list[dict[str, Array]]  # one {"W": [n_in x n_out], "b": [n_out]} per l
 MAX_INPUTS = 16
 MAX_HIDDEN_LAYERS = 8
 MAX_NEURONS = 32
-INIT_SCHEMES = ("glorot", "he", "uniform", "zeros")
+InitName = Literal["glorot", "he", "uniform", "zeros"]
+INIT_SCHEMES: tuple[str, ...] = get_args(InitName)
 
 
 def _is_int(x: object) -> bool:

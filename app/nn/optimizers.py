@@ -36,14 +36,15 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal, get_args
 
 import numpy as np
 from numpy.typing import NDArray
 
 from app.nn.network import Array, Grads, Params
 
-OPTIMIZERS = ("sgd", "momentum", "nesterov", "adam", "rmsprop")
+OptimizerName = Literal["sgd", "momentum", "nesterov", "adam", "rmsprop"]
+OPTIMIZERS: tuple[str, ...] = get_args(OptimizerName)
 SLOTS: dict[str, tuple[str, ...]] = {
     "sgd": (),
     "momentum": ("velocity",),

@@ -12,11 +12,14 @@ the origin instead of reducing overfitting.
 
 from __future__ import annotations
 
+from typing import Literal, get_args
+
 import numpy as np
 
 from app.nn.network import Grads, Params
 
-REGULARIZATIONS = ("none", "l1", "l2")
+RegularizationName = Literal["none", "l1", "l2"]
+REGULARIZATIONS: tuple[str, ...] = get_args(RegularizationName)
 
 
 def _check(kind: str, rate: float) -> None:

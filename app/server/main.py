@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
-from fastapi import FastAPI, Request
+from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse
 from fastapi.routing import APIRoute
@@ -143,6 +143,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @app.get("/healthz", tags=["health"])
     def healthz() -> dict[str, str]:
         return {"status": "ok"}
+
+    @app.get("/api/vocabulary", tags=["vocabulary"], summary="Names, labels, slider ranges and limits",
+             responses=api.ERRORS, dependencies=[Depends(api.known_query)])
+    def vocabulary() -> JSONResponse:
+        """Every name a configuration may use with its label, the page's slider ranges, and the limits."""
+        return JSONResponse(p.vocabulary.document(), headers={"Cache-Control": "public, max-age=3600"})
 
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)
     def index(request: Request) -> HTMLResponse:

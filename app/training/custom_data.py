@@ -19,17 +19,16 @@ same text finds again the same way.
 from __future__ import annotations
 
 import hashlib
-import re
 import threading
 from collections import OrderedDict
 from typing import Any, Protocol
 
 from app.data.csv_import import DataError, parse_csv
 from app.data.dataset import Dataset
+from app.data.datasets import UPLOADED_NAME_PATTERN, UPLOADED_PREFIX, is_uploaded
 
-PREFIX = "csv-"
-NAME_PATTERN = r"^csv-[0-9a-f]{12}$"
-_NAME = re.compile(NAME_PATTERN)
+PREFIX = UPLOADED_PREFIX
+NAME_PATTERN = UPLOADED_NAME_PATTERN
 STORE_KIND = "dataset"
 CACHE_SIZE = 64  # parsed datasets kept in memory; the rest are parsed again from the store
 # Names tried for one text before an upload is refused: more than one is already
@@ -42,9 +41,7 @@ class TextStore(Protocol):
     def get(self, kind: str, key: str) -> dict[str, Any] | None: ...
 
 
-def is_custom(name: str) -> bool:
-    """True for the name of an uploaded dataset (whether or not it is known here)."""
-    return bool(_NAME.match(name))
+is_custom = is_uploaded
 
 
 def name_for(text: str, attempt: int = 0) -> str:

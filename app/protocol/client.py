@@ -1,0 +1,238 @@
+"""Client to server: every inbound message, validated strictly.
+
+Unknown fields, wrong types and out-of-range values are refused with an
+`ErrorMessage` that names the field, repeats the value and says what is
+allowed. Types are strict: a string or a boolean is never taken as a number,
+nor a number as a boolean or a string (an integer is a number wherever a
+number is taken).
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+import orjson
+from pydantic import BaseModel, Field, ValidationError
+
+from app.protocol.base import Strict, Version
+from app.protocol.config import ConfigPatch, HyperPatch
+from app.protocol.errors import ErrorMessage, ProtocolError, error_from_validation
+from app.protocol.limits import (
+    MAX_FPS,
+    MAX_LAYERS,
+    MAX_MESSAGE_BYTES,
+    MAX_NEURONS,
+    MAX_POINTS,
+    MAX_STEP_COUNT,
+    MAX_UPDATES_PER_SECOND,
+)
+
+StepUnit = Literal["update", "epoch", "phase"]
+Fps = Annotated[int, Field(ge=1, le=MAX_FPS)]
+UpdatesPerSecond = Annotated[float, Field(ge=1, le=MAX_UPDATES_PER_SECOND, allow_inf_nan=False)]
+
+
+class Hello(Strict):
+    """Create a session from `config`, resume `session_id`, or open the saved run `run_id`."""
+
+    type: Literal["hello"]
+    version: Version = 1
+    session_id: Annotated[str, Field(max_length=64)] | None = None
+    run_id: Annotated[str, Field(max_length=64)] | None = None
+    teacher_key: Annotated[str, Field(max_length=64)] | None = None
+    fps: Fps = 30
+    config: ConfigPatch | None = None
+    hyper: HyperPatch | None = None
+    playing: bool | None = None
+    updates_per_second: UpdatesPerSecond | None = None
+
+
+class Play(Strict):
+    """Start training."""
+
+    type: Literal["play"]
+
+
+class Pause(Strict):
+    """Stop training; the state stays."""
+
+    type: Literal["pause"]
+
+
+class Step(Strict):
+    """Pause and advance by `count` updates, epochs or phases."""
+
+    type: Literal["step"]
+    unit: StepUnit = "update"
+    count: Annotated[int, Field(ge=1, le=MAX_STEP_COUNT)] = 1
+
+
+class SetSpeed(Strict):
+    """Updates per second while playing; null is as fast as the CPU share allows."""
+
+    type: Literal["set_speed"]
+    updates_per_second: UpdatesPerSecond | None
+
+
+class SetFps(Strict):
+    """The most frames per second this client wants."""
+
+    type: Literal["set_fps"]
+    fps: Fps
+
+
+class SetHyper(HyperPatch):
+    """Change any hyperparameters live."""
+
+    type: Literal["set_hyper"]
+
+
+class Configure(Strict):
+    """Change the configuration: rebuilds data and network."""
+
+    type: Literal["configure"]
+    config: ConfigPatch
+
+
+class Reset(Strict):
+    """Train again from the same or from new initial weights."""
+
+    type: Literal["reset"]
+    same_weights: bool = True
+
+
+class SetParam(Strict):
+    """Set one weight (`W`, i, j) or bias (`b`, j) of a layer."""
+
+    type: Literal["set_param"]
+    layer: Annotated[int, Field(ge=0, le=MAX_LAYERS)]
+    kind: Literal["W", "b"]
+    i: Annotated[int, Field(ge=0, le=MAX_NEURONS)] = 0
+    j: Annotated[int, Field(ge=0, le=MAX_NEURONS)]
+    value: Annotated[float, Field(ge=-1e6, le=1e6, allow_inf_nan=False)]
+
+
+class Freeze(Strict):
+    """Freeze or unfreeze a layer, a neuron, a weight or a bias."""
+
+    type: Literal["freeze"]
+    layer: Annotated[int, Field(ge=0, le=MAX_LAYERS)]
+    target: Literal["layer", "neuron", "weight", "bias"]
+    i: Annotated[int, Field(ge=0, le=MAX_NEURONS)] = 0
+    j: Annotated[int, Field(ge=0, le=MAX_NEURONS)] = 0
+    frozen: bool = True
+
+
+class Rollback(Strict):
+    """Restore the last finite state after a divergence."""
+
+    type: Literal["rollback"]
+
+
+class Trace(Strict):
+    """Choose the training sample traced in step-by-step mode."""
+
+    type: Literal["trace"]
+    index: Annotated[int, Field(ge=0, le=MAX_POINTS)]
+
+
+class Ack(Strict):
+    """Acknowledge a frame: flow control."""
+
+    type: Literal["ack"]
+    seq: Annotated[int, Field(ge=0)]
+
+
+class Save(Strict):
+    """Save this session (configuration, weights, optimizer state, history) under a name."""
+
+    type: Literal["save"]
+    name: Annotated[str, Field(min_length=1, max_length=80)]
+
+
+class RoomCreate(Strict):
+    """Open a classroom room around this session; the sender becomes its teacher."""
+
+    type: Literal["room_create"]
+    share_gallery: bool = True
+
+
+class RoomJoin(Strict):
+    """Join a room as a student: follow the teacher's session, read-only."""
+
+    type: Literal["room_join"]
+    code: Annotated[str, Field(min_length=4, max_length=16)]
+    name: Annotated[str, Field(min_length=1, max_length=40)] = "student"
+    share: bool = False
+    fork: bool = False
+
+
+class Fork(Strict):
+    """A student takes a copy of the teacher's current state into a session of their own."""
+
+    type: Literal["fork"]
+
+
+class Follow(Strict):
+    """A student goes back to following the teacher's session."""
+
+    type: Literal["follow"]
+
+
+class RoomPush(Strict):
+    """The teacher sets a configuration or hyperparameters in every student's own session."""
+
+    type: Literal["room_push"]
+    config: ConfigPatch | None = None
+    hyper: HyperPatch | None = None
+
+
+class RoomClose(Strict):
+    """The teacher ends the room: its code stops working and every student is told."""
+
+    type: Literal["room_close"]
+
+
+class RoomNewCode(Strict):
+    """The teacher gives the room a new code; the old one stops working, members stay."""
+
+    type: Literal["room_new_code"]
+
+
+CLIENT_MESSAGES: dict[str, type[BaseModel]] = {
+    "hello": Hello, "play": Play, "pause": Pause, "step": Step, "set_speed": SetSpeed,
+    "set_fps": SetFps, "set_hyper": SetHyper, "configure": Configure, "reset": Reset,
+    "set_param": SetParam, "freeze": Freeze, "rollback": Rollback, "trace": Trace, "ack": Ack,
+    "save": Save, "room_create": RoomCreate, "room_join": RoomJoin, "fork": Fork, "follow": Follow,
+    "room_push": RoomPush, "room_close": RoomClose, "room_new_code": RoomNewCode,
+}
+# Messages that change a session: refused to a follower and to anyone without the room's teacher key.
+CONTROL_MESSAGES = ("play", "pause", "step", "set_speed", "set_hyper", "configure", "reset", "set_param",
+                    "freeze", "rollback", "trace")
+
+
+def parse_client_message(raw: str | bytes) -> BaseModel:
+    """Validate one inbound message; raise `ProtocolError` with the error to send."""
+    if len(raw) > MAX_MESSAGE_BYTES:
+        raise ProtocolError(ErrorMessage(
+            code="too_large", value=len(raw), allowed=f"at most {MAX_MESSAGE_BYTES} bytes",
+            message=f"message is {len(raw)} bytes; the limit is {MAX_MESSAGE_BYTES} bytes"))
+    try:
+        data = orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        raise ProtocolError(ErrorMessage(code="bad_json", allowed="one JSON object",
+                                         message=f"message is not valid JSON: {exc}")) from None
+    if not isinstance(data, dict):
+        raise ProtocolError(ErrorMessage(code="bad_json", allowed="one JSON object with a 'type'",
+                                         message="message must be a JSON object with a 'type'"))
+    kind = data.get("type")
+    model = CLIENT_MESSAGES.get(kind) if isinstance(kind, str) else None
+    if model is None:
+        allowed = ", ".join(CLIENT_MESSAGES)
+        raise ProtocolError(ErrorMessage(
+            code="unknown_type", field="type", value=kind if isinstance(kind, (str, int, float, type(None))) else repr(kind),
+            allowed=allowed, message=f"unknown message type {kind!r}; allowed: {allowed}"))
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        raise ProtocolError(error_from_validation(exc, kind, model)) from None
