@@ -181,8 +181,7 @@ class Classroom:
             return
         self.leave(seat)
         room, seat.teacher_key = self.rooms.create(live.id, msg.share_gallery, seat.address)
-        live.owner_key_hash = room.teacher_key_hash
-        live.saved_version = -1  # the owner key must reach the store
+        live.set_owner(room.teacher_key_hash)
         self._enter(seat, room, "teach")
         await seat.send(room_message(seat, room))
         self._start_status(seat, room)
@@ -285,8 +284,7 @@ class Classroom:
         self.rooms.close(room)
         self.leave(seat)
         if seat.shown is not None:
-            seat.shown.owner_key_hash = None  # the session is the teacher's own again
-            seat.shown.saved_version = -1
+            seat.shown.set_owner(None)  # the session is the teacher's own again
         for student in students:
             student.room = None
             if student.mode == "follow":

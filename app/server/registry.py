@@ -57,6 +57,12 @@ class LiveSession:
         self.credit = 0.0
         self.last_tick = time.perf_counter()
 
+    def set_owner(self, key_hash: str | None) -> None:
+        """Give the session to a room's teacher (their key's hash), or back to no room
+        (None); the next snapshot stores it, even if nothing else changed."""
+        self.owner_key_hash = key_hash
+        self.saved_version = -1
+
     def owned_by(self, key: str | None) -> bool:
         """`key` is this session's room teacher key (False when it belongs to no room)."""
         return key_matches(key, self.owner_key_hash)

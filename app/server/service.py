@@ -219,7 +219,7 @@ class Service:
                     await asyncio.sleep(0)
                 if s.diverged is not None:
                     break
-        s.version += 1
+        s.mark_changed()
         live.notify()
 
     def export_model(self, live: LiveSession) -> dict[str, Any]:

@@ -200,3 +200,43 @@ def test_save_and_open_a_run(client: TestClient) -> None:
     opened = client.post(f"/api/runs/{saved['run_id']}/open").json()
     assert opened["step"] == 40 and opened["session_id"] != session["session_id"]
     assert client.get("/api/runs/nope").status_code == 404
+
+
+def test_a_fork_at_a_full_server_is_refused_as_a_new_session_is() -> None:
+    # A fork is a new session: it gets the same refusal as a hello or POST /api/sessions,
+    # naming the limit in `allowed` (a fork's refusal used to leave `allowed` out).
+    with TestClient(create_app(Settings(store="memory", max_sessions=2))) as client, \
+            contextlib.ExitStack() as stack:
+        _, _, room = open_room(client, stack)
+        student = join(client, stack, room["code"], "Ada")  # its own session is unwatched from now on
+        Peer(stack.enter_context(client.websocket_connect("/ws"))).hello()  # takes its place in memory
+        late = Peer(stack.enter_context(client.websocket_connect("/ws")))
+        late.send({"type": "hello"})
+        refused_hello = late.until("error")
+        student.send({"type": "fork"})
+        refused_fork = student.until("error")
+        assert refused_fork["code"] == refused_hello["code"] == "limit"
+        assert refused_fork["allowed"] == refused_hello["allowed"] == "at most 2 sessions"
+        assert refused_fork["message"] == refused_hello["message"] and refused_fork["request"] == "fork"
+        refused_http = client.post("/api/sessions")
+        assert refused_http.status_code == 503 and refused_http.json()["allowed"] == "at most 2 sessions"
+        # The student still follows the teacher, untouched.
+        student.send({"type": "follow"})
+        assert student.until("room")["mode"] == "follow"
+
+
+def test_a_follower_saves_the_teachers_session_as_a_run_anyone_may_open(client: TestClient) -> None:
+    # Over HTTP a room's session needs the teacher key, to save it too; a follower reaches it by
+    # the room's code instead, and a saved run, like a fork, is a copy outside the room.
+    with contextlib.ExitStack() as stack:
+        teacher, session, room = open_room(client, stack)
+        teacher.send({"type": "step", "unit": "update", "count": 7})
+        teacher.frame_where(lambda f: f["step"] == 7)
+        student = join(client, stack, room["code"], "Ada")
+        student.send({"type": "save", "name": "the teacher's run"})
+        saved = student.until("saved")
+    assert client.post(f"/api/sessions/{session['session_id']}/save", json={"name": "x"}).status_code == 403
+    opened = client.post(f"/api/runs/{saved['run_id']}/open")
+    assert opened.status_code == 201 and opened.json()["step"] == 7
+    # The copy belongs to no room: no key needed to drive it.
+    assert client.post(f"/api/sessions/{opened.json()['session_id']}/step", json={"count": 1}).json()["step"] == 8
