@@ -5,7 +5,7 @@
 // `type`, acknowledges frames when told they are drawn, and reconnects with
 // backoff. The teacher key of the session shown also goes in a cookie scoped
 // to that session's HTTP routes, so that plain download links (model JSON,
-// history CSV) carry it, and in the X-Teacher-Key header of api() calls.
+// history CSV) carry it; http.js asks for it (teacherKey) for its own requests.
 
 const SESSION_KEY = "paramlab.session_id";
 const TEACHER_KEY = "paramlab.teacher_key.";   // + session id
@@ -148,12 +148,5 @@ export class Socket extends EventTarget {
   /** The teacher key this browser holds for a session (default: the page's own), or null. */
   teacherKey(sessionId = this.sessionId) {
     return sessionId ? localStorage.getItem(TEACHER_KEY + sessionId) : null;
-  }
-
-  /** fetch() on the HTTP API, with the teacher key of the page's session when it has one. */
-  api(path, init = {}) {
-    const headers = new Headers(init.headers || {}), key = this.teacherKey();
-    if (key) headers.set("X-Teacher-Key", key);
-    return fetch(path, { ...init, headers, credentials: "same-origin" });
   }
 }

@@ -47,8 +47,6 @@ export const PROPS = [
   { name: "presenter", type: "bool", group: "ui", def: false },
 ];
 
-const BY_NAME = Object.fromEntries(PROPS.map((p) => [p.name, p]));
-
 function parseValue(prop, text) {
   const inRange = (v) => (prop.min === undefined || v >= prop.min) && (prop.max === undefined || v <= prop.max);
   switch (prop.type) {
@@ -80,14 +78,16 @@ function formatValue(prop, v) {
 }
 
 export class State {
-  constructor() {
-    for (const p of PROPS) this[p.name] = Array.isArray(p.def) ? [...p.def] : p.def;
+  /** props: the property table (name, type, group, def, values or range); see PROPS. */
+  constructor(props = PROPS) {
+    Object.defineProperty(this, "props", { value: props });   // not enumerable: Object.assign copies values only
+    for (const p of props) this[p.name] = Array.isArray(p.def) ? [...p.def] : p.def;
   }
 
   /** The hash string ("dataset=circle&...") of every set property. */
   serialize() {
     const parts = [];
-    for (const p of PROPS) {
+    for (const p of this.props) {
       const v = this[p.name];
       if (v === null || v === undefined) continue;
       parts.push(`${p.name}=${encodeURIComponent(formatValue(p, v)).replace(/%2C/g, ",")}`);
@@ -96,14 +96,14 @@ export class State {
   }
 
   /** A State from a hash; unknown keys and invalid values fall back to defaults. */
-  static deserialize(hash) {
-    const s = new State();
+  static deserialize(hash, props = PROPS) {
+    const s = new State(props), byName = Object.fromEntries(props.map((p) => [p.name, p]));
     const text = hash.startsWith("#") ? hash.slice(1) : hash;
     for (const pair of text.split("&")) {
       if (!pair) continue;
       const eq = pair.indexOf("=");
       const key = eq < 0 ? pair : pair.slice(0, eq);
-      const prop = BY_NAME[key];
+      const prop = Object.hasOwn(byName, key) ? byName[key] : null;
       if (!prop) continue;
       const v = parseValue(prop, decodeURIComponent(eq < 0 ? "" : pair.slice(eq + 1)));
       if (v !== undefined) s[key] = v;
@@ -114,16 +114,28 @@ export class State {
 
   group(name) {
     const out = {};
-    for (const p of PROPS) if (p.group === name && this[p.name] !== null) out[p.name] = this[p.name];
+    for (const p of this.props) if (p.group === name && this[p.name] !== null) out[p.name] = this[p.name];
     return out;
   }
 
   config() { return this.group("config"); }
   hyper() { return this.group("hyper"); }
 
+  /**
+   * The configuration fields in which this state differs from `old`, with their
+   * values; null included (the default, for the fields that may be null).
+   */
+  configChanges(old) {
+    const out = {};
+    for (const p of this.props) {
+      if (p.group === "config" && JSON.stringify(this[p.name]) !== JSON.stringify(old[p.name])) out[p.name] = this[p.name];
+    }
+    return out;
+  }
+
   /** Take the server's word for config, hyperparameters and playing (after `session`). */
   applySession(msg) {
-    for (const p of PROPS) {
+    for (const p of this.props) {
       if (p.group === "config" && msg.config && p.name in msg.config) this[p.name] = msg.config[p.name];
       if (p.group === "hyper" && msg.hyper && p.name in msg.hyper) this[p.name] = msg.hyper[p.name];
     }

@@ -148,6 +148,11 @@ export class ControlsView extends EventTarget {
     o.title = String(v);
   }
 
+  /** The edge-mode radios show `mode` (stepping through phases switches it for the user). */
+  showEdgeMode(mode) {
+    document.querySelectorAll("input[name=edges]").forEach((r) => (r.checked = r.value === mode));
+  }
+
   showSpeed(ups) { const o = $("speed-out"); o.textContent = ups === null ? "as fast as possible" : `${int(ups)} updates/s`; }
 
   showOptimizerFields() {
@@ -182,7 +187,7 @@ export class ControlsView extends EventTarget {
     $("train_ratio").value = s.train_ratio; this.out("train_ratio", s.train_ratio, "%");
     $("seed").value = s.seed;
     $("show_test").checked = s.show_test;
-    document.querySelectorAll("input[name=edges]").forEach((r) => (r.checked = r.value === s.edges));
+    this.showEdgeMode(s.edges);
     const uploaded = UPLOADED.test(s.dataset);
     document.querySelectorAll("#datasets button").forEach((b) => b.setAttribute("aria-pressed", String(b.dataset.name === (uploaded ? "csv" : s.dataset))));
     const plane = s.dataset !== "mammals" && !uploaded;

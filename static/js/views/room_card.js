@@ -2,7 +2,6 @@
 // for a projector), a new code when the old one got out, and closing the room
 // (asked twice: it ends the class for everyone). Part of the classroom panel:
 // ClassroomView hands it the room and receives its intents.
-import { h, fill } from "../dom.js";
 import { drawQR } from "../qr.js";
 
 export class RoomCard {
@@ -34,7 +33,8 @@ export class RoomCard {
   render(room) {
     const link = location.origin + room.link;
     if (this.qr?.text !== link) {
-      fill(this.root.querySelector("#room-code"), h("span", null, room.code.slice(0, 3)), h("span", null, room.code.slice(3)));
+      const [head, tail] = this.root.querySelectorAll("#room-code span");   // two halves, easier to read out
+      head.textContent = room.code.slice(0, 3); tail.textContent = room.code.slice(3);
       const a = this.root.querySelector("#room-link");
       a.href = link; a.textContent = link;
       this.qr = drawQR(this.canvas, link);

@@ -1,0 +1,60 @@
+// The only module that talks to the server over HTTP, as socket.js is the only
+// one on the websocket: the vocabulary the page's controls are built from, CSV
+// uploads, and the addresses of a session's downloads. A request carries the
+// teacher key of the page's own session when this browser holds one.
+
+export class Http {
+  /** teacherKey(): the key of the page's own session, or null. */
+  constructor(teacherKey = () => null) {
+    this.teacherKey = teacherKey;
+  }
+
+  /** fetch() on the server's API (same origin), with the X-Teacher-Key header when there is a key. */
+  request(path, init = {}) {
+    const headers = new Headers(init.headers || {}), key = this.teacherKey();
+    if (key) headers.set("X-Teacher-Key", key);
+    return fetch(path, { ...init, headers, credentials: "same-origin" });
+  }
+
+  /**
+   * The names, labels and ranges of every control (GET /api/vocabulary). The
+   * page cannot be built without them: while the server does not answer, it
+   * asks again with backoff, telling waiting(true) once and waiting(false) when done.
+   */
+  async vocabulary(waiting = () => {}) {
+    for (let wait = 250, told = false; ; wait = Math.min(2 * wait, 5000)) {
+      try {
+        const reply = await this.request("/api/vocabulary");
+        if (reply.ok) {
+          const vocabulary = await reply.json();
+          if (told) waiting(false);
+          return vocabulary;
+        }
+      } catch { /* no answer: ask again */ }
+      if (!told) { told = true; waiting(true); }
+      await new Promise((resolve) => setTimeout(resolve, wait));
+    }
+  }
+
+  /**
+   * Upload a CSV file; resolves to the dataset name the server gave it. Rejects
+   * with an Error whose message says, in plain words, why it was not taken.
+   */
+  async uploadDataset(file) {
+    let reply, body = null;
+    try {
+      reply = await this.request("/api/datasets", { method: "POST", headers: { "Content-Type": "text/csv" }, body: file });
+      body = await reply.json();
+    } catch {
+      throw new Error(`${file.name} was not uploaded: the server did not answer.`);
+    }
+    if (!reply.ok) throw new Error(`${file.name}: ${body?.message ?? reply.statusText}. Allowed: ${body?.allowed ?? "a CSV file"}.`);
+    return body.dataset;
+  }
+}
+
+/** The download links of a session: its model JSON and its history CSV. */
+export function downloadLinks(sessionId) {
+  const base = `/api/sessions/${encodeURIComponent(sessionId)}`;
+  return { model: `${base}/model`, csv: `${base}/history.csv` };
+}
