@@ -23,7 +23,7 @@ from app.server.quotas import QuotaExceeded
 from app.server.ratelimit import Window
 from app.server.registry import LiveSession
 from app.server.rooms import Room
-from app.server.service import Service, ServiceError
+from app.server.service import Service, ServiceError, error
 
 STATUS_SECONDS = 1.0
 
@@ -78,10 +78,6 @@ def status(room: Room, seats: set[Seat]) -> dict[str, Any]:
     return {"type": "room_status", "code": room.code, "students": len(students),
             "following": sum(seat.mode == "follow" for seat in students),
             "forked": sum(seat.mode == "own" for seat in students), "gallery": gallery}
-
-
-def _error(code: str, message: str, request: str, **fields: Any) -> dict[str, Any]:
-    return p.ErrorMessage(code=code, request=request, message=message, **fields).model_dump()  # type: ignore[arg-type]
 
 
 class Classroom:
@@ -168,16 +164,16 @@ class Classroom:
     async def create(self, seat: Seat, msg: p.RoomCreate) -> None:
         live = seat.own
         if live is None or seat.mode == "follow":
-            await seat.send(_error("forbidden", "a student following a room cannot open a room; fork first or "
+            await seat.send(error("forbidden", "a student following a room cannot open a room; fork first or "
                                    "open your own session", "room_create"))
             return
         if live.owner_key_hash is not None and not live.owned_by(seat.teacher_key):
-            await seat.send(_error("forbidden", "this session belongs to another room's teacher", "room_create"))
+            await seat.send(error("forbidden", "this session belongs to another room's teacher", "room_create"))
             return
         try:
             self.service.quotas.room(self.rooms.open_by(seat.address))
         except QuotaExceeded as exc:
-            await seat.send(_error("limit", str(exc), "room_create", allowed=exc.allowed))
+            await seat.send(error("limit", str(exc), "room_create", allowed=exc.allowed))
             return
         self.leave(seat)
         room, seat.teacher_key = self.rooms.create(live.id, msg.share_gallery, seat.address)
@@ -194,19 +190,19 @@ class Classroom:
                                     f"at most {most} wrong codes a minute", code="rate_limited")
             self.service.quotas.join_attempt(seat.address)
         except QuotaExceeded as exc:
-            await seat.send(_error(exc.code, str(exc), "room_join", field="code", allowed=exc.allowed))
+            await seat.send(error(exc.code, str(exc), "room_join", field="code", allowed=exc.allowed))
             return
         room = self.rooms.get(msg.code)
         if room is None:
             seat.wrong_codes.add()
             self.service.quotas.join_failed(seat.address)
-            await seat.send(_error("no_room", f"no open room has the code {msg.code!r}; check the code on the "
+            await seat.send(error("no_room", f"no open room has the code {msg.code!r}; check the code on the "
                                    "projector (rooms expire after a while)", "room_join", field="code",
                                    value=msg.code, allowed="the 6-character code of an open room"))
             return
         teacher = self.service.registry.get(room.session_id)
         if teacher is None:
-            await seat.send(_error("no_room", "the teacher's session of this room is gone", "room_join",
+            await seat.send(error("no_room", "the teacher's session of this room is gone", "room_join",
                                    field="code", value=msg.code))
             return
         self.leave(seat)
@@ -221,7 +217,7 @@ class Classroom:
 
     async def fork(self, seat: Seat) -> None:
         if seat.room is None or seat.mode != "follow" or seat.shown is None:
-            await seat.send(_error("invalid", "fork copies the teacher's session: join a room and follow it first",
+            await seat.send(error("invalid", "fork copies the teacher's session: join a room and follow it first",
                                    "fork", allowed="while following a room"))
             return
         try:
@@ -237,7 +233,7 @@ class Classroom:
         room = seat.room
         teacher = self.service.registry.get(room.session_id) if room is not None else None
         if room is None or teacher is None or seat.mode == "teach":
-            await seat.send(_error("invalid", "follow needs a room you joined as a student", "follow",
+            await seat.send(error("invalid", "follow needs a room you joined as a student", "follow",
                                    allowed="after room_join"))
             return
         seat.mode = "follow"
@@ -247,7 +243,7 @@ class Classroom:
     async def push(self, seat: Seat, msg: p.RoomPush) -> None:
         room = self._teacher_of(seat)
         if room is None:
-            await seat.send(_error("forbidden", "only the room's teacher can push to the class", "room_push",
+            await seat.send(error("forbidden", "only the room's teacher can push to the class", "room_push",
                                    allowed="the teacher's key"))
             return
         changes: list[Any] = []
@@ -265,7 +261,7 @@ class Classroom:
                 for change in changes:
                     self.service.control(student.shown, change)
             except ServiceError as exc:
-                await student.send(_error(exc.error.code, "your teacher's change does not fit your session: "
+                await student.send(error(exc.error.code, "your teacher's change does not fit your session: "
                                           f"{exc.error.message}", "room_push"))
                 continue
             reached += 1
@@ -277,7 +273,7 @@ class Classroom:
         a follower goes back to the session they had before joining."""
         room = self._teacher_of(seat)
         if room is None:
-            await seat.send(_error("forbidden", "only the room's teacher can close it", "room_close",
+            await seat.send(error("forbidden", "only the room's teacher can close it", "room_close",
                                    allowed="the teacher's key"))
             return
         students = [s for s in self.members(room) if s is not seat]
@@ -298,7 +294,7 @@ class Classroom:
         """The teacher gives the room a new code: the old one stops working; who is in stays in."""
         room = self._teacher_of(seat)
         if room is None:
-            await seat.send(_error("forbidden", "only the room's teacher can change its code", "room_new_code",
+            await seat.send(error("forbidden", "only the room's teacher can change its code", "room_new_code",
                                    allowed="the teacher's key"))
             return
         self.rooms.new_code(room)

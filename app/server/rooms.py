@@ -69,7 +69,7 @@ class Rooms:
         self.store = store
         self.room_seconds = room_hours * 3600
         self.rooms: dict[str, Room] = {}
-        self.members: dict[str, set[Any]] = {}  # code -> connections in the room (memory only)
+        self.members: dict[str, set[Any]] = {}  # code -> the seats in the room (memory only; classroom.Seat)
 
     def _free_code(self) -> str:
         code = new_code()

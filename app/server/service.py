@@ -47,6 +47,11 @@ class ServiceError(Exception):
         self.error = error
 
 
+def error(code: str, message: str, request: str | None = None, **fields: Any) -> dict[str, Any]:
+    """An error in the protocol's one shape, ready to send."""
+    return p.ErrorMessage(code=code, request=request, message=message, **fields).model_dump()  # type: ignore[arg-type]
+
+
 def refused(exc: SessionError, request: str | None) -> ServiceError:
     return ServiceError(422, p.ErrorMessage(code=exc.code, request=request, field=exc.field, value=exc.value,
                                             allowed=exc.allowed, message=str(exc)))

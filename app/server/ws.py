@@ -32,7 +32,7 @@ from app.server import classroom, messages
 from app.server.quotas import QuotaExceeded
 from app.server.ratelimit import TokenBucket
 from app.server.registry import Client, LiveSession
-from app.server.service import Service, ServiceError
+from app.server.service import Service, ServiceError, error
 from app.settings import Settings
 
 # Frames a client may hold unacknowledged before the server waits for it.
@@ -42,10 +42,6 @@ CLOSE_RATE_LIMITED = 4429
 CLOSE_TOO_MANY_CONNECTIONS = 4430
 # Handling queued messages lets the event loop run at least this often.
 YIELD_SECONDS = 0.001
-
-
-def error(code: str, message: str, request: str | None = None, **fields: Any) -> dict[str, Any]:
-    return p.ErrorMessage(code=code, request=request, message=message, **fields).model_dump()  # type: ignore[arg-type]
 
 
 class Connection:
