@@ -28,11 +28,11 @@ def apply(live: LiveSession, msg: BaseModel) -> str | None:
         live.set_playing(True)
     elif isinstance(msg, p.Pause):
         live.set_playing(False)
-        s.version += 1
+        s.mark_changed()
     elif isinstance(msg, p.SetSpeed):
         live.updates_per_second = msg.updates_per_second
         live.credit = 0.0
-        s.version += 1
+        s.mark_changed()
     elif isinstance(msg, p.SetHyper):
         s.set_hyper(msg.model_dump(exclude={"type"}, exclude_none=True))
     elif isinstance(msg, p.Configure):

@@ -6,19 +6,9 @@ from typing import Any
 
 import numpy as np
 
-from app.protocol import (
-    MAX_FEATURES,
-    MAX_LAYERS,
-    MAX_MESSAGE_BYTES,
-    MAX_NEURONS,
-    MAX_POINTS,
-    PROTOCOL_VERSION,
-    encode,
-)
+from app.protocol import LIMITS, PROTOCOL_VERSION, encode
+from app.server import frames
 from app.server.registry import Client, LiveSession
-
-LIMITS = {"max_layers": MAX_LAYERS, "max_neurons": MAX_NEURONS, "max_features": MAX_FEATURES,
-          "max_points": MAX_POINTS, "max_message_bytes": MAX_MESSAGE_BYTES}
 
 
 def session_message(live: LiveSession, fps: int) -> dict[str, Any]:
@@ -65,8 +55,7 @@ def frame_bytes(live: LiveSession, client: Client) -> bytes:
     s = live.session
     key = (s.version, live.playing, live.updates_per_second)
     if live.body_cache is None or live.body_cache[0] != key:
-        body = {"playing": live.playing, "updates_per_second": live.updates_per_second, **s.snapshot()}
-        live.body_cache = (key, encode(body))
+        live.body_cache = (key, encode(frames.frame_body(s.view(), live.playing, live.updates_per_second)))
     history = s.history.since(client.history_step, client.change_index)
     client.history_step = s.step
     client.change_index = s.history.change_count
@@ -74,15 +63,3 @@ def frame_bytes(live: LiveSession, client: Client) -> bytes:
     client.sent_version = s.version
     head = encode({"type": "frame", "seq": client.seq, "history": history})
     return head[:-1] + b"," + live.body_cache[1][1:]
-
-
-def frame_message(live: LiveSession, client: Client) -> dict[str, Any]:
-    """The newest state, with the history this client has not seen yet."""
-    s = live.session
-    history = s.history.since(client.history_step, client.change_index)
-    client.history_step = s.step
-    client.change_index = s.history.change_count
-    client.seq += 1
-    client.sent_version = s.version
-    return {"type": "frame", "seq": client.seq, "playing": live.playing,
-            "updates_per_second": live.updates_per_second, **s.snapshot(), "history": history}

@@ -132,7 +132,7 @@ async def snapshot_loop(registry: Registry, settings: Settings) -> None:
             try:
                 for live in registry.unwatched(settings.unwatched_seconds):
                     live.set_playing(False)  # nobody is looking: stop spending the class's CPU
-                    live.session.version += 1
+                    live.session.mark_changed()
                 await save_all(registry, background=True)
                 for live in registry.idle(settings.idle_seconds):
                     await save_one(registry, live.id)

@@ -13,13 +13,13 @@ diverged), since a model with NaN weights cannot be imported back.
 
 from __future__ import annotations
 
-from collections import deque
 from typing import Any
 
 import numpy as np
 
 from app.nn.model import Model
 from app.training.config import HyperState, RunConfig
+from app.training.rollback import Divergence
 from app.training.session import TrainingSession
 
 STATE_VERSION = 1
@@ -45,9 +45,9 @@ def session_state(s: TrainingSession) -> dict[str, Any]:
     # goes back to the front of the epoch, so the restored run takes the same path.
     pending = [s.pending.idx.tolist()] if s.pending is not None else []
     model, queue = s.model.to_dict(), pending + [q.tolist() for q in s.queue]
-    diverged = s.diverged
-    if diverged is not None and s.safe_state is not None:
-        model, queue = s.safe_state["model"].to_dict(), [list(map(int, q)) for q in s.safe_state["queue"]]
+    point = s.rollback_point
+    if s.diverged is not None and point is not None:
+        model, queue = point.model.to_dict(), [list(map(int, q)) for q in point.queue]
     hyper = s.hyper.to_dict() | {"eps": s.hyper.eps}
     return {
         "state_version": STATE_VERSION,
@@ -59,7 +59,7 @@ def session_state(s: TrainingSession) -> dict[str, Any]:
         "queue": queue,
         "history": s.history.to_state(),
         "trace_index": s.trace_index,
-        "diverged": diverged,
+        "diverged": s.diverged.to_dict() if s.diverged is not None else None,
     }
 
 
@@ -76,18 +76,14 @@ def restore_session(state: dict[str, Any]) -> TrainingSession:
     model = Model.from_dict(state["model"])
     if model.spec != s.spec:
         raise ValueError("the stored model does not fit the stored configuration")
-    s.model = model
-    s.initial_params = [{"W": np.array(p["W"], dtype=np.float64).reshape(m["W"].shape),
-                         "b": np.array(p["b"], dtype=np.float64)} for p, m in zip(state["initial_params"], model.params)]
+    initial = [{"W": np.array(p["W"], dtype=np.float64).reshape(m["W"].shape), "b": np.array(p["b"], dtype=np.float64)}
+               for p, m in zip(state["initial_params"], model.params)]
     _set_rng_state(s.batch_rng, state["rng"]["batch"])
     _set_rng_state(s.dropout_rng, state["rng"]["dropout"])
-    s.queue = deque(np.array(q, dtype=np.int64) for q in state["queue"])
     s.history.load_state(state["history"])
-    s.trace_index = int(state["trace_index"])
-    s.diverged = state["diverged"]
-    if s.diverged is not None:
-        s.safe_state = s.capture()
-    s.version += 1
+    diverged = Divergence(**state["diverged"]) if state["diverged"] is not None else None
+    s.resume(model, initial, [np.array(q, dtype=np.int64) for q in state["queue"]], int(state["trace_index"]),
+             diverged)
     return s
 
 

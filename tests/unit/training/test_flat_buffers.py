@@ -1,5 +1,5 @@
 """The session's flat buffers (app.nn.fast.Buffers) and cheap rollback points
-(session.Checkpoint): the model's arrays become views of flat vectors that the
+(rollback.Checkpoint): the model's arrays become views of flat vectors that the
 fast path trains in place; every control that edits or replaces arrays still
 works, and the numbers stay those of the numpy reference path, bit for bit."""
 
@@ -19,7 +19,7 @@ from app.nn.network import NetworkSpec
 from app.nn.optimizers import Hyperparams
 from app.training import persist
 from app.training.config import HyperState, RunConfig
-from app.training.session import Checkpoint, TrainingSession
+from app.training.session import TrainingSession
 
 
 def _big(**hyper: Any) -> TrainingSession:
@@ -59,8 +59,10 @@ def _same_session(fst: TrainingSession, ref: TrainingSession) -> None:
 
 def _is_flat(s: TrainingSession) -> bool:
     """Whether the session's params are views of its flat vector (the no-copy path is on)."""
-    flat = s._buffers.flat("params", s.params)
-    return flat is not None and all(np.shares_memory(p[k], flat) for p in s.params for k in ("W", "b"))
+    arrays = [p[k] for p in s.params for k in ("W", "b")]
+    flat = arrays[0].base
+    return (flat is not None and flat.ndim == 1 and flat.size == sum(a.size for a in arrays)
+            and all(a.base is flat for a in arrays))
 
 
 def test_train_run_with_buffers_gives_the_same_bits_and_copies_nothing() -> None:
@@ -108,8 +110,10 @@ def test_checkpoint_restores_the_same_bits_as_a_copy() -> None:
     s.set_hyper({"optimizer": "adam"})
     s.freeze(0, "neuron", 0, 1, True)
     s.advance(60)
-    point = Checkpoint(s.model, s._buffers)
     copy = deepcopy(s.model)
+    s.set_hyper({"lr": 0.02})  # a user's change: the rollback point is the model as it is
+    assert s.rollback_point is not None
+    point = s.rollback_point.model
     s.advance(60)  # the checkpoint does not move with the model
     restored = point.restore()
     _same_model(restored, copy)
@@ -188,7 +192,7 @@ def test_fork_and_restore_of_a_flat_session_continue_the_same_run() -> None:
     s.advance(5000)
     assert s.diverged is not None
     back = persist.restore_session(persist.session_state(s))
-    _same_model(back.model, s.safe_state["model"].restore())
+    _same_model(back.model, s.rollback_point.model.restore())
     assert back.rollback() == s.rollback()
     _same_model(back.model, s.model)
 

@@ -5,10 +5,11 @@ receives every change exactly once. Times come from an injected clock."""
 from __future__ import annotations
 
 import itertools
+import json
 import random
 from typing import Any
 
-from app.server.messages import frame_message, history_message
+from app.server.messages import frame_bytes, history_message
 from app.server.registry import Client, LiveSession
 from app.training.history import GESTURE_SECONDS, History
 
@@ -161,8 +162,8 @@ def test_frames_carry_each_change_of_a_drag_once(make_session) -> None:
         clock.now += 0.016
         s.advance(1)
         if rng.random() < 0.3:  # a frame goes out now and then
-            received += frame_message(live, client)["history"]["changes"]
-    received += frame_message(live, client)["history"]["changes"]
+            received += json.loads(frame_bytes(live, client))["history"]["changes"]
+    received += json.loads(frame_bytes(live, client))["history"]["changes"]
     assert s.history.first_change > 0 and len(received) == s.history.change_count
     assert received[-len(s.history.changes):] == s.history.changes
     for field in ("lr", "momentum"):

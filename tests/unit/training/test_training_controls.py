@@ -133,8 +133,7 @@ def test_frozen_parameters_keep_their_exact_bits(make_session, copy_params, targ
             assert np.all(s.params[l][kind][~mask] != before[l][kind][~mask])
     if target in expected:
         assert frozen[layer]["W"][expected[target]].all()
-    snap = s.snapshot()
-    np.testing.assert_array_equal(snap["layers"][layer]["frozenb"], frozen[layer]["b"])
+    np.testing.assert_array_equal(~s.view().layers[layer].trainable_b, frozen[layer]["b"])
     # Unfreezing lets it train again.
     s.freeze(layer, target, i, j, False)
     s.advance(3)
@@ -171,7 +170,7 @@ def test_set_param_sets_and_logs(make_session) -> None:
         {"step": 3, "field": "b[2][0]", "old": old_b, "new": -1.25},
     ]
     assert s.version > version
-    assert s.snapshot()["layers"][0]["W"][1, 2] == 0.5
+    assert s.view().layers[0].W[1, 2] == 0.5
     for bad, field in (((3, "W", 0, 0), "layer"), ((0, "W", 2, 0), "i"), ((0, "b", 0, 4), "j")):
         with pytest.raises(SessionError) as info:
             s.set_param(*bad, 1.0)

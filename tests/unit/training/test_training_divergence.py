@@ -27,14 +27,14 @@ def test_lr_10_on_a_big_network_diverges_and_stops(make_session) -> None:
     s = _diverge_with_lr_10(make_session)
     d = s.diverged
     assert d is not None
-    assert d["step"] == s.step > 0
-    assert str(s.step) in d["cause"] and ("inf" in d["cause"] or "nan" in d["cause"] or "NaN" in d["cause"])
-    assert d["rollback_step"] == 0  # the state this advance() started from
-    assert s.snapshot()["diverged"] == d
+    assert d.step == s.step > 0
+    assert str(s.step) in d.cause and ("inf" in d.cause or "nan" in d.cause or "NaN" in d.cause)
+    assert d.rollback_step == 0  # the state this advance() started from
+    assert s.view().diverged == d
     # Play stops: nothing more runs until a rollback.
     assert s.advance(10) == 0
     assert s.step_epoch() == 0
-    assert s.step == d["step"]
+    assert s.step == d.step
     with pytest.raises(SessionError):
         s.step_phase()
     # The recorded loss of that update is not finite; metrics send null, not NaN.
@@ -49,19 +49,19 @@ def test_rollback_restores_a_finite_state_and_clears_divergence(make_session) ->
     s.advance(5000)
     assert s.diverged is not None
     version = s.version
-    back = s.diverged["rollback_step"]
-    assert back < s.diverged["step"]
+    back = s.diverged.rollback_step
+    assert back < s.diverged.step
     assert s.rollback() == back
     assert s.diverged is None and _finite(s) and s.step == back
     assert s.version > version
-    snap = s.snapshot()
-    assert snap["diverged"] is None
+    snap = s.view()
+    assert snap.diverged is None
     # The frame shows the restored state: finite, and no update (gradient, change) since it.
-    for layer in snap["layers"]:
-        for key in ("W", "b", "vW", "vb"):
-            assert np.isfinite(layer[key]).all()
-        for key in ("dW", "db", "deltaW", "deltab"):
-            assert not layer[key].any(), key
+    for layer in snap.layers:
+        for key in ("W", "b", "velocity_W", "velocity_b"):
+            assert np.isfinite(getattr(layer, key)).all()
+        for key in ("dW", "db", "delta_W", "delta_b"):
+            assert not getattr(layer, key).any(), key
     # A lower learning rate from there trains on.
     s.set_hyper({"lr": 0.001})
     assert s.advance(50) == 50 and s.diverged is None and _finite(s)
@@ -78,7 +78,7 @@ def test_rollback_returns_to_the_state_before_the_last_change(make_session, copy
     velocity = copy_params(s.model.opt_state.slots["velocity"])
     s.set_hyper({"lr": 10})
     s.advance(5000)
-    assert s.diverged is not None and s.diverged["rollback_step"] == 10
+    assert s.diverged is not None and s.diverged.rollback_step == 10
     assert s.rollback() == 10
     assert s.step == 10 and s.diverged is None
     assert_params_equal(s.params, before)
@@ -106,8 +106,8 @@ def test_a_huge_weight_set_by_hand_diverges_at_the_next_update(make_session) -> 
     s.advance(5)
     s.set_param(len(s.params) - 1, "b", 0, 0, 1e300)
     assert s.advance(100) == 1
-    assert s.diverged is not None and s.diverged["step"] == 6
-    assert "update 6" in s.diverged["cause"]
+    assert s.diverged is not None and s.diverged.step == 6
+    assert "update 6" in s.diverged.cause
     assert s.rollback() == 5
     assert s.step == 5 and s.diverged is None and _finite(s)
 
@@ -118,7 +118,7 @@ def test_divergence_in_step_by_step_mode(make_session) -> None:
     s.set_param(len(s.params) - 1, "b", 0, 0, 1e300)
     for _ in range(4):
         s.step_phase()
-    assert s.diverged is not None and s.diverged["step"] == 6
+    assert s.diverged is not None and s.diverged.step == 6
     with pytest.raises(SessionError):
         s.step_phase()
     assert s.rollback() == 5 and s.diverged is None
@@ -144,7 +144,7 @@ def test_rollback_returns_to_before_the_change_that_caused_the_divergence(make_s
     before = [p["W"].copy() for p in s.params]
     s.set_hyper({"lr": 10})  # the cause
     s.advance(5000)
-    assert s.diverged is not None and s.diverged["rollback_step"] == healthy
+    assert s.diverged is not None and s.diverged.rollback_step == healthy
     s.rollback()
     assert s.step == healthy
     assert all(np.array_equal(p["W"], w) for p, w in zip(s.params, before))
@@ -159,3 +159,17 @@ def test_a_wild_edit_is_undone_by_rollback(make_session) -> None:
     assert s.diverged is not None
     s.rollback()
     assert float(s.params[0]["W"][0, 0]) == old and s.step == 30
+
+
+def test_a_rollback_right_after_an_import_returns_to_the_imported_model(make_session) -> None:
+    source = make_session({"optimizer": "momentum", "lr": 0.01}, dataset="plane", hidden=[8] * 6)
+    source.advance(30)
+    doc = source.export_model()
+    assert doc["step"] == 30 and np.any(np.array(doc["optimizer"]["state"]["velocity"][0]["W"]) != 0)
+    s = make_session({"lr": 1000}, dataset="plane", hidden=[8] * 6)
+    s.import_model(doc)
+    s.advance(5000)
+    assert s.diverged is not None and s.diverged.rollback_step == 30
+    assert s.rollback() == 30
+    # The imported weights, optimizer state and counters, not step 0 with a fresh optimizer.
+    assert s.export_model() == doc

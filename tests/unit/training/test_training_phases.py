@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from app.nn.network import backward, forward
-from app.training.session import PHASES
+from app.training.phases import PHASES
 
 
 def test_phases_walk_in_order_and_only_update_counts(make_session) -> None:
@@ -36,36 +36,35 @@ def test_trace_has_what_each_phase_computed(make_session, copy_params) -> None:
 
     assert s.step_phase() == "forward"
     t = s.trace
-    assert t is not None and t["index"] == 5
-    assert t["x"] == s.data.raw["train"][5].tolist()
-    assert t["target"] == Y[0].tolist()
-    assert t["output"] == out[0].tolist()
-    assert t["z"] == [z[0].tolist() for z in cache.Z]
-    assert t["a"] == [a[0].tolist() for a in cache.A]
-    assert len(t["a"]) == len(t["z"]) + 1 and t["a"][0] == x[0].tolist()
-    assert "loss" not in t and "dz" not in t
+    assert t is not None and t.index == 5
+    assert t.x == s.data.raw["train"][5].tolist()
+    assert t.target == Y[0].tolist()
+    assert t.output == out[0].tolist()
+    assert t.z == [z[0].tolist() for z in cache.Z]
+    assert t.a == [a[0].tolist() for a in cache.A]
+    assert len(t.a) == len(t.z) + 1 and t.a[0] == x[0].tolist()
+    assert t.loss is None and t.batch_loss is None and t.dz is None
     batch = s.pending.idx.copy()
-    assert t["batch_size"] == len(batch) == 10
-    assert t["in_batch"] == bool(np.any(batch == 5))
+    assert t.batch_size == len(batch) == 10
+    assert t.in_batch == bool(np.any(batch == 5))
 
     assert s.step_phase() == "loss"
     t = s.trace
-    assert t["loss"] == pytest.approx(0.5 * float(((out - Y) ** 2).sum()), rel=1e-12)
+    assert t.loss == pytest.approx(0.5 * float(((out - Y) ** 2).sum()), rel=1e-12)
     bout, bcache = forward(spec, params_before, s.data.X["train"][batch])
-    assert t["batch_loss"] == pytest.approx(0.5 * float(((bout - s.Y["train"][batch]) ** 2).sum(axis=1).mean()),
+    assert t.batch_loss == pytest.approx(0.5 * float(((bout - s.Y["train"][batch]) ** 2).sum(axis=1).mean()),
                                             rel=1e-12)
-    assert "dz" not in t
+    assert t.dz is None
 
     assert s.step_phase() == "backward"
     t = s.trace
-    assert t["dz"] == [dz[0].tolist() for dz in sample_grads.dZ]
-    assert len(t["dz"]) == len(s.params)
+    assert t.dz == [dz[0].tolist() for dz in sample_grads.dZ]
+    assert len(t.dz) == len(s.params)
     # The batch gradient is what layers[l].dW shows.
     batch_grads = backward(spec, params_before, bcache, s.Y["train"][batch])
-    snap = s.snapshot()
-    for l, layer in enumerate(snap["layers"]):
-        np.testing.assert_allclose(layer["dW"], batch_grads.dW[l], rtol=1e-12, atol=1e-15)
-        np.testing.assert_allclose(layer["db"], batch_grads.db[l], rtol=1e-12, atol=1e-15)
+    for l, layer in enumerate(s.view().layers):
+        np.testing.assert_allclose(layer.dW, batch_grads.dW[l], rtol=1e-12, atol=1e-15)
+        np.testing.assert_allclose(layer.db, batch_grads.db[l], rtol=1e-12, atol=1e-15)
     # Nothing has moved yet.
     for p, q in zip(s.params, params_before):
         np.testing.assert_array_equal(p["W"], q["W"])
@@ -73,17 +72,16 @@ def test_trace_has_what_each_phase_computed(make_session, copy_params) -> None:
 
     assert s.step_phase() == "update"
     assert s.step == 5
-    snap = s.snapshot()
-    assert snap["phase"] == "update" and snap["trace"] is s.trace
-    assert "dz" in s.trace and "loss" in s.trace
-    for l, layer in enumerate(snap["layers"]):
-        for kind, delta in (("W", "deltaW"), ("b", "deltab")):
+    snap = s.view()
+    assert snap.phase == "update" and snap.trace is s.trace
+    assert s.trace.dz is not None and s.trace.loss is not None
+    for l, layer in enumerate(snap.layers):
+        for kind, delta in (("W", layer.delta_W), ("b", layer.delta_b)):
             # deltas are exactly what was added ...
-            np.testing.assert_array_equal(params_before[l][kind] + layer[delta], s.params[l][kind])
+            np.testing.assert_array_equal(params_before[l][kind] + delta, s.params[l][kind])
             # ... that is, params_after - params_before
-            np.testing.assert_allclose(layer[delta], s.params[l][kind] - params_before[l][kind],
-                                       rtol=1e-12, atol=1e-17)
-            assert np.any(layer[delta] != 0)
+            np.testing.assert_allclose(delta, s.params[l][kind] - params_before[l][kind], rtol=1e-12, atol=1e-17)
+            assert np.any(delta != 0)
 
 
 def test_phase_trace_uses_the_batch_of_the_update(make_session, assert_params_equal) -> None:
@@ -121,8 +119,8 @@ def test_play_after_a_full_phase_cycle_leaves_step_by_step_mode(make_session) ->
         s.step_phase()
     assert s.phase == "update" and s.trace is not None
     s.advance(1)
-    snap = s.snapshot()
-    assert snap["phase"] is None and snap["trace"] is None
+    snap = s.view()
+    assert snap.phase is None and snap.trace is None
 
 
 def test_step_epoch_from_a_half_done_update_finishes_this_epoch_only(make_session) -> None:
@@ -143,8 +141,8 @@ def test_set_trace_validates_and_retraces(make_session) -> None:
     s = make_session()
     s.step_phase()
     s.set_trace(3)
-    assert s.trace["index"] == 3
-    assert s.trace["x"] == s.data.raw["train"][3].tolist()
+    assert s.trace is not None and s.trace.index == 3
+    assert s.trace.x == s.data.raw["train"][3].tolist()
     n = s.data.n("train")
     with pytest.raises(ValueError) as info:
         s.set_trace(n)

@@ -70,14 +70,14 @@ def test_step_epoch_runs_exactly_one_epoch(make_session) -> None:
 def test_an_epoch_visits_every_training_point_once(make_session, monkeypatch) -> None:
     s = make_session({"batch_size": 16})
     seen: list[np.ndarray] = []
-    run_update = s._next_batch
+    take = s.queue.take
 
-    def spy() -> np.ndarray:
-        idx = run_update()
-        seen.append(idx.copy())
-        return idx
+    def spy(k: int) -> list[np.ndarray]:
+        batches = take(k)
+        seen.extend(idx.copy() for idx in batches)
+        return batches
 
-    monkeypatch.setattr(s, "_next_batch", spy)
+    monkeypatch.setattr(s.queue, "take", spy)
     s.step_epoch()
     everything = np.sort(np.concatenate(seen))
     np.testing.assert_array_equal(everything, np.arange(s.data.n("train")))
@@ -127,8 +127,8 @@ def test_metrics_computed_at_an_epoch_end_are_reused_and_exact(make_session, mon
     s.advance(25)  # exactly one epoch of 250 points in batches of 10
     assert s.epoch == 1
     calls = []
-    evaluate = s._evaluate
-    monkeypatch.setattr(s, "_evaluate", lambda *a, **k: calls.append(1) or evaluate(*a, **k))
+    evaluate = s.evaluate
+    monkeypatch.setattr(s, "evaluate", lambda: calls.append(1) or evaluate())
     m = s.metrics()
     assert calls == []  # served from the epoch end, not recomputed
     loss, acc = _hand_metrics(s, "train")

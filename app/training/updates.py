@@ -1,0 +1,120 @@
+"""Running updates: on the compiled fast path or the numpy reference path,
+to a count or a deadline, each run reported as one `Updates`.
+
+The two paths give the same bits (same batches, same dropout draws); the
+fast one runs up to `FAST_CHUNK` updates per compiled call and sizes its
+calls to the deadline, the reference one runs one update at a time.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from app.nn import fast
+from app.nn.optimizers import Hyperparams, update
+from app.training.batch_queue import BatchQueue
+from app.training.config import HyperState
+from app.training.phases import COMPUTE, Params, Pending, UpdateContext, grads_of
+
+# Updates the fast path runs per compiled call at most; the deadline is checked
+# between calls.
+FAST_CHUNK = 64
+
+
+@dataclass
+class Updates:
+    """What a run of updates did: `done` of them (a run stops after an update whose
+    loss is not finite), their batch `losses`, and the gradients (penalty included)
+    and deltas of the last one, shaped like the params."""
+
+    done: int
+    losses: list[float]
+    grads: Params
+    deltas: Params
+
+
+def engine_hyper(h: HyperState) -> Hyperparams:
+    """The optimizer's hyperparameters out of the session's."""
+    return Hyperparams(lr=h.lr, momentum=h.momentum, beta1=h.beta1, beta2=h.beta2, eps=h.eps, rho=h.rho,
+                       optimizer=h.optimizer)
+
+
+def apply_update(ctx: UpdateContext, pending: Pending) -> Updates:
+    """The update phase: the optimizer steps with the backward phase's gradients."""
+    model = ctx.model
+    deltas = update(model.params, pending.grads, model.opt_state, engine_hyper(ctx.hyper), model.trainable)
+    return Updates(done=1, losses=[pending.loss], grads=grads_of(pending), deltas=deltas)
+
+
+def run_reference(ctx: UpdateContext, batches: list[np.ndarray]) -> Updates:
+    """One numpy update per batch, phase after phase."""
+    done: Updates | None = None
+    losses: list[float] = []
+    for idx in batches:
+        pending = Pending(idx)
+        for compute in COMPUTE:
+            compute(ctx, pending)
+        done = apply_update(ctx, pending)
+        losses.append(pending.loss)
+        if not math.isfinite(pending.loss):
+            break
+    assert done is not None, "no batch to train on"
+    return Updates(done=len(losses), losses=losses, grads=done.grads, deltas=done.deltas)
+
+
+def run_fast(ctx: UpdateContext, batches: list[np.ndarray]) -> Updates:
+    """The updates of `batches` in one compiled call, in place on the model's flat buffers."""
+    h = ctx.hyper
+    rate = h.dropout if h.dropout > 0 and ctx.spec.hidden else 0.0
+    model = ctx.model
+    result = fast.train_run(ctx.spec, model.params, model.opt_state, model.trainable, engine_hyper(h), ctx.X, ctx.Y,
+                            batches, h.regularization, h.reg_rate, rate, ctx.dropout_rng, buffers=ctx.buffers)
+    return Updates(done=result.done, losses=result.losses.tolist(), grads=result.grads, deltas=result.deltas)
+
+
+class UpdateRunner:
+    """Runs a session's updates from its batch queue, by chunks that never cross
+    an epoch's end, so that the session can close the epoch after each chunk."""
+
+    def __init__(self) -> None:
+        self.seconds_per_update = 0.0  # of the last fast chunk, to size the next one to the deadline
+
+    def run(self, ctx: UpdateContext, queue: BatchQueue, n_updates: int, done: int, deadline: float | None,
+            use_fast: bool, record: Callable[[Updates], bool]) -> int:
+        """Run updates until `done` reaches `n_updates`, `record` (which applies each
+        chunk's `Updates` to the session) answers False, or `deadline` (a perf_counter
+        time) passes; the deadline is checked before every chunk but the first of a
+        call that starts at `done` 0. Returns the new `done`."""
+        while done < n_updates:
+            now = time.perf_counter()
+            if done and deadline is not None and now >= deadline:
+                break
+            left = queue.refill(ctx.hyper.batch_size)
+            k = self._chunk(n_updates - done, left, now, deadline) if use_fast else 1
+            batches = queue.take(k)
+            try:
+                result = run_fast(ctx, batches) if use_fast else run_reference(ctx, batches)
+            except BaseException:
+                queue.put_back(batches)  # the update did not count: its batch is still the next
+                raise
+            queue.put_back(batches[result.done:])  # batches of updates not run (a loss went non-finite)
+            done += result.done
+            go_on = record(result)
+            if use_fast:
+                self.seconds_per_update = (time.perf_counter() - now) / k
+            if not go_on:
+                break
+        return done
+
+    def _chunk(self, want: int, left: int, now: float, deadline: float | None) -> int:
+        """Updates for the next compiled call: to the epoch's end, `FAST_CHUNK` at most,
+        and no more than the last call's pace fits before `deadline`."""
+        k = min(want, left, FAST_CHUNK)
+        if deadline is not None and self.seconds_per_update > 0:
+            k = max(1, min(k, int((deadline - now) / self.seconds_per_update)))
+        return k
