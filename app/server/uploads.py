@@ -18,7 +18,7 @@ from app import protocol as p
 from app.data import csv_import
 from app.server.api import ERRORS, QUOTA, ApiError, known_query
 from app.server.quotas import QuotaExceeded
-from app.server.service import Service
+from app.server.service import Service, over_quota
 from app.training import custom_data
 
 log = logging.getLogger("paramlab.uploads")
@@ -72,8 +72,8 @@ async def upload_dataset(request: Request) -> dict[str, Any]:
     try:
         service.quotas.store_write(request.client.host if request.client else "unknown", "upload", len(raw))
     except QuotaExceeded as exc:
-        raise ApiError(429, p.ErrorMessage(code="limit", request="upload_dataset", allowed=exc.allowed,
-                                           message=str(exc))) from None
+        refusal = over_quota(exc, "upload_dataset")  # as a save's: the same quota of bytes stored
+        raise ApiError(refusal.status, refusal.error) from None
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
