@@ -3,12 +3,12 @@ and every control.
 
 The websocket and the HTTP API (and the classroom, for forks and pushes) are
 thin adapters over these methods, so all take the same quotas, the same
-checks and the same errors. A refusal is
-a `ServiceError` carrying the HTTP status and the protocol's one error shape;
-the websocket sends the error, the HTTP API answers with it.
+checks and the same errors. A refusal is a `ServiceError` carrying the HTTP
+status and the protocol's one error shape; the websocket sends the error,
+the HTTP API answers with it.
 
 Heavy work never holds the event loop for long: a step of thousands of
-updates runs in slices of `STEP_SLICE_SECONDS` with the loop free in between
+updates (or phases) runs in slices of `STEP_SLICE_SECONDS` with the loop free in between
 (every other client's frames go out meanwhile, and this one's show the
 progress).
 """
