@@ -8,6 +8,8 @@ derives the page's slider ranges from the same models.
 
 from __future__ import annotations
 
+from typing_extensions import TypedDict
+
 from app.data.datasets import NOISE_MAX, TRAIN_PERCENT_RANGE
 from app.nn.dropout import MAX_DROPOUT
 from app.nn.losses import MAX_CLASSES as MAX_CLASSES  # outputs of a multiclass network
@@ -33,6 +35,16 @@ MAX_NOISE = int(NOISE_MAX)  # percent
 MIN_TRAIN_PERCENT, MAX_TRAIN_PERCENT = TRAIN_PERCENT_RANGE
 MAX_DROPOUT_RATE = MAX_DROPOUT
 
+
+
+class Limits(TypedDict):
+    max_layers: int
+    max_neurons: int
+    max_features: int
+    max_points: int
+    max_message_bytes: int
+
+
 # What the `session` message and `GET /api/vocabulary` tell a client.
-LIMITS = {"max_layers": MAX_LAYERS, "max_neurons": MAX_NEURONS, "max_features": MAX_FEATURES,
+LIMITS: Limits = {"max_layers": MAX_LAYERS, "max_neurons": MAX_NEURONS, "max_features": MAX_FEATURES,
           "max_points": MAX_POINTS, "max_message_bytes": MAX_MESSAGE_BYTES}

@@ -1,37 +1,103 @@
-"""Server to client: the shape of every outbound message."""
+"""Server to client: the shape of every outbound message.
+
+Frames go out at up to 60 a second to hundreds of clients, so outbound
+messages are plain dicts, never validated on their way out: these `TypedDict`s
+are what the type checker holds every builder in `app.server` to, what
+`docs/protocol.md` documents, and what the tests validate the documented
+examples and real captured messages against (`check_server_message`).
+
+Arrays are numpy arrays in the builders and nested lists on the wire (`encode`
+writes them); a non-finite number is sent as `null`. Parts that `app.training`
+hands over as plain dicts (it knows no protocol) are typed `dict` for the
+builders and checked against their shape (`checked_as`) when a message is
+validated.
+"""
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from collections.abc import Sequence
+from functools import cache
+from typing import Annotated, Any, Literal, NotRequired
 
-from pydantic import BaseModel
+import numpy as np
+from numpy.typing import NDArray
+from pydantic import AfterValidator, BaseModel, ConfigDict, TypeAdapter, with_config
+from typing_extensions import TypedDict
 
+from app.nn.activations import ActivationName
 from app.nn.losses import TaskName
 from app.protocol.config import Config, Hyper
-from app.protocol.errors import ErrorMessage
+from app.protocol.errors import ErrorCode
+from app.protocol.limits import Limits
+
+# Strict, as the inbound models are: a number is not a string, an integer not 1.0, and no key unknown.
+WIRE = ConfigDict(extra="forbid", strict=True, arbitrary_types_allowed=True)
+
+Number = float | None  # None: a non-finite number
+Vector = Sequence[Number] | NDArray[np.float64]
+Matrix = Sequence[Sequence[Number]] | NDArray[np.float64]
+Mask = Sequence[bool] | NDArray[np.bool_]
+MaskMatrix = Sequence[Sequence[bool]] | NDArray[np.bool_]
+Counts = Sequence[int] | NDArray[np.int64]
+CountMatrix = Sequence[Sequence[int]] | NDArray[np.int64]
 
 
-class SessionMessage(BaseModel):
-    """Sent after hello, configure and reset: what this session is."""
+def checked_as(shape: Any) -> AfterValidator:
+    """For a plain dict built by `app.training`: checked as `shape` (a model or a TypedDict) when a
+    message is validated."""
+    def check(value: Any) -> Any:
+        if isinstance(shape, type) and issubclass(shape, BaseModel):
+            shape.model_validate(value)
+        else:
+            _adapter(shape).validate_python(value)
+        return value
+    return AfterValidator(check)
+
+
+@cache
+def _adapter(shape: Any) -> TypeAdapter[Any]:
+    return TypeAdapter(shape)
+
+
+# --------------------------------------------------------------------------
+# session, dataset, history
+
+
+@with_config(WIRE)
+class Architecture(TypedDict):
+    n_inputs: int
+    hidden: list[int]
+    activations: list[ActivationName]
+    n_outputs: int
+    task: TaskName
+    param_counts: list[int]   # weights and biases of each layer
+    total_params: int
+
+
+@with_config(WIRE)
+class SessionMessage(TypedDict):
+    """Sent after hello, configure, reset and rollback: what this session is."""
 
     type: Literal["session"]
     version: int
-    session_id: str
-    config: Config
-    hyper: Hyper
-    architecture: dict[str, Any]
+    session_id: str | None  # None for a student following the teacher's session
+    config: Annotated[dict[str, Any], checked_as(Config)]
+    hyper: Annotated[dict[str, Any], checked_as(Hyper)]
+    architecture: Annotated[dict[str, Any], checked_as(Architecture)]
     playing: bool
     updates_per_second: float | None
     fps: int
-    limits: dict[str, int]
+    limits: Limits
 
 
-class Split(BaseModel):
-    x: list[list[float]]
-    y: list[float]
+@with_config(WIRE)
+class Split(TypedDict):
+    x: Matrix                              # [N x D] raw inputs
+    y: Sequence[float] | NDArray[Any]      # [N] class indices or targets
 
 
-class DatasetMessage(BaseModel):
+@with_config(WIRE)
+class DatasetMessage(TypedDict):
     """The points of the training, validation and test sets."""
 
     type: Literal["dataset"]
@@ -40,83 +106,152 @@ class DatasetMessage(BaseModel):
     plane: bool
     features: list[str]
     input_names: list[str]
-    class_names: list[str] | None = None
+    class_names: list[str] | None
     train: Split
     val: Split
     test: Split
 
 
-class EpochRows(BaseModel):
+@with_config(WIRE)
+class EpochRows(TypedDict):
     epoch: list[int]
     step: list[int]
-    train_loss: list[float | None]
-    test_loss: list[float | None]
-    val_loss: list[float | None]
-    train_acc: list[float | None]
-    test_acc: list[float | None]
-    val_acc: list[float | None]
+    train_loss: list[Number]
+    test_loss: list[Number]
+    val_loss: list[Number]
+    train_acc: list[Number]
+    test_acc: list[Number]
+    val_acc: list[Number]
 
 
-class Change(BaseModel):
+@with_config(WIRE)
+class Change(TypedDict):
     step: int
     field: str
     old: Any
     new: Any
 
 
-class HistoryMessage(BaseModel):
+@with_config(WIRE)
+class History(TypedDict):
+    """What was recorded: the loss of each update, a row per epoch, the changes."""
+
+    steps: list[int]
+    batch_loss: list[Number]
+    epochs: EpochRows
+    changes: list[Change]
+
+
+@with_config(WIRE)
+class HistoryMessage(History):
     """Everything recorded since the network was built."""
 
     type: Literal["history"]
-    steps: list[int]
-    batch_loss: list[float | None]
-    epochs: EpochRows
-    changes: list[Change]
 
 
-class HistoryDelta(BaseModel):
-    steps: list[int]
-    batch_loss: list[float | None]
-    epochs: EpochRows
-    changes: list[Change]
+# --------------------------------------------------------------------------
+# frame
 
 
-class LayerState(BaseModel):
-    W: list[list[float | None]]
-    b: list[float | None]
-    dW: list[list[float | None]]
-    db: list[float | None]
-    vW: list[list[float | None]]
-    vb: list[float | None]
-    deltaW: list[list[float | None]]
-    deltab: list[float | None]
-    frozenW: list[list[bool]]
-    frozenb: list[bool]
-    sW: list[list[float | None]] | None = None
-    sb: list[float | None] | None = None
-    tW: list[list[int]] | None = None
-    tb: list[int] | None = None
+@with_config(WIRE)
+class LayerState(TypedDict):
+    """One layer: parameters, last gradients, the optimizer's first buffer, the last change, frozen masks;
+    with Adam also the second moment `sW`, `sb` and the per-entry step counts `tW`, `tb`."""
+
+    W: Matrix
+    b: Vector
+    dW: Matrix
+    db: Vector
+    vW: Matrix
+    vb: Vector
+    deltaW: Matrix
+    deltab: Vector
+    frozenW: MaskMatrix
+    frozenb: Mask
+    sW: NotRequired[Matrix]
+    sb: NotRequired[Vector]
+    tW: NotRequired[CountMatrix]
+    tb: NotRequired[Counts]
 
 
-class FrameMessage(BaseModel):
-    """The newest state of the session."""
+@with_config(WIRE)
+class TraceState(TypedDict):
+    """The traced training sample at the phase just done; `loss` and `batch_loss` from the loss phase on,
+    `dz` from the backward phase on."""
+
+    index: int
+    x: Sequence[Number]              # its raw point
+    inputs: Sequence[Number]         # its network inputs
+    target: Sequence[Number]         # its target row [K]
+    output: Sequence[Number]         # the network's output [K]
+    in_batch: bool
+    z: Sequence[Sequence[Number]]    # pre-activations, per layer
+    a: Sequence[Sequence[Number]]    # activations, per layer, the inputs first
+    batch_size: int
+    loss: NotRequired[Number]
+    batch_loss: NotRequired[Number]
+    dz: NotRequired[Sequence[Sequence[Number]]]
+
+
+@with_config(WIRE)
+class Metrics(TypedDict):
+    train_loss: Number
+    train_loss_penalized: Number
+    test_loss: Number
+    val_loss: Number
+    train_acc: Number
+    test_acc: Number
+    val_acc: Number
+    batch_loss: Number
+
+
+@with_config(WIRE)
+class Diverged(TypedDict):
+    step: int
+    cause: str
+    rollback_step: int
+    advice: str
+
+
+Phase = Literal["forward", "loss", "backward", "update"]
+
+
+@with_config(WIRE)
+class FrameBody(TypedDict):
+    """A frame without its per-client part (`type`, `seq`, `history`): encoded once per state."""
+
+    playing: bool
+    updates_per_second: float | None
+    step: int
+    epoch: int
+    phase: Phase | None
+    hyper: Annotated[dict[str, Any], checked_as(Hyper)]
+    layers: list[LayerState]
+    metrics: Annotated[dict[str, Any], checked_as(Metrics)]
+    trace: TraceState | None
+    diverged: Annotated[dict[str, Any], checked_as(Diverged)] | None
+
+
+@with_config(WIRE)
+class FrameHead(TypedDict):
+    """A frame's per-client part."""
 
     type: Literal["frame"]
     seq: int
-    step: int
-    epoch: int
-    playing: bool
-    phase: Literal["forward", "loss", "backward", "update"] | None
-    updates_per_second: float | None
-    hyper: Hyper
-    layers: list[LayerState]
-    metrics: dict[str, float | None]
-    history: HistoryDelta
-    trace: dict[str, Any] | None
-    diverged: dict[str, Any] | None
+    history: Annotated[dict[str, Any], checked_as(History)]
 
 
-class RoomMessage(BaseModel):
+@with_config(WIRE)
+class FrameMessage(FrameHead, FrameBody):
+    """The newest state of the session."""
+
+
+# --------------------------------------------------------------------------
+# classroom and saved runs
+
+
+@with_config(WIRE)
+class RoomMessage(TypedDict):
     """You are in a room: its code, your role, and (teacher only) the key to keep."""
 
     type: Literal["room"]
@@ -126,18 +261,20 @@ class RoomMessage(BaseModel):
     link: str
     expires_at: float
     share_gallery: bool
-    teacher_key: str | None = None
+    teacher_key: str | None
 
 
-class GalleryEntry(BaseModel):
+@with_config(WIRE)
+class GalleryEntry(TypedDict):
     name: str
     step: int
-    train_loss: float | None
-    test_loss: float | None
-    hyper: dict[str, Any]
+    train_loss: Number
+    test_loss: Number
+    hyper: Annotated[dict[str, Any], checked_as(Hyper)]
 
 
-class RoomStatus(BaseModel):
+@with_config(WIRE)
+class RoomStatus(TypedDict):
     """For the teacher: who is in the room and, if the class opted in, their losses."""
 
     type: Literal["room_status"]
@@ -148,7 +285,8 @@ class RoomStatus(BaseModel):
     gallery: list[GalleryEntry] | None
 
 
-class Saved(BaseModel):
+@with_config(WIRE)
+class Saved(TypedDict):
     """A session was saved: open it again with hello {run_id} or the link."""
 
     type: Literal["saved"]
@@ -157,14 +295,16 @@ class Saved(BaseModel):
     link: str
 
 
-class Notice(BaseModel):
+@with_config(WIRE)
+class Notice(TypedDict):
     """Something to tell the user in plain words (for example a teacher's push)."""
 
     type: Literal["notice"]
     text: str
 
 
-class RoomClosed(BaseModel):
+@with_config(WIRE)
+class RoomClosed(TypedDict):
     """The room was closed by its teacher: its code no longer works."""
 
     type: Literal["room_closed"]
@@ -172,8 +312,30 @@ class RoomClosed(BaseModel):
     text: str
 
 
-SERVER_MESSAGES: dict[str, type[BaseModel]] = {
+@with_config(WIRE)
+class Error(TypedDict):
+    """The one shape of every error, as sent (`ErrorMessage.model_dump()`)."""
+
+    type: Literal["error"]
+    code: ErrorCode
+    request: str | None
+    field: str | None
+    value: Any
+    allowed: str | None
+    message: str
+
+
+SERVER_MESSAGES: dict[str, Any] = {
     "session": SessionMessage, "dataset": DatasetMessage, "history": HistoryMessage,
-    "frame": FrameMessage, "error": ErrorMessage, "room": RoomMessage, "room_status": RoomStatus,
+    "frame": FrameMessage, "error": Error, "room": RoomMessage, "room_status": RoomStatus,
     "saved": Saved, "notice": Notice, "room_closed": RoomClosed,
 }
+
+
+def check_server_message(message: Any) -> None:
+    """Raise `pydantic.ValidationError` unless `message` (decoded JSON) has the shape of its `type`.
+    For tests and outside clients; the server never validates what it sends."""
+    kind = message.get("type") if isinstance(message, dict) else None
+    if kind not in SERVER_MESSAGES:
+        raise ValueError(f"not a server message type: {kind!r}; known: {', '.join(SERVER_MESSAGES)}")
+    _adapter(SERVER_MESSAGES[kind]).validate_python(message)

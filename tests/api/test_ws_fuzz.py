@@ -115,7 +115,7 @@ class Socket:
     def read(self) -> dict[str, Any]:
         message = json.loads(self.ws.receive_text())
         assert message["type"] in P.SERVER_MESSAGES, message
-        P.SERVER_MESSAGES[message["type"]].model_validate(message)
+        P.check_server_message(message)
         if message["type"] == "frame":
             self.send({"type": "ack", "seq": message["seq"]})
         return message
