@@ -3,10 +3,10 @@
 // compare what it holds with the server's numbers; nothing in the page uses it.
 
 /** Install window.paramlab over the running page. */
-export function installDebugHandle({ state, socket, loop, room, views }) {
+export function installDebugHandle({ state, vocab, socket, loop, room, views }) {
   const { charts, network, output, classroom } = views;
   window.paramlab = {
-    state, socket, charts, network, output, room,
+    state, vocab, socket, charts, network, output, room,
     /** The classroom as a test sees it: the room, the mode, the lock, the join asked, the QR code drawn. */
     classroom: {
       get room() { return room.room; },

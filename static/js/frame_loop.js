@@ -13,10 +13,11 @@ import { Network, Grid, OUTPUT_FN } from "./nn.js";
 export class FrameLoop {
   /**
    * socket: where acks and set_hyper go; hash: the HashSync; state: the page's
-   * State; views: {network, output, charts, controls, phases, status, metrics, room}.
+   * State; vocab: the server's Vocabulary (the inputs' labels);
+   * views: {network, output, charts, controls, phases, status, metrics, room}.
    */
-  constructor({ socket, hash, state, views }) {
-    Object.assign(this, { socket, hash, state, views });
+  constructor({ socket, hash, state, vocab, views }) {
+    Object.assign(this, { socket, hash, state, vocab, views });
     this.session = null; this.dataset = null;
     this.net = null; this.grid = null; this.ctx = null; this.frame = null;
     this.queue = []; this.pendingHyper = null; this.phaseSeen = null;
@@ -47,13 +48,14 @@ export class FrameLoop {
     const plane = !!dataset.plane;
     const inputNames = plane ? session.config.features : dataset.input_names || dataset.features;
     if (inputNames.length !== arch.n_inputs) return;   // the dataset of an older configuration
+    const inputLabels = inputNames.map((f) => this.vocab.label("features", f));   // x₁²; a CSV column's name as it is
     let yRange = null;
     if (arch.task === "regression") {
       const ys = dataset.train.y.concat(dataset.test.y);
       yRange = [Math.min(...ys), Math.max(...ys)];
     }
     this.ctx = {
-      sizes: [arch.n_inputs, ...arch.hidden, arch.n_outputs], inputNames, activations: arch.activations,
+      sizes: [arch.n_inputs, ...arch.hidden, arch.n_outputs], inputNames, inputLabels, activations: arch.activations,
       outputFn: OUTPUT_FN[arch.task], classNames: dataset.class_names, plane, yRange, task: arch.task,
     };
     this.net = new Network(arch, inputNames, plane);

@@ -1,8 +1,10 @@
 // Wiring: state <-> socket <-> views. Data flows down by method calls (update,
 // reset); intent flows up as CustomEvents and only socket.js sends it, as only
 // http.js makes HTTP requests. The frame loop draws (frame_loop.js), the hash
-// follows the state (hash.js); this module only connects them.
-import { State, PROPS, UPLOADED } from "./state.js";
+// follows the state (hash.js); this module only connects them, once the
+// server's vocabulary (every name, label and range) is here to build with.
+import { State, stateProps } from "./state.js";
+import { Vocabulary } from "./vocabulary.js";
 import { Socket } from "./socket.js";
 import { Http, downloadLinks } from "./http.js";
 import { HashSync } from "./hash.js";
@@ -24,7 +26,14 @@ import { ClassroomView } from "./views/classroom.js";
 const $ = (id) => document.getElementById(id);
 const FPS = 60;
 
-const state = State.deserialize(location.hash, PROPS);
+// The socket says hello (with the state and the room below) only at connect(), at the end.
+// A student's own first session waits paused while they follow the teacher.
+const socket = new Socket(() => ({ fps: FPS, config: state.config(), hyper: state.hyper(), playing: state.playing && !room.joining, run_id: room.runId }));
+const http = new Http(() => socket.teacherKey());
+const status = new StatusView();
+const vocab = new Vocabulary(await http.vocabulary((waiting) => status.setConnected(!waiting)));
+
+const state = State.deserialize(location.hash, stateProps(vocab));
 state.writeHash();
 
 // A teacher's link may open straight in presenter mode.
@@ -34,28 +43,23 @@ $("presenter").setAttribute("aria-pressed", String(state.presenter));
 const room = new RoomStore();
 const tooltip = new Tooltip($("tooltip"));
 const views = {
-  controls: new ControlsView(state),
+  controls: new ControlsView(state, vocab),
   network: new NetworkView($("network"), tooltip),
   output: new OutputView($("output")),
   charts: new ChartsView($("charts")),
   phases: new PhasesView($("phases")),
   params: new ParamsPanel($("params")),
-  status: new StatusView(),
+  status,
   metrics: new MetricsView(document.querySelector(".metrics")),
   room,   // the frame loop hands it each frame too: the read-only lock follows rebuilt controls
 };
-const { controls, network, output, charts, params, status } = views;
+const { controls, network, output, charts, params } = views;
 const classroom = new ClassroomView($("classroom"), room, state.props, { toggle: $("classroom-toggle"), chip: $("room-chip"), banner: $("banner-room"), toast: $("toast") });
 
-const socket = new Socket(() => {
-  // A student's own first session waits paused while they follow the teacher.
-  return { fps: FPS, config: state.config(), hyper: state.hyper(), playing: state.playing && !room.joining, run_id: room.runId };
-});
 socket.afterHello = () => room.rejoin();
 if (room.freshRun) socket.forgetSession();
-const http = new Http(() => socket.teacherKey());
 const hash = new HashSync(state, { send: (msg) => socket.send(msg), readOnly: () => room.readOnly });
-const loop = new FrameLoop({ socket, hash, state, views });
+const loop = new FrameLoop({ socket, hash, state, vocab, views });
 
 // ---- server -> views ----------------------------------------------------------------
 
@@ -81,7 +85,7 @@ socket.addEventListener("error", ({ detail: msg }) => {
   if (loop.session) controls.reset(loop.session);
   room.receive(msg);
   if (msg.request === "hello" && msg.field === "run_id") socket.sayHello(null);   // a dead run link: a new session
-  if (msg.request === "hello" && !loop.session && UPLOADED.test(state.dataset)) {
+  if (msg.request === "hello" && !loop.session && vocab.isUploaded(state.dataset)) {
     // A link to data uploaded on another server: say so, and start on the default data.
     status.error({ message: `${msg.message} This link names an uploaded CSV file this server does not have; showing the circle data instead.` });
     state.dataset = "circle"; state.writeHash();
@@ -127,7 +131,7 @@ room.addEventListener("readonly", ({ detail }) => {
 room.addEventListener("leave", () => socket.sayHello(socket.sessionId));
 network.addEventListener("neurons", ({ detail }) => {
   const h = [...state.hidden];
-  h[detail.layer] = Math.max(1, Math.min(32, h[detail.layer] + detail.delta));
+  h[detail.layer] = Math.max(1, Math.min(vocab.limits.max_neurons, h[detail.layer] + detail.delta));
   intent({ detail: { type: "configure", config: { hidden: h } } });
 });
 network.addEventListener("inspect", ({ detail }) => output.setInspect(detail));
@@ -154,7 +158,7 @@ document.addEventListener("keydown", (ev) => {
 
 $("export-png").addEventListener("click", () => exportPng(network, output, loop.frame));
 
-installDebugHandle({ state, socket, loop, room, views: { charts, network, output, classroom } });
+installDebugHandle({ state, vocab, socket, loop, room, views: { charts, network, output, classroom } });
 
 socket.connect();
 loop.start();

@@ -14,11 +14,6 @@ export const FEATURES = {
   cos_x2: (a, b) => Math.cos(b),
 };
 
-export const FEATURE_LABELS = {
-  x1: "x₁", x2: "x₂", x1_sq: "x₁²", x2_sq: "x₂²", x1x2: "x₁x₂",
-  sin_x1: "sin(x₁)", sin_x2: "sin(x₂)", cos_x1: "cos(x₁)", cos_x2: "cos(x₂)",
-};
-
 export const LEAKY_SLOPE = 0.01;
 
 function sigmoid(z) {

@@ -3,49 +3,49 @@
 // configuration, the seed, the hyperparameters and play/pause, so a copied link
 // reproduces the same data and initial weights. Weights never live here.
 
-export const DATASETS = ["circle", "xor", "gauss", "spiral", "moons", "spiral3", "plane", "multigauss", "mammals"];
-/** The name the server gives an uploaded CSV file (a hash of its text). */
-export const UPLOADED = /^csv-[0-9a-f]{12}$/;
-export const FEATURE_NAMES = ["x1", "x2", "x1_sq", "x2_sq", "x1x2", "sin_x1", "sin_x2", "cos_x1", "cos_x2"];
-export const ACTIVATION_NAMES = ["linear", "relu", "leaky_relu", "tanh", "sigmoid"];
-export const TASKS = ["playground", "binary", "multiclass", "regression"];
-export const INITS = ["glorot", "he", "uniform", "zeros"];
-export const OPTIMIZERS = ["sgd", "momentum", "nesterov", "adam", "rmsprop"];
-export const REGULARIZATIONS = ["none", "l1", "l2"];
-export const EDGE_MODES = ["weights", "gradients", "velocity", "updates"];
+const EDGE_MODES = ["weights", "gradients", "velocity", "updates"];   // what the page draws, not the server's
 
-/** name, type, group (config | hyper | ui), default, and the allowed values or range. */
-export const PROPS = [
-  { name: "dataset", type: "enum", group: "config", def: "circle", values: DATASETS, pattern: UPLOADED },
-  { name: "noise", type: "number", group: "config", def: 0, min: 0, max: 50 },
-  { name: "train_ratio", type: "number", group: "config", def: 50, min: 10, max: 90 },
-  { name: "val_ratio", type: "number", group: "config", def: 0, min: 0, max: 40 },
-  { name: "n_points", type: "int", group: "config", def: 500, min: 20, max: 2000 },
-  { name: "features", type: "list", group: "config", def: ["x1", "x2"], values: FEATURE_NAMES },
-  { name: "hidden", type: "intlist", group: "config", def: [4, 2], min: 1, max: 32, maxLen: 8 },
-  { name: "activation", type: "enum", group: "config", def: "tanh", values: ACTIVATION_NAMES },
-  // Per hidden layer; null: every layer has `activation`.
-  { name: "activations", type: "list", group: "config", def: null, values: ACTIVATION_NAMES, minLen: 0, maxLen: 8 },
-  { name: "task", type: "enum", group: "config", def: null, values: TASKS },
-  { name: "init", type: "enum", group: "config", def: "uniform", values: INITS },
-  { name: "seed", type: "int", group: "config", def: 1, min: 0, max: 2 ** 31 - 1 },
-  // The initial weights' own seed ("New weights" draws another); null: the same as `seed`.
-  { name: "init_seed", type: "int", group: "config", def: null, min: 0, max: 2 ** 31 - 1 },
-  { name: "lr", type: "number", group: "hyper", def: 0.03, min: 1e-5, max: 10 },
-  { name: "momentum", type: "number", group: "hyper", def: 0.9, min: 0, max: 0.999 },
-  { name: "batch_size", type: "int", group: "hyper", def: 10, min: 1, max: 2000 },
-  { name: "optimizer", type: "enum", group: "hyper", def: "momentum", values: OPTIMIZERS },
-  { name: "regularization", type: "enum", group: "hyper", def: "none", values: REGULARIZATIONS },
-  { name: "reg_rate", type: "number", group: "hyper", def: 0, min: 0, max: 10 },
-  { name: "dropout", type: "number", group: "hyper", def: 0, min: 0, max: 0.9 },
-  { name: "beta1", type: "number", group: "hyper", def: 0.9, min: 0, max: 0.999 },
-  { name: "beta2", type: "number", group: "hyper", def: 0.999, min: 0, max: 0.9999 },
-  { name: "rho", type: "number", group: "hyper", def: 0.99, min: 0, max: 0.9999 },
-  { name: "playing", type: "bool", group: "ui", def: true },
-  { name: "show_test", type: "bool", group: "ui", def: false },
-  { name: "edges", type: "enum", group: "ui", def: "weights", values: EDGE_MODES },
-  { name: "presenter", type: "bool", group: "ui", def: false },
-];
+/**
+ * The property table: name, type, group (config | hyper | ui), default, and the
+ * allowed values or range, the names and bounds taken from the server's
+ * vocabulary (a Vocabulary). A hash value outside them is ignored.
+ */
+export function stateProps(vocab) {
+  const L = vocab.limits;
+  const names = (key) => vocab.values(key);
+  const num = (name, group, def, type = "number", bounds = name) => ({ name, type, group, def, ...vocab.bounds(bounds) });
+  return [
+    { name: "dataset", type: "enum", group: "config", def: "circle", values: names("dataset"), pattern: vocab.uploaded },
+    num("noise", "config", 0),
+    num("train_ratio", "config", 50),
+    num("val_ratio", "config", 0),
+    num("n_points", "config", 500, "int"),
+    { name: "features", type: "list", group: "config", def: ["x1", "x2"], values: names("features"), maxLen: L.max_features },
+    { name: "hidden", type: "intlist", group: "config", def: [4, 2], min: 1, max: L.max_neurons, maxLen: L.max_layers },
+    { name: "activation", type: "enum", group: "config", def: "tanh", values: names("activation") },
+    // Per hidden layer; null: every layer has `activation`.
+    { name: "activations", type: "list", group: "config", def: null, values: names("activation"), minLen: 0, maxLen: L.max_layers },
+    { name: "task", type: "enum", group: "config", def: null, values: names("task") },
+    { name: "init", type: "enum", group: "config", def: "uniform", values: names("init") },
+    num("seed", "config", 1, "int"),
+    // The initial weights' own seed ("New weights" draws another); null: the same as `seed`.
+    num("init_seed", "config", null, "int", "seed"),
+    num("lr", "hyper", 0.03),
+    num("momentum", "hyper", 0.9),
+    num("batch_size", "hyper", 10, "int"),
+    { name: "optimizer", type: "enum", group: "hyper", def: "momentum", values: names("optimizer") },
+    { name: "regularization", type: "enum", group: "hyper", def: "none", values: names("regularization") },
+    num("reg_rate", "hyper", 0),
+    num("dropout", "hyper", 0),
+    num("beta1", "hyper", 0.9),
+    num("beta2", "hyper", 0.999),
+    num("rho", "hyper", 0.99),
+    { name: "playing", type: "bool", group: "ui", def: true },
+    { name: "show_test", type: "bool", group: "ui", def: false },
+    { name: "edges", type: "enum", group: "ui", def: "weights", values: EDGE_MODES },
+    { name: "presenter", type: "bool", group: "ui", def: false },
+  ];
+}
 
 function parseValue(prop, text) {
   const inRange = (v) => (prop.min === undefined || v >= prop.min) && (prop.max === undefined || v <= prop.max);
@@ -78,8 +78,8 @@ function formatValue(prop, v) {
 }
 
 export class State {
-  /** props: the property table (name, type, group, def, values or range); see PROPS. */
-  constructor(props = PROPS) {
+  /** props: the property table (see stateProps). */
+  constructor(props) {
     Object.defineProperty(this, "props", { value: props });   // not enumerable: Object.assign copies values only
     for (const p of props) this[p.name] = Array.isArray(p.def) ? [...p.def] : p.def;
   }
@@ -96,7 +96,7 @@ export class State {
   }
 
   /** A State from a hash; unknown keys and invalid values fall back to defaults. */
-  static deserialize(hash, props = PROPS) {
+  static deserialize(hash, props) {
     const s = new State(props), byName = Object.fromEntries(props.map((p) => [p.name, p]));
     const text = hash.startsWith("#") ? hash.slice(1) : hash;
     for (const pair of text.split("&")) {

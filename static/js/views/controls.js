@@ -1,24 +1,32 @@
 // Every control the user chooses with: transport (play, step, reset, speed),
 // hyperparameters, data and features, layers. Controls never talk to the
 // server: they dispatch "intent" events (protocol-shaped messages) and "ui"
-// events (view-only settings), and update() reflects what frames say.
+// events (view-only settings), and update() reflects what frames say. Their
+// menus, labels and slider ranges come from the server's vocabulary.
 import { fmt, int } from "../format.js";
-import { h } from "../dom.js";
-import { FEATURE_NAMES, DATASETS, UPLOADED } from "../state.js";
-import { FEATURE_LABELS } from "../nn.js";
-import { drawThumbnail, DATASET_LABELS } from "./thumbnails.js";
+import { h, fill } from "../dom.js";
+import { drawThumbnail } from "./thumbnails.js";
 
-export const SPEEDS = [1, 2, 5, 10, 20, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 100000, null];
 const $ = (id) => document.getElementById(id);
 
 /** The log slider's value as a learning rate, rounded to 2 significant digits (0.0301 -> 0.03). */
 export const lrFromSlider = (v) => Number((10 ** Number(v)).toPrecision(2));
 
+/** Each menu of the page (element id) and the vocabulary's list it offers. */
+const MENUS = { "step-unit": "step_unit", optimizer: "optimizer", activation: "activation", regularization: "regularization",
+  reg_rate: "regularization_rate", task: "task", init: "init" };
+/** Each slider or number field of the page (element id = the vocabulary's range name). */
+const SLIDERS = ["speed", "lr", "momentum", "beta1", "beta2", "rho", "batch_size", "dropout", "train_ratio", "noise", "seed"];
+
 export class ControlsView extends EventTarget {
-  constructor(state) {
+  /** state: the page's State; vocab: the server's Vocabulary. */
+  constructor(state, vocab) {
     super();
     this.state = state;
+    this.vocab = vocab;
+    this.speeds = vocab.values("speed");   // the speed slider's stops, updates per second (null: as fast as possible)
     this.playing = state.playing;
+    this.buildMenus();
     this.buildDatasets();
     this.buildFeatures();
     this.bind();
@@ -27,15 +35,29 @@ export class ControlsView extends EventTarget {
   intent(detail) { this.dispatchEvent(new CustomEvent("intent", { detail })); }
   ui(detail) { this.dispatchEvent(new CustomEvent("ui", { detail })); }
 
+  /** Options and slider ranges, as the vocabulary has them (a slider starts at its default). */
+  buildMenus() {
+    for (const [id, key] of Object.entries(MENUS)) {
+      fill($(id), this.vocab.choices(key).map((c) => h("option", { value: c.value }, c.label)));
+    }
+    for (const id of SLIDERS) {
+      const el = $(id), r = this.vocab.range(id);
+      el.min = r.min; el.max = r.max; el.step = r.step; el.value = r.default;
+    }
+    this.showSpeed(this.speeds[this.vocab.range("speed").default]);
+    $("csv-max-rows").textContent = int(this.vocab.limits.max_points);
+    $("csv-max-features").textContent = int(this.vocab.limits.max_features);
+  }
+
   buildDatasets() {
     const box = $("datasets");
-    for (const name of DATASETS) {
+    for (const { value: name, label } of this.vocab.choices("dataset")) {
       const b = document.createElement("button");
       b.type = "button"; b.dataset.name = name; b.setAttribute("aria-pressed", "false");
       const cv = document.createElement("canvas");
       cv.setAttribute("aria-hidden", "true");
       drawThumbnail(cv, name);
-      const span = document.createElement("span"); span.textContent = DATASET_LABELS[name];
+      const span = document.createElement("span"); span.textContent = label;
       b.append(cv, span);
       b.addEventListener("click", () => this.intent({ type: "configure", config: { dataset: name } }));
       box.appendChild(b);
@@ -47,7 +69,7 @@ export class ControlsView extends EventTarget {
     const cv = document.createElement("canvas");
     cv.setAttribute("aria-hidden", "true");
     drawThumbnail(cv, "csv");
-    const span = document.createElement("span"); span.textContent = DATASET_LABELS.csv;
+    const span = document.createElement("span"); span.textContent = this.vocab.uploadedLabel;
     b.append(cv, span);
     b.addEventListener("click", () => input.click());
     input.addEventListener("change", () => {
@@ -66,8 +88,8 @@ export class ControlsView extends EventTarget {
 
   buildFeatures() {
     const box = $("features");
-    for (const f of FEATURE_NAMES) {
-      const input = h("input", { type: "checkbox", value: f }), label = h("label", null, input, " ", FEATURE_LABELS[f]);
+    for (const { value: f, label: text } of this.vocab.choices("features")) {
+      const input = h("input", { type: "checkbox", value: f }), label = h("label", null, input, " ", text);
       input.addEventListener("change", () => {
         const chosen = [...box.querySelectorAll("input:checked")].map((i) => i.value);
         if (!chosen.length) { input.checked = true; return; }
@@ -84,7 +106,7 @@ export class ControlsView extends EventTarget {
     $("reset-new").addEventListener("click", () => this.intent({ type: "reset", same_weights: false }));
     $("step-unit").addEventListener("change", (ev) => this.ui({ step_unit: ev.target.value }));
     $("speed").addEventListener("input", (ev) => {
-      const ups = SPEEDS[+ev.target.value];
+      const ups = this.speeds[+ev.target.value];
       this.showSpeed(ups);
       this.intent({ type: "set_speed", updates_per_second: ups });
     });
@@ -107,16 +129,17 @@ export class ControlsView extends EventTarget {
       $(id).addEventListener("input", (ev) => this.out(id, Number(ev.target.value), "%"));
       $(id).addEventListener("change", (ev) => this.intent({ type: "configure", config: { [id]: Number(ev.target.value) } }));
     }
+    const seeds = this.vocab.bounds("seed");
     $("seed").addEventListener("change", (ev) => {
       const v = Math.round(Number(ev.target.value));
-      if (Number.isInteger(v) && v >= 0 && v <= 2 ** 31 - 1) this.intent({ type: "configure", config: { seed: v } });
+      if (Number.isInteger(v) && v >= seeds.min && v <= seeds.max) this.intent({ type: "configure", config: { seed: v } });
     });
-    $("regenerate").addEventListener("click", () => this.intent({ type: "configure", config: { seed: (this.state.seed + 1) % 2 ** 31 } }));
+    $("regenerate").addEventListener("click", () => this.intent({ type: "configure", config: { seed: (this.state.seed + 1) % (seeds.max + 1) } }));
     $("show_test").addEventListener("change", (ev) => this.ui({ show_test: ev.target.checked }));
     document.querySelectorAll("input[name=edges]").forEach((r) => r.addEventListener("change", (ev) => this.ui({ edges: ev.target.value })));
     $("add-layer").addEventListener("click", () => {
       const h = this.state.hidden;
-      if (h.length < 8) this.intent({ type: "configure", config: { hidden: [...h, h.length ? h[h.length - 1] : 4] } });
+      if (h.length < this.vocab.limits.max_layers) this.intent({ type: "configure", config: { hidden: [...h, h.length ? h[h.length - 1] : 4] } });
     });
     $("remove-layer").addEventListener("click", () => {
       const h = this.state.hidden;
@@ -153,7 +176,10 @@ export class ControlsView extends EventTarget {
     document.querySelectorAll("input[name=edges]").forEach((r) => (r.checked = r.value === mode));
   }
 
-  showSpeed(ups) { const o = $("speed-out"); o.textContent = ups === null ? "as fast as possible" : `${int(ups)} updates/s`; }
+  showSpeed(ups) {
+    const listed = this.speeds.includes(ups);   // a session's own speed may be between two stops
+    $("speed-out").textContent = listed ? this.vocab.label("speed", ups) : `${int(ups)} updates/s`;
+  }
 
   showOptimizerFields() {
     const opt = $("optimizer").value;
@@ -178,7 +204,7 @@ export class ControlsView extends EventTarget {
     this.setValue("lr", Math.log10(s.lr), s.lr);
     for (const id of ["momentum", "beta1", "beta2", "rho", "dropout", "batch_size"]) this.setValue(id, s[id]);
     const maxBatch = Math.max(1, Math.round((s.n_points * s.train_ratio) / 100));
-    $("batch_size").max = String(Math.min(maxBatch, 2000));
+    $("batch_size").max = String(Math.min(maxBatch, this.vocab.bounds("batch_size").max));
     for (const id of ["optimizer", "regularization", "activation", "init"]) $(id).value = s[id];
     $("reg_rate").value = String(s.reg_rate);
     if ($("reg_rate").value !== String(s.reg_rate)) { const o = new Option(String(s.reg_rate), String(s.reg_rate)); $("reg_rate").add(o); $("reg_rate").value = String(s.reg_rate); }
@@ -188,12 +214,12 @@ export class ControlsView extends EventTarget {
     $("seed").value = s.seed;
     $("show_test").checked = s.show_test;
     this.showEdgeMode(s.edges);
-    const uploaded = UPLOADED.test(s.dataset);
+    const uploaded = this.vocab.isUploaded(s.dataset);
     document.querySelectorAll("#datasets button").forEach((b) => b.setAttribute("aria-pressed", String(b.dataset.name === (uploaded ? "csv" : s.dataset))));
     const plane = s.dataset !== "mammals" && !uploaded;
     document.querySelectorAll("#features input").forEach((i) => { i.checked = s.features.includes(i.value); i.disabled = !plane; });
     $("layer-count").textContent = `${s.hidden.length} hidden layer${s.hidden.length === 1 ? "" : "s"}`;
-    $("add-layer").disabled = s.hidden.length >= 8;
+    $("add-layer").disabled = s.hidden.length >= this.vocab.limits.max_layers;
     $("remove-layer").disabled = s.hidden.length === 0;
     if (session && "updates_per_second" in session) this.setSpeed(session.updates_per_second);
     this.setPlaying(s.playing);
@@ -201,9 +227,10 @@ export class ControlsView extends EventTarget {
   }
 
   setSpeed(ups) {
-    let idx = SPEEDS.indexOf(ups);
-    if (idx < 0) idx = ups === null ? SPEEDS.length - 1 : SPEEDS.findIndex((v) => v !== null && v >= ups);
-    if (document.activeElement !== $("speed")) $("speed").value = String(idx < 0 ? SPEEDS.length - 2 : idx);
+    const speeds = this.speeds;
+    let idx = speeds.indexOf(ups);
+    if (idx < 0) idx = ups === null ? speeds.length - 1 : speeds.findIndex((v) => v !== null && v >= ups);
+    if (document.activeElement !== $("speed")) $("speed").value = String(idx < 0 ? speeds.length - 2 : idx);
     this.showSpeed(ups);
   }
 

@@ -3,15 +3,11 @@
 // markup). Pure functions of a frame.
 import { fmt, exact } from "../format.js";
 import { h, frag, num } from "../dom.js";
-import { FEATURE_LABELS } from "../nn.js";
 import { ruleLines, bufferName } from "../rules.js";
 
 /** Human name of column c (0 = inputs), neuron k. */
 export function nodeName(ctx, c, k) {
-  if (c === 0) {
-    const f = ctx.inputNames[k];
-    return Object.hasOwn(FEATURE_LABELS, f) ? FEATURE_LABELS[f] : String(f);
-  }
+  if (c === 0) return String(ctx.inputLabels[k]);
   if (c === ctx.sizes.length - 1) {
     if (ctx.sizes[c] === 1) return "output";
     return String(ctx.classNames?.[k] ?? `output ${k + 1}`);

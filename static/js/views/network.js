@@ -37,7 +37,7 @@ export class NetworkView extends EventTarget {
   }
 
   /**
-   * Build the view for a new architecture. ctx: {sizes, inputNames, activations, outputFn, classNames, plane, yRange}.
+   * Build the view for a new architecture. ctx: {sizes, inputNames, inputLabels, activations, outputFn, classNames, plane, yRange}.
    * grid: the Grid the caller runs once per frame (shared with the output view); node maps sample every other cell.
    */
   reset(net, ctx, grid) {

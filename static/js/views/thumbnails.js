@@ -69,8 +69,3 @@ export function drawThumbnail(cv, name) {
     g.fill();
   }
 }
-
-export const DATASET_LABELS = {
-  circle: "Circle", xor: "XOR", gauss: "Gaussian", spiral: "Spiral", moons: "Moons",
-  spiral3: "3 spirals", plane: "Plane", multigauss: "Multi-Gauss", mammals: "Mammal or fish", csv: "Your CSV",
-};

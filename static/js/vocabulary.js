@@ -1,0 +1,35 @@
+// The vocabulary the server sends (GET /api/vocabulary, fetched by http.js):
+// every name the page offers with its label, in the order shown, the range of
+// every slider, the bounds the server validates with, and its limits. The page
+// writes none of these itself: its menus, sliders and checks are built from here.
+
+export class Vocabulary {
+  /** doc: {choices, ranges, bounds, limits, uploaded_dataset} as the server sent it. */
+  constructor(doc) {
+    this.doc = doc;
+    this.limits = doc.limits;
+    this.uploaded = new RegExp(doc.uploaded_dataset.pattern);
+    this.uploadedLabel = doc.uploaded_dataset.label;
+  }
+
+  /** The values of one menu (e.g. "optimizer"), in the order shown. */
+  values(key) { return this.doc.choices[key].map((c) => c.value); }
+
+  /** [{value, label}, ...] of one menu. */
+  choices(key) { return this.doc.choices[key]; }
+
+  /** The label of a value of one menu; the value itself when it has none (a CSV column, say). */
+  label(key, value) {
+    const hit = this.doc.choices[key].find((c) => c.value === value);
+    return hit ? hit.label : String(value);
+  }
+
+  /** A slider's {min, max, step, scale, default} (log10 scale: all of them log10 of the value). */
+  range(name) { return this.doc.ranges[name]; }
+
+  /** The {min, max} the server accepts for a numeric field. */
+  bounds(name) { return this.doc.bounds[name]; }
+
+  /** Is this the name the server gives an uploaded CSV file? */
+  isUploaded(name) { return this.uploaded.test(name); }
+}
