@@ -101,7 +101,7 @@ class DatasetMessage(TypedDict):
     """The points of the training, validation and test sets."""
 
     type: Literal["dataset"]
-    task: TaskName
+    task: Annotated[str, checked_as(TaskName)]
     n_classes: int
     plane: bool
     features: list[str]
@@ -224,7 +224,7 @@ class FrameBody(TypedDict):
     updates_per_second: float | None
     step: int
     epoch: int
-    phase: Phase | None
+    phase: Annotated[str | None, checked_as(Phase | None)]
     hyper: Annotated[dict[str, Any], checked_as(Hyper)]
     layers: list[LayerState]
     metrics: Annotated[dict[str, Any], checked_as(Metrics)]

@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 from typing import Annotated, Any, Literal
 
+import numpy as np
 from fastapi import APIRouter, Depends, HTTPException, Path, Request
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from fastapi.routing import APIRoute
@@ -220,7 +221,7 @@ def _apply(live: LiveSession, msg: BaseModel, request: Request) -> None:
 
 def _summary(live: LiveSession) -> dict[str, Any]:
     s = live.session
-    out = messages.session_message(live, fps=0)
+    out: dict[str, Any] = dict(messages.session_message(live, fps=0))
     out.pop("fps")
     out.update(step=s.step, epoch=s.epoch, metrics=s.metrics(), diverged=s.diverged)
     return out
@@ -296,13 +297,14 @@ async def export_dataset(request: Request, session_id: SessionId) -> dict[str, A
     await _background(request)
     body = messages.dataset_message(_live(request, session_id))
     return {k: v for k, v in body.items() if k != "type"} | {
-        split: {"x": body[split]["x"].tolist(), "y": body[split]["y"].tolist()} for split in ("train", "val", "test")}
+        split: {"x": np.asarray(body[split]["x"]).tolist(), "y": np.asarray(body[split]["y"]).tolist()}
+        for split in ("train", "val", "test")}
 
 
 @router.get("/sessions/{session_id}/history", summary="The whole history as JSON", responses=NOT_FOUND)
 async def export_history(request: Request, session_id: SessionId) -> dict[str, Any]:
     await _background(request)
-    return messages.history_message(_live(request, session_id))
+    return dict(messages.history_message(_live(request, session_id)))
 
 
 # response_class=Response: the 200 is text/csv, every error the usual JSON.

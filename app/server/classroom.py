@@ -55,7 +55,7 @@ class Seat:
         self._show(live)
 
 
-def room_message(seat: Seat, room: Room) -> dict[str, Any]:
+def room_message(seat: Seat, room: Room) -> p.RoomMessage:
     teacher = seat.mode == "teach"
     return {"type": "room", "code": room.code, "role": "teacher" if teacher else "student",
             "mode": seat.mode if seat.mode != "own" else "fork", "link": f"/?room={room.code}",
@@ -63,9 +63,9 @@ def room_message(seat: Seat, room: Room) -> dict[str, Any]:
             "teacher_key": seat.teacher_key if teacher else None}
 
 
-def status(room: Room, seats: set[Seat]) -> dict[str, Any]:
+def status(room: Room, seats: set[Seat]) -> p.RoomStatus:
     students = [seat for seat in seats if seat.mode != "teach"]
-    gallery = None
+    gallery: list[p.GalleryEntry] | None = None
     if room.share_gallery:
         gallery = []
         for seat in students:
@@ -129,7 +129,7 @@ class Classroom:
         seat.status_task = asyncio.create_task(self._status_loop(seat, room))
 
     async def _status_loop(self, seat: Seat, room: Room) -> None:
-        last: dict[str, Any] | None = None
+        last: p.RoomStatus | None = None
         while True:
             current = status(room, self.members(room))
             if current != last:

@@ -8,37 +8,37 @@ arrays here: `protocol.encode` writes them as lists.
 
 from __future__ import annotations
 
-from typing import Any
-
+from app import protocol as p
 from app.training.phases import Trace
 from app.training.view import LayerView, SessionView
 
 
-def layer_dict(layer: LayerView) -> dict[str, Any]:
+def layer_dict(layer: LayerView) -> p.LayerState:
     """One layer: parameters, gradients, velocity, deltas, frozen masks, and Adam's `sW`, `sb`, `tW`, `tb`."""
-    out: dict[str, Any] = {
+    out: p.LayerState = {
         "W": layer.W, "b": layer.b, "dW": layer.dW, "db": layer.db, "vW": layer.velocity_W, "vb": layer.velocity_b,
         "deltaW": layer.delta_W, "deltab": layer.delta_b, "frozenW": ~layer.trainable_W, "frozenb": ~layer.trainable_b,
     }
-    if layer.second_moment_W is not None:
-        out.update(sW=layer.second_moment_W, sb=layer.second_moment_b, tW=layer.adam_steps_W, tb=layer.adam_steps_b)
+    sW, sb, tW, tb = layer.second_moment_W, layer.second_moment_b, layer.adam_steps_W, layer.adam_steps_b
+    if sW is not None and sb is not None and tW is not None and tb is not None:
+        out["sW"], out["sb"], out["tW"], out["tb"] = sW, sb, tW, tb
     return out
 
 
-def trace_dict(trace: Trace) -> dict[str, Any]:
+def trace_dict(trace: Trace) -> p.TraceState:
     """The traced sample: `loss` and `batch_loss` from the loss phase on, `dz` from the backward phase on."""
-    out: dict[str, Any] = {
+    out: p.TraceState = {
         "index": trace.index, "x": trace.x, "inputs": trace.inputs, "target": trace.target, "output": trace.output,
         "in_batch": trace.in_batch, "z": trace.z, "a": trace.a, "batch_size": trace.batch_size,
     }
     if trace.loss is not None:
-        out.update(loss=trace.loss, batch_loss=trace.batch_loss)
+        out["loss"], out["batch_loss"] = trace.loss, trace.batch_loss
     if trace.dz is not None:
         out["dz"] = trace.dz
     return out
 
 
-def frame_body(view: SessionView, playing: bool, updates_per_second: float | None) -> dict[str, Any]:
+def frame_body(view: SessionView, playing: bool, updates_per_second: float | None) -> p.FrameBody:
     """A frame without its per-client part (`type`, `seq`, `history`)."""
     return {
         "playing": playing, "updates_per_second": updates_per_second,

@@ -1,17 +1,16 @@
-"""Outbound messages built from a live session (shapes in `app/protocol.py`)."""
+"""Outbound messages built from a live session (their shapes: `app.protocol.server`)."""
 
 from __future__ import annotations
 
-from typing import Any
-
 import numpy as np
 
+from app import protocol as p
 from app.protocol import LIMITS, PROTOCOL_VERSION, encode
 from app.server import frames
 from app.server.registry import Client, LiveSession
 
 
-def session_message(live: LiveSession, fps: int) -> dict[str, Any]:
+def session_message(live: LiveSession, fps: int) -> p.SessionMessage:
     s = live.session
     config = s.config.to_dict()
     config["task"] = s.data.task
@@ -23,13 +22,13 @@ def session_message(live: LiveSession, fps: int) -> dict[str, Any]:
     }
 
 
-def _split(live: LiveSession, name: str) -> dict[str, Any]:
+def _split(live: LiveSession, name: str) -> p.Split:
     data = live.session.data
     y = data.y[name]
     return {"x": data.raw[name], "y": y.astype(np.float64) if y.dtype.kind == "f" else y}
 
 
-def dataset_message(live: LiveSession) -> dict[str, Any]:
+def dataset_message(live: LiveSession) -> p.DatasetMessage:
     data = live.session.data
     return {
         "type": "dataset", "task": data.task, "n_classes": data.n_classes, "plane": data.plane,
@@ -39,14 +38,15 @@ def dataset_message(live: LiveSession) -> dict[str, Any]:
     }
 
 
-def history_message(live: LiveSession, client: Client | None = None) -> dict[str, Any]:
+def history_message(live: LiveSession, client: Client | None = None) -> p.HistoryMessage:
     """The whole history; marks it as sent to `client`."""
     s = live.session
     body = s.history.since(-1, 0, limit=None)
     if client is not None:
         client.history_step = s.step
         client.change_index = s.history.change_count
-    return {"type": "history", **body}
+    return {"type": "history", "steps": body["steps"], "batch_loss": body["batch_loss"], "epochs": body["epochs"],
+            "changes": body["changes"]}
 
 
 def frame_bytes(live: LiveSession, client: Client) -> bytes:
@@ -61,5 +61,5 @@ def frame_bytes(live: LiveSession, client: Client) -> bytes:
     client.change_index = s.history.change_count
     client.seq += 1
     client.sent_version = s.version
-    head = encode({"type": "frame", "seq": client.seq, "history": history})
-    return head[:-1] + b"," + live.body_cache[1][1:]
+    head: p.FrameHead = {"type": "frame", "seq": client.seq, "history": history}
+    return encode(head)[:-1] + b"," + live.body_cache[1][1:]

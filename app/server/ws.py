@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Mapping
 from typing import Any
 
 from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
@@ -69,7 +70,7 @@ class Connection:
 
     # ---------------------------------------------------------------- sending
 
-    async def send(self, *messages: dict[str, Any] | bytes) -> None:
+    async def send(self, *messages: Mapping[str, Any] | bytes) -> None:
         """Send messages in order, with nothing of this connection's in between."""
         data = [(m if isinstance(m, bytes) else p.encode(m)).decode() for m in messages]
         async with self.send_lock:
