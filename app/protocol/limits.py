@@ -1,7 +1,7 @@
 """Every limit a client is held to, each written once.
 
-The engine's own limits (layers, neurons, inputs, classes, dropout, noise) are
-taken from the engine; the models of `app.protocol.config` validate with these
+The engine's and the data's own limits (layers, neurons, inputs, classes,
+dropout, noise, points) are taken from them; the models of `app.protocol.config` validate with these
 constants, the `session` message repeats `LIMITS`, and `GET /api/vocabulary`
 derives the page's slider ranges from the same models.
 """
@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing_extensions import TypedDict
 
+from app.data.csv_import import MAX_ROWS
 from app.data.datasets import NOISE_MAX, TRAIN_PERCENT_RANGE
 from app.nn.dropout import MAX_DROPOUT
 from app.nn.losses import MAX_CLASSES as MAX_CLASSES  # outputs of a multiclass network
@@ -18,7 +19,7 @@ from app.nn.network import MAX_NEURONS as MAX_NEURONS
 
 MAX_LAYERS = MAX_HIDDEN_LAYERS
 MAX_FEATURES = MAX_INPUTS
-MAX_POINTS = 2000
+MAX_POINTS = MAX_ROWS  # points of any dataset, generated or uploaded
 MIN_POINTS = 20
 MAX_MESSAGE_BYTES = 65536
 MAX_ECHO_BYTES = 200  # an error repeats at most this much of a bad value

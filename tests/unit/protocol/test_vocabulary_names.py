@@ -131,3 +131,21 @@ def test_the_limits_are_the_ones_the_session_message_repeats() -> None:
         p.Config.model_validate({"hidden": [1] * (p.LIMITS["max_layers"] + 1)})
     with pytest.raises(ValidationError):
         p.Config.model_validate({"hidden": [p.LIMITS["max_neurons"] + 1]})
+
+
+def test_the_data_and_the_engine_hold_uploads_to_the_limits_the_protocol_states() -> None:
+    # app.data and app.nn may not import each other: their shared limits are checked here.
+    from app.data import csv_import
+    from app.nn import losses, network
+
+    assert csv_import.MAX_ROWS == p.MAX_POINTS
+    assert csv_import.MAX_COLS == network.MAX_INPUTS + 1 == p.MAX_FEATURES + 1  # the features and the label
+    assert csv_import.MAX_CLASSES == losses.MAX_CLASSES == p.MAX_CLASSES
+
+
+def test_the_frame_names_the_phases_the_session_steps_through() -> None:
+    # app.training knows no protocol and the protocol drives no training: the one list is checked here.
+    from app.protocol.server import Phase
+    from app.training.phases import PHASES
+
+    assert get_args(Phase) == PHASES
