@@ -52,3 +52,21 @@ def test_a_link_keeps_the_validation_share_and_per_layer_activations(make_app):
     again = make_app().open(link[1:])
     assert again.js("paramlab.session.config") == config
     assert weights(again) == weights(app)
+
+
+def test_a_link_pasted_into_an_open_tab_applies_the_whole_configuration(make_app):
+    first = make_app().open("dataset=xor&hidden=3,2&seed=7&playing=false")
+    before = json.dumps(first.frame()["layers"][0]["W"], separators=(",", ":"))
+    first.page.get_by_role("button", name="New weights", exact=True).click()
+    first.wait(f"paramlab.frame && JSON.stringify(paramlab.frame.layers[0].W) !== {json.dumps(before)}")
+    link = first.js("location.hash")
+
+    other = make_app().open("dataset=circle&hidden=4&playing=false")
+    sid = other.session_id()
+    other.js("(h) => { location.hash = h; }", link)   # as if pasted into the address bar: a hashchange
+    # The frame of the new network (3 and 2 hidden neurons), not one drawn before it was built.
+    other.wait("paramlab.frame && paramlab.session.config.dataset === 'xor' && paramlab.frame.layers.length === 3"
+               " && paramlab.frame.layers[0].W[0].length === 3")
+    assert other.session_id() == sid, "the tab's own session was reconfigured"
+    assert other.js("paramlab.session.config") == first.js("paramlab.session.config")
+    assert weights(other) == weights(first)
