@@ -67,7 +67,7 @@ VICTIM_FPS = 30
 DEFAULT_CONFIG: dict[str, Any] = {
     "dataset": "circle", "noise": 0, "train_ratio": 50, "n_points": 500, "features": ["x1", "x2"],
     "hidden": [4, 2], "activation": "tanh", "task": "playground", "init": "uniform", "seed": 1}
-# The largest network and data set a hello may ask for (app/protocol.py MAX_*; 9 feature names exist).
+# The largest network and data set a hello may ask for (app/protocol/limits.py MAX_*; 9 feature names exist).
 MAX_CONFIG: dict[str, Any] = {
     "dataset": "circle", "n_points": 2000, "train_ratio": 90, "hidden": [32] * 8,
     "features": ["x1", "x2", "x1_sq", "x2_sq", "x1x2", "sin_x1", "sin_x2", "cos_x1", "cos_x2"]}

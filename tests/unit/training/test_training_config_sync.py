@@ -1,4 +1,4 @@
-"""app/protocol.py mirrors app/training/config.py: same fields, same defaults."""
+"""app/protocol (its config models) mirrors app/training/config.py: same fields, same defaults."""
 
 from __future__ import annotations
 
