@@ -265,8 +265,8 @@ class Classroom:
                                           f"{exc.error.message}", "room_push"))
                 continue
             reached += 1
-            await student.send({"type": "notice", "text": f"Your teacher set {what}."})
-        await seat.send({"type": "notice", "text": f"Set {what} in {reached} student session(s)."})
+            await student.send(p.Notice(type="notice", text=f"Your teacher set {what}."))
+        await seat.send(p.Notice(type="notice", text=f"Set {what} in {reached} student session(s)."))
 
     async def close(self, seat: Seat) -> None:
         """The teacher ends the room: its code stops working, every student is told;
@@ -286,9 +286,9 @@ class Classroom:
             if student.mode == "follow":
                 student.mode = "own"
                 student.show(student.own if student.own is not seat.shown else None)
-            await student.send({"type": "room_closed", "code": room.code,
-                                "text": "Your teacher closed the room. You can keep working on your own copy."})
-        await seat.send({"type": "room_closed", "code": room.code, "text": f"Room {room.code} is closed."})
+            await student.send(p.RoomClosed(type="room_closed", code=room.code,
+                                            text="Your teacher closed the room. You can keep working on your own copy."))
+        await seat.send(p.RoomClosed(type="room_closed", code=room.code, text=f"Room {room.code} is closed."))
 
     async def renew_code(self, seat: Seat) -> None:
         """The teacher gives the room a new code: the old one stops working; who is in stays in."""

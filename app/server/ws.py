@@ -183,7 +183,7 @@ class Connection:
         except ServiceError as exc:
             await self.send(exc.error.model_dump())
             return
-        await self.send({"type": "saved", **saved})
+        await self.send(p.Saved(type="saved", run_id=saved["run_id"], name=saved["name"], link=saved["link"]))
 
     async def hello(self, msg: p.Hello) -> None:
         try:
