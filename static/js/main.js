@@ -10,6 +10,7 @@ import { Http, downloadLinks } from "./http.js";
 import { HashSync } from "./hash.js";
 import { FrameLoop } from "./frame_loop.js";
 import { exportPng } from "./export_png.js";
+import { bindShortcuts } from "./shortcuts.js";
 import { installDebugHandle } from "./debug.js";
 import { Tooltip } from "./views/tooltip.js";
 import { ControlsView } from "./views/controls.js";
@@ -148,14 +149,7 @@ controls.addEventListener("ui", ({ detail }) => {
 
 // ---- keyboard, export ----------------------------------------------------------------
 
-document.addEventListener("keydown", (ev) => {
-  if (ev.defaultPrevented || ev.altKey || ev.ctrlKey || ev.metaKey || tooltip.editing || room.readOnly) return;
-  const t = ev.target, tag = t.tagName;
-  if (["INPUT", "SELECT", "TEXTAREA"].includes(tag) || t.isContentEditable) return;
-  if (ev.key === " " && !["BUTTON", "A"].includes(tag)) { ev.preventDefault(); controls.togglePlay(); }
-  else if (ev.key === "ArrowRight" && !t.closest?.(".net-stage")) { ev.preventDefault(); controls.step(); }
-});
-
+bindShortcuts(controls, () => tooltip.editing || room.readOnly);
 $("export-png").addEventListener("click", () => exportPng(network, output, loop.frame));
 
 installDebugHandle({ state, vocab, socket, loop, room, views: { charts, network, output, classroom } });
