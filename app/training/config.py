@@ -19,14 +19,9 @@ TASKS_BY_KIND: dict[str, tuple[str, ...]] = {
     "regression": ("regression",),
 }
 
-# Hyperparameters that matter only to some optimizers; others are ignored.
-OPTIMIZER_FIELDS: dict[str, tuple[str, ...]] = {
-    "sgd": ("lr",),
-    "momentum": ("lr", "momentum"),
-    "nesterov": ("lr", "momentum"),
-    "adam": ("lr", "beta1", "beta2"),
-    "rmsprop": ("lr", "rho"),
-}
+# Configuration fields whose None means something: the data's default task, one
+# activation for every hidden layer, initial weights drawn from `seed`.
+NULLABLE = ("task", "activations", "init_seed")
 
 
 @dataclass(frozen=True)
@@ -58,6 +53,17 @@ class RunConfig:
             return tuple(self.activations)
         return (self.activation,) * len(self.hidden)
 
+    def with_patch(self, changes: dict[str, Any]) -> RunConfig:
+        """A client's change: a field given as None keeps its value, except where None
+        means something (`NULLABLE`). A new dataset takes its default task and a new
+        seed draws new weights too, unless `task` or `init_seed` are given."""
+        changes = {k: v for k, v in changes.items() if v is not None or k in NULLABLE}
+        if "dataset" in changes and "task" not in changes:
+            changes["task"] = None
+        if "seed" in changes and "init_seed" not in changes:
+            changes["init_seed"] = None
+        return self.with_changes(changes)
+
     def with_changes(self, changes: dict[str, Any]) -> RunConfig:
         normalised: dict[str, Any] = {k: tuple(v) if isinstance(v, list) else v for k, v in changes.items()}
         return replace(self, **normalised)
@@ -71,7 +77,7 @@ class RunConfig:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> RunConfig:
-        return cls().with_changes({k: v for k, v in data.items() if v is not None or k in ("task", "activations", "init_seed")})
+        return cls().with_changes({k: v for k, v in data.items() if v is not None or k in NULLABLE})
 
 
 @dataclass
