@@ -37,10 +37,6 @@ EPOCH_COLUMNS = ("train_loss", "test_loss", "val_loss", "train_acc", "test_acc",
 GESTURE_SECONDS = 1.0
 
 
-def _clean(value: float | None) -> float | None:
-    return None if value is None or not math.isfinite(value) else float(value)
-
-
 class Series:
     """Columns of floats keyed by an increasing integer `step`, thinned when full."""
 
@@ -126,7 +122,7 @@ class Series:
         out: dict[str, list[Any]] = {"step": self.steps[start::every].tolist()}
         isfinite = math.isfinite
         for c in self.columns:
-            out[c] = [v if isfinite(v) else None for v in self.values[c][start::every].tolist()]  # as _clean
+            out[c] = [v if isfinite(v) else None for v in self.values[c][start::every].tolist()]  # NaN, inf: null
         return out
 
     def __len__(self) -> int:
