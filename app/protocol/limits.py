@@ -1,9 +1,9 @@
 """Every limit a client is held to, each written once.
 
 The engine's and the data's own limits (layers, neurons, inputs, classes,
-dropout, noise, points) are taken from them; the models of `app.protocol.config` validate with these
-constants, the `session` message repeats `LIMITS`, and `GET /api/vocabulary`
-derives the page's slider ranges from the same models.
+dropout, noise, points) are taken from them; the models of `app.protocol.config`
+validate with these constants, the `session` message repeats `LIMITS`, and
+`GET /api/vocabulary` derives the page's slider ranges from the same models.
 """
 
 from __future__ import annotations
@@ -37,7 +37,6 @@ MIN_TRAIN_PERCENT, MAX_TRAIN_PERCENT = TRAIN_PERCENT_RANGE
 MAX_DROPOUT_RATE = MAX_DROPOUT
 
 
-
 class Limits(TypedDict):
     max_layers: int
     max_neurons: int
@@ -48,4 +47,4 @@ class Limits(TypedDict):
 
 # What the `session` message and `GET /api/vocabulary` tell a client.
 LIMITS: Limits = {"max_layers": MAX_LAYERS, "max_neurons": MAX_NEURONS, "max_features": MAX_FEATURES,
-          "max_points": MAX_POINTS, "max_message_bytes": MAX_MESSAGE_BYTES}
+                  "max_points": MAX_POINTS, "max_message_bytes": MAX_MESSAGE_BYTES}
