@@ -52,6 +52,16 @@ def test_a_link_keeps_the_validation_share_and_per_layer_activations(make_app):
     again = make_app().open(link[1:])
     assert again.js("paramlab.session.config") == config
     assert weights(again) == weights(app)
+    # The layer buttons keep one activation per layer; the Activation menu sets every layer's.
+    app.page.get_by_role("button", name="Add layer", exact=True).click()
+    app.wait("paramlab.session.config.hidden.length === 3")
+    assert app.js("paramlab.session.config.activations") == ["relu", "sigmoid", "sigmoid"]
+    app.wait("location.hash.includes('activations=relu,sigmoid,sigmoid')")
+    app.page.get_by_role("combobox", name="Activation", exact=True).select_option("leaky_relu")
+    app.wait("paramlab.session.config.activation === 'leaky_relu'")
+    assert app.js("paramlab.session.config.activations") is None
+    assert app.js("paramlab.session.architecture.activations") == ["leaky_relu"] * 3
+    assert "activations=" not in app.js("location.hash")
 
 
 def test_a_link_pasted_into_an_open_tab_applies_the_whole_configuration(make_app):

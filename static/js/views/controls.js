@@ -124,7 +124,10 @@ export class ControlsView extends EventTarget {
     live("batch_size", (v) => Math.round(Number(v)), (v) => this.out("batch_size", v));
     for (const id of ["optimizer", "regularization"]) $(id).addEventListener("change", (ev) => { this.intent({ type: "set_hyper", [id]: ev.target.value }); this.showOptimizerFields(); });
     $("reg_rate").addEventListener("change", (ev) => this.intent({ type: "set_hyper", reg_rate: Number(ev.target.value) }));
-    for (const id of ["activation", "task", "init"]) $(id).addEventListener("change", (ev) => this.intent({ type: "configure", config: { [id]: ev.target.value } }));
+    for (const id of ["task", "init"]) $(id).addEventListener("change", (ev) => this.intent({ type: "configure", config: { [id]: ev.target.value } }));
+    // One activation for every layer: per-layer ones (a session made through the API may have them) give way.
+    $("activation").addEventListener("change", (ev) => this.intent({ type: "configure",
+      config: { activation: ev.target.value, ...(this.state.activations ? { activations: null } : {}) } }));
     for (const id of ["noise", "train_ratio"]) {
       $(id).addEventListener("input", (ev) => this.out(id, Number(ev.target.value), "%"));
       $(id).addEventListener("change", (ev) => this.intent({ type: "configure", config: { [id]: Number(ev.target.value) } }));
@@ -139,17 +142,24 @@ export class ControlsView extends EventTarget {
     document.querySelectorAll("input[name=edges]").forEach((r) => r.addEventListener("change", (ev) => this.ui({ edges: ev.target.value })));
     $("add-layer").addEventListener("click", () => {
       const h = this.state.hidden;
-      if (h.length < this.vocab.limits.max_layers) this.intent({ type: "configure", config: { hidden: [...h, h.length ? h[h.length - 1] : 4] } });
+      if (h.length < this.vocab.limits.max_layers) this.intent({ type: "configure", config: this.layers([...h, h.length ? h[h.length - 1] : 4]) });
     });
     $("remove-layer").addEventListener("click", () => {
       const h = this.state.hidden;
-      if (h.length > 0) this.intent({ type: "configure", config: { hidden: h.slice(0, -1) } });
+      if (h.length > 0) this.intent({ type: "configure", config: this.layers(h.slice(0, -1)) });
     });
     $("presenter").addEventListener("click", (ev) => {
       const on = ev.currentTarget.getAttribute("aria-pressed") !== "true";
       ev.currentTarget.setAttribute("aria-pressed", String(on));
       this.ui({ presenter: on });
     });
+  }
+
+  /** New hidden layers; per-layer activations, when the session has them, kept one per layer (a new layer repeats the last). */
+  layers(hidden) {
+    const a = this.state.activations;
+    if (!a) return { hidden };
+    return { hidden, activations: hidden.map((_, l) => a[l] ?? a[a.length - 1] ?? this.state.activation) };
   }
 
   // After a click the button answers at once; frames already in flight must not flip it back.
