@@ -8,9 +8,12 @@ and out once per run. It computes what the numpy reference computes
 (forward, loss, backward, penalty gradient, ``optimizers.update`` with the
 trainable masks, dropout masks from the same generator draws) in the same
 floating-point order, calling numpy's own BLAS and SIMD loops where numpy
-does, so that both give the same bits; ``tests/unit/nn/test_fast.py`` holds
-it to the reference (< 1e-12 over 1,000 updates; in practice equal). The
-numpy path stays the readable reference and the fallback.
+does, so that both give the same bits: ``tests/unit/nn/test_fast.py`` and
+``tests/unit/training/test_fast_session.py`` hold it to the reference with
+``np.array_equal`` (parameters, optimizer state, gradients, deltas, losses,
+over 1,000 updates of every activation, task, optimizer and regularization,
+with dropout and freezing). The numpy path stays the readable reference and
+the fallback.
 
 ``evaluate`` does the same for ``network.evaluate`` (a session's metrics at
 every epoch end: a forward pass over a whole split, its loss and accuracy),

@@ -10,8 +10,10 @@ addresses found here:
   looked up in the library numpy's ``_multiarray_umath`` links against
   (numpy's wheels ship ``scipy-openblas64``, names ``scipy_cblas_*64_``);
 - ufunc loops: the float64 entry of each ufunc's loop table, read from the
-  ``PyUFuncObject`` struct (``functions``, ``data``, ``types``: a stable part
-  of numpy's C API).
+  documented fields ``functions``, ``data`` and ``types`` of numpy's public
+  C struct ``PyUFuncObject``, declared once below as a ``ctypes.Structure``
+  (as a C extension compiled against numpy's headers reads them; no byte
+  offsets, nothing of numpy's private layout).
 
 Both are checked against numpy itself before use (``app.nn.fast`` runs a
 self-test), so a numpy that lays things out differently only disables the
@@ -45,26 +47,43 @@ def _blas() -> tuple[int, int, int]:
                        "(numpy built without scipy-openblas64?)")
 
 
+class _UFuncObject(ctypes.Structure):
+    """The head of numpy's public ``PyUFuncObject`` (``numpy/ufuncobject.h``,
+    documented in numpy's C-API reference), up to the fields read here. C
+    extensions read ``functions``, ``data`` and ``types`` the same way; the
+    fields after ``types`` are never touched."""
+
+    _fields_ = [
+        ("ob_refcnt", ctypes.c_ssize_t),  # PyObject_HEAD
+        ("ob_type", ctypes.c_void_p),
+        ("nin", ctypes.c_int),
+        ("nout", ctypes.c_int),
+        ("nargs", ctypes.c_int),
+        ("identity", ctypes.c_int),
+        ("functions", ctypes.POINTER(ctypes.c_void_p)),  # one inner loop per type signature
+        ("data", ctypes.POINTER(ctypes.c_void_p)),  # the extra argument of each loop
+        ("ntypes", ctypes.c_int),
+        ("reserved1", ctypes.c_int),
+        ("name", ctypes.c_char_p),
+        ("types", ctypes.POINTER(ctypes.c_char)),  # ntypes x nargs type numbers
+    ]
+
+
 def _ufunc_loop(ufunc: np.ufunc) -> tuple[int, int]:
     """(loop, data) addresses of the all-float64 loop of ``ufunc``."""
-    # PyUFuncObject: PyObject_HEAD (16 bytes); int nin, nout, nargs, identity;
-    # functions (32); data (40); int ntypes (48), reserved1; name (56); types (64).
-    base = id(ufunc)
-    nargs = ctypes.c_int.from_address(base + 24).value
-    ntypes = ctypes.c_int.from_address(base + 48).value
-    if nargs != ufunc.nargs or ntypes != ufunc.ntypes:
-        raise RuntimeError(
-            f"numpy's PyUFuncObject layout is not the expected one ({ufunc.__name__})")
-    functions = ctypes.c_void_p.from_address(base + 32).value
-    data = ctypes.c_void_p.from_address(base + 40).value
-    types = ctypes.c_void_p.from_address(base + 64).value
-    if not functions or not types:
+    # In CPython an object's id is its address, where the struct above begins.
+    head = _UFuncObject.from_address(id(ufunc))
+    if (head.nin, head.nout, head.nargs, head.ntypes, head.name) != (
+            ufunc.nin, ufunc.nout, ufunc.nargs, ufunc.ntypes, ufunc.__name__.encode()):
+        raise RuntimeError(f"numpy's {ufunc.__name__} is not laid out as numpy's C API declares")
+    if not head.functions or not head.types:
         raise RuntimeError(f"numpy's {ufunc.__name__} has no loop table")
-    table = ctypes.string_at(types, ntypes * nargs)
-    for i in range(ntypes):
+    nargs = head.nargs
+    table = ctypes.string_at(head.types, head.ntypes * nargs)
+    for i in range(head.ntypes):
         if all(c == _DOUBLE for c in table[i * nargs:(i + 1) * nargs]):
-            loop = ctypes.c_void_p.from_address(functions + 8 * i).value
-            extra = ctypes.c_void_p.from_address(data + 8 * i).value if data else None
+            loop = head.functions[i]
+            extra = head.data[i] if head.data else None
             if loop:
                 return loop, extra or 0
     raise RuntimeError(f"numpy's {ufunc.__name__} has no float64 loop")

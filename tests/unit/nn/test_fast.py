@@ -19,7 +19,6 @@ from app.nn.network import NetworkSpec
 from app.nn.optimizers import ALL_SLOTS, OPTIMIZERS, Hyperparams
 from app.nn.regularization import REGULARIZATIONS
 
-TOL = 1e-12  # the bar; in practice both paths give the same bits (see docs/performance.md)
 STEPS = 1000
 
 # (task, n_inputs, hidden, activations, n_outputs)
@@ -57,21 +56,25 @@ def _freeze(model: Model, trainable: bool) -> None:
     freezing.set_weight(model.trainable, len(model.params) - 1, 0, 0, trainable)
 
 
+def _same(a: Any, b: Any) -> bool:
+    """The same bits (shapes and values; NaN is never equal): the promise between the paths."""
+    return np.array_equal(np.asarray(a, dtype=float), np.asarray(b, dtype=float))
+
+
 def _max_diff(a: Any, b: Any) -> float:
     return float(np.max(np.abs(np.asarray(a, dtype=float) - np.asarray(b, dtype=float)), initial=0.0))
 
 
-def assert_models_close(fast_model: Model, ref: Model, tol: float = TOL) -> None:
-    """Params and every optimizer slot within ``tol`` (NaN never passes)."""
+def assert_models_close(fast_model: Model, ref: Model) -> None:
+    """Params and every optimizer slot the same bits (NaN never passes)."""
     for l, (p, q) in enumerate(zip(fast_model.params, ref.params, strict=True)):
         for k in ("W", "b"):
-            d = _max_diff(p[k], q[k])
-            assert d < tol, f"layer {l} {k} differs by {d}"
+            assert _same(p[k], q[k]), f"layer {l} {k} differs by {_max_diff(p[k], q[k])}"
     for name in ALL_SLOTS:
         for l, (p, q) in enumerate(zip(fast_model.opt_state.slots[name], ref.opt_state.slots[name])):
             for k in ("W", "b"):
-                d = _max_diff(p[k], q[k])
-                assert d < tol, f"optimizer slot {name} layer {l} {k} differs by {d}"
+                assert _same(p[k], q[k]), (
+                    f"optimizer slot {name} layer {l} {k} differs by {_max_diff(p[k], q[k])}")
 
 
 @pytest.fixture
@@ -126,17 +129,17 @@ def _run_both(arch: str, opt: str, reg: str, drop: float, frozen: bool, steps: i
         assert result.done == stop - step
         fast_losses.extend(result.losses.tolist())
         step, i = stop, i + 1
-    assert _max_diff(fast_losses, ref_losses) < TOL
+    assert _same(fast_losses, ref_losses)
     assert_models_close(fst, ref)
     # The dropout generator is left where the reference leaves it.
     assert ref_rng.random() == fast_rng.random()
     # The last update's gradients (penalty included) and deltas.
     assert result is not None and last is not None
     for l in range(len(hidden) + 1):
-        assert _max_diff(result.grads[l]["W"], last.grads.dW[l]) < TOL
-        assert _max_diff(result.grads[l]["b"], last.grads.db[l]) < TOL
+        assert _same(result.grads[l]["W"], last.grads.dW[l])
+        assert _same(result.grads[l]["b"], last.grads.db[l])
         for k in ("W", "b"):
-            assert _max_diff(result.deltas[l][k], last.deltas[l][k]) < TOL
+            assert _same(result.deltas[l][k], last.deltas[l][k])
 
 
 @pytest.mark.usefixtures("fast_ready")
@@ -296,7 +299,7 @@ def test_the_comparison_catches_a_difference() -> None:
     a = Model.create(spec, np.random.default_rng(1))
     b = Model.create(spec, np.random.default_rng(1))
     assert_models_close(a, b)
-    b.params[0]["W"][1, 2] += 2e-12
+    b.params[0]["W"][1, 2] = np.nextafter(b.params[0]["W"][1, 2], np.inf)  # one bit off
     with pytest.raises(AssertionError, match="layer 0 W"):
         assert_models_close(a, b)
     b.params[0]["W"][1, 2] = a.params[0]["W"][1, 2]
