@@ -27,7 +27,8 @@ MAX_ECHO_BYTES = 200  # an error repeats at most this much of a bad value
 # answered): updates, and training samples passed through the network (updates x batch size).
 MAX_STEP_UPDATES = 5000
 MAX_STEP_SAMPLES = 200_000
-MAX_STEP_COUNT = 1000  # units of one step message
+# Units of one step message: no tighter than the work bound above (phases run in slices).
+MAX_STEP_COUNT = MAX_STEP_UPDATES
 MAX_SEED = 2**31 - 1
 MAX_COUNT = 2**53 - 1  # a step or epoch count: exact in JSON and in a browser's numbers
 MAX_FPS = 60

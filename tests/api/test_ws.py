@@ -306,3 +306,22 @@ def test_binary_and_empty_frames_get_an_error_and_the_socket_goes_on(client: Tes
             assert p.until("error")["code"] in ("bad_json", "too_large")
         ws.send_bytes(json.dumps({"type": "step"}).encode())  # a JSON text sent as binary is still read
         assert p.frame_where(lambda f: f["step"] == 1)["step"] == 1
+
+
+def test_a_step_message_takes_as_much_as_an_http_step_the_work_bound_alone(client: TestClient) -> None:
+    # The websocket refused 1001 updates ("1 to 1000") that POST .../step and docs/protocol.md
+    # take (at most 5000 updates and 200,000 samples); both now refuse past the same bound.
+    with peer(client) as ws:
+        p = Peer(ws)
+        session = p.hello(config={"n_points": 500}, hyper={"batch_size": 10})
+        p.send({"type": "step", "unit": "update", "count": 2500})
+        p.send({"type": "step", "unit": "update", "count": 5001})
+        over_ws = p.until("error", limit=500)
+        # Messages are handled in order: the first step is over, and it was not refused.
+        assert over_ws["value"] == 5001
+        assert client.get(f"/api/sessions/{session['session_id']}").json()["step"] == 2500
+    sid = client.post("/api/sessions", json={"config": {"n_points": 500}, "hyper": {"batch_size": 10}}).json()
+    assert client.post(f"/api/sessions/{sid['session_id']}/step", json={"count": 2500}).json()["step"] == 2500
+    over_http = client.post(f"/api/sessions/{sid['session_id']}/step", json={"count": 5001}).json()
+    assert over_ws["field"] == over_http["field"] == "count" and over_ws["value"] == over_http["value"] == 5001
+    assert over_ws["allowed"].endswith(" 5000") and over_http["allowed"].endswith(" 5000")
