@@ -36,6 +36,9 @@ from app.training.session import SessionError
 
 # The longest the event loop trains one requested step before letting I/O run.
 STEP_SLICE_SECONDS = 0.005
+# Phases are for watching one update at a time: one step runs at most this many (each
+# builds a trace). Updates and epochs are bounded by their work instead (`controls.check_step`).
+MAX_STEP_PHASES = 1000
 
 
 class ServiceError(Exception):
@@ -194,6 +197,9 @@ class Service:
     async def step(self, live: LiveSession, unit: str, count: int, request: str = "step") -> None:
         """Pause and train `count` updates, epochs or phases, in slices that let I/O run."""
         try:
+            if unit == "phase" and count > MAX_STEP_PHASES:
+                raise SessionError(f"count: at most {MAX_STEP_PHASES} phases at a time; step again for more "
+                                   f"(got {count})", field="count", value=count, allowed=f"1 to {MAX_STEP_PHASES}")
             controls.check_step(live, unit, count)
         except SessionError as exc:
             raise refused(exc, request) from None

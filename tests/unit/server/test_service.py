@@ -91,3 +91,18 @@ def test_a_fork_is_refused_at_a_full_server_as_a_new_session_is() -> None:
         assert refusals[0].error.allowed == refusals[1].error.allowed == "at most 1 sessions"
 
     asyncio.run(run())
+
+
+def test_a_phase_step_is_bounded_by_its_count_and_refused_whole() -> None:
+    async def run() -> None:
+        svc = make_service()
+        live = svc.create("10.0.0.1", None, None)
+        with pytest.raises(ServiceError) as refused:
+            await svc.step(live, "phase", service_module.MAX_STEP_PHASES + 1)
+        assert refused.value.status == 422 and refused.value.error.field == "count"
+        assert refused.value.error.allowed == f"1 to {service_module.MAX_STEP_PHASES}"
+        assert live.session.phase is None and live.session.step == 0  # nothing ran
+        await svc.step(live, "phase", service_module.MAX_STEP_PHASES)
+        assert live.session.step == service_module.MAX_STEP_PHASES // 4
+
+    asyncio.run(run())
