@@ -21,12 +21,17 @@ share (frames and updates together, like a film in slow motion), one
 student's sixty sessions get the time of one classmate's, and none starves.
 Background work (snapshots) waits for a round with time to spare; see
 `Registry.spare`.
+
+Time is read from a `clock` (seconds, `time.perf_counter` by default, the
+clock of `LiveSession.last_tick` and `Client.next_send`), so that a test can
+run the loop on a clock of its own.
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Callable
 
 from app.server.registry import LiveSession, Registry
 from app.server.ws import MAX_UNACKED
@@ -51,10 +56,12 @@ YIELD_SECONDS = 0.001
 # an ack or a new session may make one due meanwhile).
 MAX_NAP_SECONDS = 0.005
 
+Clock = Callable[[], float]
 
-def run_turn(live: LiveSession, slice_seconds: float) -> int:
+
+def run_turn(live: LiveSession, slice_seconds: float, clock: Clock = time.perf_counter) -> int:
     """Run what `live` is owed now, for at most `slice_seconds`. Returns updates run."""
-    now = time.perf_counter()
+    now = clock()
     elapsed, live.last_tick = now - live.last_tick, now
     if live.updates_per_second is None:
         owed = 1 << 30
@@ -122,7 +129,7 @@ def by_address(playing: list[LiveSession]) -> dict[str | None, list[LiveSession]
     return groups
 
 
-async def training_loop(registry: Registry, slice_seconds: float) -> None:
+async def training_loop(registry: Registry, slice_seconds: float, clock: Clock = time.perf_counter) -> None:
     """Forever: give every playing session that is due its turn, then let I/O run."""
     cursors: dict[str | None, int] = {}  # per address: the session its next round starts with
     while True:
@@ -137,28 +144,28 @@ async def training_loop(registry: Registry, slice_seconds: float) -> None:
         share = turn_share(slice_seconds, len(groups))  # an address's time a round
         turn = turn_share(slice_seconds, len(playing))  # a session's time a turn
         ran = 0
-        wake = time.perf_counter() + MAX_NAP_SECONDS
-        last_yield = time.perf_counter()
+        wake = clock() + MAX_NAP_SECONDS
+        last_yield = clock()
         for address, group in groups.items():
             # Each address has `share` seconds a round, however many sessions it plays;
             # its sessions take turns from where its last round stopped.
             start = cursors[address] % len(group)
-            until = time.perf_counter() + share
+            until = clock() + share
             for k in range(len(group)):
                 live = group[(start + k) % len(group)]
                 if not live.playing:
                     continue
-                now = time.perf_counter()
+                now = clock()
                 due = next_turn(live, now)
                 if due > now:
                     wake = min(wake, due)
                     continue
-                run_turn(live, turn)
+                run_turn(live, turn, clock)
                 ran += 1
-                if time.perf_counter() - last_yield >= YIELD_SECONDS:
+                if clock() - last_yield >= YIELD_SECONDS:
                     await asyncio.sleep(0)  # frames and messages go out between turns
-                    last_yield = time.perf_counter()
-                if time.perf_counter() >= until:
+                    last_yield = clock()
+                if clock() >= until:
                     cursors[address] = start + k + 1
                     break
         if ran:
@@ -167,7 +174,7 @@ async def training_loop(registry: Registry, slice_seconds: float) -> None:
         # Nothing was due: the loop has time to spare until the next turn.
         registry.mark_spare()
         registry.work.clear()
-        nap = wake - time.perf_counter()
+        nap = wake - clock()
         if nap > 0:
             try:
                 await asyncio.wait_for(registry.work.wait(), nap)

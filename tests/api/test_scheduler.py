@@ -1,96 +1,137 @@
 """The training loop in-process: turns aligned with frames, fair shares, background work yields.
 
-A fake sender stands in for the websocket: it follows `ws._send_frames`'s
-rules (a frame when the session changed, 1/fps has passed and at most one
-frame is unacknowledged) and acknowledges at once.
+Everything here runs on virtual time (`support.virtual_time`): the loop's clock
+moves only when the loop would wait, or when an update runs, each update
+costing `UPDATE_SECONDS`. The scheduler reads that clock (its `clock`
+argument), and so do the registry and the websocket's frame sender (their
+`time` module stands in for it). What is counted, frames, turns and updates,
+is then the same on every machine, however busy.
 """
 
 from __future__ import annotations
 
 import asyncio
 import itertools
+import json
+import math
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import pytest
+from support import virtual_time
+from support.virtual_time import VirtualTimeLoop
 
-from app.nn import fast
-from app.server import messages, scheduler
+from app.server import registry as registry_module
+from app.server import scheduler
+from app.server import ws as ws_module
+from app.server.quotas import Quotas
 from app.server.registry import Client, LiveSession, Registry
+from app.server.rooms import Rooms
+from app.server.service import Service
 from app.server.storage import MemoryStore
+from app.settings import Settings
 from app.training.config import HyperState, RunConfig
 from app.training.session import TrainingSession
 
-
-@pytest.fixture(autouse=True)
-def compiled() -> None:
-    """Load the fast path first: its first use would otherwise stall the first turn."""
-    fast.available(wait=True)
+UPDATE_SECONDS = 50e-6  # what one update of the default network costs on virtual time
 
 
-async def fake_sender(live: LiveSession, client: Client, frames: list[int]) -> None:
-    while True:
-        if client.sent_version != live.session.version and client.seq - client.acked < 2:
-            delay = client.next_send - time.perf_counter()
-            if delay > 0:
-                await asyncio.sleep(delay)
-            client.next_send = max(client.next_send + 1.0 / client.fps, time.perf_counter())
-            messages.frame_bytes(live, client)
-            client.acked = client.seq
-            frames.append(live.session.step)
-            continue
-        await client.wake.wait()
-        client.wake.clear()
+@pytest.fixture()
+def loop(monkeypatch: pytest.MonkeyPatch) -> VirtualTimeLoop:
+    """A virtual-time loop whose clock the registry and the frame sender read too."""
+    loop = VirtualTimeLoop()
+    monkeypatch.setattr(registry_module, "time", loop.as_time_module())
+    monkeypatch.setattr(ws_module, "time", loop.as_time_module())
+    return loop
 
 
-def count_turns(live: LiveSession) -> list[int]:
-    """Wrap `live.session.advance` to record how many updates each call ran."""
+def costed(live: LiveSession, loop: VirtualTimeLoop) -> list[int]:
+    """Make each of `live`'s updates cost UPDATE_SECONDS of the loop's time, a call
+    stopping at its deadline as `TrainingSession.advance` does (after one update at
+    least); returns the list of updates each call ran (its turns)."""
     turns: list[int] = []
     advance: Callable[..., int] = live.session.advance
 
-    def counted(n: int, deadline: float | None = None) -> int:
-        done = advance(n, deadline)
+    def run(n: int, deadline: float | None = None) -> int:
+        if deadline is not None:
+            n = max(1, min(n, math.ceil((deadline - loop.time()) / UPDATE_SECONDS)))
+        done = advance(n)
+        loop.advance(done * UPDATE_SECONDS)
         if done:
             turns.append(done)
         return done
 
-    live.session.advance = counted  # type: ignore[method-assign]
+    live.session.advance = run  # type: ignore[method-assign]
     return turns
 
 
-def run_loop(registry: Registry, seconds: float, setup: Callable[[], Any] | None = None) -> None:
-    async def main() -> None:
-        tasks = setup() if setup else []
-        loop = asyncio.create_task(scheduler.training_loop(registry, 0.004))
+def run_loop(loop: VirtualTimeLoop, registry: Registry, seconds: float,
+             during: Callable[[], Awaitable[None]] | None = None) -> None:
+    """The training loop for `seconds` of the loop's time, with `during` beside it."""
+    async def main(loop: VirtualTimeLoop) -> None:
+        tasks = [asyncio.create_task(scheduler.training_loop(registry, 0.004, clock=loop.time))]
+        if during is not None:
+            tasks.append(asyncio.create_task(during()))
         await asyncio.sleep(seconds)
-        for task in [loop, *tasks]:
+        for task in tasks:
             task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
 
-    asyncio.run(main())
+    virtual_time.run(main, loop)
 
 
-def test_a_paced_session_trains_once_per_frame() -> None:
-    # 20 frames/s at 500 updates/s: one turn of ~25 updates per frame, not many small ones
-    # (a turn every few milliseconds would pay the per-call costs 10 times over).
-    registry = Registry(10, MemoryStore())
-    live = registry.create(RunConfig(), HyperState())
-    live.updates_per_second = 500.0
-    client = Client(20)
-    live.clients.add(client)
-    turns = count_turns(live)
-    frames: list[int] = []
+class Browser:
+    """The websocket of a page that acks every frame as soon as it has it."""
 
-    def setup() -> list[asyncio.Task[None]]:
-        live.set_playing(True)
-        return [asyncio.create_task(fake_sender(live, client, frames))]
+    def __init__(self, loop: VirtualTimeLoop) -> None:
+        self.loop = loop
+        self.connection: ws_module.Connection | None = None
+        self.frames: list[tuple[float, int]] = []  # (time, step) of each frame
+        self.application_state = None
 
-    run_loop(registry, 1.5, setup)
-    assert 25 <= len(frames) <= 32, frames
-    assert len(turns) <= len(frames) + 3, f"{len(turns)} turns for {len(frames)} frames"
-    steps = [b - a for a, b in itertools.pairwise(frames)]
-    assert sorted(steps)[len(steps) // 2] == 25  # every frame shows a frame's worth of training
-    assert 0.85 * 750 <= live.session.step <= 1.1 * 750
+    async def send_text(self, text: str) -> None:
+        msg = json.loads(text)
+        if msg["type"] == "frame":
+            self.frames.append((self.loop.time(), msg["step"]))
+            assert self.connection is not None
+            ack = json.dumps({"type": "ack", "seq": msg["seq"]}).encode()
+            asyncio.get_running_loop().create_task(self.connection.handle(ack))
+
+
+def test_a_paced_session_trains_once_per_frame(loop: VirtualTimeLoop) -> None:
+    """20 frames a second at 500 updates a second: one turn of 25 updates per frame, not
+    many small ones (a turn every few milliseconds would pay the per-call costs 10 times
+    over). The frames are sent by the websocket's own frame sender, to a page that acks
+    each at once."""
+    settings = Settings()
+    store = MemoryStore()
+    registry = Registry(10, store)
+    service = Service(registry, Rooms(store, settings.room_hours), Quotas(settings), settings)
+    browser = Browser(loop)
+    browser.connection = connection = ws_module.Connection(browser, service, "127.0.0.1")  # type: ignore[arg-type]
+    counted: list[list[int]] = []
+
+    async def main(loop: VirtualTimeLoop) -> None:
+        hello = {"type": "hello", "fps": 20, "playing": True, "updates_per_second": 500}
+        await connection.handle(json.dumps(hello).encode())
+        assert connection.live is not None
+        counted.append(costed(connection.live, loop))
+        training = asyncio.create_task(scheduler.training_loop(registry, 0.004, clock=loop.time))
+        await asyncio.sleep(1.52)  # the frame due at 1.5 s goes out
+        training.cancel()
+
+    virtual_time.run(main, loop)
+    turns = counted[0]
+    # The first frame shows the new session; the sender's schedule starts there, so the
+    # second follows at once, after a turn of one update. From then on, 1/fps apart:
+    (t0, first), (_, second), *steady = browser.frames
+    assert (first, second) == (0, 1)
+    assert [t for t, _ in steady] == pytest.approx([t0 + 0.05 * k for k in range(1, 31)])  # 1.5 s at 20 a second
+    # Every frame shows a frame's worth of training, run in one turn before it.
+    assert [step for _, step in steady] == [25 * k for k in range(1, 31)]
+    assert len(turns) == len(browser.frames) - 1, turns
+    assert turns[2:] == [25] * 29, turns
 
 
 def test_next_turn_waits_for_the_frame_or_a_batch() -> None:
@@ -117,59 +158,55 @@ def test_next_turn_waits_for_the_frame_or_a_batch() -> None:
     assert scheduler.next_turn(live, now) == now
 
 
-def test_a_saturated_machine_slows_every_session_by_the_same_share() -> None:
+def test_a_saturated_machine_slows_every_session_by_the_same_share(loop: VirtualTimeLoop) -> None:
     # Eight sessions asking for far more than the machine can do: equal shares, none starves.
     registry = Registry(10, MemoryStore())
     lives = [registry.create(RunConfig(seed=i + 1), HyperState()) for i in range(8)]
     for live in lives:
+        costed(live, loop)
         live.updates_per_second = 1e5
         live.set_playing(True)
-    start: list[int] = []
 
-    def setup() -> list[asyncio.Task[None]]:
-        async def mark() -> None:  # measured after a warm-up
-            await asyncio.sleep(0.5)
-            start.extend(live.session.step for live in lives)
-        return [asyncio.create_task(mark())]
-
-    run_loop(registry, 2.0, setup)
-    steps = [live.session.step - s for live, s in zip(lives, start)]
-    assert min(steps) > 0.75 * max(steps), steps
+    run_loop(loop, registry, 1.0)
+    steps = [live.session.step for live in lives]
+    assert sum(steps) > 0.9 / UPDATE_SECONDS, steps  # the machine's time went to training
+    assert min(steps) > 0.9 * max(steps), steps
 
 
-def test_background_work_waits_for_time_to_spare() -> None:
+def test_background_work_waits_for_time_to_spare(loop: VirtualTimeLoop) -> None:
     registry = Registry(10, MemoryStore())
 
     async def waited(mark_after: float | None) -> float:
         if mark_after is not None:
             asyncio.get_running_loop().call_later(mark_after, registry.mark_spare)
-        t0 = time.perf_counter()
+        t0 = loop.time()
         await registry.spare(0.3)
-        return time.perf_counter() - t0
+        return loop.time() - t0
 
-    async def main() -> None:
-        assert await waited(None) < 0.05  # nothing plays: no wait
+    async def main(loop: VirtualTimeLoop) -> None:
+        assert await waited(None) == pytest.approx(0.0, abs=1e-4)  # nothing plays: no wait
         live = registry.create(RunConfig(), HyperState())
         live.set_playing(True)
-        assert await waited(None) >= 0.29  # never spare: waits its longest, then runs
-        assert 0.04 <= await waited(0.05) < 0.2  # runs as soon as the loop has time
+        assert await waited(None) == pytest.approx(0.3, abs=1e-4)  # never spare: waits its longest, then runs
+        assert await waited(0.05) == pytest.approx(0.05, abs=1e-4)  # runs as soon as the loop has time
 
-    asyncio.run(main())
+    virtual_time.run(main, loop)
 
 
 def test_a_late_turn_runs_at_most_a_frame_and_a_half() -> None:
     # Owed 0.2 s of updates (a stall): the turn runs at most 1.5 frames' worth (37 updates),
     # ending at the epoch's end (25); the rest stays owed, so that on a saturated machine
     # frames do not give way to ever larger turns.
+    now = time.perf_counter()  # read once: the turn sees no time pass (its session's deadline is on this clock)
     live = LiveSession("s", TrainingSession(RunConfig(), HyperState()))
     live.updates_per_second = 500.0
     live.clients.add(Client(20))
     live.set_playing(True)
-    live.last_tick -= 0.2
-    assert scheduler.run_turn(live, 1.0) == 25
-    assert live.credit == pytest.approx(100 - 25, abs=3)
+    live.last_tick = now - 0.2
+    assert scheduler.run_turn(live, 1.0, clock=lambda: now) == 25
+    assert live.credit == pytest.approx(100 - 25)
     live.clients.clear()  # nobody watching: all that is owed, to the last epoch end within it
-    assert scheduler.run_turn(live, 1.0) == 75
+    assert scheduler.run_turn(live, 1.0, clock=lambda: now) == 75
 
 
 def test_turns_end_at_the_end_of_an_epoch() -> None:
@@ -186,12 +223,15 @@ def test_turns_end_at_the_end_of_an_epoch() -> None:
     assert scheduler.epoch_aligned(live, 5) == 5
 
 
-def test_io_runs_between_turns_at_least_every_yield_interval(monkeypatch) -> None:
+def test_io_runs_between_turns_at_least_every_yield_interval(loop: VirtualTimeLoop,
+                                                              monkeypatch: pytest.MonkeyPatch) -> None:
     """Turns share one loop iteration up to YIELD_SECONDS (a poll of every socket per
-    turn cost more than a small network's turn), and I/O never waits much longer."""
+    turn cost more than a small network's turn), and I/O never waits longer than that
+    and one more turn."""
     registry = Registry(50, MemoryStore())
     lives = [registry.create(RunConfig(seed=i + 1), HyperState()) for i in range(40)]
     for live in lives:
+        costed(live, loop)
         live.updates_per_second = 1e5  # saturated: every session is due in every round
         live.set_playing(True)
     turns_between: list[int] = []
@@ -199,38 +239,37 @@ def test_io_runs_between_turns_at_least_every_yield_interval(monkeypatch) -> Non
     turns = [0]
     real_turn = scheduler.run_turn
 
-    def counted(live: LiveSession, share: float) -> int:
+    def counted(live: LiveSession, share: float, clock: Any) -> int:
         turns[0] += 1
-        return real_turn(live, share)
+        return real_turn(live, share, clock)
 
     monkeypatch.setattr(scheduler, "run_turn", counted)
-    # Saturated turns take up to their 1 ms share here: a longer interval lets several share it.
-    monkeypatch.setattr(scheduler, "YIELD_SECONDS", 0.01)
+    # Each turn here takes its 1 ms share: an interval of 2.5 turns, within a round's 4 ms.
+    monkeypatch.setattr(scheduler, "YIELD_SECONDS", 0.0025)
 
-    def setup() -> list[asyncio.Task[None]]:
-        async def io() -> None:  # stands for a socket's callback: runs whenever the loop polls
-            await asyncio.sleep(0.3)  # after the warm-up
-            last, seen = time.perf_counter(), turns[0]
-            while True:
-                await asyncio.sleep(0)
-                now = time.perf_counter()
-                gaps.append(now - last)
-                turns_between.append(turns[0] - seen)
-                last, seen = now, turns[0]
-        return [asyncio.create_task(io())]
+    async def io() -> None:  # stands for a socket's callback: runs whenever the loop polls
+        last, seen = loop.time(), turns[0]
+        while True:
+            await asyncio.sleep(0)
+            now = loop.time()
+            gaps.append(now - last)
+            turns_between.append(turns[0] - seen)
+            last, seen = now, turns[0]
 
-    run_loop(registry, 1.3, setup)
-    assert sum(turns_between) > 50
+    run_loop(loop, registry, 1.0, io)
     ran = [n for n in turns_between if n]
+    assert sum(ran) > 500
     assert sum(ran) / len(ran) > 1.5  # several turns per loop iteration, not one
-    # At most YIELD_SECONDS of turns, then one more turn (~1 ms; more on a busy machine).
-    assert sorted(gaps)[int(0.95 * len(gaps))] < scheduler.YIELD_SECONDS + 0.02
+    # At most YIELD_SECONDS of turns, then the one turn that crossed it (its share of a
+    # round and the update that crossed that; the loop's own polls cost microseconds).
+    one_turn = scheduler.turn_share(0.004, len(lives)) + UPDATE_SECONDS
+    assert max(gaps) <= scheduler.YIELD_SECONDS + one_turn + 1e-4, max(gaps)
 
 
 def test_each_address_gets_its_share_of_a_round_however_many_sessions_it_plays(monkeypatch) -> None:
     """One student playing thirty sessions at full speed gets the time of one: the
-    classmate's session has its turn in every round. Time is a fake clock that each
-    turn moves on by 5 ms, so what is counted does not depend on this machine."""
+    classmate's session has its turn in every round. Time is a clock that each turn
+    moves on by 5 ms."""
     registry = Registry(50, MemoryStore())
     flood = [registry.create(RunConfig(seed=i + 1), HyperState(), address="10.0.0.66") for i in range(30)]
     classmate = registry.create(RunConfig(), HyperState(), address="10.0.0.7")
@@ -240,21 +279,15 @@ def test_each_address_gets_its_share_of_a_round_however_many_sessions_it_plays(m
     now = [0.0]
     turns: list[LiveSession] = []
 
-    class FakeTime:
-        @staticmethod
-        def perf_counter() -> float:
-            return now[0]
-
-    def turn(live: LiveSession, limit: float) -> int:
+    def turn(live: LiveSession, limit: float, clock: Any) -> int:
         turns.append(live)
         now[0] += 0.005
         return 1
 
-    monkeypatch.setattr(scheduler, "time", FakeTime)
     monkeypatch.setattr(scheduler, "run_turn", turn)
 
     async def main() -> None:
-        loop = asyncio.create_task(scheduler.training_loop(registry, 0.004))
+        loop = asyncio.create_task(scheduler.training_loop(registry, 0.004, clock=lambda: now[0]))
         while len(turns) < 200:
             await asyncio.sleep(0)
         loop.cancel()
