@@ -23,6 +23,7 @@ import asyncio
 import contextlib
 import logging
 import time
+from collections.abc import Callable
 from typing import Any
 
 import orjson
@@ -103,11 +104,12 @@ def sweep(store: Store, settings: Settings, now: float) -> tuple[int, int]:
     return expired, trimmed
 
 
-async def sweep_loop(store: Store, settings: Settings) -> None:
-    """Forever: sweep the store now, then every `SWEEP_SECONDS`."""
+async def sweep_loop(store: Store, settings: Settings, clock: Callable[[], float] = time.time) -> None:
+    """Forever: sweep the store now, then every `SWEEP_SECONDS`; ages are measured
+    on `clock` (the store's clock of when documents were written)."""
     while True:
         try:
-            expired, trimmed = await asyncio.to_thread(sweep, store, settings, time.time())
+            expired, trimmed = await asyncio.to_thread(sweep, store, settings, clock())
             if expired or trimmed:
                 log.info("store swept: %d documents past their age deleted, %d oldest trimmed "
                          "to stay under %d bytes", expired, trimmed, settings.store_max_bytes)
@@ -116,10 +118,10 @@ async def sweep_loop(store: Store, settings: Settings) -> None:
         await asyncio.sleep(SWEEP_SECONDS)
 
 
-async def snapshot_loop(registry: Registry, settings: Settings) -> None:
+async def snapshot_loop(registry: Registry, settings: Settings, clock: Callable[[], float] = time.time) -> None:
     """Forever: pause what nobody watches, snapshot what changed, then evict the idle;
-    and sweep the store beside it."""
-    sweeper = asyncio.create_task(sweep_loop(registry.store, settings))
+    and sweep the store beside it (by `clock`, see `sweep_loop`)."""
+    sweeper = asyncio.create_task(sweep_loop(registry.store, settings, clock))
     interval = settings.snapshot_seconds
     try:
         started, took = time.monotonic(), 0.0

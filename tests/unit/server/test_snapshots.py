@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import threading
-import time
 from typing import Any
 
 from app.server import snapshots
@@ -94,7 +93,7 @@ def test_past_the_cap_the_sweep_trims_sessions_first_and_saved_runs_last() -> No
 
 
 def test_the_store_is_swept_when_the_server_starts() -> None:
-    clock = [time.time()]
+    clock = [1e9]
     store = CountingStore(clock=lambda: clock[0])
     fill(store, clock)
     swept = threading.Event()
@@ -110,7 +109,8 @@ def test_the_store_is_swept_when_the_server_starts() -> None:
     registry = Registry(10, store)
 
     async def run() -> None:
-        task = asyncio.create_task(snapshots.snapshot_loop(registry, Settings(snapshot_seconds=3600)))
+        task = asyncio.create_task(snapshots.snapshot_loop(registry, Settings(snapshot_seconds=3600),
+                                                           clock=lambda: clock[0]))
         assert await asyncio.to_thread(swept.wait, 30)
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)
