@@ -17,8 +17,9 @@ import sys
 import time
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "e2e"))
-from e2e_support import CHROMIUM, CHROMIUM_ARGS, Server
+from e2e_support import CHROMIUM, CHROMIUM_ARGS, page_server
 
 NETWORKS = {
     "default (x1,x2 -> [4,2], tanh, batch 10)": "playing=true",
@@ -56,7 +57,7 @@ def main() -> None:
     args = ap.parse_args()
     from playwright.sync_api import sync_playwright
 
-    server = Server().start()
+    server = page_server().start()
     try:
         with sync_playwright() as pw:
             browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)

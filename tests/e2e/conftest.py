@@ -12,7 +12,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from e2e_support import CHROMIUM, CHROMIUM_ARGS, SHOTS, Server
+from e2e_support import CHROMIUM, CHROMIUM_ARGS, SHOTS, page_server
+from support.server import Server
 
 pytestmark = pytest.mark.e2e
 
@@ -31,7 +32,7 @@ WAIT_JS = """(ms) => new Promise((resolve, reject) => {
 
 @pytest.fixture(scope="session")
 def server() -> Iterator[Server]:
-    srv = Server().start()
+    srv = page_server().start()
     yield srv
     srv.stop()
 
@@ -92,6 +93,23 @@ class App:
                     raise
             if time.monotonic() > deadline:
                 raise TimeoutError(f"timed out after {timeout:.0f} ms waiting for: {predicate}")
+
+    def settle(self) -> None:
+        """Wait for two more animation frames: what the page scheduled to draw is drawn
+        (before a screenshot)."""
+        self.js("new Promise(resolve => requestAnimationFrame(() => requestAnimationFrame(resolve)))")
+
+    def sent(self) -> list[str]:
+        """The types of the messages this page sent since `spy_sends`, acks aside."""
+        return self.js("window.__sent")
+
+    def spy_sends(self) -> None:
+        """Record the type of every message the page sends from now on (until a reload)."""
+        self.js("""(() => {
+          window.__sent = [];
+          const socket = paramlab.socket, rawSend = socket.rawSend.bind(socket);
+          socket.rawSend = (msg) => { if (msg.type !== "ack") __sent.push(msg.type); return rawSend(msg); };
+        })()""")
 
     def frame(self) -> dict[str, Any]:
         return self.js("paramlab.frame")

@@ -310,8 +310,8 @@ def test_every_control_is_reachable_by_tab_with_a_visible_focus(app):
 
 
 def test_connection_lost_banner_and_reconnect(make_app):
-    from e2e_support import Server
-    srv = Server().start()
+    from e2e_support import page_server
+    srv = page_server().start()
     app = make_app(srv=srv)
     try:
         app.open("playing=false", frames=1)

@@ -12,12 +12,12 @@ one room too many in the Teach card.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from e2e_support import SHOTS, Server
+from e2e_support import SHOTS, page_server
+from support.server import Server
 
 pytestmark = pytest.mark.e2e
 
@@ -60,7 +60,7 @@ def panel_shot(app: Any, name: str) -> None:
     """The classroom panel alone, scrolled into view; it must not be wider than the page."""
     panel = app.page.locator("#classroom")
     panel.scroll_into_view_if_needed()
-    time.sleep(0.2)
+    app.settle()
     SHOTS.mkdir(parents=True, exist_ok=True)
     panel.screenshot(path=str(SHOTS / f"{name}.png"))
     assert app.js("document.documentElement.scrollWidth") <= app.js("innerWidth")
@@ -79,7 +79,7 @@ def assert_buttons_fit(app: Any, *names: str) -> None:
 def own_server() -> Iterator[Server]:
     """A server of its own: the shared one holds the rooms earlier tests left open, and one address may hold 5.
     (Asked for before make_app, so it stops after the pages close: a page left without its server logs errors.)"""
-    srv = Server().start()
+    srv = page_server().start()
     yield srv
     srv.stop()
 
@@ -140,14 +140,15 @@ def test_a_new_code_keeps_the_class_and_closing_sends_everyone_home(own_server, 
     fork = late.session_id()
     teacher.wait("document.querySelector('#count-forked').textContent === '1'")
 
-    # Close room asks first; Cancel leaves everything as it was.
+    # Close room asks first; Cancel leaves everything as it was, and tells the server nothing.
+    teacher.spy_sends()
     button(teacher, "Close room").click()
     confirm = teacher.page.get_by_role("group", name="Close the room?")
     assert confirm.is_visible()
     assert teacher.js("document.activeElement.textContent") == "Cancel"
     teacher.page.keyboard.press("Enter")
     assert confirm.is_hidden() and teacher.js("document.activeElement.id") == "room-close"
-    time.sleep(0.3)
+    assert teacher.sent() == []
     assert teacher.js("paramlab.classroom.room.code") == new and student.js("paramlab.classroom.mode") == "follow"
     button(teacher, "Close room").click()
     panel_shot(teacher, "room-close-teacher-confirm-1440x900")
@@ -166,8 +167,8 @@ def test_a_new_code_keeps_the_class_and_closing_sends_everyone_home(own_server, 
     button(teacher, "Step").click()
     teacher.wait("paramlab.frame.step === 2")
     teacher.page.reload()
+    # The answer to the page's hello names the room (if any) before the first frame.
     teacher.wait("window.paramlab && paramlab.frame && paramlab.frame.step === 2")
-    time.sleep(0.3)
     assert teacher.session_id() == tsid and teacher.js("paramlab.classroom.room") is None
 
     # The students: the server's words in the banner, no follow/fork, their own session back, nothing read-only.
@@ -195,7 +196,8 @@ def test_a_new_code_keeps_the_class_and_closing_sends_everyone_home(own_server, 
     # A reload does not try the closed room again.
     student.page.reload()
     student.wait("window.paramlab && paramlab.frame && paramlab.session.session_id !== null")
-    time.sleep(0.3)
+    # Nothing left to try it with: no room in the address or in this tab's storage.
+    assert student.js("sessionStorage.getItem('paramlab.room')") is None and "room=" not in student.js("location.search")
     assert student.session_id() == own and student.js("paramlab.classroom.room") is None
 
     # The code of a closed room finds nothing.
@@ -211,7 +213,7 @@ def strict_server(monkeypatch: pytest.MonkeyPatch) -> Iterator[Server]:
     """A server of its own with small quotas: 2 wrong codes a minute per connection, 1 open room per address."""
     monkeypatch.setenv("PARAMLAB_JOIN_ATTEMPTS_PER_SOCKET", "2")
     monkeypatch.setenv("PARAMLAB_ROOMS_PER_CLIENT", "1")
-    srv = Server().start()
+    srv = page_server().start()
     yield srv
     srv.stop()
 
