@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import base64
 import http.client
 import itertools
 import json
@@ -44,6 +45,7 @@ import random
 import re
 import shutil
 import socket
+import struct
 import subprocess
 import sys
 import tempfile
@@ -58,6 +60,9 @@ from typing import Any
 
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))  # the one server helper, shared with the tests
+from support.server import Server as ServerProcess
 
 ROOT = Path(__file__).resolve().parents[1]
 VICTIM_HOST = "127.0.0.1"
@@ -85,45 +90,16 @@ MARKER = '{"type":"set_fps","fps":0}'
 # ------------------------------------------------------------------ the server
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+class Server(ServerProcess):
+    """`python -m app` with a SQLite store in `data_dir`; every PARAMLAB_ limit at its default."""
 
-
-class Server:
-    """`python -m app --port N` with a SQLite store in `data_dir`; every PARAMLAB_ limit at its default."""
+    start_timeout = 30.0
 
     def __init__(self, data_dir: Path, log: Path, root: Path = ROOT) -> None:
-        self.data_dir, self.log, self.root = data_dir, log, root
-        self.port = free_port()
-        self.ws = f"ws://127.0.0.1:{self.port}/ws"
-        env = {k: v for k, v in os.environ.items() if not k.startswith("PARAMLAB_")}
-        self.env = {**env, "PARAMLAB_DATA_DIR": str(data_dir), "PARAMLAB_STORE": "sqlite"}
-        self.proc: subprocess.Popen[bytes] | None = None
-
-    def start(self) -> Server:
-        self.proc = subprocess.Popen([sys.executable, "-m", "app", "--port", str(self.port)], cwd=self.root,
-                                     stdout=self.log.open("wb"), stderr=subprocess.STDOUT, env=self.env)
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"the server exited: {self.log.read_text()[-2000:]}")
-            status, _, _ = http_request(self.port, "GET", "/healthz", host=VICTIM_HOST, timeout=1)
-            if status == 200:
-                return self
-            time.sleep(0.1)
-        self.stop()
-        raise RuntimeError("the server did not answer /healthz within 30 s")
-
-    def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(5)
+        super().__init__(log, main=True, data_dir=data_dir, root=root)
+        self.data_dir = data_dir
+        self.env = {k: v for k, v in self.env.items() if not k.startswith("PARAMLAB_")}
+        self.env.update({"PARAMLAB_DATA_DIR": str(data_dir), "PARAMLAB_STORE": "sqlite"})
 
     def alive(self) -> bool:
         return self.proc is not None and self.proc.poll() is None
@@ -877,10 +853,55 @@ async def slow_http(ctx: Ctx) -> dict[str, Any]:
             "answers": histogram(Counter(str(r["answer"]) for r in results)), "per_socket": results}
 
 
+def stalled_socket(port: int, *messages: dict[str, Any]) -> socket.socket:
+    """A websocket from the attacker's address with a 4 kB receive buffer, which sends
+    `messages` and never reads again (nor acks a frame)."""
+    sock = socket.socket()
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    sock.bind((ATTACKER_HOST, 0))
+    sock.settimeout(10)
+    sock.connect(("127.0.0.1", port))
+    key = base64.b64encode(os.urandom(16)).decode()
+    sock.sendall((f"GET /ws HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                  f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n").encode())
+    head = b""
+    while b"\r\n\r\n" not in head:
+        chunk = sock.recv(1)
+        if not chunk:
+            raise ConnectionError("closed during the handshake")
+        head += chunk
+    for message in messages:
+        payload, mask = json.dumps(message).encode(), os.urandom(4)
+        n = len(payload)
+        length = bytes([0x80 | n]) if n < 126 else bytes([0x80 | 126]) + struct.pack("!H", n)
+        sock.sendall(b"\x81" + length + mask + bytes(b ^ mask[i % 4] for i, b in enumerate(payload)))
+    return sock
+
+
+async def stalled_readers(ctx: Ctx) -> dict[str, Any]:
+    """Sockets that say hello (the default network, playing, 60 frames a second), then never
+    read again: the server must neither wait for them nor queue their frames. (Their
+    training is light: what is measured is the stalled sockets, not a CPU flood.)"""
+    n = ctx.size(8, 4)
+    hello = {"type": "hello", "config": DEFAULT_CONFIG, "playing": True, "fps": 60}
+    await ctx.start()
+    socks = []
+    for _ in range(n):
+        try:
+            socks.append(await asyncio.to_thread(stalled_socket, ctx.server.port, hello))
+        except OSError:
+            break
+    await asyncio.sleep(ctx.window)
+    for sock in socks:
+        sock.close()
+    return {"sockets": len(socks), "of": n, "stalled_s": ctx.window}
+
+
 ATTACKS: dict[str, Callable[[Ctx], Awaitable[dict[str, Any]]]] = {
     "big_step": big_step, "big_import": big_import, "burst": burst, "join_guess": join_guess,
     "session_flood": session_flood, "full_speed_flood": full_speed_flood, "save_flood": save_flood,
-    "upload_flood": upload_flood, "hyper_log": hyper_log, "slow_http": slow_http}
+    "upload_flood": upload_flood, "hyper_log": hyper_log, "slow_http": slow_http,
+    "stalled_readers": stalled_readers}
 
 
 # ------------------------------------------------------------------ one attack, measured

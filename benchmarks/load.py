@@ -45,7 +45,6 @@ import json
 import os
 import platform
 import random
-import socket
 import statistics
 import subprocess
 import sys
@@ -57,18 +56,16 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Self
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))  # the one server helper, shared with the tests
+from support.server import Server as ServerProcess
+
 ROOT = Path(__file__).resolve().parents[1]
+
 UPDATES_PER_EPOCH = 25  # the default network: 250 training points, batch 10
 TICKS = os.sysconf("SC_CLK_TCK")
 
 
 # ------------------------------------------------------------------ the server
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def http_get(url: str, timeout: float = 5.0) -> Any:
@@ -77,49 +74,14 @@ def http_get(url: str, timeout: float = 5.0) -> Any:
         return json.loads(r.read())
 
 
-class Server:
-    """`python -m uvicorn app.server.main:create_app --factory` on 127.0.0.1, as a child process."""
+class Server(ServerProcess):
+    """uvicorn on 127.0.0.1 with a memory store of its own (sessions other runs left
+    playing would be resumed and compete) and room for 1000 sessions; its log in `data_dir`."""
+
+    start_timeout = 30.0  # the fast path compiles in the background: the warm-up covers it
 
     def __init__(self, data_dir: Path, env: dict[str, str] | None = None, name: str = "uvicorn") -> None:
-        self.port = free_port()
-        self.http = f"http://127.0.0.1:{self.port}"
-        self.ws = f"ws://127.0.0.1:{self.port}/ws"
-        self.log = data_dir / f"{name}.log"
-        # A store of its own: sessions other runs left playing would be resumed and compete.
-        self.env = {**os.environ, "PARAMLAB_STORE": "memory", "PARAMLAB_DATA_DIR": str(data_dir),
-                    "PARAMLAB_MAX_SESSIONS": "1000", **(env or {})}
-        self.proc: subprocess.Popen[bytes] | None = None
-
-    def start(self) -> Server:
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "uvicorn", "app.server.main:create_app", "--factory",
-             "--host", "127.0.0.1", "--port", str(self.port), "--log-level", "warning"],
-            cwd=ROOT, stdout=self.log.open("wb"), stderr=subprocess.STDOUT, env=self.env)
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"uvicorn exited: {self.log.read_text()[-2000:]}")
-            try:
-                if http_get(self.http + "/healthz", 1)["status"] == "ok":
-                    return self  # the fast path compiles in the background: the warm-up covers it
-            except OSError:
-                time.sleep(0.1)
-        self.stop()
-        raise RuntimeError("uvicorn did not answer /healthz within 30 s")
-
-    def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(5)
-
-    @property
-    def pid(self) -> int:
-        assert self.proc is not None
-        return self.proc.pid
+        super().__init__(data_dir / f"{name}.log", {"PARAMLAB_MAX_SESSIONS": "1000", **(env or {})})
 
 
 def cpu_seconds(pid: int) -> float:
@@ -360,7 +322,7 @@ def measure(args: argparse.Namespace, servers: list[Server],
         os.close(fd)
         cmd += ["--result-file", result_file]
         procs.append((subprocess.Popen(cmd, cwd=ROOT), Path(result_file)))
-    with HealthProbe([s.http for s in servers]) as health:
+    with HealthProbe([s.url for s in servers]) as health:
         time.sleep(max(0.0, window[0] - time.time()))
         cpu0 = [cpu_seconds(s.pid) for s in servers]
         busy0, t0 = machine_busy()

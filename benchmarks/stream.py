@@ -21,55 +21,25 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
 import platform
 import random
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from pathlib import Path
 from typing import Any
 
 from websockets.asyncio.client import ClientConnection, connect
 
-ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))  # the one server helper, shared with the tests
+from support.server import Server
+
 FPS = 60
 NETWORKS = {
     "default [4,2]": {},
     "6 features x [8]*6": {"features": ["x1", "x2", "x1_sq", "x2_sq", "x1x2", "sin_x1"], "hidden": [8] * 6},
 }
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def start_server(port: int, log: Path) -> subprocess.Popen[bytes]:
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "app.server.main:create_app", "--factory",
-         "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"],
-        cwd=ROOT, stdout=log.open("wb"), stderr=subprocess.STDOUT,
-        # A store of its own: sessions other runs left playing would be resumed and compete.
-        env={**os.environ, "PARAMLAB_STORE": "memory", "PARAMLAB_DATA_DIR": str(log.parent)})
-    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"uvicorn exited: {log.read_text()[-2000:]}")
-        try:
-            with opener.open(f"http://127.0.0.1:{port}/healthz", timeout=1) as r:
-                if r.status == 200:
-                    return proc
-        except OSError:
-            time.sleep(0.1)
-    proc.kill()
-    raise RuntimeError("uvicorn did not answer /healthz within 20 s")
 
 
 class Client:
@@ -161,22 +131,16 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=5.0, help="seconds over which fps is measured")
     parser.add_argument("--changes", type=int, default=30, help="lr changes timed for the latency")
     args = parser.parse_args()
-    port = free_port()
     with tempfile.TemporaryDirectory() as tmp:
-        proc = start_server(port, Path(tmp) / "uvicorn.log")
+        server = Server(Path(tmp) / "uvicorn.log").start()
         try:
             for name, config in NETWORKS.items():
                 result = asyncio.run(asyncio.wait_for(
-                    bench(f"ws://127.0.0.1:{port}/ws", name, config, args.seconds, args.changes),
+                    bench(server.ws, name, config, args.seconds, args.changes),
                     timeout=args.seconds + args.changes * 6 + 30))
                 print(json.dumps(result), flush=True)
         finally:
-            proc.terminate()
-            try:
-                proc.wait(10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(5)
+            server.stop()
 
 
 if __name__ == "__main__":

@@ -15,7 +15,6 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[2]
-START_TIMEOUT = 20.0  # seconds a server may take to answer /healthz
 
 
 def free_port() -> int:
@@ -32,15 +31,20 @@ class Server:
     Environment, later winning: `defaults`, this process's environment, a memory
     store in `data_dir` (the log's folder unless given), then `env`. A store of
     its own: it neither resumes sessions other runs left playing nor leaves any.
+    `root`: the checkout it runs from (a benchmark may run an older one).
     """
 
+    start_timeout = 20.0  # seconds it may take to answer /healthz
+
     def __init__(self, log: Path, env: Mapping[str, str] | None = None, *, main: bool = False,
-                 defaults: Mapping[str, str] | None = None, data_dir: Path | None = None) -> None:
+                 defaults: Mapping[str, str] | None = None, data_dir: Path | None = None,
+                 root: Path = ROOT) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.ws = f"ws://127.0.0.1:{self.port}/ws"
         self.log = log
         self.main = main
+        self.root = root
         self.env = {**(defaults or {}), **os.environ, "PARAMLAB_STORE": "memory",
                     "PARAMLAB_DATA_DIR": str(data_dir or log.parent), **(env or {})}
         self.proc: subprocess.Popen[bytes] | None = None
@@ -54,9 +58,9 @@ class Server:
     def start(self) -> Server:
         """Start it (again, on the same port, after `stop`) and wait until /healthz answers."""
         self.log.parent.mkdir(parents=True, exist_ok=True)
-        self.proc = subprocess.Popen(self.command(), cwd=ROOT, stdout=self.log.open("wb"),
+        self.proc = subprocess.Popen(self.command(), cwd=self.root, stdout=self.log.open("wb"),
                                      stderr=subprocess.STDOUT, env=self.env)
-        deadline = time.monotonic() + START_TIMEOUT
+        deadline = time.monotonic() + self.start_timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"the server exited: {self.log.read_text()[-2000:]}")
@@ -66,7 +70,7 @@ class Server:
             except OSError:
                 time.sleep(0.1)
         self.stop()
-        raise RuntimeError(f"the server did not answer /healthz within {START_TIMEOUT:.0f} s")
+        raise RuntimeError(f"the server did not answer /healthz within {self.start_timeout:.0f} s")
 
     def stop(self) -> None:
         if self.proc is not None and self.proc.poll() is None:
@@ -76,6 +80,11 @@ class Server:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait(5)
+
+    @property
+    def pid(self) -> int:
+        assert self.proc is not None
+        return self.proc.pid
 
     def kill(self) -> None:
         """SIGKILL: no goodbye, nothing saved on the way out."""
