@@ -52,19 +52,17 @@ def apply_update(ctx: UpdateContext, pending: Pending) -> Updates:
 
 
 def run_reference(ctx: UpdateContext, batches: list[np.ndarray]) -> Updates:
-    """One numpy update per batch, phase after phase."""
-    done: Updates | None = None
+    """One numpy update per batch, phase after phase (`batches` not empty)."""
     losses: list[float] = []
     for idx in batches:
         pending = Pending(idx)
         for compute in COMPUTE:
             compute(ctx, pending)
-        done = apply_update(ctx, pending)
+        last = apply_update(ctx, pending)
         losses.append(pending.loss)
         if not math.isfinite(pending.loss):
             break
-    assert done is not None, "no batch to train on"
-    return Updates(done=len(losses), losses=losses, grads=done.grads, deltas=done.deltas)
+    return Updates(done=len(losses), losses=losses, grads=last.grads, deltas=last.deltas)
 
 
 def run_fast(ctx: UpdateContext, batches: list[np.ndarray]) -> Updates:
