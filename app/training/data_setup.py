@@ -38,6 +38,15 @@ class PreparedData:
     def n(self, split: str) -> int:
         return int(self.X[split].shape[0])
 
+    def inputs_at(self, points: list[list[float]]) -> np.ndarray:
+        """Network inputs `[N x F]` at raw points (2-D data: x1, x2 before the feature
+        transforms; tabular data: rows of the network's inputs); ValueError otherwise."""
+        raw = np.asarray(points, dtype=np.float64)
+        width = 2 if self.plane else len(self.feature_names)
+        if raw.ndim != 2 or raw.shape[1] != width or not np.isfinite(raw).all():
+            raise ValueError(f"points must be finite rows of {width} numbers")
+        return features.transform(raw, list(self.feature_names)) if self.plane else raw
+
 
 def resolve_task(config: RunConfig, kind: str) -> str:
     """The task for this data: the configured one if it fits, else the default."""

@@ -25,7 +25,6 @@ from typing import Any
 
 import numpy as np
 
-from app.data import features
 from app.nn import fast
 from app.nn.model import Model
 from app.nn.network import forward
@@ -165,12 +164,7 @@ class TrainingSession:
 
     def predict_raw(self, points: list[list[float]]) -> np.ndarray:
         """Outputs `[N x K]` at raw input points (2-D: x1, x2 before the feature transforms)."""
-        raw = np.asarray(points, dtype=np.float64)
-        width = 2 if self.data.plane else self.spec.n_inputs
-        if raw.ndim != 2 or raw.shape[1] != width or not np.isfinite(raw).all():
-            raise ValueError(f"points must be finite rows of {width} numbers")
-        X = features.transform(raw, list(self.data.feature_names)) if self.data.plane else raw
-        return self.predict(X)
+        return self.predict(self.data.inputs_at(points))
 
     def mark_changed(self) -> None:
         """Count a change clients see with this session that it does not hold (playing, speed)."""
