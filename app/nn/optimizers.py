@@ -164,6 +164,15 @@ STEP_FUNCTIONS: dict[str, StepFn] = {
     "adam": _adam,
     "rmsprop": _rmsprop,
 }
+# The fields of ``Hyperparams`` each step function reads (a test watches the
+# reads): the page shows the sliders of the chosen optimizer's, and no others.
+HYPER_OF: dict[OptimizerName, tuple[str, ...]] = {
+    "sgd": ("lr",),
+    "momentum": ("lr", "momentum"),
+    "nesterov": ("lr", "momentum"),
+    "adam": ("lr", "beta1", "beta2", "eps"),
+    "rmsprop": ("lr", "rho", "eps"),
+}
 
 
 def update(

@@ -5,7 +5,9 @@ meaning (the engine's in `app.nn`, the data's in `app.data`, the protocol's
 own in `app.protocol.client`); the tuples here are derived from them. The
 labels are what the page shows, in the order it shows them. The ranges of the
 page's sliders read their bounds and defaults from the validation models, so
-a bound is written once. `document()` is what `GET /api/vocabulary` returns.
+a bound is written once; so do the defaults a new page starts from, and which
+sliders each optimizer shows comes from the engine's own table of what each
+update reads. `document()` is what `GET /api/vocabulary` returns.
 """
 
 from __future__ import annotations
@@ -15,12 +17,13 @@ from typing import Any, Literal, get_args
 
 from pydantic import BaseModel
 
+from app.data.datasets import DATASETS as PLANE_GENERATORS
 from app.data.datasets import UPLOADED_NAME_PATTERN, DatasetName
 from app.data.features import FeatureName
 from app.nn.activations import ActivationName
 from app.nn.losses import TaskName
 from app.nn.network import InitName
-from app.nn.optimizers import OptimizerName
+from app.nn.optimizers import HYPER_OF, OptimizerName
 from app.nn.regularization import RegularizationName
 from app.protocol.client import StepUnit
 from app.protocol.config import Config, Hyper
@@ -64,6 +67,15 @@ REGULARIZATION_RATES: tuple[float, ...] = (0, 0.001, 0.003, 0.01, 0.03, 0.1, 0.3
 # The speed slider's stops in updates per second; None: as fast as the CPU share allows.
 SPEEDS: tuple[float | None, ...] = (1, 2, 5, 10, 20, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 100000, None)
 DEFAULT_SPEED = 250  # a new session's updates per second
+
+# The datasets drawn on the plane (x1, x2), the ones the feature transforms apply to; the
+# others (the tabular "mammals", an uploaded CSV) bring features of their own.
+PLANE_DATASETS: tuple[str, ...] = tuple(name for name in DATASETS if name in PLANE_GENERATORS)
+
+# The hyperparameters a client sets that each optimizer's update reads (eps is the engine's own).
+OPTIMIZER_HYPER: dict[str, tuple[str, ...]] = {
+    name: tuple(field for field in fields if field in Hyper.model_fields) for name, fields in HYPER_OF.items()
+}
 
 # The Literal behind each menu of names, with its labels.
 NAMED_CHOICES: dict[str, tuple[tuple[str, ...], dict[str, str]]] = {
@@ -149,15 +161,24 @@ def _bounds() -> dict[str, dict[str, float]]:
     return out
 
 
+def _defaults() -> dict[str, dict[str, Any]]:
+    """The configuration and hyperparameters of a session made without any: the models' defaults."""
+    return {"config": Config().model_dump(mode="json"), "hyper": Hyper().model_dump(mode="json")}
+
+
 _DOCUMENT: dict[str, Any] = {
     "choices": _choices(),
     "ranges": _ranges(),
     "bounds": _bounds(),
+    "defaults": _defaults(),
+    "optimizer_hyper": {name: list(fields) for name, fields in OPTIMIZER_HYPER.items()},
+    "plane_datasets": list(PLANE_DATASETS),
     "uploaded_dataset": {"pattern": UPLOADED_NAME_PATTERN, "label": UPLOADED_LABEL},
     "limits": dict(LIMITS),
 }
 
 
 def document() -> dict[str, Any]:
-    """What `GET /api/vocabulary` returns: choices, ranges, bounds and limits (built once, at import)."""
+    """What `GET /api/vocabulary` returns: choices, ranges, bounds, defaults, the hyperparameters of
+    each optimizer, the datasets on the plane and the limits (built once, at import)."""
     return _DOCUMENT

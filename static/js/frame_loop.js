@@ -57,6 +57,7 @@ export class FrameLoop {
     this.ctx = {
       sizes: [arch.n_inputs, ...arch.hidden, arch.n_outputs], inputNames, inputLabels, activations: arch.activations,
       outputFn: OUTPUT_FN[arch.task], classNames: dataset.class_names, plane, yRange, task: arch.task,
+      hyperOf: (optimizer) => this.vocab.hyperOf(optimizer),   // the tooltip names the settings the rule used
     };
     this.net = new Network(arch, inputNames, plane);
     this.grid = plane ? new Grid(this.net, gridSize(this.ctx.sizes)) : null;

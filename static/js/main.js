@@ -88,8 +88,9 @@ socket.addEventListener("error", ({ detail: msg }) => {
   if (msg.request === "hello" && msg.field === "run_id") socket.sayHello(null);   // a dead run link: a new session
   if (msg.request === "hello" && !loop.session && vocab.isUploaded(state.dataset)) {
     // A link to data uploaded on another server: say so, and start on the default data.
-    status.error({ message: `${msg.message} This link names an uploaded CSV file this server does not have; showing the circle data instead.` });
-    state.dataset = "circle"; state.writeHash();
+    const fallback = vocab.defaults.config.dataset;
+    status.error({ message: `${msg.message} This link names an uploaded CSV file this server does not have; showing the ${vocab.label("dataset", fallback).toLowerCase()} data instead.` });
+    state.dataset = fallback; state.writeHash();
     socket.sayHello(null);
   }
 });

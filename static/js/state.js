@@ -7,39 +7,41 @@ const EDGE_MODES = ["weights", "gradients", "velocity", "updates"];   // what th
 
 /**
  * The property table: name, type, group (config | hyper | ui), default, and the
- * allowed values or range, the names and bounds taken from the server's
- * vocabulary (a Vocabulary). A hash value outside them is ignored.
+ * allowed values or range. The names, bounds and the defaults of config and hyper
+ * are the server's vocabulary's (a Vocabulary). A hash value outside them is ignored.
  */
 export function stateProps(vocab) {
   const L = vocab.limits;
   const names = (key) => vocab.values(key);
-  const num = (name, group, def, type = "number", bounds = name) => ({ name, type, group, def, ...vocab.bounds(bounds) });
+  const def = (group, name) => vocab.defaults[group][name];
+  const num = (name, group, type = "number", bounds = name) => ({ name, type, group, def: def(group, name), ...vocab.bounds(bounds) });
+  const choice = (name, group) => ({ name, type: "enum", group, def: def(group, name), values: names(name) });
   return [
-    { name: "dataset", type: "enum", group: "config", def: "circle", values: names("dataset"), pattern: vocab.uploaded },
-    num("noise", "config", 0),
-    num("train_ratio", "config", 50),
-    num("val_ratio", "config", 0),
-    num("n_points", "config", 500, "int"),
-    { name: "features", type: "list", group: "config", def: ["x1", "x2"], values: names("features"), maxLen: L.max_features },
-    { name: "hidden", type: "intlist", group: "config", def: [4, 2], min: 1, max: L.max_neurons, maxLen: L.max_layers },
-    { name: "activation", type: "enum", group: "config", def: "tanh", values: names("activation") },
+    { ...choice("dataset", "config"), pattern: vocab.uploaded },
+    num("noise", "config"),
+    num("train_ratio", "config"),
+    num("val_ratio", "config"),
+    num("n_points", "config", "int"),
+    { name: "features", type: "list", group: "config", def: def("config", "features"), values: names("features"), maxLen: L.max_features },
+    { name: "hidden", type: "intlist", group: "config", def: def("config", "hidden"), min: 1, max: L.max_neurons, maxLen: L.max_layers },
+    choice("activation", "config"),
     // Per hidden layer; null: every layer has `activation`.
-    { name: "activations", type: "list", group: "config", def: null, values: names("activation"), minLen: 0, maxLen: L.max_layers },
-    { name: "task", type: "enum", group: "config", def: null, values: names("task") },
-    { name: "init", type: "enum", group: "config", def: "uniform", values: names("init") },
-    num("seed", "config", 1, "int"),
+    { name: "activations", type: "list", group: "config", def: def("config", "activations"), values: names("activation"), minLen: 0, maxLen: L.max_layers },
+    choice("task", "config"),
+    choice("init", "config"),
+    num("seed", "config", "int"),
     // The initial weights' own seed ("New weights" draws another); null: the same as `seed`.
-    num("init_seed", "config", null, "int", "seed"),
-    num("lr", "hyper", 0.03),
-    num("momentum", "hyper", 0.9),
-    num("batch_size", "hyper", 10, "int"),
-    { name: "optimizer", type: "enum", group: "hyper", def: "momentum", values: names("optimizer") },
-    { name: "regularization", type: "enum", group: "hyper", def: "none", values: names("regularization") },
-    num("reg_rate", "hyper", 0),
-    num("dropout", "hyper", 0),
-    num("beta1", "hyper", 0.9),
-    num("beta2", "hyper", 0.999),
-    num("rho", "hyper", 0.99),
+    num("init_seed", "config", "int", "seed"),
+    num("lr", "hyper"),
+    num("momentum", "hyper"),
+    num("batch_size", "hyper", "int"),
+    choice("optimizer", "hyper"),
+    choice("regularization", "hyper"),
+    num("reg_rate", "hyper"),
+    num("dropout", "hyper"),
+    num("beta1", "hyper"),
+    num("beta2", "hyper"),
+    num("rho", "hyper"),
     { name: "playing", type: "bool", group: "ui", def: true },
     { name: "show_test", type: "bool", group: "ui", def: false },
     { name: "edges", type: "enum", group: "ui", def: "weights", values: EDGE_MODES },

@@ -30,3 +30,16 @@ def test_the_vocabulary_takes_no_query_parameters() -> None:
     with TestClient(create_app()) as client:
         answer = client.get("/api/vocabulary?x=1")
         assert answer.status_code == 422 and answer.json()["code"] == "invalid"
+
+
+def test_a_session_made_without_settings_starts_from_the_vocabularys_defaults() -> None:
+    with TestClient(create_app()) as client:
+        defaults = client.get("/api/vocabulary").json()["defaults"]
+        with client.websocket_connect("/ws") as ws:
+            ws.send_text(json.dumps({"type": "hello"}))
+            session = json.loads(ws.receive_text())
+        assert session["type"] == "session"
+        # A task of null is the data's own; the session names the one it resolved to.
+        assert defaults["config"]["task"] is None and session["config"]["task"] == "playground"
+        assert {**session["config"], "task": None} == defaults["config"]
+        assert session["hyper"] == defaults["hyper"]

@@ -191,11 +191,13 @@ export class ControlsView extends EventTarget {
     $("speed-out").textContent = listed ? this.vocab.label("speed", ups) : `${int(ups)} updates/s`;
   }
 
+  /** Show the sliders of the hyperparameters the chosen optimizer reads; hide the other optimizers'. */
   showOptimizerFields() {
-    const opt = $("optimizer").value;
-    document.querySelectorAll(".adam-only").forEach((e) => (e.hidden = opt !== "adam"));
-    document.querySelectorAll(".rms-only").forEach((e) => (e.hidden = opt !== "rmsprop"));
-    $("momentum").closest(".hp").hidden = !(opt === "momentum" || opt === "nesterov");
+    const reads = this.vocab.hyperOf($("optimizer").value);
+    for (const id of this.vocab.optimizerFields) {
+      const box = $(id)?.closest(".hp");
+      if (box) box.hidden = !reads.includes(id);
+    }
     $("reg_rate").disabled = $("regularization").value === "none";
   }
 
@@ -226,7 +228,7 @@ export class ControlsView extends EventTarget {
     this.showEdgeMode(s.edges);
     const uploaded = this.vocab.isUploaded(s.dataset);
     document.querySelectorAll("#datasets button").forEach((b) => b.setAttribute("aria-pressed", String(b.dataset.name === (uploaded ? "csv" : s.dataset))));
-    const plane = s.dataset !== "mammals" && !uploaded;
+    const plane = this.vocab.onPlane(s.dataset);   // other data (the tabular set, a CSV) brings its own features
     document.querySelectorAll("#features input").forEach((i) => { i.checked = s.features.includes(i.value); i.disabled = !plane; });
     $("layer-count").textContent = `${s.hidden.length} hidden layer${s.hidden.length === 1 ? "" : "s"}`;
     $("add-layer").disabled = s.hidden.length >= this.vocab.limits.max_layers;

@@ -55,7 +55,7 @@ export function paramView(ctx, frame, prevFrame, l, kind, i, j) {
   const lines = ruleLines(hyper.optimizer, hyper, p, sym);
   const rule = lines.map((ln) =>
     h("div", { class: "rule" }, h("code", null, ln.rule), h("br"), h("code", null, `= ${ln.filled} = `), num(ln.result, 6)));
-  const mu = hyper.optimizer === "momentum" || hyper.optimizer === "nesterov" ? `, μ ${fmt(hyper.momentum)}` : "";
+  const mu = ctx.hyperOf(hyper.optimizer).includes("momentum") ? `, μ ${fmt(hyper.momentum)}` : "";
   return frag(
     h("div", { class: "tt-head" }, h("span", { class: "chip param" }, "parameter"), " ", what),
     h("table", { class: "tt-table" }, h("tbody", null,

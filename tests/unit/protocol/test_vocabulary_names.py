@@ -149,3 +149,44 @@ def test_the_frame_names_the_phases_the_session_steps_through() -> None:
     from app.training.phases import PHASES
 
     assert get_args(Phase) == PHASES
+
+
+def test_each_optimizer_shows_the_hyperparameters_its_update_reads_that_a_client_sets() -> None:
+    from app.nn.optimizers import HYPER_OF
+
+    sent = DOC["optimizer_hyper"]
+    assert list(sent) == list(p.OPTIMIZERS)
+    for name in p.OPTIMIZERS:
+        assert sent[name] == [f for f in HYPER_OF[name] if f in p.Hyper.model_fields], name
+        assert set(sent[name]) <= set(DOC["ranges"]), f"{name} reads a hyperparameter the page has no slider for"
+    # What the engine reads and a client cannot set is the engine's own constant, not a hidden field.
+    assert {f for read in HYPER_OF.values() for f in read} - set(p.Hyper.model_fields) == {"eps"}
+    # The sliders that come and go with the optimizer: those some optimizer reads and another does not.
+    assert {f for read in sent.values() for f in read} - set.intersection(*map(set, sent.values())) \
+        == {"momentum", "beta1", "beta2", "rho"}
+
+
+@pytest.mark.parametrize("group, model", [("config", p.Config), ("hyper", p.Hyper)])
+def test_the_defaults_are_the_models_defaults_field_for_field(group: str, model: type[BaseModel]) -> None:
+    sent = DOC["defaults"][group]
+    assert list(sent) == list(model.model_fields)
+    assert model.model_validate(sent) == model()
+    for name, info in model.model_fields.items():
+        assert sent[name] == info.get_default(call_default_factory=True), name
+
+
+def test_the_defaults_are_what_the_training_starts_from() -> None:
+    from app.training.config import HyperState, RunConfig
+
+    assert p.Config.model_validate(RunConfig().to_dict()).model_dump(mode="json") == DOC["defaults"]["config"]
+    assert p.Hyper.model_validate(HyperState().to_dict()).model_dump(mode="json") == DOC["defaults"]["hyper"]
+
+
+@pytest.mark.parametrize("dataset", p.DATASETS)
+def test_the_datasets_on_the_plane_are_the_ones_the_training_transforms(dataset: str) -> None:
+    from app.training.config import RunConfig
+    from app.training.data_setup import prepare
+
+    data = prepare(RunConfig().with_changes({"dataset": dataset, "n_points": 40}))
+    assert (dataset in DOC["plane_datasets"]) == data.plane
+    assert DOC["plane_datasets"] == [d for d in p.DATASETS if d in DOC["plane_datasets"]]  # in the menu's order
