@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import math
 import random
-import time
 
 import pytest
 
@@ -71,8 +70,7 @@ def test_space_pauses_and_right_arrow_steps(app):
     app.page.keyboard.press("Space")
     app.wait("paramlab.frame.playing === false")
     assert app.page.get_by_role("button", name="Play", exact=True).count() == 1
-    time.sleep(0.3)
-    step = app.frame()["step"]
+    step = app.frame()["step"]  # the server answers in order: nothing trains after this frame
     app.page.keyboard.press("ArrowRight")
     app.wait(f"paramlab.frame.step === {step + 1}")
     app.page.keyboard.press("Space")
@@ -132,7 +130,7 @@ def test_step_by_step_walks_the_four_phases(app):
             assert f["step"] == step0 + 1
             body = app.page.locator(".phase-body").inner_text()
             assert "→" in body and ("v ← μ·v + dL/dw" in body or "v ← μ·v + dL/db" in body)
-            time.sleep(0.8)
+            app.settle()
             app.shot("step-by-step")
     assert seen == ["forward", "loss", "backward", "update"]
 
