@@ -2,8 +2,11 @@
 
 The template holds no option list of the server's names and no slider bound;
 in the browser every menu, dataset button, feature and slider shows exactly
-what the vocabulary says. And one module speaks each transport: http.js HTTP,
-socket.js the websocket.
+what the vocabulary says, each optimizer shows the sliders of the
+hyperparameters the vocabulary says it reads, a page starts from the
+vocabulary's defaults, and the features can be chosen on the datasets it puts
+on the plane. And one module speaks each transport: http.js HTTP, socket.js
+the websocket.
 """
 
 from __future__ import annotations
@@ -72,3 +75,60 @@ def test_a_hash_value_outside_the_vocabulary_falls_back_to_the_default(app):
     config, hyper = app.js("paramlab.session.config"), app.js("paramlab.session.hyper")
     assert hyper["optimizer"] == "momentum" and hyper["lr"] == 0.03, "unknown name and out-of-bounds rate ignored"
     assert config["activation"] == "relu" and hyper["momentum"] == 0.5, "the valid ones kept"
+
+
+def _visible_sliders(page) -> set[str]:
+    """The ids of the hyperparameter sliders shown in the hyperparameter bar."""
+    return set(page.locator(".hyperbar input[type=range]").evaluate_all(
+        "es => es.filter(e => e.checkVisibility()).map(e => e.id)"))
+
+
+def test_switching_the_optimizer_shows_exactly_the_sliders_it_reads(make_app):
+    app = make_app({"width": 1280, "height": 800})
+    vocab = app.server.get_json("/api/vocabulary")
+    reads = {name: set(fields) for name, fields in vocab["optimizer_hyper"].items()}
+    app.open("playing=false", frames=1)
+    page = app.page
+    coming_and_going = set().union(*reads.values())
+    always = _visible_sliders(page) - coming_and_going
+    assert always >= {"batch_size", "dropout"}
+    names = [c["value"] for c in vocab["choices"]["optimizer"]]
+    for name in [*names[1:], names[0], *names]:   # each one after another, and back
+        page.locator("#optimizer").select_option(name)
+        assert _visible_sliders(page) == always | reads[name], name
+        app.wait(f"paramlab.frame && paramlab.frame.hyper.optimizer === {name!r}")
+        app.settle()
+        assert _visible_sliders(page) == always | reads[name], f"{name}, after the server's frame"
+        app.shot(f"optimizer-{name}", full_page=False)
+    assert any(reads[a] != reads[b] for a in reads for b in reads), "the optimizers differ in what they read"
+
+
+def test_the_page_starts_from_the_vocabularys_defaults_and_shows_what_it_says_an_optimizer_reads(app):
+    vocab = app.server.get_json("/api/vocabulary")
+    # Another vocabulary than the server's: the page follows it, so it holds no copy of its own.
+    vocab["defaults"]["hyper"] = {**vocab["defaults"]["hyper"], "optimizer": "adam", "lr": 0.1, "batch_size": 7}
+    vocab["defaults"]["config"] = {**vocab["defaults"]["config"], "hidden": [3], "activation": "relu", "seed": 5}
+    vocab["optimizer_hyper"]["sgd"] = ["lr", "rho"]
+    app.page.route("**/api/vocabulary", lambda route: route.fulfill(json=vocab))
+    app.open("playing=false", frames=1)
+    config, hyper = app.js("paramlab.session.config"), app.js("paramlab.session.hyper")
+    assert (hyper["optimizer"], hyper["lr"], hyper["batch_size"]) == ("adam", 0.1, 7)
+    assert (config["hidden"], config["activation"], config["seed"]) == ([3], "relu", 5)
+    assert app.page.locator("#optimizer").input_value() == "adam"
+    assert {"beta1", "beta2"} <= _visible_sliders(app.page)
+    app.page.locator("#optimizer").select_option("sgd")
+    shown = _visible_sliders(app.page)
+    assert "rho" in shown and not shown & {"momentum", "beta1", "beta2"}
+
+
+def test_the_features_are_chosen_on_the_plane_and_fixed_elsewhere(app):
+    vocab = app.server.get_json("/api/vocabulary")
+    datasets = [c["value"] for c in vocab["choices"]["dataset"]]
+    off_plane = [d for d in datasets if d not in vocab["plane_datasets"]]
+    assert off_plane and vocab["plane_datasets"]
+    app.open("playing=false", frames=1)
+    for name in [off_plane[0], vocab["plane_datasets"][-1]]:
+        app.page.locator(f'#datasets button[data-name="{name}"]').click()
+        app.wait(f"paramlab.session && paramlab.session.config.dataset === {name!r}")
+        disabled = app.page.locator("#features input").evaluate_all("is => is.map(i => i.disabled)")
+        assert disabled and set(disabled) == {name not in vocab["plane_datasets"]}, name
