@@ -100,6 +100,13 @@ def test_switching_the_optimizer_shows_exactly_the_sliders_it_reads(make_app):
         app.settle()
         assert _visible_sliders(page) == always | reads[name], f"{name}, after the server's frame"
         app.shot(f"optimizer-{name}", full_page=False)
+        # A weight's tooltip names the momentum of the last update when the optimizer read it.
+        tooltip = app.js("""async () => {
+          const src = document.querySelector('script[type=module]').src.replace(/main\\.js$/, "views/inspect.js");
+          const { paramView } = await import(src);
+          return paramView(paramlab.network.ctxInfo, paramlab.frame, null, 0, "W", 0, 0).textContent;
+        }""")
+        assert (", μ " in tooltip) == ("momentum" in reads[name]), tooltip
     assert any(reads[a] != reads[b] for a in reads for b in reads), "the optimizers differ in what they read"
 
 
