@@ -177,9 +177,11 @@ class _Layout:
 _layouts_by_id: dict[int, tuple[NetworkSpec, _Layout]] = {}
 
 
-def _layout(spec: NetworkSpec) -> _Layout:
-    """The flat layout of ``spec``'s params; looked up by identity first (hashing
-    a spec costs more than the lookup: every run and evaluation asks)."""
+def layout(spec: NetworkSpec) -> _Layout:
+    """Where each of ``spec``'s arrays lies in one flat vector of its params (W0, b0,
+    W1, b1, ... in order, each row-major): their shapes and ``[start, end)`` bounds.
+    Looked up by identity first (hashing a spec costs more than the lookup: every
+    run and evaluation asks)."""
     seen = _layouts_by_id.get(id(spec))
     if seen is not None and seen[0] is spec:
         return seen[1]
@@ -222,7 +224,10 @@ def _unpack(flat: NDArray[Any], arrays: list[dict[str, NDArray[Any]]], lay: _Lay
             i += 1
 
 
-def _views(flat: Array, lay: _Layout) -> Params:
+def param_views(flat: Array, lay: _Layout) -> Params:
+    """Arrays shaped like the params (``W [n_in x n_out]``, ``b [n_out]`` per layer) that
+    are views of ``flat [lay.n_params]``, laid out as ``lay`` says: writing one writes
+    ``flat``. Works for any dtype (params, optimizer slots, trainable masks)."""
     b = lay.bounds
     return [{"W": flat[b[2 * l][0]:b[2 * l][1]].reshape(lay.shapes[2 * l]),
              "b": flat[b[2 * l + 1][0]:b[2 * l + 1][1]]} for l in range(len(b) // 2)]
@@ -285,7 +290,7 @@ class Buffers:
         flat = np.empty(lay.n_params, dtype=dtype)
         for (start, end), a in zip(lay.bounds, arrays):
             flat[start:end] = a.ravel()
-        views = _views(flat, lay)
+        views = param_views(flat, lay)
         for layer, view in zip(layers, views):
             layer["W"], layer["b"] = view["W"], view["b"]
         self._groups[key] = (layers, tuple(a for view in views for a in (view["W"], view["b"])), flat)
@@ -295,7 +300,7 @@ class Buffers:
         """``G``, ``D`` for a run, and their views shaped like the params."""
         if self._out is None or self._lay is not lay:
             G, D = np.zeros(lay.n_params), np.zeros(lay.n_params)
-            self._out, self._lay = (G, D, _views(G, lay), _views(D, lay)), lay
+            self._out, self._lay = (G, D, param_views(G, lay), param_views(D, lay)), lay
         return self._out
 
 
@@ -367,7 +372,7 @@ def _train_run(
     rng: np.random.Generator | None,
     buffers: Buffers | None = None,
 ) -> RunResult:
-    lay = _layout(spec)
+    lay = layout(spec)
     # The settings are checked once for as long as they stay the same (with buffers).
     key = (hp.optimizer, hp.lr, hp.momentum, hp.beta1, hp.beta2, hp.eps, hp.rho, reg_kind, reg_rate,
            dropout_rate)
@@ -437,7 +442,7 @@ def _train_run(
         G, D, grads, deltas = buffers.out(lay)
     else:
         G, D = np.empty_like(P), np.empty_like(P)
-        grads, deltas = _views(G, lay), _views(D, lay)
+        grads, deltas = param_views(G, lay), param_views(D, lay)
     done = int(backend.kernels.train_run(
         X, Y, idx, starts, lay.sizes, lay.acts, TASK_CODES[spec.task],
         opt_code, reg_code, hyper, backend.fp,
@@ -475,7 +480,7 @@ def evaluate(spec: NetworkSpec, params: Params, X: Array, Y: Array, buffers: Buf
             if flat is None:
                 flat = _pack(params, np.float64)
             assert _backend is not None
-            lay = _layout(spec)
+            lay = layout(spec)
             loss, acc = _backend.kernels.evaluate(seen[3], seen[4], lay.sizes, lay.acts, TASK_CODES[spec.task],
                                                   _backend.fp, flat)
             return loss, None if spec.task == "regression" else acc
@@ -501,7 +506,7 @@ def _fits(spec: NetworkSpec, X: Array, Y: Array) -> bool:
 
 def _evaluate(backend: _Backend, spec: NetworkSpec, params: Params, X: Array, Y: Array
               ) -> tuple[float, float | None]:
-    lay = _layout(spec)
+    lay = layout(spec)
     # numba compiles anew for read-only arrays: copy those (the values and the
     # strides BLAS sees stay the same).
     X = X if X.flags.writeable else X.copy()

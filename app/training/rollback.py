@@ -35,7 +35,7 @@ class Checkpoint:
 
     def __init__(self, model: Model, buffers: fast.Buffers) -> None:
         self.spec, self.optimizer, self.step, self.epoch = model.spec, model.optimizer, model.step, model.epoch
-        lay = fast._layout(model.spec)
+        lay = fast.layout(model.spec)
         slots = model.opt_state.slots
         self.slot_names = tuple(slots)
         groups = [("params", model.params, np.float64),
@@ -50,8 +50,8 @@ class Checkpoint:
 
     def restore(self) -> Model:
         """A new model with the checkpoint's values (arrays of its own)."""
-        lay = fast._layout(self.spec)
-        groups: list[list[dict[str, Any]]] = [fast._views(flat.copy(), lay) for flat in self.flats]
+        lay = fast.layout(self.spec)
+        groups: list[list[dict[str, Any]]] = [fast.param_views(flat.copy(), lay) for flat in self.flats]
         slots = dict(zip(self.slot_names, groups[1:-1], strict=True))
         return Model(spec=self.spec, params=groups[0], optimizer=self.optimizer, state=OptState(slots=slots),
                      trainable=groups[-1], step=self.step, epoch=self.epoch)
