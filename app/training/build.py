@@ -1,4 +1,6 @@
-"""A session's network built from its configuration: data, network spec, targets, initial weights.
+"""A session's network built from its configuration: data, network spec, targets,
+initial weights, and the generators of its mini-batch order and dropout masks;
+a configuration changed, and new weights drawn.
 
 Seed streams: data, initial weights, mini-batch order and dropout draw from
 separate generators, so that, for example, turning dropout on does not
@@ -14,8 +16,10 @@ import numpy as np
 
 from app.nn.losses import TASKS, Task
 from app.nn.network import NetworkSpec, count_params, init_params
+from app.training.batch_queue import BatchQueue
 from app.training.config import RunConfig
 from app.training.data_setup import SPLITS, PreparedData, prepare
+from app.training.errors import SessionError
 
 DATA_STREAM, INIT_STREAM, BATCH_STREAM, DROPOUT_STREAM = 0, 1, 2, 3
 
@@ -24,16 +28,18 @@ Params = list[dict[str, np.ndarray]]
 
 @dataclass(frozen=True)
 class Built:
-    """The data, the network that fits it, the task and the targets per split (`[N x K]`)."""
+    """The data, the network that fits it, the task, the targets per split (`[N x K]`)
+    and the initial weights."""
 
     data: PreparedData
     spec: NetworkSpec
     task: Task
     Y: dict[str, np.ndarray]
+    params: Params
 
 
 def build(config: RunConfig) -> Built:
-    """Data and network for `config`; ValueError when they do not fit."""
+    """Data, network and initial weights for `config`; ValueError when they do not fit."""
     data = prepare(config)
     task = TASKS[data.task]
     multiclass = data.task == "multiclass"
@@ -42,12 +48,38 @@ def build(config: RunConfig) -> Built:
         n_outputs=data.n_classes if multiclass else 1, task=data.task)
     spec.validate()
     Y = {s: task.targets(data.y[s], data.n_classes) if multiclass else task.targets(data.y[s]) for s in SPLITS}
-    return Built(data, spec, task, Y)
+    return Built(data, spec, task, Y, initial_weights(config, spec))
 
 
 def initial_weights(config: RunConfig, spec: NetworkSpec) -> Params:
     """The weights `config`'s init scheme and weights seed draw for `spec`."""
     return init_params(spec, config.init, np.random.default_rng([config.weights_seed(), INIT_STREAM]))
+
+
+def reconfigure(config: RunConfig, changes: dict[str, Any]) -> tuple[RunConfig, Built]:
+    """`config` with a client's `changes` (see `RunConfig.with_patch`) and what it builds;
+    SessionError when they do not fit."""
+    config = config.with_patch(changes)
+    try:
+        return config, build(config)
+    except ValueError as exc:
+        raise SessionError(str(exc)) from None
+
+
+def new_weights(config: RunConfig, spec: NetworkSpec) -> tuple[RunConfig, Params]:
+    """"New weights": `config` with the next weights seed, and the weights it draws."""
+    config = config.with_changes({"init_seed": config.weights_seed() + 1})
+    return config, initial_weights(config, spec)
+
+
+def batch_queue(config: RunConfig, n_train: int) -> BatchQueue:
+    """An empty batch queue over `n_train` points, its epochs drawn from `config`'s batch stream."""
+    return BatchQueue(np.random.default_rng([config.seed, BATCH_STREAM]), n_train)
+
+
+def dropout_rng(config: RunConfig) -> np.random.Generator:
+    """The generator of `config`'s dropout masks."""
+    return np.random.default_rng([config.seed, DROPOUT_STREAM])
 
 
 def architecture(spec: NetworkSpec) -> dict[str, Any]:
@@ -59,13 +91,3 @@ def architecture(spec: NetworkSpec) -> dict[str, Any]:
         "param_counts": [int(n_in * n_out + n_out) for n_in, n_out in zip(sizes[:-1], sizes[1:])],
         "total_params": int(count_params(spec)),
     }
-
-
-def check_fits(model: NetworkSpec, spec: NetworkSpec) -> None:
-    """ValueError unless a network `model` has the inputs, outputs and task of `spec`."""
-    if model.n_inputs != spec.n_inputs or model.n_outputs != spec.n_outputs:
-        raise ValueError(
-            f"the model has {model.n_inputs} inputs and {model.n_outputs} outputs; this session's "
-            f"data needs {spec.n_inputs} inputs and {spec.n_outputs} outputs")
-    if model.task != spec.task:
-        raise ValueError(f"the model's task is {model.task!r}; this session's is {spec.task!r}")

@@ -43,8 +43,9 @@ def session_state(s: TrainingSession) -> dict[str, Any]:
     """Everything needed to continue `s` elsewhere; JSON-safe."""
     # An update half done in step-by-step mode is stored as not begun: its batch
     # goes back to the front of the epoch, so the restored run takes the same path.
-    pending = [s.pending.idx.tolist()] if s.pending is not None else []
-    model, queue = s.model.to_dict(), pending + [q.tolist() for q in s.queue]
+    pending = s.step_by_step.pending
+    front = [pending.idx.tolist()] if pending is not None else []
+    model, queue = s.model.to_dict(), front + [q.tolist() for q in s.queue]
     point = s.rollback_point
     if s.diverged is not None and point is not None:
         model, queue = point.model.to_dict(), [list(map(int, q)) for q in point.queue]
@@ -55,10 +56,10 @@ def session_state(s: TrainingSession) -> dict[str, Any]:
         "hyper": hyper,
         "model": model,
         "initial_params": _params(s.initial_params),
-        "rng": {"batch": _rng_state(s.batch_rng), "dropout": _rng_state(s.dropout_rng)},
+        "rng": {"batch": _rng_state(s.queue.rng), "dropout": _rng_state(s.dropout_rng)},
         "queue": queue,
         "history": s.history.to_state(),
-        "trace_index": s.trace_index,
+        "trace_index": s.step_by_step.trace_index,
         "diverged": s.diverged.to_dict() if s.diverged is not None else None,
     }
 
@@ -78,7 +79,7 @@ def restore_session(state: dict[str, Any]) -> TrainingSession:
         raise ValueError("the stored model does not fit the stored configuration")
     initial = [{"W": np.array(p["W"], dtype=np.float64).reshape(m["W"].shape), "b": np.array(p["b"], dtype=np.float64)}
                for p, m in zip(state["initial_params"], model.params)]
-    _set_rng_state(s.batch_rng, state["rng"]["batch"])
+    _set_rng_state(s.queue.rng, state["rng"]["batch"])
     _set_rng_state(s.dropout_rng, state["rng"]["dropout"])
     s.history.load_state(state["history"])
     diverged = Divergence(**state["diverged"]) if state["diverged"] is not None else None

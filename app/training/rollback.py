@@ -10,7 +10,8 @@ old, sane point however many epochs the blow-up takes.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import math
+from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -19,6 +20,7 @@ import numpy as np
 from app.nn import fast
 from app.nn.model import Model
 from app.nn.optimizers import OptState
+from app.training.errors import SessionError
 
 ADVICE = "lower the learning rate, then roll back"
 # An epoch whose training loss is more than this times the rollback point's is not healthy.
@@ -85,27 +87,67 @@ class Divergence:
 
 
 class DivergenceGuard:
-    """Holds the rollback point and the divergence, and checks the parameters."""
+    """Holds the rollback point and the divergence of one model's run, and checks its
+    parameters; the model's arrays live in `buffers`, its epoch's batches in `queue`."""
 
-    def __init__(self) -> None:
+    def __init__(self, buffers: fast.Buffers, queue: Iterable[np.ndarray]) -> None:
+        self.buffers, self.queue = buffers, queue
         self.point: RollbackPoint | None = None
         self.diverged: Divergence | None = None
         self._finite_at: tuple[Any, ...] | None = None
 
-    def move_point(self, model: Model, buffers: fast.Buffers, queue: Iterable[np.ndarray],
-                   loss: float | None) -> None:
+    def move_point(self, model: Model, loss: float | None) -> None:
         """Make the model as it is now, with the rest of its epoch, the rollback point."""
-        self.point = RollbackPoint(Checkpoint(model, buffers), int(model.step), list(queue), loss)
+        self.point = RollbackPoint(Checkpoint(model, self.buffers), int(model.step), list(self.queue), loss)
+
+    def before_change(self, model: Model, version: int, loss: Callable[[], float | None]) -> None:
+        """Remember the state before a user's change (the usual cause of a divergence),
+        unless the run has diverged or its parameters are not finite; `loss()` measures it."""
+        if self.diverged is None and self.params_finite(model, version):
+            self.move_point(model, loss())
+
+    def epoch_end(self, model: Model, version: int, loss: float | None) -> None:
+        """Move the rollback point to an epoch's end where training is healthy."""
+        if self.healthy(loss) and self.params_finite(model, version):
+            self.move_point(model, loss)
 
     def healthy(self, loss: float | None) -> bool:
         """Whether an epoch ending at training loss `loss` may move the rollback point there."""
         kept = self.point.loss if self.point else None
         return loss is not None and (kept is None or loss <= HEALTHY_GROWTH * kept)
 
+    def check_loss(self, step: int, loss: float) -> None:
+        """Diverge at `step` if the batch loss of its update is not finite."""
+        if not math.isfinite(loss):
+            self.diverge(step, f"the loss became {loss} at update {step}")
+
+    def check_params(self, model: Model, version: int) -> None:
+        """Diverge if a parameter became NaN or infinite (while the losses stayed finite)."""
+        if self.diverged is None and not self.params_finite(model, version):
+            step = int(model.step)
+            self.diverge(step, f"a parameter became NaN or infinite by update {step}")
+
     def diverge(self, step: int, cause: str) -> None:
         self.diverged = Divergence(step=step, cause=cause, rollback_step=self.point.step if self.point else 0)
 
-    def params_finite(self, model: Model, buffers: fast.Buffers, version: int) -> bool:
+    def recover(self) -> RollbackPoint:
+        """End the divergence; returns the point to roll back to (SessionError when the run
+        has not diverged)."""
+        point = self.point
+        if self.diverged is None or point is None:
+            raise SessionError("nothing to roll back: the run has not diverged", code="not_diverged",
+                               allowed="rollback after a divergence")
+        self.diverged = None
+        return point
+
+    def resume(self, model: Model, diverged: Divergence | None) -> None:
+        """Continue a stored run's divergence: a diverged run is stored as its rollback
+        point, which `model` then becomes again."""
+        self.diverged = diverged
+        if diverged is not None:
+            self.move_point(model, None)
+
+    def params_finite(self, model: Model, version: int) -> bool:
         """Whether every parameter is finite: one check over their flat vector when they
         have one. This runs at every epoch end and after every turn, so the answer is
         kept for as long as the step, the version and the model are the same (every
@@ -114,7 +156,7 @@ class DivergenceGuard:
         if (seen is not None and seen[0] == model.step and seen[1] == version and seen[2] is model
                 and seen[3] is model.params):
             return bool(seen[4])
-        flat = buffers.flat("params", model.params)
+        flat = self.buffers.flat("params", model.params)
         if flat is None:
             flat = np.concatenate([p[k].ravel() for p in model.params for k in ("W", "b")])
         finite = bool(np.isfinite(flat).all())

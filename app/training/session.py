@@ -8,18 +8,26 @@ It can be driven from a notebook just the same:
     s.advance(250)
     s.metrics()["train_loss"]
 
-It is a facade over rooms with one job each: `build` (data and network from
-the configuration), `batch_queue` (the epoch's mini-batches), `updates` (the
-fast or the reference path, to a deadline), `phases` (one update as four
-phases, run one at a time in step-by-step mode, and the trace of one sample),
-`rollback` (the rollback point and the divergence guard), `edits`,
-`metrics` and `history`.
+It is a facade: each job lives in a room of its own, and the session holds
+one object of each and says when to use it.
+
+    build            data, network and initial weights from the configuration
+    batch_queue      the mini-batches left in this epoch (`queue`)
+    updates          the update runner: the fast or the reference path, to a deadline
+    step_by_step     step-by-step mode: one update phase by phase, and its trace
+    rollback         the rollback point and the divergence guard
+    edits            setting and freezing single parameters
+    metrics          loss and accuracy per split, computed once per state
+    history          metrics per update and epoch, and the log of changes
+    view             what a frame shows (the server builds the frame from it)
+    model_document   an exported model taken back in (`persist`: a whole session)
 """
 
 from __future__ import annotations
 
 import copy
 import math
+import time
 from dataclasses import replace
 from typing import Any
 
@@ -28,21 +36,19 @@ import numpy as np
 from app.nn import fast
 from app.nn.model import Model
 from app.nn.network import forward
-from app.training import edits, metrics, updates
-from app.training.batch_queue import BatchQueue
-from app.training.build import BATCH_STREAM, DROPOUT_STREAM, architecture, build, check_fits, initial_weights
+from app.training import edits, metrics, model_document
+from app.training.build import Built, architecture, batch_queue, build, dropout_rng, new_weights, reconfigure
 from app.training.config import HyperState, RunConfig
 from app.training.errors import SessionError, out_of_range
 from app.training.history import History
 from app.training.metrics import Metrics, MetricsCache
-from app.training.phases import BACKWARD, COMPUTE, PHASES, UPDATE, Pending, Trace, UpdateContext, grads_of, trace
+from app.training.phases import BACKWARD, PHASES, UpdateContext, grads_of
 from app.training.rollback import Divergence, DivergenceGuard, RollbackPoint
+from app.training.step_by_step import StepByStep
+from app.training.updates import Clock, UpdateRunner, Updates
 from app.training.view import SessionView, layer_views
 
-__all__ = ["PHASES", "SessionError", "TrainingSession"]
-
-# The optimizer slot drawn as each optimizer's "velocity".
-FIRST_MOMENT = {"momentum": "velocity", "nesterov": "velocity", "adam": "m", "rmsprop": "s"}
+__all__ = ["SessionError", "TrainingSession"]
 
 Params = list[dict[str, np.ndarray]]
 
@@ -52,48 +58,41 @@ class TrainingSession:
 
     `fast` (class-wide default, or per session): run updates and metrics on the
     compiled fast path (`app.nn.fast`) when it is available: the same bits as
-    the numpy reference path's.
+    the numpy reference path's. `clock` is the clock of `advance`'s deadlines.
     """
 
     fast: bool = True
 
-    def __init__(self, config: RunConfig | None = None, hyper: HyperState | None = None) -> None:
+    def __init__(self, config: RunConfig | None = None, hyper: HyperState | None = None,
+                 clock: Clock = time.perf_counter) -> None:
         self.config = config or RunConfig()
         self.hyper = hyper or HyperState()
         self._version = 0
-        self._runner = updates.UpdateRunner()
-        self._build()
+        self._runner = UpdateRunner(clock)
+        self._use(build(self.config))
 
-    def _build(self) -> None:
-        """(Re)build data, network, optimizer state and history from the config; a config
-        that does not fit (ValueError) leaves the session as it was."""
-        built = build(self.config)
-        params = initial_weights(self.config, built.spec)
+    def _use(self, built: Built) -> None:
+        """Train the network `built` from the configuration, from its initial weights."""
         self.data, self.spec, self.task, self.Y = built.data, built.spec, built.task, built.Y
-        self._start(params)
+        self._start(Model(self.spec, built.params, optimizer=self.hyper.optimizer))
 
-    def _start(self, params: Params) -> None:
-        """Fresh optimizer state, counters and history around `params` (kept as the initial weights)."""
-        self.initial_params = copy.deepcopy(params)
-        self.model = Model(self.spec, params, optimizer=self.hyper.optimizer)
+    def _start(self, model: Model) -> None:
+        """Train `model` (its params kept as the initial weights) from the start of an
+        epoch, with fresh history, rollback point and step-by-step mode."""
+        self.initial_params = copy.deepcopy(model.params)
+        self.model = model
         # The model's arrays as views of flat vectors (see fast.Buffers): the fast
         # path, the finiteness check and the rollback point copy nothing else.
         self._buffers = fast.Buffers()
-        self._batches = BatchQueue(np.random.default_rng([self.config.seed, BATCH_STREAM]), self.data.n("train"))
-        self.dropout_rng = np.random.default_rng([self.config.seed, DROPOUT_STREAM])
+        self.queue = batch_queue(self.config, self.data.n("train"))
+        self.dropout_rng = dropout_rng(self.config)
         self.history = History()
-        self._guard = DivergenceGuard()
+        self._guard = DivergenceGuard(self._buffers, self.queue)
         self._metrics = MetricsCache()
-        self.trace_index = 0
-        self._leave_phases()
+        self.step_by_step = StepByStep()
         self._show_no_update()
         self._version += 1
-        self._move_rollback_point(self.metrics()["train_loss"])
-
-    def _leave_phases(self) -> None:
-        self.pending: Pending | None = None  # the update step-by-step mode has begun
-        self.phase: str | None = None        # the last phase it ran
-        self.trace: Trace | None = None
+        self._guard.move_point(self.model, self.metrics()["train_loss"])
 
     def _show_no_update(self) -> None:
         """No update has happened since this state: show zero gradients and deltas."""
@@ -121,13 +120,9 @@ class TrainingSession:
         return self.model.params
 
     @property
-    def queue(self) -> BatchQueue:
-        """The mini-batches left in this epoch."""
-        return self._batches
-
-    @property
-    def batch_rng(self) -> np.random.Generator:
-        return self._batches.rng
+    def phase(self) -> str | None:
+        """The last phase run in step-by-step mode; None outside it."""
+        return self.step_by_step.phase
 
     @property
     def diverged(self) -> Divergence | None:
@@ -143,11 +138,10 @@ class TrainingSession:
 
     def view(self) -> SessionView:
         """The newest state (the arrays are the session's own: read them before it changes)."""
-        slot = FIRST_MOMENT.get(self.hyper.optimizer)
-        velocity = self.model.opt_state.slots[slot] if slot else self._zeros
-        layers = layer_views(self.model, self.last_grads, self.last_deltas, velocity, self.hyper.optimizer == "adam")
+        layers = layer_views(self.model, self.last_grads, self.last_deltas, self._zeros, self.hyper.optimizer)
         return SessionView(step=self.step, epoch=self.epoch, phase=self.phase, hyper=replace(self.hyper),
-                           layers=layers, metrics=self.metrics(), trace=self.trace, diverged=self.diverged)
+                           layers=layers, metrics=self.metrics(), trace=self.step_by_step.trace,
+                           diverged=self.diverged)
 
     def metrics(self) -> Metrics:
         """Loss and accuracy on every split at the current weights (cached per step and version)."""
@@ -173,39 +167,22 @@ class TrainingSession:
     # ---------------------------------------------------------------- training
 
     def advance(self, n_updates: int, deadline: float | None = None) -> int:
-        """Run up to `n_updates` updates (stopping at `deadline`, a perf_counter time); an
-        update step-by-step mode left half done is completed first and counts as one.
-        Returns how many ran. Stops early, paused, when the run diverges."""
+        """Run up to `n_updates` updates (stopping at `deadline`, a time of the session's
+        clock); an update step-by-step mode left half done is completed first and counts
+        as one. Returns how many ran. Stops early, paused, when the run diverges."""
         if self.diverged is not None or n_updates < 1:
             return 0
         done = self.finish_pending()
         if self.diverged is None:
             use_fast = self.fast and fast.available(wait=False)
-            done = self._runner.run(self._context(), self._batches, n_updates, done, deadline, use_fast, self._record)
-        if done and self.diverged is None and not self._params_finite():
-            self._guard.diverge(self.step, f"a parameter became NaN or infinite by update {self.step}")
+            done = self._runner.run(self._context(), self.queue, n_updates, done, deadline, use_fast, self._record)
         if done:
+            self._guard.check_params(self.model, self.version)
             self._version += 1
             # Metrics an epoch end took at this very step hold: recomputing them for the
             # frame is a large share of a small session's cost.
             self._metrics.carry((self.step, self.version - 1), (self.step, self.version))
         return done
-
-    def _context(self) -> UpdateContext:
-        return UpdateContext(self.spec, self.task, self.model, self.data.X["train"], self.Y["train"], self.hyper,
-                             self.dropout_rng, self._buffers)
-
-    def _record(self, run: updates.Updates) -> bool:
-        """Count and record a run of updates, closing the epoch at its end. False once diverged."""
-        self.history.record_updates(self.step + 1, run.losses)
-        self.model.step += run.done
-        self.batch_loss = float(run.losses[-1])
-        self.last_grads, self.last_deltas = run.grads, run.deltas
-        if not math.isfinite(self.batch_loss):
-            self._guard.diverge(self.step, f"the loss became {self.batch_loss} at update {self.step}")
-        if not self._batches:
-            self._end_epoch()
-        return self.diverged is None
 
     def step_epoch(self) -> int:
         """Run the updates left in this epoch (a whole epoch at a boundary)."""
@@ -213,55 +190,57 @@ class TrainingSession:
 
     def updates_left_in_epoch(self) -> int:
         """Updates to the end of this epoch (a whole one at a boundary); a half-done update counts as one."""
-        if self.pending is not None:
-            return 1 + len(self._batches)
-        return self._batches.refill(self.hyper.batch_size)
+        if self.step_by_step.pending is not None:
+            return 1 + len(self.queue)
+        return self.queue.refill(self.hyper.batch_size)
 
     def step_phase(self) -> str:
         """Run the next phase of the current update; returns its name."""
         if self.diverged is not None:
             raise SessionError("the run diverged; roll back first", field="type", value="step")
-        if self.pending is None:
-            self.pending = Pending(self._batches.next(self.hyper.batch_size))
-        pending, phase = self.pending, self.pending.phase + 1
-        self._run_phase(pending, phase)
-        if phase == BACKWARD:
+        ctx = self._context()
+        pending, result = self.step_by_step.next_phase(ctx, self.queue)
+        if result is not None:
+            self._record(result)
+        elif pending.phase == BACKWARD:
             self.last_grads = grads_of(pending)  # shown before the update uses them
-        self.phase, self.trace = PHASES[phase], self._trace(pending, phase)
-        if phase == UPDATE:
-            self.pending = None
+        self.step_by_step.show(ctx, pending, self.data.raw["train"], self.last_deltas)
         self._version += 1
-        return PHASES[phase]
+        return PHASES[pending.phase]
 
     def finish_pending(self) -> int:
         """Leave step-by-step mode, completing an update left half done; 1 if there was one."""
-        pending = self.pending
-        self._leave_phases()
-        if pending is None:
+        result = self.step_by_step.finish(self._context())
+        if result is None:
             return 0
-        for phase in range(pending.phase + 1, len(PHASES)):
-            self._run_phase(pending, phase)
+        self._record(result)
         self._version += 1
         return 1
-
-    def _run_phase(self, pending: Pending, phase: int) -> None:
-        if phase == UPDATE:
-            self._record(updates.apply_update(self._context(), pending))
-        else:
-            COMPUTE[phase](self._context(), pending)
-        pending.phase = phase
-
-    def _trace(self, pending: Pending, phase: int) -> Trace:
-        return trace(self._context(), pending, phase, self.trace_index, self.data.raw["train"], self.last_deltas)
 
     def set_trace(self, index: int) -> None:
         """Trace training sample `index` from now on."""
         if not 0 <= index < self.data.n("train"):
             raise out_of_range("index", index, self.data.n("train"), what="trace index")
-        self.trace_index = index
-        if self.pending is not None and self.pending.phase >= 0:
-            self.trace = self._trace(self.pending, self.pending.phase)
+        self.step_by_step.trace_sample(index, self._context(), self.data.raw["train"], self.last_deltas)
         self._version += 1
+
+    def _context(self) -> UpdateContext:
+        return UpdateContext(self.spec, self.task, self.model, self.data.X["train"], self.Y["train"], self.hyper,
+                             self.dropout_rng, self._buffers)
+
+    def _record(self, run: Updates) -> bool:
+        """Count and record a run of updates, closing the epoch at its end. False once diverged."""
+        self.history.record_updates(self.step + 1, run.losses)
+        self.model.step += run.done
+        self.batch_loss = float(run.losses[-1])
+        self.last_grads, self.last_deltas = run.grads, run.deltas
+        self._guard.check_loss(self.step, self.batch_loss)
+        if not self.queue:
+            self.model.epoch += 1
+            row = self.metrics()
+            self.history.record_epoch(self.step, self.epoch, row)
+            self._guard.epoch_end(self.model, self.version, row["train_loss"])
+        return self.diverged is None
 
     # ----------------------------------------------------------------- changes
 
@@ -278,7 +257,7 @@ class TrainingSession:
                                    field="batch_size", value=new, allowed=f"1 to {n}")
             setattr(self.hyper, field, new)
             if field == "batch_size":
-                self._batches.rechunk(new)
+                self.queue.rechunk(new)
             if field == "optimizer":  # a new optimizer starts from rest: no velocity or moments carried over
                 self.model.optimizer = new
                 self.model.reset_optimizer()
@@ -289,21 +268,19 @@ class TrainingSession:
         return logged
 
     def configure(self, changes: dict[str, Any]) -> None:
-        """Change the configuration (see `RunConfig.with_patch`) and rebuild data, network and history."""
-        old = self.config
-        self.config = old.with_patch(changes)
-        try:
-            self._build()
-        except ValueError as exc:
-            self.config = old
-            raise SessionError(str(exc)) from None
+        """Change the configuration (see `RunConfig.with_patch`) and rebuild data, network and
+        history; a configuration that does not fit (SessionError) leaves the session as it was."""
+        self.config, built = reconfigure(self.config, changes)
+        self._use(built)
         self.hyper.batch_size = min(self.hyper.batch_size, self.data.n("train"))
 
     def reset(self, same_weights: bool = True) -> None:
-        """Train again from this run's initial weights, or from newly drawn ones."""
-        if not same_weights:
-            self.config = self.config.with_changes({"init_seed": self.config.weights_seed() + 1})
-        self._start(copy.deepcopy(self.initial_params) if same_weights else initial_weights(self.config, self.spec))
+        """Train again from this run's initial weights, or from newly drawn ones ("New weights")."""
+        if same_weights:
+            params = copy.deepcopy(self.initial_params)
+        else:
+            self.config, params = new_weights(self.config, self.spec)
+        self._start(Model(self.spec, params, optimizer=self.hyper.optimizer))
 
     def set_param(self, layer: int, kind: str, i: int, j: int, value: float) -> float:
         """Set one weight (`kind` "W", row i, column j) or bias ("b", j); returns the old value."""
@@ -319,38 +296,17 @@ class TrainingSession:
         edits.freeze(self.params, self.model.trainable, layer, target, i, j, frozen)
         self._version += 1
 
-    # ------------------------------------------------------- rollback, divergence
-
-    def _params_finite(self) -> bool:
-        return self._guard.params_finite(self.model, self._buffers, self.version)
-
-    def _move_rollback_point(self, loss: float | None) -> None:
-        self._guard.move_point(self.model, self._buffers, self._batches, loss)
-
     def _checkpoint(self) -> None:
         """Remember the state before a user's change: the usual cause of a divergence."""
-        if self.diverged is None and self._params_finite():
-            self._move_rollback_point(self.metrics()["train_loss"])
-
-    def _end_epoch(self) -> None:
-        """Count and record the epoch; move the rollback point here if training is healthy."""
-        self.model.epoch += 1
-        row = self.metrics()
-        self.history.record_epoch(self.step, self.epoch, row)
-        if self._guard.healthy(row["train_loss"]) and self._params_finite():
-            self._move_rollback_point(row["train_loss"])
+        self._guard.before_change(self.model, self.version, lambda: self.metrics()["train_loss"])
 
     def rollback(self) -> int:
         """Restore the rollback point after a divergence; returns its step."""
-        point = self._guard.point
-        if self.diverged is None or point is None:
-            raise SessionError("nothing to roll back: the run has not diverged", code="not_diverged",
-                               allowed="rollback after a divergence")
+        point = self._guard.recover()
         self.model = point.model.restore()
-        self._batches.replace(point.queue)
+        self.queue.replace(point.queue)
         self.history.truncate(point.step)
-        self._leave_phases()
-        self._guard.diverged = None
+        self.step_by_step.leave()
         self._show_no_update()
         self._version += 1
         return point.step
@@ -363,18 +319,11 @@ class TrainingSession:
 
     def import_model(self, data: Any) -> None:
         """Replace the model by an exported one (weights, optimizer state, counters) that fits
-        this data (ValueError otherwise); the rollback point is then the imported model."""
-        model = Model.from_dict(data)
-        check_fits(model.spec, self.spec)
-        self.config = self.config.with_changes({"hidden": list(model.spec.hidden),
-                                                "activations": list(model.spec.activations)})
-        self.spec = model.spec
-        step, epoch = model.step, model.epoch
-        self._start(model.params)
-        self.model = model
-        self.hyper.optimizer = model.optimizer
-        self.model.step, self.model.epoch = step, epoch
-        self._move_rollback_point(self.metrics()["train_loss"])  # `_start`'s was a fresh optimizer at step 0
+        this data (ValueError otherwise), with fresh history; the rollback point is then the
+        imported model."""
+        model, self.config = model_document.import_model(data, self.config, self.spec)
+        self.spec, self.hyper.optimizer = model.spec, model.optimizer
+        self._start(model)
 
     def resume(self, model: Model, initial_params: Params, batches_left: list[np.ndarray], trace_index: int,
                diverged: Divergence | None) -> None:
@@ -383,9 +332,8 @@ class TrainingSession:
         diverged run is stored as its rollback point, which it becomes again)."""
         if model.spec != self.spec:
             raise ValueError("the stored model does not fit the stored configuration")
-        self.model, self.initial_params, self.trace_index = model, initial_params, trace_index
-        self._batches.replace(batches_left)
-        self._guard.diverged = diverged
-        if diverged is not None:
-            self._move_rollback_point(None)
+        self.model, self.initial_params = model, initial_params
+        self.step_by_step.trace_index = trace_index
+        self.queue.replace(batches_left)
+        self._guard.resume(model, diverged)
         self._version += 1

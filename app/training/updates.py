@@ -25,6 +25,8 @@ from app.training.phases import COMPUTE, Params, Pending, UpdateContext, grads_o
 # between calls.
 FAST_CHUNK = 64
 
+Clock = Callable[[], float]
+
 
 @dataclass
 class Updates:
@@ -77,19 +79,22 @@ def run_fast(ctx: UpdateContext, batches: list[np.ndarray]) -> Updates:
 
 class UpdateRunner:
     """Runs a session's updates from its batch queue, by chunks that never cross
-    an epoch's end, so that the session can close the epoch after each chunk."""
+    an epoch's end, so that the session can close the epoch after each chunk.
+    Deadlines are times of `clock` (seconds; `time.perf_counter` unless a test
+    gives a clock of its own)."""
 
-    def __init__(self) -> None:
+    def __init__(self, clock: Clock = time.perf_counter) -> None:
+        self.clock = clock
         self.seconds_per_update = 0.0  # of the last fast chunk, to size the next one to the deadline
 
     def run(self, ctx: UpdateContext, queue: BatchQueue, n_updates: int, done: int, deadline: float | None,
             use_fast: bool, record: Callable[[Updates], bool]) -> int:
         """Run updates until `done` reaches `n_updates`, `record` (which applies each
-        chunk's `Updates` to the session) answers False, or `deadline` (a perf_counter
-        time) passes; the deadline is checked before every chunk but the first of a
+        chunk's `Updates` to the session) answers False, or `deadline` (a time of the
+        clock) passes; the deadline is checked before every chunk but the first of a
         call that starts at `done` 0. Returns the new `done`."""
         while done < n_updates:
-            now = time.perf_counter()
+            now = self.clock()
             if done and deadline is not None and now >= deadline:
                 break
             left = queue.refill(ctx.hyper.batch_size)
@@ -104,7 +109,7 @@ class UpdateRunner:
             done += result.done
             go_on = record(result)
             if use_fast:
-                self.seconds_per_update = (time.perf_counter() - now) / k
+                self.seconds_per_update = (self.clock() - now) / k
             if not go_on:
                 break
         return done

@@ -15,6 +15,11 @@ from app.training.config import HyperState
 from app.training.phases import Trace
 from app.training.rollback import Divergence
 
+# The optimizer slot drawn as each optimizer's "velocity" (plain SGD has none).
+FIRST_MOMENT = {"momentum": "velocity", "nesterov": "velocity", "adam": "m", "rmsprop": "s"}
+
+Params = list[dict[str, np.ndarray]]
+
 
 @dataclass(frozen=True)
 class LayerView:
@@ -50,11 +55,14 @@ class SessionView:
     diverged: Divergence | None
 
 
-def layer_views(model: Model, grads: list[dict[str, np.ndarray]], deltas: list[dict[str, np.ndarray]],
-                velocity: list[dict[str, np.ndarray]], adam: bool) -> list[LayerView]:
-    """Each layer of `model` with the last update's `grads` and `deltas`, the optimizer
-    buffer drawn as `velocity`, and (`adam`) Adam's second moments and step counts."""
+def layer_views(model: Model, grads: Params, deltas: Params, zeros: Params, optimizer: str) -> list[LayerView]:
+    """Each layer of `model` with the last update's `grads` and `deltas`, the buffer of
+    `optimizer` drawn as velocity (`zeros` for one without), and Adam's second moments
+    and step counts."""
     slots = model.opt_state.slots
+    slot = FIRST_MOMENT.get(optimizer)
+    velocity = slots[slot] if slot else zeros
+    adam = optimizer == "adam"
     layers = []
     for l, (p, g, v, d, t) in enumerate(zip(model.params, grads, velocity, deltas, model.trainable)):
         extra = ({"second_moment_W": slots["v"][l]["W"], "second_moment_b": slots["v"][l]["b"],

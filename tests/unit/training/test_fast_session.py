@@ -51,7 +51,7 @@ def assert_same_run(fst: TrainingSession, ref: TrainingSession) -> None:
     assert fst.history.to_csv() == ref.history.to_csv()
     assert fst.batch_loss == ref.batch_loss or (np.isnan(fst.batch_loss) and np.isnan(ref.batch_loss))
     assert [q.tolist() for q in fst.queue] == [q.tolist() for q in ref.queue]
-    assert fst.batch_rng.bit_generator.state == ref.batch_rng.bit_generator.state
+    assert fst.queue.rng.bit_generator.state == ref.queue.rng.bit_generator.state
     assert fst.dropout_rng.bit_generator.state == ref.dropout_rng.bit_generator.state
     assert fst.metrics() == ref.metrics()
     assert fst.diverged == ref.diverged

@@ -122,7 +122,7 @@ def test_divergence_in_step_by_step_mode(make_session) -> None:
     with pytest.raises(SessionError):
         s.step_phase()
     assert s.rollback() == 5 and s.diverged is None
-    assert s.phase is None and s.trace is None and s.pending is None
+    assert s.phase is None and s.step_by_step.trace is None and s.step_by_step.pending is None
 
 
 def test_rollback_without_divergence_is_refused(make_session) -> None:

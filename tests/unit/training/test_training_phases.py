@@ -35,7 +35,7 @@ def test_trace_has_what_each_phase_computed(make_session, copy_params) -> None:
     sample_grads = backward(spec, params_before, cache, Y)
 
     assert s.step_phase() == "forward"
-    t = s.trace
+    t = s.step_by_step.trace
     assert t is not None and t.index == 5
     assert t.x == s.data.raw["train"][5].tolist()
     assert t.target == Y[0].tolist()
@@ -44,12 +44,12 @@ def test_trace_has_what_each_phase_computed(make_session, copy_params) -> None:
     assert t.a == [a[0].tolist() for a in cache.A]
     assert len(t.a) == len(t.z) + 1 and t.a[0] == x[0].tolist()
     assert t.loss is None and t.batch_loss is None and t.dz is None
-    batch = s.pending.idx.copy()
+    batch = s.step_by_step.pending.idx.copy()
     assert t.batch_size == len(batch) == 10
     assert t.in_batch == bool(np.any(batch == 5))
 
     assert s.step_phase() == "loss"
-    t = s.trace
+    t = s.step_by_step.trace
     assert t.loss == pytest.approx(0.5 * float(((out - Y) ** 2).sum()), rel=1e-12)
     bout, bcache = forward(spec, params_before, s.data.X["train"][batch])
     assert t.batch_loss == pytest.approx(0.5 * float(((bout - s.Y["train"][batch]) ** 2).sum(axis=1).mean()),
@@ -57,7 +57,7 @@ def test_trace_has_what_each_phase_computed(make_session, copy_params) -> None:
     assert t.dz is None
 
     assert s.step_phase() == "backward"
-    t = s.trace
+    t = s.step_by_step.trace
     assert t.dz == [dz[0].tolist() for dz in sample_grads.dZ]
     assert len(t.dz) == len(s.params)
     # The batch gradient is what layers[l].dW shows.
@@ -73,8 +73,8 @@ def test_trace_has_what_each_phase_computed(make_session, copy_params) -> None:
     assert s.step_phase() == "update"
     assert s.step == 5
     snap = s.view()
-    assert snap.phase == "update" and snap.trace is s.trace
-    assert s.trace.dz is not None and s.trace.loss is not None
+    assert snap.phase == "update" and snap.trace is s.step_by_step.trace
+    assert s.step_by_step.trace.dz is not None and s.step_by_step.trace.loss is not None
     for l, layer in enumerate(snap.layers):
         for kind, delta in (("W", layer.delta_W), ("b", layer.delta_b)):
             # deltas are exactly what was added ...
@@ -107,7 +107,7 @@ def test_advance_completes_a_half_done_update(make_session, assert_params_equal,
     # The half-done update counts as the first of the updates asked for.
     assert a.advance(3) == 3
     assert a.step == 5
-    assert a.pending is None and a.phase is None and a.trace is None
+    assert a.step_by_step.pending is None and a.phase is None and a.step_by_step.trace is None
     b.advance(5)
     assert_params_equal(a.params, b.params)
     assert list(a.history.updates.steps) == [1, 2, 3, 4, 5]
@@ -117,7 +117,7 @@ def test_play_after_a_full_phase_cycle_leaves_step_by_step_mode(make_session) ->
     s = make_session()
     for _ in PHASES:
         s.step_phase()
-    assert s.phase == "update" and s.trace is not None
+    assert s.phase == "update" and s.step_by_step.trace is not None
     s.advance(1)
     snap = s.view()
     assert snap.phase is None and snap.trace is None
@@ -141,8 +141,8 @@ def test_set_trace_validates_and_retraces(make_session) -> None:
     s = make_session()
     s.step_phase()
     s.set_trace(3)
-    assert s.trace is not None and s.trace.index == 3
-    assert s.trace.x == s.data.raw["train"][3].tolist()
+    assert s.step_by_step.trace is not None and s.step_by_step.trace.index == 3
+    assert s.step_by_step.trace.x == s.data.raw["train"][3].tolist()
     n = s.data.n("train")
     with pytest.raises(ValueError) as info:
         s.set_trace(n)
