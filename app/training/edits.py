@@ -1,15 +1,38 @@
-"""A user's edits of the parameters: set one weight or bias, freeze or unfreeze
-a layer, a neuron, a weight or a bias. Indices are checked here, with the
-range that would have been accepted."""
+"""A user's edits: change a hyperparameter live, set one weight or bias, freeze
+or unfreeze a layer, a neuron, a weight or a bias. Values and indices are
+checked here, with the range that would have been accepted."""
 
 from __future__ import annotations
+
+from typing import Any
 
 import numpy as np
 
 from app.nn import freezing
+from app.nn.model import Model
+from app.training.batch_queue import BatchQueue
+from app.training.config import HyperState
 from app.training.errors import SessionError, out_of_range
 
 Params = list[dict[str, np.ndarray]]
+
+
+def set_hyper(hyper: HyperState, model: Model, queue: BatchQueue, field: str, new: Any) -> Any:
+    """Set hyperparameter `field` of `hyper` to `new` and make it take effect: a batch size
+    rechunks the rest of the epoch in `queue`, an optimizer starts `model`'s from rest (no
+    velocity or moments carried over). Returns the old value. SessionError for a batch
+    larger than the training split."""
+    old, n = getattr(hyper, field), queue.n_train
+    if field == "batch_size" and new > n:
+        raise SessionError(f"batch_size must be between 1 and the {n} training points (got {new})",
+                           field="batch_size", value=new, allowed=f"1 to {n}")
+    setattr(hyper, field, new)
+    if field == "batch_size":
+        queue.rechunk(new)
+    if field == "optimizer":
+        model.optimizer = new
+        model.reset_optimizer()
+    return old
 
 
 def _layer(params: Params, layer: int) -> dict[str, np.ndarray]:

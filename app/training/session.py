@@ -26,7 +26,6 @@ one object of each and says when to use it.
 from __future__ import annotations
 
 import copy
-import math
 import time
 from dataclasses import replace
 from typing import Any
@@ -42,10 +41,10 @@ from app.training.config import HyperState, RunConfig
 from app.training.errors import SessionError, out_of_range
 from app.training.history import History
 from app.training.metrics import Metrics, MetricsCache
-from app.training.phases import BACKWARD, PHASES, UpdateContext, grads_of
+from app.training.phases import UpdateContext
 from app.training.rollback import Divergence, DivergenceGuard, RollbackPoint
 from app.training.step_by_step import StepByStep
-from app.training.updates import Clock, UpdateRunner, Updates
+from app.training.updates import Clock, LastUpdate, UpdateRunner, Updates
 from app.training.view import SessionView, layer_views
 
 __all__ = ["SessionError", "TrainingSession"]
@@ -90,15 +89,9 @@ class TrainingSession:
         self._guard = DivergenceGuard(self._buffers, self.queue)
         self._metrics = MetricsCache()
         self.step_by_step = StepByStep()
-        self._show_no_update()
+        self.last_update = LastUpdate(model.params)
         self._version += 1
         self._guard.move_point(self.model, self.metrics()["train_loss"])
-
-    def _show_no_update(self) -> None:
-        """No update has happened since this state: show zero gradients and deltas."""
-        self.batch_loss = math.nan
-        self.last_grads, self.last_deltas, self._zeros = (
-            [{"W": np.zeros_like(p["W"]), "b": np.zeros_like(p["b"])} for p in self.params] for _ in range(3))
 
     # ------------------------------------------------------------- reading
 
@@ -138,7 +131,7 @@ class TrainingSession:
 
     def view(self) -> SessionView:
         """The newest state (the arrays are the session's own: read them before it changes)."""
-        layers = layer_views(self.model, self.last_grads, self.last_deltas, self._zeros, self.hyper.optimizer)
+        layers = layer_views(self.model, self.last_update, self.hyper.optimizer)
         return SessionView(step=self.step, epoch=self.epoch, phase=self.phase, hyper=replace(self.hyper),
                            layers=layers, metrics=self.metrics(), trace=self.step_by_step.trace,
                            diverged=self.diverged)
@@ -149,7 +142,7 @@ class TrainingSession:
 
     def evaluate(self) -> Metrics:
         """`metrics()` computed afresh."""
-        return metrics.evaluate(self.spec, self.params, self.data, self.Y, self.hyper, self.batch_loss,
+        return metrics.evaluate(self.spec, self.params, self.data, self.Y, self.hyper, self.last_update.loss,
                                 self._buffers, self.fast)
 
     def predict(self, X: np.ndarray) -> np.ndarray:
@@ -198,30 +191,22 @@ class TrainingSession:
         """Run the next phase of the current update; returns its name."""
         if self.diverged is not None:
             raise SessionError("the run diverged; roll back first", field="type", value="step")
-        ctx = self._context()
-        pending, result = self.step_by_step.next_phase(ctx, self.queue)
-        if result is not None:
-            self._record(result)
-        elif pending.phase == BACKWARD:
-            self.last_grads = grads_of(pending)  # shown before the update uses them
-        self.step_by_step.show(ctx, pending, self.data.raw["train"], self.last_deltas)
+        phase = self.step_by_step.step(self._context(), self.queue, self.last_update, self.data.raw["train"],
+                                       self._record)
         self._version += 1
-        return PHASES[pending.phase]
+        return phase
 
     def finish_pending(self) -> int:
         """Leave step-by-step mode, completing an update left half done; 1 if there was one."""
-        result = self.step_by_step.finish(self._context())
-        if result is None:
-            return 0
-        self._record(result)
-        self._version += 1
-        return 1
+        done = self.step_by_step.finish(self._context(), self._record)
+        self._version += done
+        return done
 
     def set_trace(self, index: int) -> None:
         """Trace training sample `index` from now on."""
         if not 0 <= index < self.data.n("train"):
             raise out_of_range("index", index, self.data.n("train"), what="trace index")
-        self.step_by_step.trace_sample(index, self._context(), self.data.raw["train"], self.last_deltas)
+        self.step_by_step.trace_sample(index, self._context(), self.data.raw["train"], self.last_update)
         self._version += 1
 
     def _context(self) -> UpdateContext:
@@ -232,9 +217,8 @@ class TrainingSession:
         """Count and record a run of updates, closing the epoch at its end. False once diverged."""
         self.history.record_updates(self.step + 1, run.losses)
         self.model.step += run.done
-        self.batch_loss = float(run.losses[-1])
-        self.last_grads, self.last_deltas = run.grads, run.deltas
-        self._guard.check_loss(self.step, self.batch_loss)
+        self.last_update.record(run)
+        self._guard.check_loss(self.step, self.last_update.loss)
         if not self.queue:
             self.model.epoch += 1
             row = self.metrics()
@@ -249,20 +233,10 @@ class TrainingSession:
         self._checkpoint()
         logged = []
         for field, new in changes.items():
-            if new is None or getattr(self.hyper, field) == new:
-                continue
-            old, n = getattr(self.hyper, field), self.data.n("train")
-            if field == "batch_size" and new > n:
-                raise SessionError(f"batch_size must be between 1 and the {n} training points (got {new})",
-                                   field="batch_size", value=new, allowed=f"1 to {n}")
-            setattr(self.hyper, field, new)
-            if field == "batch_size":
-                self.queue.rechunk(new)
-            if field == "optimizer":  # a new optimizer starts from rest: no velocity or moments carried over
-                self.model.optimizer = new
-                self.model.reset_optimizer()
-            self.history.record_change(self.step, field, old, new)
-            logged.append({"step": self.step, "field": field, "old": old, "new": new})
+            if new is not None and getattr(self.hyper, field) != new:
+                old = edits.set_hyper(self.hyper, self.model, self.queue, field, new)
+                self.history.record_change(self.step, field, old, new)
+                logged.append({"step": self.step, "field": field, "old": old, "new": new})
         if logged:
             self._version += 1
         return logged
@@ -307,7 +281,7 @@ class TrainingSession:
         self.queue.replace(point.queue)
         self.history.truncate(point.step)
         self.step_by_step.leave()
-        self._show_no_update()
+        self.last_update = LastUpdate(self.params)
         self._version += 1
         return point.step
 

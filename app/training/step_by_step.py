@@ -1,32 +1,32 @@
 """Step-by-step mode: one update run a phase at a time, and the trace shown after each.
 
-A session owns one `StepByStep`. `next_phase` runs the next phase of the
-update in progress, beginning one on the next mini-batch when there is none;
-`show` then traces what that phase computed for the traced sample. When
-training goes on at full speed, `finish` leaves the mode, running what is
-left of a half-done update. The phases are in `phases`, the update phase in
-`updates`.
+A session owns one `StepByStep`. `step` runs the next phase of the update in
+progress, beginning one on the next mini-batch when there is none, and traces
+what that phase computed for the traced sample. When training goes on at full
+speed, `finish` leaves the mode, running what is left of a half-done update.
+The phases are in `phases`, the update phase in `updates`.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 
 from app.training.batch_queue import BatchQueue
-from app.training.phases import COMPUTE, PHASES, UPDATE, Params, Pending, Trace, UpdateContext, trace
-from app.training.updates import Updates, apply_update
+from app.training.phases import BACKWARD, COMPUTE, PHASES, UPDATE, Pending, Trace, UpdateContext, grads_of, trace
+from app.training.updates import LastUpdate, Updates, apply_update
+
+Record = Callable[[Updates], object]  # the session's: counts and records a completed update
 
 
-def run_phase(ctx: UpdateContext, pending: Pending, phase: int) -> Updates | None:
-    """Run `phase` of `pending`; the update phase returns the update's result (for the
-    session to record), the phases before it None."""
-    result = None
+def run_phase(ctx: UpdateContext, pending: Pending, phase: int, record: Record) -> None:
+    """Run `phase` of `pending`; the update phase hands the update's result to `record`."""
     if phase == UPDATE:
-        result = apply_update(ctx, pending)
+        record(apply_update(ctx, pending))
     else:
         COMPUTE[phase](ctx, pending)
     pending.phase = phase
-    return result
 
 
 class StepByStep:
@@ -38,40 +38,41 @@ class StepByStep:
         self.trace: Trace | None = None      # what that phase computed for the traced sample
         self.trace_index = 0                 # the traced training sample
 
-    def next_phase(self, ctx: UpdateContext, queue: BatchQueue) -> tuple[Pending, Updates | None]:
-        """Run the next phase of the update in progress, or begin one on `queue`'s next batch.
-        Returns the update and, once its update phase has run, its result."""
+    def step(self, ctx: UpdateContext, queue: BatchQueue, last: LastUpdate, raw: np.ndarray,
+             record: Record) -> str:
+        """Run the next phase of the update in progress, or begin one on `queue`'s next batch,
+        and trace it (`raw`: the training split's raw points). The backward phase shows its
+        gradients in `last` before the update uses them. Returns the phase's name."""
         if self.pending is None:
             self.pending = Pending(queue.next(ctx.hyper.batch_size))
         pending = self.pending
-        result = run_phase(ctx, pending, pending.phase + 1)
-        self.phase = PHASES[pending.phase]
-        if pending.phase == UPDATE:
+        phase = pending.phase + 1
+        run_phase(ctx, pending, phase, record)
+        if phase == BACKWARD:
+            last.grads = grads_of(pending)
+        if phase == UPDATE:
             self.pending = None
-        return pending, result
+        self.phase = PHASES[phase]
+        self.trace = trace(ctx, pending, phase, self.trace_index, raw, last.deltas)
+        return self.phase
 
-    def show(self, ctx: UpdateContext, pending: Pending, raw: np.ndarray, last_deltas: Params) -> None:
-        """Trace what `pending`'s last phase computed for the traced sample (`raw`: the
-        training split's raw points; `last_deltas`: the last update's, see `phases.trace`)."""
-        self.trace = trace(ctx, pending, pending.phase, self.trace_index, raw, last_deltas)
-
-    def trace_sample(self, index: int, ctx: UpdateContext, raw: np.ndarray, last_deltas: Params) -> None:
+    def trace_sample(self, index: int, ctx: UpdateContext, raw: np.ndarray, last: LastUpdate) -> None:
         """Trace training sample `index` from now on, at once if an update is in progress."""
         self.trace_index = index
-        if self.pending is not None and self.pending.phase >= 0:
-            self.show(ctx, self.pending, raw, last_deltas)
-
-    def leave(self) -> Pending | None:
-        """Leave the mode (the traced sample stays); returns the update left half done, if any."""
         pending = self.pending
-        self.pending, self.phase, self.trace = None, None, None
-        return pending
+        if pending is not None and pending.phase >= 0:
+            self.trace = trace(ctx, pending, pending.phase, index, raw, last.deltas)
 
-    def finish(self, ctx: UpdateContext) -> Updates | None:
-        """Leave the mode, running the phases left of an update half done; returns its result."""
-        pending = self.leave()
-        result = None
-        if pending is not None:
-            for phase in range(pending.phase + 1, len(PHASES)):
-                result = run_phase(ctx, pending, phase)
-        return result
+    def leave(self) -> None:
+        """Leave the mode, dropping an update half done (the traced sample stays)."""
+        self.pending, self.phase, self.trace = None, None, None
+
+    def finish(self, ctx: UpdateContext, record: Record) -> int:
+        """Leave the mode, running the phases left of an update half done; 1 if there was one."""
+        pending = self.pending
+        self.leave()
+        if pending is None:
+            return 0
+        for phase in range(pending.phase + 1, len(PHASES)):
+            run_phase(ctx, pending, phase, record)
+        return 1

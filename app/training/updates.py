@@ -40,6 +40,22 @@ class Updates:
     deltas: Params
 
 
+class LastUpdate:
+    """The last update as the page shows it: its batch `loss`, its gradients (penalty
+    included) and `deltas`, shaped like the params; NaN and zeros while none has run
+    since the state was set. `zeros` stand for the velocity of an optimizer without one."""
+
+    def __init__(self, params: Params) -> None:
+        self.loss = math.nan
+        self.grads, self.deltas, self.zeros = (
+            [{"W": np.zeros_like(p["W"]), "b": np.zeros_like(p["b"])} for p in params] for _ in range(3))
+
+    def record(self, run: Updates) -> None:
+        """Show the last update of `run`."""
+        self.loss = float(run.losses[-1])
+        self.grads, self.deltas = run.grads, run.deltas
+
+
 def engine_hyper(h: HyperState) -> Hyperparams:
     """The optimizer's hyperparameters out of the session's."""
     return Hyperparams(lr=h.lr, momentum=h.momentum, beta1=h.beta1, beta2=h.beta2, eps=h.eps, rho=h.rho,

@@ -14,11 +14,10 @@ from app.nn.model import Model
 from app.training.config import HyperState
 from app.training.phases import Trace
 from app.training.rollback import Divergence
+from app.training.updates import LastUpdate
 
 # The optimizer slot drawn as each optimizer's "velocity" (plain SGD has none).
 FIRST_MOMENT = {"momentum": "velocity", "nesterov": "velocity", "adam": "m", "rmsprop": "s"}
-
-Params = list[dict[str, np.ndarray]]
 
 
 @dataclass(frozen=True)
@@ -55,16 +54,16 @@ class SessionView:
     diverged: Divergence | None
 
 
-def layer_views(model: Model, grads: Params, deltas: Params, zeros: Params, optimizer: str) -> list[LayerView]:
-    """Each layer of `model` with the last update's `grads` and `deltas`, the buffer of
-    `optimizer` drawn as velocity (`zeros` for one without), and Adam's second moments
-    and step counts."""
+def layer_views(model: Model, last: LastUpdate, optimizer: str) -> list[LayerView]:
+    """Each layer of `model` with the gradients and deltas of the `last` update, the
+    buffer of `optimizer` drawn as velocity (zeros for one without), and Adam's second
+    moments and step counts."""
     slots = model.opt_state.slots
     slot = FIRST_MOMENT.get(optimizer)
-    velocity = slots[slot] if slot else zeros
+    velocity = slots[slot] if slot else last.zeros
     adam = optimizer == "adam"
     layers = []
-    for l, (p, g, v, d, t) in enumerate(zip(model.params, grads, velocity, deltas, model.trainable)):
+    for l, (p, g, v, d, t) in enumerate(zip(model.params, last.grads, velocity, last.deltas, model.trainable)):
         extra = ({"second_moment_W": slots["v"][l]["W"], "second_moment_b": slots["v"][l]["b"],
                   "adam_steps_W": slots["t"][l]["W"], "adam_steps_b": slots["t"][l]["b"]} if adam else {})
         layers.append(LayerView(W=p["W"], b=p["b"], dW=g["W"], db=g["b"], velocity_W=v["W"], velocity_b=v["b"],

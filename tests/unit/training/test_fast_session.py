@@ -41,15 +41,16 @@ def assert_same_run(fst: TrainingSession, ref: TrainingSession) -> None:
     for l, (p, q) in enumerate(zip(fst.params, ref.params, strict=True)):
         for k in ("W", "b"):
             assert _same(p[k], q[k]), f"params layer {l} {k}"
-            assert _same(fst.last_grads[l][k], ref.last_grads[l][k]), f"grads layer {l} {k}"
-            assert _same(fst.last_deltas[l][k], ref.last_deltas[l][k]), f"deltas layer {l} {k}"
+            assert _same(fst.last_update.grads[l][k], ref.last_update.grads[l][k]), f"grads layer {l} {k}"
+            assert _same(fst.last_update.deltas[l][k], ref.last_update.deltas[l][k]), f"deltas layer {l} {k}"
     for name, slot in ref.model.opt_state.slots.items():
         for l, (p, q) in enumerate(zip(fst.model.opt_state.slots[name], slot)):
             for k in ("W", "b"):
                 assert _same(p[k], q[k]), f"optimizer {name} layer {l} {k}"
     assert fst.history.since(-1, 0, limit=None) == ref.history.since(-1, 0, limit=None)
     assert fst.history.to_csv() == ref.history.to_csv()
-    assert fst.batch_loss == ref.batch_loss or (np.isnan(fst.batch_loss) and np.isnan(ref.batch_loss))
+    loss, ref_loss = fst.last_update.loss, ref.last_update.loss
+    assert loss == ref_loss or (np.isnan(loss) and np.isnan(ref_loss))
     assert [q.tolist() for q in fst.queue] == [q.tolist() for q in ref.queue]
     assert fst.queue.rng.bit_generator.state == ref.queue.rng.bit_generator.state
     assert fst.dropout_rng.bit_generator.state == ref.dropout_rng.bit_generator.state

@@ -50,8 +50,8 @@ def _same_session(fst: TrainingSession, ref: TrainingSession) -> None:
     _same_model(fst.model, ref.model)
     for l in range(len(ref.params)):
         for k in ("W", "b"):
-            np.testing.assert_array_equal(fst.last_grads[l][k], ref.last_grads[l][k])
-            np.testing.assert_array_equal(fst.last_deltas[l][k], ref.last_deltas[l][k])
+            np.testing.assert_array_equal(fst.last_update.grads[l][k], ref.last_update.grads[l][k])
+            np.testing.assert_array_equal(fst.last_update.deltas[l][k], ref.last_update.deltas[l][k])
     assert fst.history.to_csv() == ref.history.to_csv()
     assert fst.metrics() == ref.metrics()
     assert fst.diverged == ref.diverged

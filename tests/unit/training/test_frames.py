@@ -50,8 +50,8 @@ def _check_layers(s: TrainingSession, frame: dict[str, Any]) -> None:
             assert np.shape(layer[key]) == (shape_w if key.endswith("W") else shape_b), key
         for kind in ("W", "b"):
             np.testing.assert_array_equal(layer[kind], s.params[l][kind])
-            np.testing.assert_array_equal(layer[f"d{kind}"], s.last_grads[l][kind])
-            np.testing.assert_array_equal(layer[f"delta{kind}"], s.last_deltas[l][kind])
+            np.testing.assert_array_equal(layer[f"d{kind}"], s.last_update.grads[l][kind])
+            np.testing.assert_array_equal(layer[f"delta{kind}"], s.last_update.deltas[l][kind])
             np.testing.assert_array_equal(layer[f"frozen{kind}"], ~s.model.trainable[l][kind])
             velocity = s.model.opt_state.slots[slot][l][kind] if slot else 0.0 * s.params[l][kind]
             np.testing.assert_array_equal(layer[f"v{kind}"], velocity)

@@ -91,7 +91,7 @@ def test_lr_and_momentum_change_mid_run_apply_to_the_next_update(make_session, c
     s.advance(1)
     for l in range(len(s.params)):
         for kind, dkind in (("W", "W"), ("b", "b")):
-            g = s.last_grads[l][dkind]
+            g = s.last_update.grads[l][dkind]
             assert np.any(g != 0)
             if optimizer == "sgd":
                 expected = w_old[l][kind] - 0.25 * g
@@ -100,7 +100,7 @@ def test_lr_and_momentum_change_mid_run_apply_to_the_next_update(make_session, c
                 np.testing.assert_array_equal(s.model.opt_state.slots["velocity"][l][kind], v)
                 expected = w_old[l][kind] - 0.25 * (v if optimizer == "momentum" else g + 0.4 * v)
             np.testing.assert_array_equal(s.params[l][kind], expected)
-            np.testing.assert_array_equal(w_old[l][kind] + s.last_deltas[l][kind], s.params[l][kind])
+            np.testing.assert_array_equal(w_old[l][kind] + s.last_update.deltas[l][kind], s.params[l][kind])
     # The velocity carried over (it was not reset by the change).
     if optimizer != "sgd":
         assert any(v.any() for layer in v_old for v in layer.values())
@@ -128,7 +128,7 @@ def test_frozen_parameters_keep_their_exact_bits(make_session, copy_params, targ
             assert s.params[l][kind][mask].tobytes() == before[l][kind][mask].tobytes()
             assert s.model.opt_state.slots["velocity"][l][kind][mask].tobytes() == \
                 v_before[l][kind][mask].tobytes()
-            assert np.all(s.last_deltas[l][kind][mask] == 0)
+            assert np.all(s.last_update.deltas[l][kind][mask] == 0)
             # Everything else still trains.
             assert np.all(s.params[l][kind][~mask] != before[l][kind][~mask])
     if target in expected:

@@ -114,7 +114,7 @@ def test_history_csv_has_the_epoch_rows(make_session) -> None:
             assert float(row[column]) == full[column][i]  # repr: exact
     assert float(epochs[-1]["train_loss"]) == s.metrics()["train_loss"]
     updates = [r for r in table if r["kind"] == "update"]
-    assert len(updates) == s.step and float(updates[-1]["batch_loss"]) == s.batch_loss
+    assert len(updates) == s.step and float(updates[-1]["batch_loss"]) == s.last_update.loss
     changes = [r for r in table if r["kind"] == "change"]
     assert [(c["step"], c["field"], c["old"], c["new"]) for c in changes] == [("20", "lr", "0.03", "0.1")]
 

@@ -106,7 +106,7 @@ def test_metrics_are_measured_on_every_split(make_session) -> None:
         assert m[f"{split}_acc"] == pytest.approx(acc, rel=1e-12)
         assert 0.0 <= m[f"{split}_acc"] <= 1.0
     assert m["train_loss_penalized"] == m["train_loss"]  # no regularization
-    assert m["batch_loss"] == s.batch_loss == s.history.updates.values["batch_loss"][-1]
+    assert m["batch_loss"] == s.last_update.loss == s.history.updates.values["batch_loss"][-1]
     # The splits are disjoint.
     pts = {split: {tuple(r) for r in s.data.raw[split]} for split in ("train", "val", "test")}
     assert not (pts["train"] & pts["val"]) and not (pts["train"] & pts["test"]) and not (pts["val"] & pts["test"])
