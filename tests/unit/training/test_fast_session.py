@@ -5,15 +5,18 @@ divergence and rollback; deadlines; the fallback and the server's warm-up."""
 from __future__ import annotations
 
 import logging
-import time
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import numpy as np
 import pytest
 
 from app.nn import fast
+from app.training.config import HyperState, RunConfig
 from app.training.session import TrainingSession
+from app.training.updates import FAST_CHUNK
 
 
 @pytest.fixture(autouse=True)
@@ -126,20 +129,54 @@ def test_divergence_and_rollback_are_the_same(make_session) -> None:
     assert_same_run(fst, ref)
 
 
-def test_a_deadline_stops_the_fast_path_between_chunks(make_session) -> None:
-    s = make_session({"batch_size": 5}, hidden=[8] * 6, n_points=1000)
-    s.fast = True
-    s.advance(100)
-    start = time.perf_counter()
-    done = s.advance(10**6, deadline=start + 0.05)
-    elapsed = time.perf_counter() - start
-    assert 1 <= done < 10**6
-    assert elapsed < 0.05 + 0.25  # a chunk sized to the time left, at most (generous for a busy machine)
+# One update costs this much time on the clock below (a power of two: exact sums).
+TICK = 2.0 ** -10
+
+
+def _on_update_time(hyper: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> tuple[TrainingSession, list[int]]:
+    """A session on a clock that moves only with training, `TICK` per update, and the
+    size of every compiled call it makes, in order."""
+    s = TrainingSession(RunConfig(), HyperState(**hyper), clock=lambda: s.step * TICK)
+    chunks: list[int] = []
+    real = fast.train_run
+
+    def spy(*args: Any, **kwargs: Any) -> Any:
+        chunks.append(len(args[7]))  # the batches of this call
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(fast, "train_run", spy)
+    return s, chunks
+
+
+def test_a_deadline_stops_the_fast_path_at_the_first_chunk_boundary_past_it(monkeypatch) -> None:
+    s, chunks = _on_update_time({"batch_size": 1}, monkeypatch)  # 250 updates an epoch
+    # Before any chunk has run, its pace is unknown: a whole chunk, then the deadline is past.
+    assert s.advance(10**6, deadline=50.5 * TICK) == FAST_CHUNK
+    assert chunks == [FAST_CHUNK]
+    # Now a chunk is sized to the time left at the last chunk's pace (one TICK an update):
+    # 20 updates fit in 20.5 TICKs; the next chunk, with half a TICK left, is one update.
+    chunks.clear()
+    assert s.advance(10**6, deadline=(s.step + 20.5) * TICK) == 21
+    assert chunks == [20, 1]
     # Already past the deadline: one update still runs (as on the reference path).
-    assert s.advance(1000, deadline=time.perf_counter() - 1) == 1
+    chunks.clear()
+    assert s.advance(1000, deadline=s.step * TICK - 1) == 1
+    assert chunks == [1]
+    # Without a deadline, chunks are cut by FAST_CHUNK and the epoch's end only.
+    chunks.clear()
+    assert s.advance(200) == 200
+    assert chunks == [64, 64, 36, 36] and s.step == 286
     # Epochs end where the reference ends them: every epoch row at a multiple of its length.
-    per_epoch = -(-s.data.n("train") // 5)
-    assert all(step % per_epoch == 0 for step in s.history.since(-1, 0, limit=None)["epochs"]["step"])
+    assert s.history.since(-1, 0, limit=None)["epochs"]["step"] == [250]
+
+
+def test_a_deadline_stops_the_reference_path_after_the_update_that_passes_it(monkeypatch) -> None:
+    s, chunks = _on_update_time({}, monkeypatch)
+    s.fast = False
+    # The deadline is checked before every update but the first: 6 updates reach 6 TICKs >= 5.5.
+    assert s.advance(10**6, deadline=5.5 * TICK) == 6
+    assert s.advance(1000, deadline=s.step * TICK - 1) == 1
+    assert chunks == []
 
 
 def test_the_class_switch_and_the_fallback_give_the_reference_path(make_session, monkeypatch) -> None:
@@ -191,17 +228,38 @@ def test_a_session_does_not_wait_for_a_warm_up_in_progress(make_session, monkeyp
     assert s.advance(10) == 10  # on the numpy path, without blocking
 
 
+class _Awaited(logging.Handler):
+    """Sets `seen` when a record whose message contains `text` is logged, from any thread."""
+
+    def __init__(self, text: str) -> None:
+        super().__init__()
+        self.text, self.seen = text, threading.Event()
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if self.text in record.getMessage():
+            self.seen.set()
+
+
+@contextmanager
+def _awaiting(text: str) -> Iterator[threading.Event]:
+    """An event set when the server's logger says `text` (its warm-up thread reports there)."""
+    handler = _Awaited(text)
+    logger = logging.getLogger("paramlab")
+    logger.addHandler(handler)
+    try:
+        yield handler.seen
+    finally:
+        logger.removeHandler(handler)
+
+
 def test_the_server_says_when_it_falls_back(caplog) -> None:
     from app.server.main import start_fast_path
 
     fast.disable("ModuleNotFoundError: No module named 'numba'")
     try:
-        with caplog.at_level(logging.INFO, logger="paramlab"):
+        with caplog.at_level(logging.INFO, logger="paramlab"), _awaiting("fast path") as said:
             start_fast_path(True)
-            for _ in range(200):
-                if any("fast path" in r.getMessage() for r in caplog.records):
-                    break
-                time.sleep(0.01)
+            assert said.wait(timeout=60), "the warm-up thread never reported"
         messages = [r.getMessage() for r in caplog.records]
         assert ("fast path unavailable: ModuleNotFoundError: No module named 'numba'; "
                 "using the numpy reference path") in messages
@@ -213,11 +271,7 @@ def test_the_server_says_when_it_falls_back(caplog) -> None:
     finally:
         TrainingSession.fast = True
         fast.reset()
-    with caplog.at_level(logging.INFO, logger="paramlab"):
+    with caplog.at_level(logging.INFO, logger="paramlab"), _awaiting("fast path ready") as ready:
         start_fast_path(True)
-        for _ in range(6000):
-            if any("fast path ready" in r.getMessage() for r in caplog.records):
-                break
-            time.sleep(0.01)
-    assert any("fast path ready" in r.getMessage() for r in caplog.records)
+        assert ready.wait(timeout=120), "the warm-up thread never reported the fast path ready"
     assert fast.available(wait=False)
