@@ -292,20 +292,18 @@ class TrainingSession:
         return self.model.to_dict()
 
     def import_model(self, data: Any) -> None:
-        """Replace the model by an exported one (weights, optimizer state, counters) that fits
-        this data (ValueError otherwise), with fresh history; the rollback point is then the
-        imported model."""
+        """Train an exported model (weights, optimizer state, counters) that fits this data
+        (ValueError otherwise) from here, with fresh history; it is the rollback point."""
         model, self.config = model_document.import_model(data, self.config, self.spec)
         self.spec, self.hyper.optimizer = model.spec, model.optimizer
         self._start(model)
 
     def resume(self, model: Model, initial_params: Params, batches_left: list[np.ndarray], trace_index: int,
                diverged: Divergence | None) -> None:
-        """Continue a stored run (see `persist`, which sets the generators and the history):
-        its model, initial weights, rest of the epoch, traced sample and divergence (a
-        diverged run is stored as its rollback point, which it becomes again)."""
-        if model.spec != self.spec:
-            raise ValueError("the stored model does not fit the stored configuration")
+        """Continue a stored run (see `persist`, which checks that `model` fits and sets the
+        generators and the history): its model, initial weights, rest of the epoch, traced
+        sample and divergence (a diverged run is stored as its rollback point, which it
+        becomes again)."""
         self.model, self.initial_params = model, initial_params
         self.step_by_step.trace_index = trace_index
         self.queue.replace(batches_left)
