@@ -22,7 +22,11 @@ WAIT_JS = """(ms) => new Promise((resolve, reject) => {
   const end = performance.now() + ms;
   const tick = () => {
     let ok;
-    try { ok = (PREDICATE); if (typeof ok === "function") ok = ok(); } catch (e) { reject(e); return; }
+    try { ok = (PREDICATE); if (typeof ok === "function") ok = ok(); } catch (e) {
+      // Before the page has set up its debug handle (just after a load or reload) a
+      // predicate about it is "not yet"; once it exists, an error is the test's answer.
+      if (window.paramlab === undefined) ok = false; else { reject(e); return; }
+    }
     if (ok) resolve(true);
     else if (performance.now() > end) resolve(false);
     else requestAnimationFrame(tick);
