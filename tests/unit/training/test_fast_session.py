@@ -229,27 +229,33 @@ def test_a_session_does_not_wait_for_a_warm_up_in_progress(make_session, monkeyp
 
 
 class _Awaited(logging.Handler):
-    """Sets `seen` when a record whose message contains `text` is logged, from any thread."""
+    """Keeps the messages logged, from any thread, and sets `seen` once one contains `text`
+    (after keeping it: a waiter woken by `seen` finds the message there)."""
 
     def __init__(self, text: str) -> None:
         super().__init__()
         self.text, self.seen = text, threading.Event()
+        self.messages: list[str] = []
 
     def emit(self, record: logging.LogRecord) -> None:
-        if self.text in record.getMessage():
+        self.messages.append(record.getMessage())
+        if self.text in self.messages[-1]:
             self.seen.set()
 
 
 @contextmanager
-def _awaiting(text: str) -> Iterator[threading.Event]:
-    """An event set when the server's logger says `text` (its warm-up thread reports there)."""
+def _awaiting(text: str) -> Iterator[_Awaited]:
+    """The server's logger (where its warm-up thread reports), at INFO, watched for `text`."""
     handler = _Awaited(text)
     logger = logging.getLogger("paramlab")
+    level = logger.level
     logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
     try:
-        yield handler.seen
+        yield handler
     finally:
         logger.removeHandler(handler)
+        logger.setLevel(level)
 
 
 def test_the_server_says_when_it_falls_back(caplog) -> None:
@@ -257,13 +263,11 @@ def test_the_server_says_when_it_falls_back(caplog) -> None:
 
     fast.disable("ModuleNotFoundError: No module named 'numba'")
     try:
-        with caplog.at_level(logging.INFO, logger="paramlab"), _awaiting("fast path") as said:
+        with _awaiting("fast path") as log:
             start_fast_path(True)
-            assert said.wait(timeout=60), "the warm-up thread never reported"
-        messages = [r.getMessage() for r in caplog.records]
+            assert log.seen.wait(timeout=60), "the warm-up thread never reported"
         assert ("fast path unavailable: ModuleNotFoundError: No module named 'numba'; "
-                "using the numpy reference path") in messages
-        caplog.clear()
+                "using the numpy reference path") in log.messages
         with caplog.at_level(logging.INFO, logger="paramlab"):
             start_fast_path(False)
         assert TrainingSession.fast is False
@@ -271,7 +275,7 @@ def test_the_server_says_when_it_falls_back(caplog) -> None:
     finally:
         TrainingSession.fast = True
         fast.reset()
-    with caplog.at_level(logging.INFO, logger="paramlab"), _awaiting("fast path ready") as ready:
+    with _awaiting("fast path ready") as log:
         start_fast_path(True)
-        assert ready.wait(timeout=120), "the warm-up thread never reported the fast path ready"
+        assert log.seen.wait(timeout=120), "the warm-up thread never reported the fast path ready"
     assert fast.available(wait=False)
