@@ -74,14 +74,22 @@ def http_get(url: str, timeout: float = 5.0) -> Any:
         return json.loads(r.read())
 
 
+# Every simulated student connects from 127.0.0.1, so the per-address quotas that
+# protect a real classroom (docs/security.md) would stop the class at 60 sessions.
+CLASS_ON_ONE_ADDRESS = {"PARAMLAB_MAX_SESSIONS": "1000", "PARAMLAB_SESSIONS_PER_CLIENT": "1000",
+                        "PARAMLAB_NEW_SESSIONS_PER_MINUTE": "1000", "PARAMLAB_CONNECTIONS_PER_CLIENT": "1000",
+                        "PARAMLAB_FULL_SPEED_PER_CLIENT": "1000", "PARAMLAB_ROOMS_PER_CLIENT": "1000"}
+
+
 class Server(ServerProcess):
     """uvicorn on 127.0.0.1 with a memory store of its own (sessions other runs left
-    playing would be resumed and compete) and room for 1000 sessions; its log in `data_dir`."""
+    playing would be resumed and compete) and room for a class of 1000 on one address;
+    its log in `data_dir`."""
 
     start_timeout = 30.0  # the fast path compiles in the background: the warm-up covers it
 
     def __init__(self, data_dir: Path, env: dict[str, str] | None = None, name: str = "uvicorn") -> None:
-        super().__init__(data_dir / f"{name}.log", {"PARAMLAB_MAX_SESSIONS": "1000", **(env or {})})
+        super().__init__(data_dir / f"{name}.log", {**CLASS_ON_ONE_ADDRESS, **(env or {})})
 
 
 def cpu_seconds(pid: int) -> float:
