@@ -15,11 +15,11 @@ from app.training.view import LayerView, SessionView
 
 def layer_dict(layer: LayerView) -> p.LayerState:
     """One layer: parameters, gradients, velocity, deltas, frozen masks, and Adam's `sW`, `sb`, `tW`, `tb`."""
+    W, b, dW, db, vW, vb, deltaW, deltab, trainable_W, trainable_b, sW, sb, tW, tb = layer  # (one unpacking: per frame)
     out: p.LayerState = {
-        "W": layer.W, "b": layer.b, "dW": layer.dW, "db": layer.db, "vW": layer.velocity_W, "vb": layer.velocity_b,
-        "deltaW": layer.delta_W, "deltab": layer.delta_b, "frozenW": ~layer.trainable_W, "frozenb": ~layer.trainable_b,
+        "W": W, "b": b, "dW": dW, "db": db, "vW": vW, "vb": vb,
+        "deltaW": deltaW, "deltab": deltab, "frozenW": ~trainable_W, "frozenb": ~trainable_b,
     }
-    sW, sb, tW, tb = layer.second_moment_W, layer.second_moment_b, layer.adam_steps_W, layer.adam_steps_b
     if sW is not None and sb is not None and tW is not None and tb is not None:
         out["sW"], out["sb"], out["tW"], out["tb"] = sW, sb, tW, tb
     return out
@@ -42,7 +42,7 @@ def frame_body(view: SessionView, playing: bool, updates_per_second: float | Non
     """A frame without its per-client part (`type`, `seq`, `history`)."""
     return {
         "playing": playing, "updates_per_second": updates_per_second,
-        "step": view.step, "epoch": view.epoch, "phase": view.phase, "hyper": view.hyper.to_dict(),
+        "step": view.step, "epoch": view.epoch, "phase": view.phase, "hyper": view.hyper,
         "layers": [layer_dict(layer) for layer in view.layers], "metrics": view.metrics,
         "trace": trace_dict(view.trace) if view.trace is not None else None,
         "diverged": view.diverged.to_dict() if view.diverged is not None else None,

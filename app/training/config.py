@@ -97,8 +97,12 @@ class HyperState:
     eps: float = field(default=1e-8, metadata={"wire": False})
 
     def to_dict(self) -> dict[str, Any]:
-        return {f.name: getattr(self, f.name) for f in fields(self) if f.metadata.get("wire", True)}
+        """The fields clients see (every frame carries them: the names are looked up once)."""
+        return {name: getattr(self, name) for name in _HYPER_WIRE_FIELDS}
 
     @classmethod
     def wire_fields(cls) -> tuple[str, ...]:
-        return tuple(f.name for f in fields(cls) if f.metadata.get("wire", True))
+        return _HYPER_WIRE_FIELDS
+
+
+_HYPER_WIRE_FIELDS = tuple(f.name for f in fields(HyperState) if f.metadata.get("wire", True))

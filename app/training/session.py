@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import copy
 import time
-from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -132,7 +131,7 @@ class TrainingSession:
     def view(self) -> SessionView:
         """The newest state (the arrays are the session's own: read them before it changes)."""
         layers = layer_views(self.model, self.last_update, self.hyper.optimizer)
-        return SessionView(step=self.step, epoch=self.epoch, phase=self.phase, hyper=replace(self.hyper),
+        return SessionView(step=self.step, epoch=self.epoch, phase=self.phase, hyper=self.hyper.to_dict(),
                            layers=layers, metrics=self.metrics(), trace=self.step_by_step.trace,
                            diverged=self.diverged)
 
