@@ -11,12 +11,14 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from app.nn.model import Model
+from app.nn.optimizers import SLOTS
 from app.training.phases import Trace
 from app.training.rollback import Divergence
 from app.training.updates import LastUpdate
 
-# The optimizer slot drawn as each optimizer's "velocity" (plain SGD has none).
-FIRST_MOMENT = {"momentum": "velocity", "nesterov": "velocity", "adam": "m", "rmsprop": "s"}
+# The optimizer slot drawn as each optimizer's "velocity": its first slot (momentum's
+# v, Adam's m, RMSprop's s; plain SGD has none).
+FIRST_MOMENT = {name: slots[0] for name, slots in SLOTS.items() if slots}
 
 
 class LayerView(NamedTuple):
