@@ -123,6 +123,7 @@ for (const v of [controls, network, output, views.phases, status, room]) v.addEv
 controls.addEventListener("upload", async ({ detail: file }) => {
   let dataset;
   try { dataset = await http.uploadDataset(file); } catch (err) { status.error({ message: err.message }); return; }
+  status.clearError();
   controls.uploaded(file.name);
   intent({ detail: { type: "configure", config: { dataset } } });
 });

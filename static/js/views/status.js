@@ -33,6 +33,12 @@ export class StatusView extends EventTarget {
     clearTimeout(this.errTimer);
     this.errTimer = setTimeout(() => (this.err.hidden = true), 6000);
   }
+
+  /** An error's explanation is put away once what it explained is set right (a good upload after a bad one). */
+  clearError() {
+    clearTimeout(this.errTimer);
+    this.err.hidden = true;
+  }
 }
 
 /** Plain words for a divergence record {step, cause, rollback_step, advice}. */

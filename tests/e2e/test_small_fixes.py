@@ -1,0 +1,24 @@
+"""Small things once seen broken on the page, each checked in a real Chromium."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from test_upload_page import write_animals
+
+pytestmark = pytest.mark.e2e
+
+
+def test_a_good_upload_puts_away_the_error_of_a_bad_one(app, tmp_path: Path):
+    app.open(frames=1)
+    bad = tmp_path / "bad.csv"
+    bad.write_text("a,b,label\n1,2,x\n3,oops,y\n")
+    app.page.set_input_files("#csv-file", str(bad))
+    app.wait("!document.querySelector('#banner-err').hidden")
+    # The browser logs the refused request itself; that line is the expected answer, not a fault.
+    app.errors[:] = [e for e in app.errors if "422" not in e]
+    app.page.set_input_files("#csv-file", str(write_animals(tmp_path / "animals.csv")))
+    app.wait("/dataset=csv-[0-9a-f]{12}/.test(location.hash)")
+    # The good file is in use at once: the bad file's explanation is gone with it.
+    assert app.js("document.querySelector('#banner-err').hidden") is True
