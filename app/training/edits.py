@@ -22,10 +22,8 @@ def set_hyper(hyper: HyperState, model: Model, queue: BatchQueue, field: str, ne
     rechunks the rest of the epoch in `queue`, an optimizer starts `model`'s from rest (no
     velocity or moments carried over). Returns the old value. SessionError for a batch
     larger than the training split."""
-    old, n = getattr(hyper, field), queue.n_train
-    if field == "batch_size" and new > n:
-        raise SessionError(f"batch_size must be between 1 and the {n} training points (got {new})",
-                           field="batch_size", value=new, allowed=f"1 to {n}")
+    old = getattr(hyper, field)
+    check_hyper(queue, field, new)
     setattr(hyper, field, new)
     if field == "batch_size":
         queue.rechunk(new)
@@ -33,6 +31,14 @@ def set_hyper(hyper: HyperState, model: Model, queue: BatchQueue, field: str, ne
         model.optimizer = new
         model.reset_optimizer()
     return old
+
+
+def check_hyper(queue: BatchQueue, field: str, new: Any) -> None:
+    """SessionError if `new` cannot be set now: a batch larger than the training split."""
+    n = queue.n_train
+    if field == "batch_size" and new > n:
+        raise SessionError(f"batch_size must be between 1 and the {n} training points (got {new})",
+                           field="batch_size", value=new, allowed=f"1 to {n}")
 
 
 def _layer(params: Params, layer: int) -> dict[str, np.ndarray]:

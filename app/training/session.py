@@ -228,7 +228,11 @@ class TrainingSession:
     # ----------------------------------------------------------------- changes
 
     def set_hyper(self, changes: dict[str, Any]) -> list[dict[str, Any]]:
-        """Apply hyperparameter changes live and log each one. Returns the log entries."""
+        """Apply hyperparameter changes live and log each one. Returns the log entries.
+        All or nothing: a change that cannot be made (SessionError) leaves every field as it was."""
+        for field, new in changes.items():
+            if new is not None:
+                edits.check_hyper(self.queue, field, new)
         self._checkpoint()
         logged = []
         for field, new in changes.items():

@@ -80,6 +80,16 @@ def test_batch_size_above_the_training_set_is_refused(make_session) -> None:
     assert s.set_hyper({"batch_size": 250})[0]["new"] == 250
 
 
+def test_a_refused_change_leaves_every_field_of_the_message_as_it_was(make_session) -> None:
+    """All or nothing: the valid lr in the same message is neither set nor logged."""
+    s = make_session()
+    version, changes = s.version, s.history.change_count
+    with pytest.raises(SessionError):
+        s.set_hyper({"lr": 0.1, "momentum": 0.5, "batch_size": 251})
+    assert (s.hyper.lr, s.hyper.momentum, s.hyper.batch_size) == (0.03, 0.9, 10)
+    assert s.history.change_count == changes and s.version == version
+
+
 @pytest.mark.parametrize("optimizer", ["momentum", "nesterov", "sgd"])
 def test_lr_and_momentum_change_mid_run_apply_to_the_next_update(make_session, copy_params, optimizer) -> None:
     """w_new = w - lr * v with v = mu * v_old + g, at the *new* lr and mu (optimizers.py)."""
