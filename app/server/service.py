@@ -110,9 +110,6 @@ class Service:
         except ValueError as exc:
             raise ServiceError(422, p.ErrorMessage(code="invalid", request=request, field="config",
                                                    message=str(exc))) from None
-        s = live.session
-        if s.hyper.batch_size > s.data.n("train"):
-            s.hyper.batch_size = s.data.n("train")
         if updates_per_second is not None:
             live.updates_per_second = updates_per_second
         if playing:

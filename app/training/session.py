@@ -72,6 +72,7 @@ class TrainingSession:
     def _use(self, built: Built) -> None:
         """Train the network `built` from the configuration, from its initial weights."""
         self.data, self.spec, self.task, self.Y = built.data, built.spec, built.task, built.Y
+        self.hyper.batch_size = min(self.hyper.batch_size, self.data.n("train"))  # a batch is at most the data
         self._start(Model(self.spec, built.params, optimizer=self.hyper.optimizer))
 
     def _start(self, model: Model) -> None:
@@ -249,7 +250,6 @@ class TrainingSession:
         history; a configuration that does not fit (SessionError) leaves the session as it was."""
         self.config, built = reconfigure(self.config, changes)
         self._use(built)
-        self.hyper.batch_size = min(self.hyper.batch_size, self.data.n("train"))
 
     def reset(self, same_weights: bool = True) -> None:
         """Train again from this run's initial weights, or from newly drawn ones ("New weights")."""

@@ -295,3 +295,9 @@ def test_configure_clamps_the_batch_size_to_the_new_training_set(make_session) -
     s.configure({"n_points": 100})
     assert s.data.n("train") == 50 and s.hyper.batch_size == 50
     assert s.advance(2) == 2 and s.epoch == 2
+
+
+def test_a_new_session_clamps_the_batch_size_to_its_training_set(make_session) -> None:
+    s = make_session({"batch_size": 200}, n_points=100)
+    assert s.data.n("train") == 50 and s.hyper.batch_size == 50
+    assert s.advance(1) == 1 and s.epoch == 1
