@@ -22,3 +22,15 @@ def test_a_good_upload_puts_away_the_error_of_a_bad_one(app, tmp_path: Path):
     app.wait("/dataset=csv-[0-9a-f]{12}/.test(location.hash)")
     # The good file is in use at once: the bad file's explanation is gone with it.
     assert app.js("document.querySelector('#banner-err').hidden") is True
+
+
+
+def test_a_hidden_neurons_tooltip_names_it_once(app):
+    app.open(frames=1)
+    app.pause()
+    tip = app.page.locator("#tooltip")
+    app.page.locator('.node[data-key="n:1:1"]').hover()
+    app.wait("!document.querySelector('#tooltip').hidden && document.querySelector('#tooltip .tt-head') !== null")
+    head = tip.locator(".tt-head").first.inner_text()
+    assert head.startswith("Neuron 1.2"), head
+    assert "neuron neuron" not in tip.inner_text().lower()

@@ -86,7 +86,8 @@ export function nodeView(ctx, frame, c, k) {
   }
   const b = frame?.layers?.[l]?.b?.[k];
   return frag(
-    h("div", { class: "tt-head" }, "Neuron ", h("b", null, name), " ", h("span", { class: "muted" }, `(${act})`)),
+    // A hidden neuron's name already says "neuron": the head names it once.
+    h("div", { class: "tt-head" }, "Neuron ", h("b", null, c < ctx.sizes.length - 1 ? `${c}.${k + 1}` : name), " ", h("span", { class: "muted" }, `(${act})`)),
     h("table", { class: "tt-table" }, h("tbody", null, row("bias b", b ?? NaN))), trace,
     h("div", { class: "tt-foot" }, "Its map over the plane shows in the output view. Click or press Enter to edit its bias or freeze it."));
 }
