@@ -34,3 +34,20 @@ def test_a_hidden_neurons_tooltip_names_it_once(app):
     head = tip.locator(".tt-head").first.inner_text()
     assert head.startswith("Neuron 1.2"), head
     assert "neuron neuron" not in tip.inner_text().lower()
+
+
+def test_the_first_phase_step_shows_the_mini_batch_loss(app):
+    app.open("playing=false", frames=1)
+    assert app.frame()["step"] == 0 and app.frame()["playing"] is False
+    app.page.select_option("#step-unit", "phase")
+    app.page.locator("body").click(position={"x": 5, "y": 880})
+    app.page.keyboard.press("ArrowRight")  # forward
+    app.wait("paramlab.frame.phase === 'forward'")
+    app.page.keyboard.press("ArrowRight")  # loss
+    app.wait("paramlab.frame.phase === 'loss' && paramlab.frame.trace && paramlab.frame.trace.loss !== undefined")
+    batch_loss = app.js("paramlab.frame.trace.batch_loss")
+    assert isinstance(batch_loss, float) and batch_loss > 0
+    app.settle()
+    text = app.page.locator(".phase-body").inner_text()
+    shown = text.split("Mean loss of the mini-batch:")[1].strip().rstrip(".")
+    assert shown != "—" and float(shown) == pytest.approx(batch_loss, rel=1e-3), text

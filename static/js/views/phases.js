@@ -62,7 +62,7 @@ export class PhasesView extends EventTarget {
     } else if (phase === "loss") {
       parts = [h("p", null, "Prediction ", h("b", null, "ŷ = ", nums(t.output)), ", target ", h("b", null, "t = ", targets(t)),
         ", loss of this sample ", formula(LOSS_FORMULA[ctx.task] || ""), " = ", h("b", null, num(t.loss)),
-        ". Mean loss of the mini-batch: ", h("b", null, num(frame.metrics?.batch_loss)), ".")];
+        ". Mean loss of the mini-batch: ", h("b", null, num(t.batch_loss)), ".")];   // this batch's, from the trace (metrics hold the last finished step's)
     } else if (phase === "backward") {
       parts = [h("p", null, "The error flows back: ", formula("dL/dz"), " of every neuron for this sample, and the mini-batch gradient ",
         formula("dL/dw"), " on every edge (edges now show gradients; hover one for its numbers)."),
