@@ -51,3 +51,20 @@ def test_the_first_phase_step_shows_the_mini_batch_loss(app):
     text = app.page.locator(".phase-body").inner_text()
     shown = text.split("Mean loss of the mini-batch:")[1].strip().rstrip(".")
     assert shown != "—" and float(shown) == pytest.approx(batch_loss, rel=1e-3), text
+
+
+def test_a_chart_legend_shows_the_hovered_step_and_no_dash_otherwise(app):
+    app.open(frames=5)
+    app.wait("paramlab.frame.step > 30")
+    app.pause()
+    app.wait("document.querySelector('.chart-loss .u-legend .u-series .u-value') !== null")
+    legend_step = "document.querySelector('.chart-loss .u-legend .u-series .u-value')"
+    # Nothing hovered: no value is shown as a dash.
+    app.settle()
+    assert app.js(f"{legend_step}.offsetParent === null || {legend_step}.textContent !== '—'")
+    box = app.page.locator(".chart-loss .u-over").bounding_box()
+    app.page.mouse.move(box["x"] + box["width"] * 0.6, box["y"] + box["height"] / 2)
+    app.wait(f"{legend_step}.offsetParent !== null && /^[0-9]+$/.test({legend_step}.textContent)", timeout=5000)
+    app.page.mouse.move(5, 5)
+    app.settle()
+    assert app.js(f"{legend_step}.offsetParent === null || {legend_step}.textContent !== '—'")

@@ -37,7 +37,8 @@ export class ChartsView {
   }
 
   makePlot(el, yLabel, names) {
-    const exactValue = (u, v) => (v === null || v === undefined ? "—" : String(v));
+    // Nothing hovered (idx null): the legend shows names only, not a column of dashes.
+    const exactValue = (u, v, si, idx) => (idx === null || idx === undefined ? "" : v === null || v === undefined ? "—" : String(v));
     const big = document.documentElement.classList.contains("presenter");
     const font = `${big ? 15 : 11}px system-ui, sans-serif`;
     el.textContent = "";
