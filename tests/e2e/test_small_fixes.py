@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from test_upload_page import write_animals
+from support.samples import write_animals
 
 pytestmark = pytest.mark.e2e
 
@@ -68,3 +68,13 @@ def test_a_chart_legend_shows_the_hovered_step_and_no_dash_otherwise(app):
     app.page.mouse.move(5, 5)
     app.settle()
     assert app.js(f"{legend_step}.offsetParent === null || {legend_step}.textContent !== '—'")
+
+
+def test_noise_training_share_and_seed_are_data_settings_not_hyperparameters(app):
+    app.open(frames=1)
+    chip = "(id) => document.querySelector(`label[for=${id}]`).parentElement.querySelector('.chip')"
+    for field in ("noise", "train_ratio", "seed"):
+        kind = app.js(f"(({chip})('{field}')).className + ' ' + (({chip})('{field}')).textContent")
+        assert kind == "chip data data setting", (field, kind)
+    for field in ("lr", "momentum", "batch_size", "dropout"):
+        assert app.js(f"(({chip})('{field}')).textContent") == "hyperparameter", field

@@ -2,20 +2,7 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
-import numpy as np
-
-
-def write_animals(path: Path) -> Path:
-    """Fish have fins and gills; `body_length_cm` is noise; `vertebrate` never varies."""
-    rng = np.random.default_rng(5)
-    rows = ["body_length_cm,fin_count,vertebrate,kind"]
-    for i in range(240):
-        fish = i % 2
-        rows.append(f"{rng.normal(50, 20):.1f},{rng.integers(3, 8) if fish else 0},1,{'fish' if fish else 'mammal'}")
-    path.write_text("\n".join(rows) + "\n")
-    return path
+from support.samples import write_animals
 
 
 def test_an_uploaded_csv_trains_and_names_its_inputs(app, tmp_path):
