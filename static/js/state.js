@@ -42,7 +42,7 @@ export function stateProps(vocab) {
     num("beta1", "hyper"),
     num("beta2", "hyper"),
     num("rho", "hyper"),
-    { name: "playing", type: "bool", group: "ui", def: true },
+    { name: "playing", type: "bool", group: "ui", def: false },  // opens paused: the class sees the untrained network
     { name: "show_test", type: "bool", group: "ui", def: false },
     { name: "edges", type: "enum", group: "ui", def: "weights", values: EDGE_MODES },
     { name: "presenter", type: "bool", group: "ui", def: false },

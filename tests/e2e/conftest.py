@@ -64,6 +64,10 @@ class App:
         self.page.on("pageerror", lambda e: self.errors.append(f"uncaught: {e}"))
 
     def open(self, hash_: str = "", frames: int = 1, path: str = "/") -> App:
+        # The page opens paused; most tests watch it train, so their link says play unless
+        # it says otherwise (test_page.py checks the paused default with a bare URL).
+        if path == "/" and "playing=" not in hash_:
+            hash_ = f"{hash_}&playing=true" if hash_ else "playing=true"
         self.page.goto(f"{self.server.url}{path}{'#' + hash_ if hash_ else ''}")
         # A fresh page: count from zero (a paused session sends a single frame).
         self.wait(f"window.paramlab && paramlab.stats.framesDrawn >= {frames}")
