@@ -47,7 +47,7 @@ const views = {
   controls: new ControlsView(state, vocab),
   network: new NetworkView($("network"), tooltip),
   output: new OutputView($("output")),
-  charts: new ChartsView($("charts")),
+  charts: new ChartsView($("charts"), Object.keys(vocab.defaults.hyper)),
   phases: new PhasesView($("phases")),
   params: new ParamsPanel($("params")),
   status,

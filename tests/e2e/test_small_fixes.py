@@ -78,3 +78,21 @@ def test_noise_training_share_and_seed_are_data_settings_not_hyperparameters(app
         assert kind == "chip data data setting", (field, kind)
     for field in ("lr", "momentum", "batch_size", "dropout"):
         assert app.js(f"(({chip})('{field}')).textContent") == "hyperparameter", field
+
+
+def test_a_weight_typed_by_hand_is_a_parameter_edit_not_a_hyperparameter_change(app):
+    app.open("playing=false", frames=1)
+    assert app.page.locator(".edits-log").is_hidden()
+    app.page.locator(".bias").first.click()
+    editor = app.page.get_by_role("dialog")
+    editor.get_by_label("New value").fill("0.625")
+    editor.get_by_role("button", name="Set").click()
+    app.wait("document.querySelectorAll('.edits-log li').length === 1")
+    assert "b[0][0]" in app.page.locator(".edits-log li").first.get_attribute("title")
+    assert app.page.locator(".edits-log").is_visible()
+    assert app.js("document.querySelectorAll('.changes-log li').length") == 0
+    # A hyperparameter still goes to its own log.
+    app.page.keyboard.press("Escape")
+    app.page.locator("#optimizer").select_option("adam")
+    app.wait("document.querySelectorAll('.changes-log li').length === 1")
+    assert app.js("document.querySelectorAll('.edits-log li').length") == 1

@@ -23,11 +23,15 @@ function decimate(cols, n) {
 }
 
 export class ChartsView {
-  constructor(root) {
+  /** hyperFields: the names of the hyperparameters (the vocabulary's); any other change is a parameter edit. */
+  constructor(root, hyperFields) {
     this.root = root;
     this.lossEl = root.querySelector(".chart-loss");
     this.accEl = root.querySelector(".chart-acc");
     this.logEl = root.querySelector(".changes-log");
+    this.editsEl = root.querySelector(".edits-log");
+    this.editsHead = root.querySelector(".edits-head");
+    this.hyperFields = new Set(hyperFields);
     this.cols = null; this.changes = []; this.live = null;
     this.dirty = false; this.lastFlush = 0; this.flushes = 0;
     this.lossPlot = this.makePlot(this.lossEl, "loss", ["Training loss", "Test loss", "Validation loss"]);
@@ -61,7 +65,8 @@ export class ChartsView {
   reset() {
     this.cols = { step: [], trainLoss: [], testLoss: [], valLoss: [], trainAcc: [], testAcc: [], valAcc: [] };
     this.changes = []; this.live = null; this.dirty = true;
-    this.logEl.textContent = "";
+    this.logEl.textContent = ""; this.editsEl.textContent = "";
+    this.editsEl.hidden = this.editsHead.hidden = true;
     this.flush(true);
   }
 
@@ -90,7 +95,17 @@ export class ChartsView {
     }
   }
 
+  /** A hyperparameter change goes to its log; a weight or bias typed by hand to the parameter edits. */
   logChanges(list) {
+    const hyper = list.filter((ch) => this.hyperFields.has(ch.field));
+    const edits = list.filter((ch) => !this.hyperFields.has(ch.field));
+    this.prependTo(this.logEl, hyper);
+    this.prependTo(this.editsEl, edits);
+    if (edits.length) this.editsEl.hidden = this.editsHead.hidden = false;
+  }
+
+  prependTo(ul, list) {
+    if (!list.length) return;
     const frag = document.createDocumentFragment();
     for (const ch of list) {
       const li = document.createElement("li");
@@ -98,8 +113,8 @@ export class ChartsView {
       li.title = `${ch.field}: ${ch.old} → ${ch.new} at step ${ch.step}`;
       frag.appendChild(li);
     }
-    this.logEl.prepend(...Array.from(frag.childNodes).reverse());
-    while (this.logEl.children.length > 60) this.logEl.lastChild.remove();
+    ul.prepend(...Array.from(frag.childNodes).reverse());
+    while (ul.children.length > 60) ul.lastChild.remove();
   }
 
   /** The current metrics as a live point after the last epoch row. */
