@@ -96,3 +96,19 @@ def test_a_weight_typed_by_hand_is_a_parameter_edit_not_a_hyperparameter_change(
     app.page.locator("#optimizer").select_option("adam")
     app.wait("document.querySelectorAll('.changes-log li').length === 1")
     assert app.js("document.querySelectorAll('.edits-log li').length") == 1
+
+
+
+def test_a_change_marker_label_is_drawn_inside_the_plot_not_over_the_axis(app):
+    app.open("playing=false", frames=1)
+    app.page.locator("#optimizer").select_option("adam")   # at step 0: the marker sits on the plot's left edge
+    app.wait("paramlab.markerCount() === 1")
+    app.settle()
+    # The label's purple (#5b2d8e) must not reach into the y axis's strip (the left 40 CSS pixels).
+    purple_in_axis = app.js("""(() => {
+        const cv = document.querySelector('.chart-loss canvas'), dpr = cv.width / cv.clientWidth;
+        const w = Math.floor(40 * dpr), d = cv.getContext('2d').getImageData(0, 0, w, cv.height).data;
+        let n = 0;
+        for (let i = 0; i < d.length; i += 4) if (d[i] < 130 && d[i + 1] < 90 && d[i + 2] > 110 && d[i + 2] - d[i + 1] > 50) n++;
+        return n; })()""")
+    assert purple_in_axis == 0

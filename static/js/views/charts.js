@@ -170,6 +170,7 @@ export class ChartsView {
     const fs = document.documentElement.classList.contains("presenter") ? 14 : 11;
     g.font = `${fs * dpr}px system-ui, sans-serif`;
     g.textBaseline = "top";
+    g.textAlign = "left";   // uPlot leaves the axes' alignment ("right" after the y axis) in the context
     groups.forEach((gr, n) => {
       const x = Math.round(gr.x2);
       if (x < u.bbox.left - 1 || x > u.bbox.left + u.bbox.width + 1) return;
@@ -177,7 +178,9 @@ export class ChartsView {
       g.beginPath(); g.moveTo(x, top); g.lineTo(x, top + h); g.stroke();
       const text = changeLabel(gr.field, gr.old, gr.new);
       const tw = g.measureText(text).width;
-      const tx = Math.min(x + 3 * dpr, u.bbox.left + u.bbox.width - tw - 2);
+      // Right of its marker where it fits, else left of the plot's right edge, and never
+      // left of the plot: a label is read whole, not cut at the canvas edge.
+      const tx = Math.max(u.bbox.left + 2, Math.min(x + 3 * dpr, u.bbox.left + u.bbox.width - tw - 2));
       const ty = top + 2 * dpr + (n % 3) * (fs + 3) * dpr;
       g.fillStyle = "rgba(255,255,255,0.85)"; g.fillRect(tx - 2, ty - 1, tw + 4, (fs + 2) * dpr);
       g.fillStyle = "#5b2d8e"; g.fillText(text, tx, ty);
