@@ -5,19 +5,11 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from support.samples import animals_csv
 
 from app.data.csv_import import DataError
 from app.server.storage import MemoryStore
 from app.training import custom_data
-
-
-def animals_csv(seed: int = 0, n: int = 60) -> str:
-    rng = np.random.default_rng(seed)
-    rows = ["size,colour,animal"]
-    for _ in range(n):
-        size, colour = rng.normal(), rng.normal()
-        rows.append(f"{size:.4f},{colour:.4f},{'dog' if size > 0 else 'cat'}")
-    return "\n".join(rows) + "\n"
 
 
 @pytest.fixture
@@ -38,7 +30,7 @@ def plant(store: MemoryStore, name: str, text: str) -> None:
 
 
 def test_a_name_taken_by_another_file_is_not_overwritten(library, store) -> None:
-    mine, theirs = animals_csv(0), animals_csv(1)
+    mine, theirs = animals_csv(n=60, seed=0), animals_csv(n=60, seed=1)
     taken = custom_data.name_for(mine)
     plant(store, taken, theirs)
     name, _ = library.add(mine)
@@ -49,7 +41,7 @@ def test_a_name_taken_by_another_file_is_not_overwritten(library, store) -> None
 
 
 def test_when_every_name_of_a_text_is_taken_the_upload_is_refused(library, store) -> None:
-    mine, theirs = animals_csv(0), animals_csv(1)
+    mine, theirs = animals_csv(n=60, seed=0), animals_csv(n=60, seed=1)
     for attempt in range(custom_data.MAX_ATTEMPTS):
         plant(store, custom_data.name_for(mine, attempt), theirs)
     with pytest.raises(DataError, match="taken by other files"):
