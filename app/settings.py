@@ -6,6 +6,10 @@ Lists are given as JSON, for example `PARAMLAB_ALLOWED_HOSTS='["paramlab.school.
 
 from __future__ import annotations
 
+import ipaddress
+from urllib.parse import urlsplit
+
+from pydantic import field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -16,6 +20,14 @@ class Settings(BaseSettings):
 
     host: str = "127.0.0.1"
     port: int = 8000
+    # The address students open when a reverse proxy stands in front of the server, for
+    # example "https://paramlab.school.example": then it is the base of every room link,
+    # and the server answers to its host name. Unset, room links use the machine's own
+    # network addresses (`paramlab --classroom`).
+    public_url: str | None = None
+    # The machine's network addresses students can reach, instead of those its network
+    # interfaces list: for a container whose own addresses are not the host's, or tests.
+    network_addresses: list[str] | None = None
     # Sessions held in memory at once. When full, the session nobody has watched for
     # longest leaves memory (it stays in the store) to make room; only when every
     # session is watched is a new one refused, with a message.
@@ -87,3 +99,32 @@ class Settings(BaseSettings):
     # ---- slow HTTP clients
     # A request whose headers or body stall for this long is answered 408 and closed.
     http_timeout_seconds: float = 15.0
+
+    @field_validator("public_url")
+    @classmethod
+    def _public_url(cls, value: str | None) -> str | None:
+        """An http(s) base URL with a host and no query or fragment; kept without its final slash."""
+        if value is None or not value.strip():  # PARAMLAB_PUBLIC_URL= (empty) leaves it unset
+            return None
+        allowed = ("an http:// or https:// URL with a host name, and no user name, query or fragment, "
+                   "such as https://paramlab.school.example")
+        try:
+            parts = urlsplit(value.strip())
+            _ = parts.port  # a port that is not a number from 0 to 65535 raises ValueError
+        except ValueError as exc:
+            raise ValueError(f"PARAMLAB_PUBLIC_URL must be {allowed} (got {value!r}: {exc})") from None
+        if (parts.scheme not in ("http", "https") or not parts.hostname or parts.query or parts.fragment
+                or "?" in value or "#" in value or parts.username is not None or " " in value.strip()):
+            raise ValueError(f"PARAMLAB_PUBLIC_URL must be {allowed} (got {value!r})")
+        return value.strip().rstrip("/")
+
+    @field_validator("network_addresses")
+    @classmethod
+    def _network_addresses(cls, value: list[str] | None) -> list[str] | None:
+        for address in value or []:
+            try:
+                ipaddress.ip_address(address.split("%")[0])
+            except ValueError:
+                raise ValueError(f"PARAMLAB_NETWORK_ADDRESSES must list IP addresses such as \"192.168.1.20\" "
+                                 f"(got {address!r})") from None
+        return value

@@ -17,18 +17,17 @@ request comes from, and the content type of what changes state.
 from __future__ import annotations
 
 import ipaddress
-import logging
 import socket
 from collections.abc import Iterable
+from urllib.parse import urlsplit
 
 from starlette.datastructures import Headers
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from app import protocol as p
+from app.server.reach import ListAddresses, address_lister, listens_beyond_loopback
 from app.settings import Settings
-
-log = logging.getLogger("paramlab.guard")
 
 LOOPBACK_NAMES = {"localhost", "127.0.0.1", "::1"}
 STATE_CHANGING = {"POST", "PUT", "PATCH", "DELETE"}
@@ -46,19 +45,11 @@ def is_loopback(host: str) -> bool:
         return False
 
 
-def machine_names() -> set[str]:
-    """This machine's host names and the addresses of its network interfaces."""
+def machine_names(addresses: Iterable[str]) -> set[str]:
+    """This machine's host names, and `addresses` (its network interfaces' addresses, from reach.py)."""
     names = {socket.gethostname(), socket.getfqdn()}
     names |= {f"{n}.local" for n in list(names) if n and "." not in n}
-    try:
-        import ifaddr
-
-        for adapter in ifaddr.get_adapters():
-            for ip in adapter.ips:
-                address = ip.ip if isinstance(ip.ip, str) else ip.ip[0]
-                names.add(address.split("%")[0])
-    except Exception:
-        log.warning("could not list this machine's network addresses")
+    names |= set(addresses)
     return {n.lower() for n in names if n}
 
 
@@ -75,11 +66,18 @@ def host_name(header: str) -> str:
 class HostPolicy:
     """The names this server answers to."""
 
-    def __init__(self, settings: Settings, interfaces: Iterable[str] | None = None) -> None:
+    def __init__(self, settings: Settings, interfaces: Iterable[str] | None = None,
+                 list_addresses: ListAddresses | None = None) -> None:
+        """interfaces: the machine's names and addresses (else its host names and what
+        `list_addresses`, or the settings, list)."""
         self.any = "*" in settings.allowed_hosts
         names = set(LOOPBACK_NAMES) | {host_name(h) for h in settings.allowed_hosts if h != "*"}
-        if not is_loopback(settings.host):
-            names |= set(interfaces) if interfaces is not None else machine_names()
+        if settings.public_url:  # the proxy's name, as if in allowed_hosts
+            names.add(str(urlsplit(settings.public_url).hostname))
+        if listens_beyond_loopback(settings.host):
+            if interfaces is None:
+                interfaces = machine_names((list_addresses or address_lister(settings))())
+            names |= set(interfaces)
             if settings.host not in ("0.0.0.0", "::", ""):
                 names.add(host_name(settings.host))
         self.names = names

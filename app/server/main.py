@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import re
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -20,8 +21,9 @@ from starlette.routing import Match
 
 from app import protocol as p
 from app.nn import fast
-from app.server import api, uploads
-from app.server.guard import HostPolicy, RequestGuard
+from app.protocol.reach import Reach
+from app.server import api, reach, uploads
+from app.server.guard import HostPolicy, RequestGuard, host_name, is_loopback
 from app.server.headers import SecurityHeaders
 from app.server.quotas import Quotas
 from app.server.registry import Registry
@@ -89,8 +91,27 @@ def routing_error(request: Request, exc: StarletteHTTPException) -> p.ErrorMessa
     return p.ErrorMessage(code="invalid", message=f"{where}: {exc.detail}")
 
 
-def create_app(settings: Settings | None = None) -> FastAPI:
+# A Host header as a browser sends it: a name or an address ('[fd00::5]' for IPv6), maybe a port.
+HOST_HEADER = re.compile(r"(?P<name>\[[0-9a-f:.]+\]|[0-9a-z.-]+)(?::(?P<port>[0-9]{1,5}))?")
+
+
+def page_base(request: Request, policy: HostPolicy) -> str | None:
+    """The base URL the page was opened on, when that is a non-loopback name this server answers to."""
+    header = request.headers.get("host", "")
+    match = HOST_HEADER.fullmatch(header.strip().lower())
+    if match is None or is_loopback(host_name(header)) or not policy.host_allowed(header):
+        return None
+    scheme = request.url.scheme
+    port = int(match["port"]) if match["port"] else {"https": 443}.get(scheme, 80)
+    return reach.base_url(match["name"].strip("[]"), port, scheme)
+
+
+def create_app(settings: Settings | None = None, list_addresses: reach.ListAddresses | None = None) -> FastAPI:
+    """list_addresses: lists the machine's network addresses (tests give made-up ones);
+    by default the settings' `network_addresses`, else the interfaces' own."""
     settings = settings or Settings()
+    list_addresses = list_addresses or reach.address_lister(settings)
+    policy = HostPolicy(settings, list_addresses=list_addresses)
     store = make_store(settings)
     registry = Registry(settings.max_sessions, store)
     # Uploaded datasets live in the same store as the sessions that use them
@@ -150,6 +171,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         """Every name a configuration may use with its label, the page's slider ranges, and the limits."""
         return JSONResponse(p.vocabulary.document(), headers={"Cache-Control": "public, max-age=3600"})
 
+    @app.get("/api/reach", tags=["classroom"], summary="Where students can reach this server",
+             responses=api.ERRORS, dependencies=[Depends(api.known_query)])
+    async def where_students_reach(request: Request) -> Reach:
+        """The base URLs students' devices can open, best first, for a room's join link and QR code:
+        the public URL when set (PARAMLAB_PUBLIC_URL), else this machine's network addresses, the one the
+        page was opened on first. A server listening on loopback only has none, and says what to run instead."""
+        addresses = await asyncio.to_thread(list_addresses)  # listing interfaces is a system call
+        port = request.scope["server"][1] if request.scope.get("server") else settings.port
+        return reach.describe(settings, addresses, port, page_base(request, policy))
+
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)
     def index(request: Request) -> HTMLResponse:
         return templates.TemplateResponse(request, "index.html", {"static_url": "/static"})
@@ -161,7 +192,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             "static_url": "/static", "title": app.title, "openapi_url": app.openapi_url})
 
     app.add_middleware(api.BodyLimit, timeout=settings.http_timeout_seconds)
-    app.add_middleware(RequestGuard, policy=HostPolicy(settings))
+    app.add_middleware(RequestGuard, policy=policy)
     app.add_middleware(SecurityHeaders, frame_ancestors=settings.frame_ancestors)
     app.include_router(api.router)
     app.include_router(uploads.router)
