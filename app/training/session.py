@@ -16,6 +16,7 @@ one object of each and says when to use it.
     updates          the update runner: the fast or the reference path, to a deadline
     step_by_step     step-by-step mode: one update phase by phase, and its trace
     rollback         the rollback point and the divergence guard
+    early_stopping   the watch over a metric that stops a run that no longer improves
     edits            setting and freezing single parameters
     metrics          loss and accuracy per split, computed once per state
     history          metrics per update and epoch, and the log of changes
@@ -37,11 +38,12 @@ from app.nn.network import forward
 from app.training import edits, metrics, model_document
 from app.training.build import Built, architecture, batch_queue, build, dropout_rng, new_weights, reconfigure
 from app.training.config import HyperState, RunConfig
+from app.training.early_stopping import EarlyStopping, StopRule
 from app.training.errors import SessionError, out_of_range
 from app.training.history import History
 from app.training.metrics import Metrics, MetricsCache
 from app.training.phases import UpdateContext
-from app.training.rollback import Divergence, DivergenceGuard, RollbackPoint
+from app.training.rollback import Checkpoint, Divergence, DivergenceGuard, RollbackPoint
 from app.training.step_by_step import StepByStep
 from app.training.updates import Clock, LastUpdate, UpdateRunner, Updates
 from app.training.view import SessionView, layer_views
@@ -62,12 +64,15 @@ class TrainingSession:
     fast: bool = True
 
     def __init__(self, config: RunConfig | None = None, hyper: HyperState | None = None,
-                 clock: Clock = time.perf_counter) -> None:
+                 clock: Clock = time.perf_counter, built: Built | None = None) -> None:
+        """`built`: data, network and weights built already (a trial on other splits of
+        the data, see `trials`); by default built from `config`."""
         self.config = config or RunConfig()
         self.hyper = hyper or HyperState()
         self._version = 0
         self._runner = UpdateRunner(clock)
-        self._use(build(self.config))
+        self._stop_rule: StopRule | None = None
+        self._use(built if built is not None else build(self.config))
 
     def _use(self, built: Built) -> None:
         """Train the network `built` from the configuration, from its initial weights."""
@@ -90,6 +95,8 @@ class TrainingSession:
         self._metrics = MetricsCache()
         self.step_by_step = StepByStep()
         self.last_update = LastUpdate(model.params)
+        self.early_stopping: EarlyStopping[RollbackPoint] | None = (
+            EarlyStopping(self._stop_rule) if self._stop_rule is not None else None)
         self._version += 1
         self._guard.move_point(self.model, self.metrics()["train_loss"])
 
@@ -159,11 +166,18 @@ class TrainingSession:
 
     # ---------------------------------------------------------------- training
 
+    @property
+    def stopped_early(self) -> bool:
+        """Whether early stopping stopped the run (it trains no more until the best state is
+        restored or the rule changes)."""
+        return self.early_stopping is not None and self.early_stopping.stopped is not None
+
     def advance(self, n_updates: int, deadline: float | None = None) -> int:
         """Run up to `n_updates` updates (stopping at `deadline`, a time of the session's
         clock); an update step-by-step mode left half done is completed first and counts
-        as one. Returns how many ran. Stops early, paused, when the run diverges."""
-        if self.diverged is not None or n_updates < 1:
+        as one. Returns how many ran. Stops at an epoch's end when early stopping says so,
+        and, paused, when the run diverges."""
+        if self.diverged is not None or self.stopped_early or n_updates < 1:
             return 0
         done = self.finish_pending()
         if self.diverged is None:
@@ -224,7 +238,14 @@ class TrainingSession:
             row = self.metrics()
             self.history.record_epoch(self.step, self.epoch, row)
             self._guard.epoch_end(self.model, self.version, row["train_loss"])
+            if self.early_stopping is not None and self.diverged is None:
+                stop = self.early_stopping.epoch_end(self.epoch, self.step, row, lambda: self._point(row))
+                return not stop
         return self.diverged is None
+
+    def _point(self, row: Metrics) -> RollbackPoint:
+        """The state now, with the rest of its epoch: a point to come back to exactly."""
+        return RollbackPoint(Checkpoint(self.model, self._buffers), self.step, list(self.queue), row["train_loss"])
 
     # ----------------------------------------------------------------- changes
 
@@ -285,6 +306,31 @@ class TrainingSession:
         self.history.truncate(point.step)
         self.step_by_step.leave()
         self.last_update = LastUpdate(self.params)
+        self._version += 1
+        return point.step
+
+    def set_early_stopping(self, rule: StopRule | None) -> None:
+        """Watch `rule`'s metric from the next epoch's end on (None: train on without a watch).
+        A new rule starts a new watch: the best so far is measured again."""
+        self._stop_rule = rule
+        self.early_stopping = EarlyStopping(rule) if rule is not None else None
+        self._version += 1
+
+    def restore_best(self) -> int:
+        """Go back to the best epoch early stopping saw, exactly (weights, optimizer state,
+        counters, the rest of that epoch); the history after it is dropped and the watch
+        goes on from there. Returns its step; SessionError when there is none."""
+        watch = self.early_stopping
+        if watch is None or watch.best is None:
+            raise SessionError("no best state to restore: turn early stopping on and train an epoch first",
+                               code="invalid", field="type", value="restore_best")
+        point = watch.best.state
+        self.model = point.model.restore()
+        self.queue.replace(point.queue)
+        self.history.truncate(point.step)
+        self.step_by_step.leave()
+        self.last_update = LastUpdate(self.params)
+        watch.stopped, watch.waited = None, 0
         self._version += 1
         return point.step
 
