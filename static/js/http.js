@@ -1,6 +1,7 @@
 // The only module that talks to the server over HTTP, as socket.js is the only
 // one on the websocket: the vocabulary the page's controls are built from, CSV
-// uploads, and the addresses of a session's downloads. A request carries the
+// uploads, where students can reach the server, and the addresses of a
+// session's downloads. A request carries the
 // teacher key of the page's own session when this browser holds one.
 
 export class Http {
@@ -51,6 +52,16 @@ export class Http {
     if (!reply.ok) throw new Error(`${file.name}: ${body?.message ?? reply.statusText}. Allowed: ${body?.allowed ?? "a CSV file"}.`);
     return body.dataset;
   }
+}
+
+/**
+ * Where students can reach this server (GET /api/reach): {public_url, urls (best
+ * first), reachable, advice}. Rejects with an Error when the server does not say.
+ */
+export async function studentReach() {
+  const reply = await fetch("/api/reach", { credentials: "same-origin" });
+  if (!reply.ok) throw new Error(`The server did not say where students can reach it (HTTP ${reply.status}).`);
+  return reply.json();
 }
 
 /** The download links of a session: its model JSON and its history CSV. */
