@@ -6,6 +6,10 @@ import { fmt } from "../format.js";
 
 export const MODE_KEYS = { weights: ["W", "b"], gradients: ["dW", "db"], velocity: ["vW", "vb"], updates: ["deltaW", "deltab"] };
 const LABEL_MAX_EDGES = 40;
+// Places tried along an edge for its value label (curve parameter, middle first), and the clear space
+// kept around each label: two labels side by side would read as one number.
+const LABEL_SPOTS = [0.5, 0.42, 0.58, 0.34, 0.66, 0.27, 0.73, 0.2, 0.8];
+const LABEL_GAP = 6;
 
 /** The magnitude drawn thickest: the largest |value| (at least 1 for weights). */
 export function edgeScale(layers, key, mode) {
@@ -18,6 +22,7 @@ export class EdgePainter {
   constructor(canvas, scaleEl) {
     this.canvas = canvas; this.ctx = canvas.getContext("2d"); this.scaleEl = scaleEl;
     this.colorCache = new Map(); this.w = 0; this.h = 0;
+    this.labelBoxes = [];   // the edge labels drawn last, {x, y, w, h, text, key} in canvas px (tests read them)
   }
 
   resize(w, h) {
@@ -60,11 +65,11 @@ export class EdgePainter {
       if (anim && anim.phase === "backward") {
         const at = (L - 1 - e.l) * 350 + (e.j / view.nodes[e.l + 1].length) * 200;
         alpha = t < at ? 0.15 : 1;
-        if (labels && t >= at) labelList.push([e, Lr.dW[e.i][e.j], null]);
+        if (labels && t >= at) labelList.push([e, Lr.dW[e.i][e.j], null, at]);
       } else if (anim && anim.phase === "update") {
         const k = Math.min(1, t / 700), d = Lr.deltaW?.[e.i]?.[e.j] ?? 0;
         if (mode === "weights") v = v - d * (1 - k);
-        if (labels) labelList.push([e, Lr.W[e.i][e.j] - d, Lr.W[e.i][e.j]]);
+        if (labels) labelList.push([e, Lr.W[e.i][e.j] - d, Lr.W[e.i][e.j], 0]);
       }
       const tt = Math.min(1, Math.abs(v) / scale);
       g.globalAlpha = alpha;
@@ -75,34 +80,59 @@ export class EdgePainter {
       g.beginPath(); g.moveTo(p[0], p[1]); g.bezierCurveTo(p[2], p[3], p[4], p[5], p[6], p[7]); g.stroke();
     }
     g.globalAlpha = 1; g.setLineDash([]);
-    if (labelList.length) this.drawLabels(labelList, view);
+    // The labels lit first are placed first, so one already read keeps its place as the next ones come.
+    labelList.sort((a, b) => a[3] - b[3]);
+    if (labelList.length) this.drawLabels(labelList, view); else this.labelBoxes = [];
   }
 
+  /**
+   * Label the listed edges ([edge, value, new value or null]) where each reads on its own: a label takes the
+   * first place along its edge (middle first) that keeps LABEL_GAP px from the nodes, their names and trace
+   * numbers, the biases and every label placed before it, inside the canvas; a label with no such place is
+   * left out (the phase table and the tooltip still have its number). The boxes drawn stay in `labelBoxes`.
+   */
   drawLabels(list, view) {
     const g = this.ctx;
-    g.font = `${document.documentElement.classList.contains("presenter") ? 14 : 11}px ui-monospace, SFMono-Regular, Menlo, monospace`;
+    const fs = document.documentElement.classList.contains("presenter") ? 16 : 11;
+    g.font = `${fs}px ui-monospace, SFMono-Regular, Menlo, monospace`;
     g.textAlign = "center"; g.textBaseline = "middle";
-    const S = view.S, placed = [];
-    for (const col of view.nodes) for (const n of col) placed.push([n.x - S / 2 - 2, n.y - S / 2 - 2, S + 4, S + 18]);
+    const taken = this.obstacles(view), placed = [];
     const at = (p, t) => {
       const u = 1 - t;
       return [u * u * u * p[0] + 3 * u * u * t * p[2] + 3 * u * t * t * p[4] + t * t * t * p[6],
         u * u * u * p[1] + 3 * u * u * t * p[3] + 3 * u * t * t * p[5] + t * t * t * p[7]];
     };
-    const free = (r) => placed.every((q) => r[0] + r[2] < q[0] || q[0] + q[2] < r[0] || r[1] + r[3] < q[1] || q[1] + q[3] < r[1]);
-    // Each label takes the first place along its edge where it overlaps no other; a label with
-    // no free place is left out (the phase table and the tooltip still have its numbers).
+    const inside = (r) => r.x >= 0 && r.y >= 0 && r.x + r.w <= this.w && r.y + r.h <= this.h;
+    const free = (r) => inside(r) && taken.every((q) => apart(r, q, LABEL_GAP));
     for (const [e, a, b] of list) {
       const text = b === null ? fmt(a, 3) : `${fmt(a, 3)} → ${fmt(b, 3)}`;
-      const tw = g.measureText(text).width + 6, th = 15;
-      for (const t of [0.5, 0.38, 0.62, 0.28, 0.72, 0.2, 0.8]) {
-        const [x, y] = at(e.pts, t), r = [x - tw / 2, y - th / 2, tw, th];
+      const w = g.measureText(text).width + 6, h = fs + 4;
+      for (const t of LABEL_SPOTS) {
+        const [x, y] = at(e.pts, t), r = { x: x - w / 2, y: y - h / 2, w, h, text, key: `e:${e.l}:${e.i}:${e.j}` };
         if (!free(r)) continue;
-        placed.push(r);
-        g.fillStyle = "rgba(255,255,255,0.9)"; g.fillRect(r[0], r[1], r[2], r[3]);
+        taken.push(r); placed.push(r);
+        g.fillStyle = "rgba(255,255,255,0.92)"; g.fillRect(r.x, r.y, r.w, r.h);
         g.fillStyle = "#222"; g.fillText(text, x, y);
         break;
       }
     }
+    this.labelBoxes = placed;
   }
+
+  /** Boxes (canvas px) a label must keep clear of: each node with its name and trace numbers, each bias. */
+  obstacles(view) {
+    const c = this.canvas.getBoundingClientRect(), boxes = [];
+    const add = (el) => {
+      if (!el || !el.isConnected) return;
+      const r = el.getBoundingClientRect();
+      if (r.width > 0 && r.height > 0) boxes.push({ x: r.left - c.left, y: r.top - c.top, w: r.width, h: r.height });
+    };
+    for (const col of view.nodes) for (const n of col) { add(n.el); add(n.label); add(n.trace); add(n.bias); }
+    return boxes;
+  }
+}
+
+/** True when boxes a and b are at least `gap` px apart on some axis. */
+export function apart(a, b, gap) {
+  return a.x + a.w + gap <= b.x || b.x + b.w + gap <= a.x || a.y + a.h + gap <= b.y || b.y + b.h + gap <= a.y;
 }

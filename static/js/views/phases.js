@@ -55,23 +55,25 @@ export class PhasesView extends EventTarget {
     }
     const t = frame.trace, ctx = this.ctxInfo;
     const sample = h("p", null, "Traced sample ", h("b", null, `#${t.index}`), ": x = (", nums(t.x), "), target ", targets(t), ".");
-    let parts = [];
+    // Words on one side, tables on the other: a projector shows both side by side (presenter mode).
+    let text = [], tables = [];
     if (phase === "forward") {
-      parts = [h("p", null, "Layer by layer, every neuron computes ", formula("z = Σ w·a + b"), " and ", formula("a = f(z)"), "."),
-        this.neuronTable(t, ["z", "a"])];
+      text = [h("p", null, "Layer by layer, every neuron computes ", formula("z = Σ w·a + b"), " and ", formula("a = f(z)"), ".")];
+      tables = [this.neuronTable(t, ["z", "a"])];
     } else if (phase === "loss") {
-      parts = [h("p", null, "Prediction ", h("b", null, "ŷ = ", nums(t.output)), ", target ", h("b", null, "t = ", targets(t)),
+      text = [h("p", null, "Prediction ", h("b", null, "ŷ = ", nums(t.output)), ", target ", h("b", null, "t = ", targets(t)),
         ", loss of this sample ", formula(LOSS_FORMULA[ctx.task] || ""), " = ", h("b", null, num(t.loss)),
         ". Mean loss of the mini-batch: ", h("b", null, num(t.batch_loss)), ".")];   // this batch's, from the trace (metrics hold the last finished step's)
     } else if (phase === "backward") {
-      parts = [h("p", null, "The error flows back: ", formula("dL/dz"), " of every neuron for this sample, and the mini-batch gradient ",
-        formula("dL/dw"), " on every edge (edges now show gradients; hover one for its numbers)."),
-        this.neuronTable(t, ["dz"]), this.paramTable(frame, "grad")];
+      text = [h("p", null, "The error flows back: ", formula("dL/dz"), " of every neuron for this sample, and the mini-batch gradient ",
+        formula("dL/dw"), " on every edge (edges now show gradients; hover one for its numbers).")];
+      tables = [this.neuronTable(t, ["dz"]), this.paramTable(frame, "grad")];
     } else if (phase === "update") {
-      parts = [h("p", null, `Every parameter moves by the optimizer's rule (${frame.hyper.optimizer}, lr `, num(frame.hyper.lr), "): old value → new value."),
-        this.ruleOfLargest(frame), this.paramTable(frame, "update")];
+      text = [h("p", null, `Every parameter moves by the optimizer's rule (${frame.hyper.optimizer}, lr `, num(frame.hyper.lr), "): old value → new value."),
+        this.ruleOfLargest(frame)];
+      tables = [this.paramTable(frame, "update")];
     }
-    fill(this.body, sample, parts);
+    fill(this.body, h("div", { class: "phase-text" }, sample, text), tables.length ? h("div", { class: "phase-tables" }, tables) : null);
   }
 
   neuronTable(t, cols) {
@@ -83,7 +85,7 @@ export class PhasesView extends EventTarget {
         rows.push([nodeName(ctx, l + 1, k), ...cols.map((c) => num(vals[c], 5))]);
       }
     }
-    return table(["neuron", ...cols.map((c) => head[c])], rows);
+    return h("div", { class: "phase-table" }, table(["neuron", ...cols.map((c) => head[c])], rows));
   }
 
   *params(frame) {
@@ -113,7 +115,7 @@ export class PhasesView extends EventTarget {
     }
     const head = what === "grad" ? ["parameter", "dL/dw (batch)"] : ["parameter", "old", "new", "Δ"];
     const more = n > rows.length ? h("p", { class: "muted" }, `${n - rows.length} more: hover any edge or bias for its own.`) : null;
-    return [table(head, rows), more];
+    return h("div", { class: "phase-table" }, table(head, rows), more);
   }
 
   ruleOfLargest(frame) {
