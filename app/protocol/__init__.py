@@ -12,7 +12,7 @@ examples, and real messages, against these models.
 - `server`: the shapes of server-to-client messages.
 - `model`: the model document (import and export).
 - `errors`: the one error shape.
-- `encoding`: outbound messages as bytes.
+- `encoding`: outbound messages as JSON bytes; `binary_frame`: the binary frame.
 
 `from app import protocol as p` gives every name below.
 """
@@ -28,12 +28,16 @@ from app.protocol.base import PROTOCOL_VERSION, Finite, Strict, Version
 from app.protocol.client import (
     CLIENT_MESSAGES,
     CONTROL_MESSAGES,
+    FRAME_PARTS,
     Ack,
     Configure,
     Follow,
     Fork,
+    FrameFormat,
+    FramePart,
     Freeze,
     Hello,
+    Inspect,
     Pause,
     Play,
     Reset,
@@ -51,6 +55,7 @@ from app.protocol.client import (
     Step,
     StepUnit,
     Trace,
+    Views,
     parse_client_message,
 )
 from app.protocol.config import (
@@ -98,6 +103,8 @@ from app.protocol.server import (
     GalleryEntry,
     History,
     HistoryMessage,
+    Inspected,
+    InspectedMessage,
     LayerState,
     Notice,
     RoomClosed,
@@ -127,6 +134,7 @@ __all__ = [
     "DATASETS",
     "DATASETS_ALLOWED",
     "FEATURES",
+    "FRAME_PARTS",
     "INITS",
     "LIMITS",
     "MAX_CLASSES",
@@ -161,8 +169,10 @@ __all__ = [
     "Follow",
     "Fork",
     "FrameBody",
+    "FrameFormat",
     "FrameHead",
     "FrameMessage",
+    "FramePart",
     "Freeze",
     "GalleryEntry",
     "Hello",
@@ -171,6 +181,9 @@ __all__ = [
     "Hyper",
     "HyperPatch",
     "InitName",
+    "Inspect",
+    "Inspected",
+    "InspectedMessage",
     "LayerCounts",
     "LayerMask",
     "LayerState",
@@ -211,6 +224,7 @@ __all__ = [
     "Trace",
     "TraceState",
     "Version",
+    "Views",
     "check_server_message",
     "encode",
     "error_from_details",

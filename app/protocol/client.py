@@ -28,6 +28,12 @@ from app.protocol.limits import (
 )
 
 StepUnit = Literal["update", "epoch", "phase"]
+# What a frame may carry beside W, b and the frozen masks: the last gradients (dW, db), the
+# velocity (vW, vb), the last update (deltaW, deltab), Adam's second moment and counts (sW, sb, tW, tb).
+FramePart = Literal["gradient", "velocity", "update", "adam"]
+FRAME_PARTS: tuple[FramePart, ...] = ("gradient", "velocity", "update", "adam")
+FrameFormat = Literal["json", "binary"]
+Parts = Annotated[list[FramePart], Field(max_length=len(FRAME_PARTS))]
 Fps = Annotated[int, Field(ge=1, le=MAX_FPS)]
 UpdatesPerSecond = Annotated[float, Field(ge=1, le=MAX_UPDATES_PER_SECOND, allow_inf_nan=False)]
 
@@ -45,6 +51,8 @@ class Hello(Strict):
     hyper: HyperPatch | None = None
     playing: bool | None = None
     updates_per_second: UpdatesPerSecond | None = None
+    frames: FrameFormat = "json"
+    parts: Parts | None = None  # None: every part
 
 
 class Play(Strict):
@@ -143,6 +151,25 @@ class Ack(Strict):
     seq: Annotated[int, Field(ge=0)]
 
 
+class Views(Strict):
+    """The optional parts this client draws: later frames carry W, b, the frozen masks and only these
+    (every part while a step-by-step phase is shown)."""
+
+    type: Literal["views"]
+    parts: Parts
+
+
+class Inspect(Strict):
+    """Watch one weight (`W`, i, j) or bias (`b`, j) of a layer: answered at once with `inspected`, and
+    every later frame to this client carries its exact values; `layer` null stops watching."""
+
+    type: Literal["inspect"]
+    layer: Annotated[int, Field(ge=0, le=MAX_LAYERS)] | None
+    kind: Literal["W", "b"] = "W"
+    i: Annotated[int, Field(ge=0, le=MAX_NEURONS)] = 0
+    j: Annotated[int, Field(ge=0, le=MAX_NEURONS)] = 0
+
+
 class Save(Strict):
     """Save this session (configuration, weights, optimizer state, history) under a name."""
 
@@ -203,6 +230,7 @@ CLIENT_MESSAGES: dict[str, type[BaseModel]] = {
     "hello": Hello, "play": Play, "pause": Pause, "step": Step, "set_speed": SetSpeed,
     "set_fps": SetFps, "set_hyper": SetHyper, "configure": Configure, "reset": Reset,
     "set_param": SetParam, "freeze": Freeze, "rollback": Rollback, "trace": Trace, "ack": Ack,
+    "views": Views, "inspect": Inspect,
     "save": Save, "room_create": RoomCreate, "room_join": RoomJoin, "fork": Fork, "follow": Follow,
     "room_push": RoomPush, "room_close": RoomClose, "room_new_code": RoomNewCode,
 }
@@ -226,6 +254,9 @@ def parse_client_message(raw: str | bytes) -> BaseModel:
         raise ProtocolError(ErrorMessage(code="bad_json", allowed="one JSON object with a 'type'",
                                          message="message must be a JSON object with a 'type'"))
     kind = data.get("type")
+    if kind == "ack" and len(data) == 2 and type(data.get("seq")) is int and data["seq"] >= 0:
+        # One a frame per client: the valid ack skips the model's validation (the same checks, done here).
+        return Ack.model_construct(type="ack", seq=data["seq"])
     model = CLIENT_MESSAGES.get(kind) if isinstance(kind, str) else None
     if model is None:
         allowed = ", ".join(CLIENT_MESSAGES)

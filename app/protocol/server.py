@@ -160,12 +160,12 @@ class LayerState(TypedDict):
 
     W: Matrix
     b: Vector
-    dW: Matrix
-    db: Vector
-    vW: Matrix
-    vb: Vector
-    deltaW: Matrix
-    deltab: Vector
+    dW: NotRequired[Matrix]       # the parts a client did not ask for are left out (`views`)
+    db: NotRequired[Vector]
+    vW: NotRequired[Matrix]
+    vb: NotRequired[Vector]
+    deltaW: NotRequired[Matrix]
+    deltab: NotRequired[Vector]
     frozenW: MaskMatrix
     frozenb: Mask
     sW: NotRequired[Matrix]
@@ -233,12 +233,39 @@ class FrameBody(TypedDict):
 
 
 @with_config(WIRE)
+class Inspected(TypedDict):
+    """The exact (float64) numbers of one weight (`W`, i, j) or bias (`b`, j) at `step`: its value, last
+    gradient, velocity (the optimizer's first buffer), last update, and with Adam its second moment and count."""
+
+    step: int
+    layer: int
+    kind: Literal["W", "b"]
+    i: int
+    j: int
+    value: Number
+    gradient: Number
+    velocity: Number
+    update: Number
+    second_moment: Number
+    adam_steps: int | None
+    frozen: bool
+
+
+@with_config(WIRE)
+class InspectedMessage(Inspected):
+    """The answer to `inspect`: the watched parameter's exact numbers now."""
+
+    type: Literal["inspected"]
+
+
+@with_config(WIRE)
 class FrameHead(TypedDict):
     """A frame's per-client part."""
 
     type: Literal["frame"]
     seq: int
     history: Annotated[dict[str, Any], checked_as(History)]
+    inspected: NotRequired[Inspected]   # while this client watches a parameter (`inspect`)
 
 
 @with_config(WIRE)
@@ -328,7 +355,7 @@ class Error(TypedDict):
 SERVER_MESSAGES: dict[str, Any] = {
     "session": SessionMessage, "dataset": DatasetMessage, "history": HistoryMessage,
     "frame": FrameMessage, "error": Error, "room": RoomMessage, "room_status": RoomStatus,
-    "saved": Saved, "notice": Notice, "room_closed": RoomClosed,
+    "saved": Saved, "notice": Notice, "room_closed": RoomClosed, "inspected": InspectedMessage,
 }
 
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 
 from app import protocol as p
-from app.protocol import LIMITS, PROTOCOL_VERSION, encode
+from app.protocol import LIMITS, PROTOCOL_VERSION, binary_frame, encode
+from app.protocol.binary_frame import EncodedBody
 from app.server import frames
 from app.server.registry import Client, LiveSession
 
@@ -50,16 +51,40 @@ def history_message(live: LiveSession, client: Client | None = None) -> p.Histor
 
 
 def frame_bytes(live: LiveSession, client: Client) -> bytes:
-    """The frame as JSON: the body (the heavy part) is encoded once per state and
-    shared by every client of the session; only seq and history are per client."""
+    """The frame, as JSON or as a binary frame (`client.frames`): the body (the heavy part) is
+    encoded once per state and content and shared by every client of the session that asked
+    for the same content (`client.parts`); only seq, history and the watched parameter are per client."""
     s = live.session
     key = (s.version, live.playing, live.updates_per_second)
-    if live.body_cache is None or live.body_cache[0] != key:
-        live.body_cache = (key, encode(frames.frame_body(s.view(), live.playing, live.updates_per_second)))
+    content = (client.frames, client.parts)
+    cached = live.body_cache.get(content)
+    if cached is None or cached[0] != key:
+        parts = frames.ALL_PARTS if client.parts is None else client.parts
+        view = s.view()
+        if client.frames == "binary":
+            body: bytes | EncodedBody = frames.binary_body(view, live.playing, live.updates_per_second, parts)
+        else:
+            body = encode(frames.frame_body(view, live.playing, live.updates_per_second, parts))
+        cached = live.body_cache[content] = (key, body)
     history = s.history.since(client.history_step, client.change_index)
     client.history_step = s.step
     client.change_index = s.history.change_count
     client.seq += 1
     client.sent_version = s.version
     head: p.FrameHead = {"type": "frame", "seq": client.seq, "history": history}
-    return encode(head)[:-1] + b"," + live.body_cache[1][1:]
+    if client.inspect is not None:
+        numbers = frames.inspected(s.view(), *client.inspect)
+        if numbers is None:
+            client.inspect = None  # the network was rebuilt without it
+        else:
+            head["inspected"] = numbers
+    body = cached[1]
+    if isinstance(body, EncodedBody):
+        return binary_frame.frame_message(head, body)
+    return encode(head)[:-1] + b"," + body[1:]
+
+
+def inspected_message(live: LiveSession, layer: int, kind: str, i: int, j: int) -> p.InspectedMessage | None:
+    """The exact numbers of one parameter now; None when the network has no such entry."""
+    numbers = frames.inspected(live.session.view(), layer, kind, i, j)
+    return None if numbers is None else {"type": "inspected", **numbers}

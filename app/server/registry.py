@@ -15,10 +15,14 @@ from app.training.session import TrainingSession
 
 
 class Client:
-    """One websocket watching a session: its frame rate and flow-control state."""
+    """One websocket watching a session: its frame rate, what its frames carry, and flow-control state."""
 
-    def __init__(self, fps: int) -> None:
+    def __init__(self, fps: int, frames: str = "json", parts: frozenset[str] | None = None,
+                 inspect: tuple[int, str, int, int] | None = None) -> None:
         self.fps = fps
+        self.frames = frames          # "json" or "binary"
+        self.parts = parts            # the optional parts its frames carry (None: every one)
+        self.inspect = inspect        # (layer, kind, i, j) of the parameter watched, whose exact numbers frames carry
         self.wake = asyncio.Event()   # set when the session changed or an ack arrived
         self.seq = 0                  # last frame sent
         self.acked = 0                # last frame acknowledged
@@ -45,7 +49,9 @@ class LiveSession:
         self.owner_key_hash: str | None = None  # a room's teacher key, hashed: only its holder may drive it
         self.address: str | None = None    # the client address that created it (quotas)
         self.rebuilds = 0          # bumped when data or network are rebuilt: every client gets them anew
-        self.body_cache: tuple[tuple[Any, ...], bytes] | None = None  # the encoded frame body, shared
+        # The encoded frame body, shared by every client that asked for the same content:
+        # (format, parts) -> (the state it shows, its bytes).
+        self.body_cache: dict[tuple[str, frozenset[str] | None], tuple[tuple[Any, ...], Any]] = {}
 
     def notify(self) -> None:
         """Wake every client: there is something new to show."""

@@ -62,6 +62,9 @@ class Connection:
         self.sender: asyncio.Task[None] | None = None
         self.send_lock = asyncio.Lock()
         self.fps = 30
+        self.frames = "json"                          # the frame format asked for in hello
+        self.parts: frozenset[str] | None = None      # the optional parts asked for (None: every one)
+        self.inspect: tuple[int, str, int, int] | None = None  # the parameter watched (`inspect`)
 
     @property
     def live(self) -> LiveSession | None:
@@ -80,6 +83,15 @@ class Connection:
                 # would then live on; it also costs a task per send.
                 async with asyncio.timeout(self.settings.send_timeout):
                     await self.ws.send_text(text)
+
+    async def send_frame(self, data: bytes) -> None:
+        """Send one frame as this client asked: a binary message, or JSON text."""
+        async with self.send_lock:
+            async with asyncio.timeout(self.settings.send_timeout):
+                if self.frames == "binary":
+                    await self.ws.send_bytes(data)
+                else:
+                    await self.ws.send_text(data.decode())
 
     async def run(self) -> None:
         last_yield = time.perf_counter()
@@ -151,6 +163,14 @@ class Connection:
         if isinstance(msg, p.SetFps):
             self.fps = self.client.fps = msg.fps
             return
+        if isinstance(msg, p.Views):
+            self.parts = self.client.parts = frozenset(msg.parts)
+            self.client.sent_version = -1  # the newest state again, with what this client draws now
+            self.client.wake.set()
+            return
+        if isinstance(msg, p.Inspect):
+            await self.watch(msg)
+            return
         if kind in p.CONTROL_MESSAGES:
             await self.control(kind, msg)
             return
@@ -175,6 +195,36 @@ class Connection:
         except ServiceError as exc:
             await self.send(exc.error.model_dump())
 
+    async def watch(self, msg: p.Inspect) -> None:
+        """Answer `inspect` with the parameter's exact numbers now, and carry them in every later frame."""
+        assert self.live is not None and self.client is not None
+        if msg.layer is None:
+            self.inspect = self.client.inspect = None
+            return
+        answer = messages.inspected_message(self.live, msg.layer, msg.kind, msg.i, msg.j)
+        if answer is None:
+            await self.send(self._no_such_parameter(msg).model_dump())
+            return
+        self.inspect = self.client.inspect = (msg.layer, msg.kind, msg.i, msg.j)
+        await self.send(answer)
+
+    def _no_such_parameter(self, msg: p.Inspect) -> p.ErrorMessage:
+        """The error for an `inspect` naming no weight or bias of this network: which index, and what is allowed."""
+        sizes = self.live.session.architecture() if self.live is not None else None
+        counts = [sizes["n_inputs"], *sizes["hidden"], sizes["n_outputs"]] if sizes else [0]
+        n_layers = len(counts) - 1
+        if msg.layer is None or msg.layer >= n_layers:
+            field, value, allowed = "layer", msg.layer, f"0 to {n_layers - 1}"
+        elif msg.kind == "b" and msg.i != 0:
+            field, value, allowed = "i", msg.i, "0 (a bias has no i)"
+        elif msg.kind == "W" and msg.i >= counts[msg.layer]:
+            field, value, allowed = "i", msg.i, f"0 to {counts[msg.layer] - 1}"
+        else:
+            field, value, allowed = "j", msg.j, f"0 to {counts[msg.layer + 1] - 1}"
+        return p.ErrorMessage(code="invalid", request="inspect", field=field, value=value, allowed=allowed,
+                              message=f"{field}: layer {msg.layer} has no {'weight' if msg.kind == 'W' else 'bias'} "
+                                      f"there (got {value}); allowed: {allowed}")
+
     async def save(self, msg: p.Save) -> None:
         """Save the session shown (a follower saves the teacher's, as a copy of its own: see fork)."""
         assert self.live is not None
@@ -192,6 +242,9 @@ class Connection:
             await self.send(exc.error.model_dump())
             return
         self.fps = msg.fps
+        self.frames = msg.frames
+        self.parts = None if msg.parts is None else frozenset(msg.parts)
+        self.inspect = None
         self.classroom.leave(self.seat)
         self.seat.teacher_key = msg.teacher_key
         self.seat.own = live
@@ -226,9 +279,11 @@ class Connection:
         if self.streamed is not None and self.client is not None:
             self.streamed.clients.discard(self.client)
             self.streamed.last_seen = time.monotonic()
+        if live is not self.streamed:
+            self.inspect = None  # a parameter watched in another session means nothing in this one
         previous, self.streamed, self.client = self.client, live, None
         if live is not None:
-            self.client = Client(self.fps)
+            self.client = Client(self.fps, self.frames, self.parts, self.inspect)
             if previous is not None:
                 # One numbering per connection: acks of frames of the previous stream stay valid.
                 self.client.seq = self.client.acked = previous.seq
@@ -259,7 +314,7 @@ class Connection:
                     client.next_send = max(client.next_send + 1.0 / client.fps, time.perf_counter())
                     if client is not self.client:
                         return
-                    await self.send(messages.frame_bytes(live, client))
+                    await self.send_frame(messages.frame_bytes(live, client))
                     continue
                 await client.wake.wait()  # a change or an ack
                 client.wake.clear()
