@@ -34,9 +34,10 @@ from app.protocol.encoding import encode
 MAGIC = b"PLF1"
 PREFIX = struct.Struct("<4sI")  # magic, header length
 ALIGN = 8                       # the data starts at a multiple of 8 bytes: typed arrays can view it in place
-# Wire dtypes: name in the header -> numpy dtype. Float blocks first, then counts, then bytes,
-# so every block's offset is a multiple of its item size.
-DTYPES: dict[str, np.dtype[Any]] = {"f4": np.dtype("<f4"), "u4": np.dtype("<u4"), "u1": np.dtype("u1")}
+# Wire dtypes: name in the header -> numpy dtype. Blocks are laid out by falling item size (float64,
+# then float32 and counts, then bytes), so every block's offset is a multiple of its item size.
+DTYPES: dict[str, np.dtype[Any]] = {"f8": np.dtype("<f8"), "f4": np.dtype("<f4"), "u4": np.dtype("<u4"),
+                                    "u1": np.dtype("u1")}
 
 
 @dataclass(frozen=True)
@@ -75,7 +76,7 @@ def encode_body(header: Mapping[str, Any], sizes: Sequence[int], blocks: Sequenc
                       "count": len(data) // DTYPES[block.dtype].itemsize})
         chunks.append(data)
         offset += len(data)
-    chunks.append(b"\0" * (-offset % 4))  # the data's length stays a multiple of 4
+    chunks.append(b"\0" * (-offset % 4))  # the data's length is a multiple of 4
     full = {**header, "sizes": list(sizes), "arrays": table}
     return EncodedBody(encode(full)[1:], b"".join(chunks))
 

@@ -57,18 +57,18 @@ def _pairs(layers: list[LayerView], w: str, b: str) -> list[np.ndarray]:
     return out
 
 
-def layer_blocks(layers: list[LayerView], parts: Collection[str]) -> list[Block]:
-    """The layers as the blocks of a binary frame: parameters always, the frozen masks when
-    anything is frozen, and the optional `parts`."""
-    blocks = [Block(("W", "b"), "f4", _pairs(layers, "W", "b"))]
+def layer_blocks(layers: list[LayerView], parts: Collection[str], floats: str = "f4") -> list[Block]:
+    """The layers as the blocks of a binary frame, their numbers as `floats` ("f4" or "f8"):
+    parameters always, the frozen masks when anything is frozen, and the optional `parts`."""
+    blocks = [Block(("W", "b"), floats, _pairs(layers, "W", "b"))]
     if "gradient" in parts:
-        blocks.append(Block(("dW", "db"), "f4", _pairs(layers, "dW", "db")))
+        blocks.append(Block(("dW", "db"), floats, _pairs(layers, "dW", "db")))
     if "velocity" in parts:
-        blocks.append(Block(("vW", "vb"), "f4", _pairs(layers, "velocity_W", "velocity_b")))
+        blocks.append(Block(("vW", "vb"), floats, _pairs(layers, "velocity_W", "velocity_b")))
     if "update" in parts:
-        blocks.append(Block(("deltaW", "deltab"), "f4", _pairs(layers, "delta_W", "delta_b")))
+        blocks.append(Block(("deltaW", "deltab"), floats, _pairs(layers, "delta_W", "delta_b")))
     if "adam" in parts and layers and layers[0].second_moment_W is not None:
-        blocks.append(Block(("sW", "sb"), "f4", _pairs(layers, "second_moment_W", "second_moment_b")))
+        blocks.append(Block(("sW", "sb"), floats, _pairs(layers, "second_moment_W", "second_moment_b")))
         blocks.append(Block(("tW", "tb"), "u4", _pairs(layers, "adam_steps_W", "adam_steps_b")))
     trainable = _pairs(layers, "trainable_W", "trainable_b")
     if not all(t.all() for t in trainable):
@@ -104,7 +104,9 @@ def frame_body(view: SessionView, playing: bool, updates_per_second: float | Non
 
 def binary_body(view: SessionView, playing: bool, updates_per_second: float | None,
                 parts: Collection[str] = ALL_PARTS) -> EncodedBody:
-    """The shared part of a binary frame: the JSON frame's fields but `layers` in its header, the layers as blocks."""
+    """The shared part of a binary frame: the JSON frame's fields but `layers` in its header, the layers as
+    blocks: float32 numbers, or float64 in step-by-step mode, where the page shows every number in full and
+    frames are few."""
     sizes = [view.layers[0].W.shape[0], *(L.b.shape[0] for L in view.layers)] if view.layers else []
     header = {
         "playing": playing, "updates_per_second": updates_per_second,
@@ -112,7 +114,8 @@ def binary_body(view: SessionView, playing: bool, updates_per_second: float | No
         "trace": trace_dict(view.trace) if view.trace is not None else None,
         "diverged": view.diverged.to_dict() if view.diverged is not None else None,
     }
-    return encode_body(header, sizes, layer_blocks(view.layers, parts_sent(view, parts)))
+    floats = "f8" if view.phase is not None else "f4"
+    return encode_body(header, sizes, layer_blocks(view.layers, parts_sent(view, parts), floats))
 
 
 def inspected(view: SessionView, layer: int, kind: str, i: int, j: int) -> p.Inspected | None:

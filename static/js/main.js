@@ -26,6 +26,9 @@ import { ClassroomView } from "./views/classroom.js";
 
 const $ = (id) => document.getElementById(id);
 const FPS = 60;
+// The optional frame parts each edge mode draws (W and b always come; step-by-step frames carry every part).
+const EDGE_PARTS = { weights: [], gradients: ["gradient"], velocity: ["velocity"], updates: ["update"] };
+const partsFor = (edges) => EDGE_PARTS[edges] || [];
 
 // The socket says hello (with the state and the room below) only at connect(), at the end.
 // A student's own first session waits paused while they follow the teacher.
@@ -81,6 +84,7 @@ socket.addEventListener("session", ({ detail: msg }) => {
 socket.addEventListener("dataset", ({ detail: msg }) => loop.setDataset(msg));
 socket.addEventListener("history", ({ detail: msg }) => charts.setHistory(msg));
 socket.addEventListener("frame", ({ detail: msg }) => loop.push(msg));
+socket.addEventListener("inspected", ({ detail: msg }) => network.focus.setExact(msg));
 socket.addEventListener("error", ({ detail: msg }) => {
   status.error(room.explain(msg));
   if (loop.session) controls.reset(loop.session);
@@ -138,10 +142,11 @@ network.addEventListener("neurons", ({ detail }) => {
   intent({ detail: { type: "configure", config: { hidden: h } } });
 });
 network.addEventListener("inspect", ({ detail }) => output.setInspect(detail));
+network.addEventListener("exact", ({ detail }) => socket.inspect(detail));
 
 controls.addEventListener("ui", ({ detail }) => {
   if ("show_test" in detail) { state.show_test = detail.show_test; output.setShowTest(detail.show_test); hash.touch(); }
-  if ("edges" in detail) { state.edges = detail.edges; network.setEdgeMode(detail.edges); hash.touch(); }
+  if ("edges" in detail) { state.edges = detail.edges; socket.setParts(partsFor(detail.edges)); network.setEdgeMode(detail.edges); hash.touch(); }
   if ("presenter" in detail) {
     state.presenter = detail.presenter; hash.touch();
     document.documentElement.classList.toggle("presenter", detail.presenter);
@@ -156,5 +161,6 @@ $("export-png").addEventListener("click", () => exportPng(network, output, loop.
 
 installDebugHandle({ state, vocab, socket, loop, room, views: { charts, network, output, classroom } });
 
+socket.setParts(partsFor(state.edges));   // said in the hello
 socket.connect();
 loop.start();

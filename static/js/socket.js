@@ -6,6 +6,10 @@
 // backoff. The teacher key of the session shown also goes in a cookie scoped
 // to that session's HTTP routes, so that plain download links (model JSON,
 // history CSV) carry it; http.js asks for it (teacherKey) for its own requests.
+// Frames come as binary messages (frame_codec.js decodes them), carrying only the
+// optional parts the views draw (setParts); `inspect` asks for one parameter's
+// exact numbers, which come back as `inspected` and then in every frame.
+import { decodeFrame } from "./frame_codec.js";
 
 const SESSION_KEY = "paramlab.session_id";
 const TEACHER_KEY = "paramlab.teacher_key.";   // + session id
@@ -36,6 +40,8 @@ export class Socket extends EventTarget {
     this.connected = false;
     this.sessionId = sessionStorage.getItem(SESSION_KEY);
     this.framesReceived = 0;
+    this.binaryFrames = 0;   // frames that came as binary messages (all of them, unless something is wrong)
+    this.parts = [];         // the optional frame parts the views draw now (see setParts)
     this.lastAcked = -1;
     this.awaitingHello = false;
     this.teaching = false;   // the last room message made this page its teacher
@@ -45,6 +51,7 @@ export class Socket extends EventTarget {
 
   connect() {
     const ws = new WebSocket(this.url);
+    ws.binaryType = "arraybuffer";
     this.ws = ws;
     ws.onopen = () => {
       this.backoff = 250;
@@ -66,13 +73,18 @@ export class Socket extends EventTarget {
     this.awaitingHello = true;
     const teacherKey = this.teacherKey(sessionId);
     this.rawSend({ type: "hello", version: PROTOCOL_VERSION, session_id: sessionId || null, ...this.helloBody(),
-      ...(teacherKey ? { teacher_key: teacherKey } : {}) });
+      frames: "binary", parts: this.parts, ...(teacherKey ? { teacher_key: teacherKey } : {}) });
     for (const msg of this.afterHello()) this.rawSend(msg);
   }
 
-  receive(text) {
+  receive(data) {
     let msg;
-    try { msg = JSON.parse(text); } catch { return; }
+    if (typeof data === "string") {
+      try { msg = JSON.parse(data); } catch { return; }
+    } else {
+      try { msg = decodeFrame(data); } catch (err) { console.warn(`a binary message was dropped: ${err.message}`); return; }
+      this.binaryFrames++;
+    }
     if (msg.type === "session") {
       this.awaitingHello = false;
       // A student following a room is shown the teacher's session without its id: keep their own.
@@ -117,6 +129,22 @@ export class Socket extends EventTarget {
   send(msg) {
     if (!this.connected) return false;
     return this.rawSend(msg);
+  }
+
+  /**
+   * The optional frame parts (gradient, velocity, update, adam) the views draw now; W, b and the
+   * frozen masks always come. Sent at once when they change, and in every hello.
+   */
+  setParts(parts) {
+    const next = [...parts].sort();
+    if (next.join() === this.parts.join()) return;
+    this.parts = next;
+    this.send({ type: "views", parts: next });
+  }
+
+  /** Watch one parameter's exact numbers ({layer, kind, i, j}), or none (null). */
+  inspect(target) {
+    this.send(target ? { type: "inspect", layer: target.layer, kind: target.kind, i: target.i, j: target.j } : { type: "inspect", layer: null });
   }
 
   /** Acknowledge every frame up to `seq` (each one, in order) once it is drawn. */

@@ -1,13 +1,38 @@
 // Hover, focus and keyboard for the network view: the tooltip with a
 // parameter's numbers, the editor (type a value, freeze), and a roving
 // tabindex so the whole network is one Tab stop walked with the arrow keys.
-import { nodeName, paramView, nodeView } from "./inspect.js";
+// Hovering a weight, a bias or a neuron asks the server for that parameter's
+// exact numbers (an "exact" event; main.js sends `inspect`): frames carry
+// float32, the tooltip shows them as approximate until the exact ones arrive.
+import { nodeName, paramView, nodeView, exactFor } from "./inspect.js";
+
+/** The parameter an item shows: {layer, kind, i, j}, or null (an input neuron). */
+function paramOf(it) {
+  if (it.type === "edge") return { layer: it.l, kind: "W", i: it.i, j: it.j };
+  if (it.type === "bias") return { layer: it.l, kind: "b", i: 0, j: it.j };
+  if (it.type === "node" && it.c > 0) return { layer: it.c - 1, kind: "b", i: 0, j: it.k };
+  return null;
+}
 
 export class NetworkFocus {
   constructor(view, tooltip) {
     this.view = view; this.tooltip = tooltip;
     this.items = []; this.byKey = new Map(); this.focusIndex = 0;
     this.hoverKey = null; this.tooltipItem = null;
+    this.exact = null;   // the last `inspected` message
+  }
+
+  /** The server's exact numbers of a parameter (an `inspected` message): shown if it is the one hovered. */
+  setExact(msg) {
+    this.exact = msg;
+    this.refreshTooltip();
+  }
+
+  /** The exact numbers of `it`'s parameter at the frame shown, from the frame or the last answer, or null. */
+  exactOf(it) {
+    const q = paramOf(it), f = this.view.frame;
+    if (!q || !f) return null;
+    return exactFor(f.inspected, f.step, q.layer, q.kind, q.i, q.j) || exactFor(this.exact, f.step, q.layer, q.kind, q.i, q.j);
   }
 
   /** items: [{key, el, type: node | bias | edge, ...}] in keyboard order. */
@@ -33,6 +58,7 @@ export class NetworkFocus {
     this.refreshTooltip();
     it.el.setAttribute("aria-describedby", "tooltip");
     if (ev) this.tooltip.moveTo(ev.clientX, ev.clientY); else this.tooltip.anchor(it.el.getBoundingClientRect());
+    this.view.dispatchEvent(new CustomEvent("exact", { detail: paramOf(it) }));
     if (it.type === "node") this.view.dispatchEvent(new CustomEvent("inspect", { detail: { c: it.c, k: it.k } }));
     if (it.type === "bias") this.view.dispatchEvent(new CustomEvent("inspect", { detail: { c: it.l + 1, k: it.j } }));
   }
@@ -42,6 +68,7 @@ export class NetworkFocus {
     if (it.el === document.activeElement) return;
     this.hoverKey = null; this.tooltipItem = null;
     this.tooltip.hide();
+    this.view.dispatchEvent(new CustomEvent("exact", { detail: null }));
     this.view.dispatchEvent(new CustomEvent("inspect", { detail: null }));
   }
 
@@ -50,9 +77,10 @@ export class NetworkFocus {
     const v = this.view;
     if (!it || !v.frame || this.tooltip.editing) return;
     let content;
-    if (it.type === "edge") content = paramView(v.ctxInfo, v.frame, v.prevFrame, it.l, "W", it.i, it.j);
-    else if (it.type === "bias") content = paramView(v.ctxInfo, v.frame, v.prevFrame, it.l, "b", 0, it.j);
-    else content = nodeView(v.ctxInfo, v.frame, it.c, it.k);
+    const exact = this.exactOf(it);
+    if (it.type === "edge") content = paramView(v.ctxInfo, v.frame, v.prevFrame, it.l, "W", it.i, it.j, exact);
+    else if (it.type === "bias") content = paramView(v.ctxInfo, v.frame, v.prevFrame, it.l, "b", 0, it.j, exact);
+    else content = nodeView(v.ctxInfo, v.frame, it.c, it.k, exact);
     this.tooltip.show(content, it.key);
   }
 
@@ -65,7 +93,9 @@ export class NetworkFocus {
     else if (it.type === "node" && it.c > 0) { l = it.c - 1; kind = "b"; j = it.k; }
     else return;
     const L = v.frame.layers[l];
-    const value = kind === "W" ? L.W[i][j] : L.b[j];
+    // The exact value when the server sent it; a float32 one only to as many digits as it holds.
+    const exact = this.exactOf(it), streamed = kind === "W" ? L.W[i][j] : L.b[j];
+    const value = exact ? exact.value : v.frame.float32 && Number.isFinite(streamed) ? Number(streamed.toPrecision(7)) : streamed;
     const frozen = kind === "W" ? !!L.frozenW?.[i]?.[j] : !!L.frozenb?.[j];
     const title = kind === "W" ? `weight ${nodeName(v.ctxInfo, l, i)} → ${nodeName(v.ctxInfo, l + 1, j)}` : `bias of ${nodeName(v.ctxInfo, l + 1, j)}`;
     const target = it.type === "node" ? "neuron" : kind === "W" ? "weight" : "bias";
