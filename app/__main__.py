@@ -8,6 +8,7 @@ students open with a QR code of it.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import io
 import socket
 import sys
@@ -110,9 +111,11 @@ def main(argv: list[str] | None = None) -> None:
                             ws_max_size=MAX_MESSAGE_BYTES * 16, log_level="warning",
                             http=protocol_with_timeout(settings.http_timeout_seconds))
     server = uvicorn.Server(config)
-    server.run(sockets=sockets)
+    # As uvicorn.run does, with the classroom's own sockets when there are some.
+    with contextlib.suppress(KeyboardInterrupt):
+        server.run(sockets=sockets)
     if not server.started:
-        sys.exit(3)  # as uvicorn.run does when the server could not start
+        sys.exit(3)  # uvicorn's exit status for a server that could not start
 
 
 if __name__ == "__main__":
