@@ -1,13 +1,17 @@
 // Colour-blind-safe palette: Playground's orange/blue diverging scale for
-// values and classes, Okabe-Ito for more than two classes.
+// values (weights, activations) and for two classes, Okabe-Ito for more.
 
 export const NEG = [245, 147, 34];    // orange  (#f59322): negative, class 0
 export const MID = [232, 234, 235];   // light grey (#e8eaeb): zero
 export const POS = [8, 119, 189];     // blue    (#0877bd): positive, class 1
 
-export const OKABE_ITO = [
-  [230, 159, 0], [86, 180, 233], [0, 158, 115], [240, 228, 66],
-  [0, 114, 178], [213, 94, 0], [204, 121, 167], [60, 60, 60],
+// Three or more classes: Okabe and Ito's eight colours (told apart with every common colour-vision
+// deficiency), ordered so that the first three avoid the orange and blue that mean a weight's sign on
+// the same screen: bluish green, reddish purple and near-black. Yellow follows (light: weak on a light
+// map); sky blue, vermillion, orange and blue, which read as a sign, come only past five classes.
+export const CLASS_COLORS = [
+  [0, 158, 115], [204, 121, 167], [60, 60, 60], [240, 228, 66],
+  [86, 180, 233], [213, 94, 0], [230, 159, 0], [0, 114, 178],
 ];
 
 export const rgb = (c, a = 1) => (a === 1 ? `rgb(${c[0]},${c[1]},${c[2]})` : `rgba(${c[0]},${c[1]},${c[2]},${a})`);
@@ -46,7 +50,7 @@ export function classLUT(k) {
   const lut = new Uint32Array(k * 16);
   for (let c = 0; c < k; c++) {
     for (let s = 0; s < 16; s++) {
-      const col = mix(MID, OKABE_ITO[c % OKABE_ITO.length], 0.15 + 0.75 * (s / 15));
+      const col = mix(MID, CLASS_COLORS[c % CLASS_COLORS.length], 0.15 + 0.75 * (s / 15));
       lut[c * 16 + s] = (255 << 24) | (Math.round(col[2]) << 16) | (Math.round(col[1]) << 8) | Math.round(col[0]);
     }
   }
@@ -56,5 +60,5 @@ export function classLUT(k) {
 /** Colour of class `c` among `k` classes (2 classes use orange/blue like the maps). */
 export function classColor(c, k) {
   if (k <= 2) return c === 0 ? NEG : POS;
-  return OKABE_ITO[c % OKABE_ITO.length];
+  return CLASS_COLORS[c % CLASS_COLORS.length];
 }

@@ -16,7 +16,8 @@ const targets = (t) => (Array.isArray(t.target) ? nums(t.target) : num(t.target)
 
 /** A scrolling table: head cells (strings) and rows (arrays of cells: a string or node is a th first, then tds). */
 function table(head, rows) {
-  return h("div", { class: "scroll" }, h("table", null,
+  // Focusable: a table taller than its box scrolls, and a keyboard must be able to scroll it too.
+  return h("div", { class: "scroll", tabindex: "0" }, h("table", null,
     h("thead", null, h("tr", null, head.map((c) => h("th", null, c)))),
     h("tbody", null, rows.map(([th, ...tds]) => h("tr", null, h("th", null, th), tds.map((c) => h("td", null, c)))))));
 }
