@@ -27,4 +27,8 @@ def page_server() -> Server:
     server = Server(ROOT / "artifacts" / "uvicorn.log", defaults=SHARED_SERVER_QUOTAS,
                     data_dir=Path(tempfile.mkdtemp(prefix="paramlab-e2e-")))
     server.log = server.log.with_name(f"uvicorn-{server.port}.log")
+    # The suite's students are other pages on this machine: the server names its own
+    # loopback URL as the one students open, as a proxy's public URL would be named.
+    # (A loopback-only server without it shows no link: tests/e2e/test_reachable_room.py.)
+    server.env.setdefault("PARAMLAB_PUBLIC_URL", server.url)
     return server
