@@ -21,9 +21,10 @@ median and p95 over ``--changes`` changes sent at random moments.
 
 ``bench: frame_cpu`` lines: the server's CPU per frame, not counting the
 training. One client at fps 60 on a session playing 60 updates a second (one
-update per frame): the server process's CPU over ``--seconds`` divided by the
-frames sent, less the training's own cost per frame (one update and the metrics
-of the new weights, timed in this process on the same network). The reference,
+update per frame): the server process's CPU over ``--seconds`` while the client
+reads and acks every frame, less its CPU over as long while the client acks
+nothing (the server then sends no frames, and the session trains on as fast:
+the training and its scheduler), divided by the frames sent. The reference,
 measured in the same run: a bare Starlette websocket app in a uvicorn process
 of its own (``--bare``) that sends a frame captured from the server, as text or
 binary, 60 times a second and reads each ack. ``ratio`` = server / reference
@@ -53,10 +54,8 @@ from typing import Any
 
 from websockets.asyncio.client import ClientConnection, connect
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "tests"))  # the one server helper, shared with the tests
-sys.path.insert(0, str(ROOT))
-from support.server import Server
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))  # the one server helper, shared with the tests
+from support.server import ROOT, Server
 
 FPS = 60
 NETWORKS = {
@@ -177,27 +176,11 @@ async def bench(url: str, name: str, config: dict[str, Any], fmt: str, seconds: 
 # ------------------------------------------------------------------ CPU per frame
 
 
-def training_seconds_per_update(config: dict[str, Any], n: int = 2000) -> float:
-    """The training's own cost of one update and the metrics of its new weights (what the server
-    computes for a frame showing one new step), timed in this process."""
-    from app.training.config import HyperState, RunConfig
-    from app.training.session import TrainingSession
-
-    session = TrainingSession(RunConfig().with_changes(config), HyperState())
-    for _ in range(50):  # warm up (the fast path compiles on first use)
-        session.advance(1)
-        session.metrics()
-    t0 = time.process_time()
-    for _ in range(n):
-        session.advance(1)
-        session.metrics()
-    return (time.process_time() - t0) / n
-
-
 async def frames_for_cpu(url: str, config: dict[str, Any], fmt: str, seconds: float, pid: int
-                         ) -> tuple[float, int, str | bytes]:
-    """(server CPU seconds, frames) over `seconds` of one client on a session playing one update per frame,
-    and the last frame's bytes."""
+                         ) -> tuple[float, float, int, str | bytes]:
+    """One client on a session playing one update per frame: (server CPU seconds over `seconds` while it reads
+    and acks every frame, the same while it acks none and the session trains on without frames, frames
+    received in the first, the last frame's bytes)."""
     async with connect(url, proxy=None, max_size=2**24, open_timeout=5, close_timeout=2, compression=None) as ws:
         c = Client(ws)
         await c.start({"type": "hello", "fps": FPS, "config": config, "playing": True,
@@ -210,8 +193,13 @@ async def frames_for_cpu(url: str, config: dict[str, Any], fmt: str, seconds: fl
             n1, cpu1 = len(c.frames), cpu_seconds(pid)
         finally:
             reader.cancel()
-            await c.send({"type": "pause"})
-    return cpu1 - cpu0, n1 - n0, c.last_raw
+        # No more acks: the server stops sending after two frames in flight; the session trains on.
+        await asyncio.sleep(0.5)
+        cpu2 = cpu_seconds(pid)
+        await asyncio.sleep(seconds)
+        cpu3 = cpu_seconds(pid)
+        await c.send({"type": "pause"})
+    return cpu1 - cpu0, cpu3 - cpu2, n1 - n0, c.last_raw
 
 
 def free_port() -> int:
@@ -301,14 +289,13 @@ async def bare_cpu(frame: str | bytes, seconds: float, tmp: Path) -> tuple[float
 
 async def cpu_bench(url: str, pid: int, name: str, config: dict[str, Any], fmt: str, seconds: float,
                     tmp: Path) -> dict[str, Any]:
-    cpu, frames, last = await frames_for_cpu(url, config, fmt, seconds, pid)
-    train = await asyncio.to_thread(training_seconds_per_update, config)
+    streaming, training, frames, last = await frames_for_cpu(url, config, fmt, seconds, pid)
     ref_cpu, ref_frames = await bare_cpu(last, seconds, tmp)
-    server_us = cpu / max(1, frames) * 1e6
-    net_us = server_us - train * 1e6
+    n = max(1, frames)
+    net_us = (streaming - training) / n * 1e6
     ref_us = ref_cpu / max(1, ref_frames) * 1e6
     return {"bench": "frame_cpu", "net": name, "frames": fmt, "frame_bytes": len(last),
-            "server_us_per_frame": round(server_us), "training_us_per_frame": round(train * 1e6),
+            "server_us_per_frame": round(streaming / n * 1e6), "training_us_per_frame": round(training / n * 1e6),
             "server_us_per_frame_less_training": round(net_us), "reference_us_per_frame": round(ref_us),
             "ratio": round(net_us / ref_us, 2) if ref_us > 0 else None,
             "frames_counted": frames, "reference_frames": ref_frames, "seconds": seconds,

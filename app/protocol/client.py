@@ -29,9 +29,10 @@ from app.protocol.limits import (
 
 StepUnit = Literal["update", "epoch", "phase"]
 # What a frame may carry beside W, b and the frozen masks: the last gradients (dW, db), the
-# velocity (vW, vb), the last update (deltaW, deltab), Adam's second moment and counts (sW, sb, tW, tb).
-FramePart = Literal["gradient", "velocity", "update", "adam"]
-FRAME_PARTS: tuple[FramePart, ...] = ("gradient", "velocity", "update", "adam")
+# velocity (vW, vb), the last update (deltaW, deltab), Adam's second moment and counts (sW, sb, tW, tb),
+# and in its history the loss of every update (steps, batch_loss; the epoch rows always come).
+FramePart = Literal["gradient", "velocity", "update", "adam", "losses"]
+FRAME_PARTS: tuple[FramePart, ...] = ("gradient", "velocity", "update", "adam", "losses")
 FrameFormat = Literal["json", "binary"]
 Parts = Annotated[list[FramePart], Field(max_length=len(FRAME_PARTS))]
 Fps = Annotated[int, Field(ge=1, le=MAX_FPS)]

@@ -101,6 +101,10 @@ def captured() -> Iterator[dict[str, list[dict[str, Any]]]]:
         teacher.hello(config={"n_points": 100, "val_ratio": 20}, hyper={"optimizer": "adam"}, playing=False)
         teacher.send({"type": "step", "unit": "update", "count": 3})
         teacher.frame_where(lambda f: f["step"] == 3)
+        teacher.send({"type": "inspect", "layer": 0, "kind": "W", "i": 1, "j": 0})
+        teacher.until("inspected")
+        teacher.send({"type": "step", "unit": "update", "count": 1})
+        teacher.frame_where(lambda f: f["step"] == 4 and "inspected" in f)
         for phase in ("forward", "loss", "backward", "update"):  # the trace grows phase by phase
             teacher.send({"type": "step", "unit": "phase"})
             teacher.frame_where(lambda f, phase=phase: f["phase"] == phase and f["trace"] is not None)
@@ -150,7 +154,11 @@ def test_a_drift_between_a_message_and_its_shape_is_caught(captured: dict[str, l
         with pytest.raises(ValidationError):
             p.check_server_message({**frame, **change})
     layer = copy.deepcopy(frame)
-    del layer["layers"][0]["vW"]
+    del layer["layers"][0]["W"]  # the optional parts (vW, ...) may be left out; W never
+    with pytest.raises(ValidationError):
+        p.check_server_message(layer)
+    layer = copy.deepcopy(frame)
+    layer["layers"][0]["vW"] = 0.5  # an optional part, when sent, has its shape
     with pytest.raises(ValidationError):
         p.check_server_message(layer)
     session = copy.deepcopy(captured["session"][0])
