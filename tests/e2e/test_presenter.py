@@ -124,3 +124,41 @@ def test_presenter_mode_fits_a_1920x1080_screen_with_large_type_and_no_overlappi
                     r["y"] + r["h"] <= cv["y"] + cv["h"], f"{phase}: the label {r['text']} is cut at the canvas edge"
         else:
             assert labels == [], f"{phase}: edge labels belong to the backward and update phases"
+
+
+@pytest.mark.parametrize("presenter", [True, False])
+def test_change_marker_labels_never_overlap_nor_leave_the_plot_and_each_change_stays_reachable(make_app, presenter):
+    app = make_app(viewport=VIEWPORT)
+    app.open(f"presenter={'true' if presenter else 'false'}&playing=false", frames=1)
+    # A drag on the learning-rate slider while stepping: a change at nearly every step, and a
+    # momentum change among them.
+    values = [round(0.01 + 0.002 * k, 4) for k in range(24)]
+    for k, lr in enumerate(values):
+        change = {"type": "set_hyper", "momentum": 0.5} if k == 12 else {"type": "set_hyper", "lr": lr}
+        app.js("(msg) => paramlab.socket.send(msg)", change)
+        app.js("paramlab.socket.send({type: 'step', unit: 'update', count: 1})")
+        app.wait(f"paramlab.frame.step >= {k + 1}")
+    app.wait("paramlab.markerCount() === 24")
+    app.wait("paramlab.charts.lossPlot.markerGroups && paramlab.charts.lossPlot.markerGroups"
+             ".reduce((n, g) => n + g.changes.length, 0) === 24")
+    app.settle()
+    app.shot(f"change-markers-{'presenter' if presenter else 'desk'}", full_page=False)
+    plot = app.js("""(() => { const u = paramlab.charts.lossPlot;
+        return { labels: u.markerLabels, groups: u.markerGroups.map((g) => ({ x1: g.x1, x2: g.x2, n: g.changes.length })) }; })()""")
+    labels, groups = plot["labels"], plot["groups"]
+    assert labels, "no change label drawn"
+    assert len(groups) >= 2, groups
+    assert not overlapping_pairs(labels), f"change labels overlap: {overlapping_pairs(labels)}"
+    for r in labels:
+        assert 0 <= r["x"] and r["x"] + r["w"] <= r["plotWidth"] + 0.5, f"{r['text']} is cut at a side of the plot"
+        assert 0 <= r["y"] and r["y"] + r["h"] <= r["plotHeight"] + 0.5, f"{r['text']} is cut at the top or bottom"
+    # Every change is listed with its value, and hovering its marker shows it exactly.
+    log = app.js("[...document.querySelectorAll('.changes-log li')].map((li) => li.title)")
+    assert len(log) == 24 and any("0.5" in t and "momentum" in t for t in log)
+    last = groups[-1]
+    over = app.page.locator(".chart-loss .u-over")
+    box = over.bounding_box()
+    app.page.mouse.move(box["x"] + (last["x1"] + last["x2"]) / 2, box["y"] + box["height"] / 2)
+    app.wait("document.querySelector('.chart-loss .u-over').title !== ''")
+    title = over.get_attribute("title")
+    assert f"lr {values[-2]} → {values[-1]}" in title, title

@@ -7,11 +7,24 @@ import { fmt } from "../format.js";
 
 const MAX_POINTS = 2000;
 const C_TRAIN = "#0072B2", C_TEST = "#D55E00", C_VAL = "#009E73";
+// Markers closer than MARKER_MERGE (CSS px) merge into one; the markers within LABEL_MERGE share one
+// label; labels stack in at most LABEL_ROWS rows.
+const MARKER_MERGE = 6;
+const LABEL_MERGE = 40;
+const LABEL_ROWS = 3;
 const FIELD_LABEL = { lr: "lr", momentum: "μ", batch_size: "batch", optimizer: "optimizer", regularization: "reg", reg_rate: "reg rate", dropout: "dropout", beta1: "β₁", beta2: "β₂", rho: "ρ" };
 
 export function changeLabel(field, a, b) {
   const f = (v) => (typeof v === "number" ? fmt(v, 3) : String(v));
   return `${FIELD_LABEL[field] || field} ${f(a)} → ${f(b)}`;
+}
+
+/** The label of a group of changes: the one change; one field's first old and last new value; or a count. */
+export function groupLabel(list) {
+  const first = list[0], last = list[list.length - 1];
+  if (list.length === 1) return changeLabel(first.field, first.old, first.new);
+  if (list.every((ch) => ch.field === first.field)) return `${changeLabel(first.field, first.old, last.new)} (${list.length} changes)`;
+  return `${list.length} changes`;
 }
 
 function decimate(cols, n) {
@@ -57,7 +70,7 @@ export class ChartsView {
         { label: names[2], stroke: C_VAL, width: 1.5, dash: [2, 3], value: exactValue, spanGaps: true, show: false }],
       legend: { show: true, live: true },
       cursor: { drag: { x: false, y: false } },
-      hooks: { draw: [(u) => this.drawMarkers(u)] },
+      hooks: { draw: [(u) => this.drawMarkers(u)], setCursor: [(u) => this.markerTitle(u)] },
     };
     return new uPlot(opts, [[], [], [], []], el);
   }
@@ -153,39 +166,72 @@ export class ChartsView {
     this.accPlot.setData([data[0], data[4], data[5], data[6]]);
   }
 
-  /** Vertical marker and label per change; nearby changes of one field merge into one label. */
+  /**
+   * One dashed marker per group of changes whose markers would touch (a slider drag logs many), and one
+   * label per cluster of markers within LABEL_MERGE px (the one change, one field's first → last value,
+   * or a count), in the first of LABEL_ROWS rows where it keeps clear of the labels already placed,
+   * inside the plot. A label that fits nowhere is left out; its markers stay, hovering a marker shows
+   * every change it stands for exactly, and the log lists each one.
+   * The labels drawn stay in `u.markerLabels` (CSS px, plot-relative), the groups in `u.markerGroups`.
+   */
   drawMarkers(u) {
+    u.markerLabels = []; u.markerGroups = [];
     if (!this.changes.length) return;
     const g = u.ctx, dpr = uPlot.pxRatio || 1;
-    const top = u.bbox.top, h = u.bbox.height;
+    const { left, top, width, height } = u.bbox;
     const groups = [];
     for (const ch of this.changes) {
       const x = u.valToPos(ch.step, "x", true);
-      if (!Number.isFinite(x)) continue;
+      if (!Number.isFinite(x) || x < left - 1 || x > left + width + 1) continue;
       const last = groups[groups.length - 1];
-      if (last && last.field === ch.field && Math.abs(x - last.x) < 40 * dpr) { last.new = ch.new; last.x2 = x; }
-      else groups.push({ field: ch.field, old: ch.old, new: ch.new, x, x2: x });
+      if (last && x - last.x1 < MARKER_MERGE * dpr) { last.list.push(ch); last.x2 = x; } else groups.push({ list: [ch], x1: x, x2: x });
     }
     g.save();
-    const fs = document.documentElement.classList.contains("presenter") ? 14 : 11;
+    const fs = document.documentElement.classList.contains("presenter") ? 16 : 11;
     g.font = `${fs * dpr}px system-ui, sans-serif`;
     g.textBaseline = "top";
     g.textAlign = "left";   // uPlot leaves the axes' alignment ("right" after the y axis) in the context
-    groups.forEach((gr, n) => {
+    const lineH = (fs + 4) * dpr, gap = 6 * dpr, placed = [];
+    const rows = Math.max(1, Math.min(LABEL_ROWS, Math.floor(height / lineH)));
+    g.strokeStyle = "rgba(110, 60, 160, 0.75)"; g.lineWidth = 1.5 * dpr; g.setLineDash([4 * dpr, 3 * dpr]);
+    for (const gr of groups) {
       const x = Math.round(gr.x2);
-      if (x < u.bbox.left - 1 || x > u.bbox.left + u.bbox.width + 1) return;
-      g.strokeStyle = "rgba(110, 60, 160, 0.75)"; g.lineWidth = 1.5 * dpr; g.setLineDash([4 * dpr, 3 * dpr]);
-      g.beginPath(); g.moveTo(x, top); g.lineTo(x, top + h); g.stroke();
-      const text = changeLabel(gr.field, gr.old, gr.new);
-      const tw = g.measureText(text).width;
-      // Right of its marker where it fits, else left of the plot's right edge, and never
-      // left of the plot: a label is read whole, not cut at the canvas edge.
-      const tx = Math.max(u.bbox.left + 2, Math.min(x + 3 * dpr, u.bbox.left + u.bbox.width - tw - 2));
-      const ty = top + 2 * dpr + (n % 3) * (fs + 3) * dpr;
-      g.fillStyle = "rgba(255,255,255,0.85)"; g.fillRect(tx - 2, ty - 1, tw + 4, (fs + 2) * dpr);
-      g.fillStyle = "#5b2d8e"; g.fillText(text, tx, ty);
-    });
+      g.beginPath(); g.moveTo(x, top); g.lineTo(x, top + height); g.stroke();
+      if (gr.x2 - gr.x1 >= 2 * dpr) {   // a run of changes (a drag): a light band from its first to its last
+        g.fillStyle = "rgba(110, 60, 160, 0.12)"; g.fillRect(gr.x1, top, gr.x2 - gr.x1, height);
+      }
+      u.markerGroups.push({ x1: (gr.x1 - left) / dpr, x2: (gr.x2 - left) / dpr, changes: gr.list });
+    }
+    // Labels over the markers: one per cluster of nearby markers, so a drag reads as one change.
+    const clusters = [];
+    for (const gr of groups) {
+      const last = clusters[clusters.length - 1];
+      if (last && gr.x1 - last.x1 < LABEL_MERGE * dpr) { last.list.push(...gr.list); last.x2 = gr.x2; } else clusters.push({ list: [...gr.list], x1: gr.x1, x2: gr.x2 });
+    }
+    for (const cl of clusters) {
+      const text = groupLabel(cl.list), tw = g.measureText(text).width + 4 * dpr;
+      if (tw > width) continue;
+      // Right of its last marker, or left of it at the plot's right edge: never past the plot on either side.
+      const tx = Math.max(left, Math.min(Math.round(cl.x2) + 3 * dpr, left + width - tw));
+      for (let r = 0; r < rows; r++) {
+        const box = { x: tx, y: top + 2 * dpr + r * lineH, w: tw, h: lineH - 2 * dpr };
+        if (placed.some((q) => box.x < q.x + q.w + gap && q.x < box.x + box.w + gap && box.y < q.y + q.h && q.y < box.y + box.h)) continue;
+        placed.push(box);
+        g.fillStyle = "rgba(255,255,255,0.92)"; g.fillRect(box.x, box.y, box.w, box.h);
+        g.fillStyle = "#5b2d8e"; g.fillText(text, box.x + 2 * dpr, box.y + 1 * dpr);
+        u.markerLabels.push({ x: (box.x - left) / dpr, y: (box.y - top) / dpr, w: box.w / dpr, h: box.h / dpr, text, plotWidth: width / dpr, plotHeight: height / dpr });
+        break;
+      }
+    }
     g.restore();
+  }
+
+  /** Hovering a marker: the plot's title lists every change it stands for, with its exact numbers. */
+  markerTitle(u) {
+    const cx = u.cursor.left;
+    const near = cx === undefined || cx < 0 ? null : (u.markerGroups || []).find((gr) => cx >= gr.x1 - 5 && cx <= gr.x2 + 5);
+    const title = near ? near.changes.map((ch) => `step ${ch.step}: ${ch.field} ${ch.old} → ${ch.new}`).join("\n") : "";
+    if (u.over.title !== title) u.over.title = title;
   }
 
   /** Presenter mode: rebuild the charts with larger type. */
