@@ -7,8 +7,10 @@ arrays here: `protocol.encode` writes them as lists, or `binary_body` as the
 blocks of a binary frame.
 
 A frame carries W, b and the frozen masks always, and of the optional parts
-(`protocol.FRAME_PARTS`) those a client asked for; in step-by-step mode (a
-phase shown) every part, since the step-by-step panel shows them all.
+(`protocol.FRAME_PARTS`) those a client asked for while the session trains;
+paused or in step-by-step mode (a phase shown) every part, exact: frames are
+then few, and the page shows every number in full (the step-by-step panel,
+the tooltip).
 """
 
 from __future__ import annotations
@@ -26,9 +28,14 @@ from app.training.view import LayerView, SessionView
 ALL_PARTS = frozenset(p.FRAME_PARTS)
 
 
-def parts_sent(view: SessionView, parts: Collection[str]) -> Collection[str]:
+def still(view: SessionView, playing: bool) -> bool:
+    """Paused, or showing a phase of step-by-step mode: frames come one per change."""
+    return not playing or view.phase is not None
+
+
+def parts_sent(view: SessionView, playing: bool, parts: Collection[str]) -> Collection[str]:
     """The optional parts a frame of `view` carries for a client that asked for `parts`."""
-    return ALL_PARTS if view.phase is not None else parts
+    return ALL_PARTS if still(view, playing) else parts
 
 
 def layer_dict(layer: LayerView, parts: Collection[str] = ALL_PARTS) -> p.LayerState:
@@ -92,7 +99,7 @@ def trace_dict(trace: Trace) -> p.TraceState:
 def frame_body(view: SessionView, playing: bool, updates_per_second: float | None,
                parts: Collection[str] = ALL_PARTS) -> p.FrameBody:
     """A frame without its per-client part (`type`, `seq`, `history`)."""
-    sent = parts_sent(view, parts)
+    sent = parts_sent(view, playing, parts)
     return {
         "playing": playing, "updates_per_second": updates_per_second,
         "step": view.step, "epoch": view.epoch, "phase": view.phase, "hyper": view.hyper,
@@ -105,8 +112,7 @@ def frame_body(view: SessionView, playing: bool, updates_per_second: float | Non
 def binary_body(view: SessionView, playing: bool, updates_per_second: float | None,
                 parts: Collection[str] = ALL_PARTS) -> EncodedBody:
     """The shared part of a binary frame: the JSON frame's fields but `layers` in its header, the layers as
-    blocks: float32 numbers, or float64 in step-by-step mode, where the page shows every number in full and
-    frames are few."""
+    blocks: float32 numbers while training, float64 (exact) when still."""
     sizes = [view.layers[0].W.shape[0], *(L.b.shape[0] for L in view.layers)] if view.layers else []
     header = {
         "playing": playing, "updates_per_second": updates_per_second,
@@ -114,8 +120,8 @@ def binary_body(view: SessionView, playing: bool, updates_per_second: float | No
         "trace": trace_dict(view.trace) if view.trace is not None else None,
         "diverged": view.diverged.to_dict() if view.diverged is not None else None,
     }
-    floats = "f8" if view.phase is not None else "f4"
-    return encode_body(header, sizes, layer_blocks(view.layers, parts_sent(view, parts), floats))
+    floats = "f8" if still(view, playing) else "f4"
+    return encode_body(header, sizes, layer_blocks(view.layers, parts_sent(view, playing, parts), floats))
 
 
 def inspected(view: SessionView, layer: int, kind: str, i: int, j: int) -> p.Inspected | None:

@@ -67,7 +67,7 @@ def frame_bytes(live: LiveSession, client: Client) -> bytes:
             body = encode(frames.frame_body(view, live.playing, live.updates_per_second, parts))
         cached = live.body_cache[content] = (key, body)
     history = s.history.since(client.history_step, client.change_index)
-    if client.parts is not None and "losses" not in client.parts:
+    if client.parts is not None and "losses" not in client.parts and live.playing and s.phase is None:
         history["steps"], history["batch_loss"] = [], []  # the loss of every update: not drawn by this client
     client.history_step = s.step
     client.change_index = s.history.change_count
