@@ -6,7 +6,8 @@ session on the default network (or ``--hidden``), playing at ``--fps`` frames a
 second and ``--epochs-per-frame`` epochs (25 updates each: 250 training points,
 batch 10) per frame. Every client reads every frame and acknowledges it, as
 docs/protocol.md asks and as the browser does (``{"type":"ack","seq":n}``),
-and parses it as JSON. Clients run in ``--client-procs`` processes of their
+and parses it as JSON (``--frames binary``: binary frames, as the page asks
+for them, whose JSON header it parses). Clients run in ``--client-procs`` processes of their
 own, so that the client's own cost is measured (and reported) apart from the
 server's. All traffic is loopback; the run is bounded by ``--seconds``.
 
@@ -25,7 +26,10 @@ One JSON line per run:
 - ``server_cpu``: CPU seconds per second of the server process(es) over the
   window (1.0 = one core busy), ``server_rss_mb`` at the end;
   ``client_cpu``: the same for the client processes (this machine has 2 cores:
-  what the clients use is taken from what the server could have had).
+  what the clients use is taken from what the server could have had);
+- ``frame_bytes_mean``, ``bytes_per_s_per_client``, ``bytes_per_s_total``:
+  the size of a frame message, and what one client and all of them received a
+  second.
 
     python benchmarks/load.py --sessions 30 --fps 60
     python benchmarks/load.py --sessions 200 --fps 20 --client-procs 2
@@ -62,6 +66,10 @@ from support.server import Server as ServerProcess
 ROOT = Path(__file__).resolve().parents[1]
 
 UPDATES_PER_EPOCH = 25  # the default network: 250 training points, batch 10
+# hello fields of each frame format: JSON with every part (an outside client's default); binary as the
+# page asks for it while its edges show the weights (no optional part). A binary frame's header is read
+# (docs/protocol.md, "Binary frames"), its arrays are not: the page reads them as views, for nothing.
+FORMATS: dict[str, dict[str, Any]] = {"json": {}, "binary": {"frames": "binary", "parts": []}}
 TICKS = os.sysconf("SC_CLK_TCK")
 
 
@@ -180,11 +188,12 @@ class LoadClient:
         config: dict[str, Any] = {"seed": 1 + self.index % 1000}
         if a.hidden is not None:
             config["hidden"] = a.hidden
+        frames = FORMATS[a.frames]
         hello = {"type": "hello", "fps": a.fps, "config": config, "playing": True,
-                 "updates_per_second": a.fps * a.epochs_per_frame * UPDATES_PER_EPOCH}
+                 "updates_per_second": a.fps * a.epochs_per_frame * UPDATES_PER_EPOCH, **frames}
         first = [hello]
         if a.room_code:  # a student: a page of their own first, then the teacher's room (benchmarks/room.py)
-            first = [{"type": "hello", "fps": a.fps},
+            first = [{"type": "hello", "fps": a.fps, **frames},
                      {"type": "room_join", "code": a.room_code, "name": f"s{self.index}", "share": False}]
         try:
             async with connect(self.url, proxy=None, max_size=2**24, open_timeout=30, close_timeout=2,
@@ -216,7 +225,7 @@ class LoadClient:
             except TimeoutError:
                 return
             now = time.perf_counter()
-            msg = loads(raw)
+            msg = loads(raw) if isinstance(raw, str) else loads(raw[8:8 + int.from_bytes(raw[4:8], "little")])
             kind = msg["type"]
             if kind == "frame":
                 await ws.send(f'{{"type":"ack","seq":{msg["seq"]}}}')
@@ -321,7 +330,8 @@ def measure(args: argparse.Namespace, servers: list[Server],
         cmd = [sys.executable, __file__, "--worker", "--worker-indices", ",".join(map(str, indices)),
                "--urls", ",".join(urls), "--window-start", repr(window[0]), "--window-end", repr(window[1]),
                "--sessions", str(args.sessions), "--fps", str(args.fps), "--epochs-per-frame",
-               str(args.epochs_per_frame), "--changes", str(args.changes), "--ramp", str(args.ramp)]
+               str(args.epochs_per_frame), "--changes", str(args.changes), "--ramp", str(args.ramp),
+               "--frames", args.frames]
         if args.hidden is not None:
             cmd += ["--hidden", ",".join(map(str, args.hidden))]
         if getattr(args, "room_code", ""):
@@ -368,7 +378,11 @@ def measure(args: argparse.Namespace, servers: list[Server],
         "healthz_ms_p95": round(percentile(health.times, 0.95) * ms, 1),
         "healthz_ms_max": round(max(health.times, default=float("nan")) * ms, 1),
         "healthz_n": len(health.times), "healthz_failures": health.failures,
+        "frames": args.frames,
         "frame_bytes_mean": round(statistics.mean(c["bytes"] for c in clients)),
+        # What each client received a second (frames x their size), and all of them together.
+        "bytes_per_s_per_client": round(statistics.mean(c["bytes"] * c["fps"] for c in clients)),
+        "bytes_per_s_total": round(sum(c["bytes"] * c["fps"] for c in clients)),
         "server_cpu": round(sum(b - a for a, b in zip(cpu0, cpu1)) / elapsed, 2),
         "server_cpu_each": [round((b - a) / elapsed, 2) for a, b in zip(cpu0, cpu1)],
         "server_rss_mb": round(sum(rss), 1),
@@ -402,6 +416,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--changes", type=int, default=5, help="lr changes timed per client")
     parser.add_argument("--client-procs", type=int, default=1, help="processes the clients are split over")
     parser.add_argument("--servers", type=int, default=1, help="server processes (2: shared SQLite store)")
+    parser.add_argument("--frames", choices=sorted(FORMATS), default="json",
+                        help="frame format the clients ask for (binary: as the page does)")
     parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--room-code", default="", help=argparse.SUPPRESS)
     parser.add_argument("--worker-indices", default="", help=argparse.SUPPRESS)

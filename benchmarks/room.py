@@ -6,16 +6,19 @@ a second and one epoch per frame) and a room around it (``room_create``);
 then ``--students`` clients do what a student's page does: ``hello`` (a
 page of their own), ``room_join`` with the code, and from then on follow
 the teacher's session, reading, parsing and acknowledging every frame.
-Prints one JSON line per class size: the frames per second each follower
-receives (median, 5th percentile, min), the frame gap p99, the teacher's
-updates per second as the followers see them, and the CPU of the server and
-of the client processes (see benchmarks/load.py for the fields).
+Prints one JSON line per class size and frame format (``json``: every part,
+as an outside client gets by default; ``binary``: as the page asks for them):
+the frames per second each follower receives (median, 5th percentile, min),
+the frame gap p99, the teacher's updates per second as the followers see them,
+the bytes of a frame, per second per follower and per second for the whole
+room (``bytes_per_s_total``), and the CPU of the server and of the client
+processes (see benchmarks/load.py for the fields).
 
-    python benchmarks/room.py                      # 30 and 200 followers
-    python benchmarks/room.py --students 30 --seconds 10
+    python benchmarks/room.py                      # 30 and 200 followers, JSON and binary
+    python benchmarks/room.py --students 30 --fps 30 --frames binary --seconds 10
 
-A follower's frame body is encoded once per state and shared by the whole
-room; only its sequence number and history delta are its own.
+A follower's frame body is encoded once per state and content and shared by
+the whole room; only its sequence number and history delta are its own.
 """
 
 from __future__ import annotations
@@ -82,11 +85,13 @@ def main() -> None:
     parser.add_argument("--fps", type=int, default=60, help="frames per second every page asks for")
     parser.add_argument("--seconds", type=float, default=15.0, help="length of the measured window")
     parser.add_argument("--client-procs", type=int, default=2, help="processes the students are split over")
+    parser.add_argument("--frames", nargs="*", choices=["json", "binary"], default=["json", "binary"],
+                        help="frame formats the followers ask for (binary: as the page does)")
     own = parser.parse_args()
-    for students in own.students:
+    for students, frames in [(n, f) for n in own.students for f in own.frames]:
         args = parse_args(["--sessions", str(students), "--fps", str(own.fps), "--seconds", str(own.seconds),
                            "--changes", "0", "--client-procs", str(own.client_procs),
-                           "--ramp", str(min(5.0, 1 + students / 50))])
+                           "--ramp", str(min(5.0, 1 + students / 50)), "--frames", frames])
         with tempfile.TemporaryDirectory() as tmp:
             server = Server(Path(tmp)).start()
             try:
