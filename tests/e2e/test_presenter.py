@@ -150,8 +150,8 @@ def test_change_marker_labels_never_overlap_nor_leave_the_plot_and_each_change_s
     assert len(groups) >= 2, groups
     assert not overlapping_pairs(labels), f"change labels overlap: {overlapping_pairs(labels)}"
     for r in labels:
-        assert 0 <= r["x"] and r["x"] + r["w"] <= r["plotWidth"] + 0.5, f"{r['text']} is cut at a side of the plot"
-        assert 0 <= r["y"] and r["y"] + r["h"] <= r["plotHeight"] + 0.5, f"{r['text']} is cut at the top or bottom"
+        assert r["x"] >= 0 and r["x"] + r["w"] <= r["plotWidth"] + 0.5, f"{r['text']} is cut at a side of the plot"
+        assert r["y"] >= 0 and r["y"] + r["h"] <= r["plotHeight"] + 0.5, f"{r['text']} is cut at the top or bottom"
     # Every change is listed with its value, and hovering its marker shows it exactly.
     log = app.js("[...document.querySelectorAll('.changes-log li')].map((li) => li.title)")
     assert len(log) == 24 and any("0.5" in t and "momentum" in t for t in log)
