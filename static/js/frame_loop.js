@@ -8,7 +8,17 @@
 // session or its dataset changes. Once per animation frame it also sends the
 // coalesced set_hyper (one per frame however fast a slider moves) and lets the
 // URL hash catch up.
+//
+// The heatmaps' grid is computed in sweeps of GRID_BUDGET multiply-adds per
+// animation frame (a small network's whole grid fits in one), and the network
+// view repaints its node maps and edges within budgets of its own, so a big
+// network never makes one animation frame long: its pictures catch up over a
+// few frames while the numbers (counters, biases, tooltip) follow every frame.
 import { Network, Grid, OUTPUT_FN } from "./nn.js";
+import { MAP_BUDGET, EDGE_BUDGET } from "./views/network.js";
+
+/** Multiply-adds of the grid computed per animation frame at most (about a millisecond). */
+export const GRID_BUDGET = 1_000_000;
 
 export class FrameLoop {
   /**
@@ -21,7 +31,11 @@ export class FrameLoop {
     this.session = null; this.dataset = null;
     this.net = null; this.grid = null; this.ctx = null; this.frame = null;
     this.queue = []; this.pendingHyper = null; this.phaseSeen = null;
-    this.stats = { framesDrawn: 0, drawMs: 0, lastDrawMs: 0 };
+    // What the page drew, for tests and benchmarks (window.paramlab.stats): frames, the time
+    // drawing took, and the work per animation frame against its budgets (maps repainted,
+    // edges stroked, grid multiply-adds; the max since a test last set them to 0).
+    this.stats = { framesDrawn: 0, drawMs: 0, lastDrawMs: 0, ticks: 0, sweeps: 0, mapsPainted: 0, mapsPaintedMax: 0,
+      edgesDrawn: 0, edgesDrawnMax: 0, gridCost: 0, gridCostMax: 0, budgets: { maps: MAP_BUDGET, edges: EDGE_BUDGET, grid: GRID_BUDGET } };
     this.tick = this.tick.bind(this);
   }
 
@@ -58,6 +72,7 @@ export class FrameLoop {
       sizes: [arch.n_inputs, ...arch.hidden, arch.n_outputs], inputNames, inputLabels, activations: arch.activations,
       outputFn: OUTPUT_FN[arch.task], classNames: dataset.class_names, plane, yRange, task: arch.task,
       hyperOf: (optimizer) => this.vocab.hyperOf(optimizer),   // the tooltip names the settings the rule used
+      maxNeurons: this.vocab.limits.max_neurons,   // what a layer's count field accepts
     };
     this.net = new Network(arch, inputNames, plane);
     this.grid = plane ? new Grid(this.net, gridSize(this.ctx.sizes)) : null;
@@ -78,8 +93,7 @@ export class FrameLoop {
 
   draw(frame) {
     const v = this.views, t0 = performance.now();
-    this.net.setParams(frame.layers);
-    if (this.grid) this.grid.run();
+    this.net.setParams(frame.layers);   // the grid's next sweep starts from these (drawWork)
     if (frame.phase !== this.phaseSeen) {
       // Stepping through phases: the edges show what the phase is about.
       this.phaseSeen = frame.phase;
@@ -97,6 +111,25 @@ export class FrameLoop {
     stats.drawMs += stats.lastDrawMs;
   }
 
+  /** Once per animation frame: the grid's sweep and the network view's pictures, each within its budget. */
+  drawWork(now) {
+    const t0 = performance.now(), g = this.grid, v = this.views, stats = this.stats;
+    let cost = 0;
+    if (g && this.net) {
+      if (!g.sweeping && g.version !== this.net.version) g.start();   // parameters changed since the last sweep
+      if (g.sweeping) {
+        cost = g.advance(GRID_BUDGET);
+        if (!g.sweeping) { stats.sweeps++; v.network.mapsChanged(); v.output.drawMap(); }
+      }
+    }
+    const work = v.network.refresh(now);
+    stats.ticks++;
+    stats.gridCost = cost; stats.gridCostMax = Math.max(stats.gridCostMax, cost);
+    stats.mapsPainted = work.maps; stats.mapsPaintedMax = Math.max(stats.mapsPaintedMax, work.maps);
+    stats.edgesDrawn = work.edges; stats.edgesDrawnMax = Math.max(stats.edgesDrawnMax, work.edges);
+    if (cost || work.maps || work.edges) { const ms = performance.now() - t0; stats.drawMs += ms; stats.lastDrawMs += ms; }
+  }
+
   tick(now) {
     if (this.pendingHyper) { this.socket.send({ type: "set_hyper", ...this.pendingHyper }); this.pendingHyper = null; }
     // One new frame per animation frame, in order: the server keeps at most two in
@@ -110,13 +143,14 @@ export class FrameLoop {
     } else {
       this.views.network.animate(now);
     }
+    this.drawWork(now);
     this.views.charts.tick(now);
     this.hash.flush(now);
     requestAnimationFrame(this.tick);
   }
 }
 
-/** Grid resolution: 64 x 64 cells, 48 x 48 for big networks so a frame stays well under 16 ms. */
+/** Grid resolution: 64 x 64 cells, 48 x 48 for big networks (fewer frames per sweep). */
 function gridSize(sizes) {
   let cost = 0;
   for (let l = 0; l + 1 < sizes.length; l++) cost += sizes[l] * sizes[l + 1] + 8 * sizes[l + 1];

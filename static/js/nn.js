@@ -120,6 +120,12 @@ export class Network {
  * buffers allocated once. acts[0] holds the input features, acts[l + 1] the
  * activations of layer l (the last one after the task's output function).
  * Row r of the grid is x2 = +6 at the top, column c is x1 = -6 at the left.
+ *
+ * A big network's grid costs more than one animation frame can spare, so it is
+ * computed in sweeps: start() copies the network's parameters, advance(budget)
+ * computes as many rows as `budget` multiply-adds allow, and when the last row
+ * is done the finished buffers become `acts`. `acts` therefore always holds
+ * one whole grid of one set of parameters (never rows of two frames).
  */
 export class Grid {
   constructor(net, n) {
@@ -135,14 +141,58 @@ export class Grid {
         for (let d = 0; d < D; d++) x0[p * D + d] = FEATURES[net.features[d]](x1, x2);
       }
     }
+    this.back = this.acts.map((a, l) => (l === 0 ? a : new Float64Array(a.length)));   // the sweep in progress
+    this.W = net.W.map((w) => new Float64Array(w.length));   // the parameters the sweep computes with
+    this.b = net.b.map((b) => new Float64Array(b.length));
+    let perPoint = 0;
+    for (let l = 0; l < net.W.length; l++) perPoint += net.sizes[l] * net.sizes[l + 1];
+    this.rowCost = n * perPoint;   // multiply-adds of one grid row through every layer
+    this.cost = n * this.rowCost;  // ... and of the whole grid
+    this.row = n;                  // next row of the sweep; n: no sweep running
+    this.sweeps = 0;               // sweeps finished
+    this.version = -1;             // net.version of the parameters `acts` was computed from
   }
 
+  get sweeping() { return this.row < this.n; }
+
+  /** Begin a sweep with the network's current parameters. */
+  start() {
+    const net = this.net;
+    for (let l = 0; l < net.W.length; l++) { this.W[l].set(net.W[l]); this.b[l].set(net.b[l]); }
+    this.sweepVersion = net.version;
+    this.row = 0;
+  }
+
+  /**
+   * Compute rows of the running sweep, as many as `budget` multiply-adds allow (at least one).
+   * Returns the multiply-adds spent; when the sweep finishes, `acts` holds its result.
+   */
+  advance(budget) {
+    if (!this.sweeping) return 0;
+    const rows = Math.max(1, Math.floor(budget / this.rowCost));
+    const r0 = this.row, r1 = Math.min(this.n, r0 + rows);
+    this.runRows(r0, r1);
+    this.row = r1;
+    if (r1 === this.n) {
+      [this.acts, this.back] = [this.back, this.acts];
+      this.version = this.sweepVersion;
+      this.sweeps++;
+    }
+    return (r1 - r0) * this.rowCost;
+  }
+
+  /** The whole grid now, from the network's current parameters. */
   run() {
-    const net = this.net, P = this.n * this.n;
+    this.start();
+    this.advance(Infinity);
+  }
+
+  runRows(r0, r1) {
+    const net = this.net, n = this.n, p0 = r0 * n, p1 = r1 * n;
     for (let l = 0; l < net.W.length; l++) {
       const nIn = net.sizes[l], nOut = net.sizes[l + 1];
-      const A = this.acts[l], Z = this.acts[l + 1], W = net.W[l], b = net.b[l];
-      for (let p = 0; p < P; p++) {
+      const A = this.back[l], Z = this.back[l + 1], W = this.W[l], b = this.b[l];
+      for (let p = p0; p < p1; p++) {
         const ai = p * nIn, zo = p * nOut;
         for (let j = 0; j < nOut; j++) {
           let s = b[j];
@@ -151,14 +201,14 @@ export class Grid {
         }
       }
       const f = net.acts[l];
-      const len = P * nOut;
-      if (f === Math.tanh) { for (let q = 0; q < len; q++) Z[q] = Math.tanh(Z[q]); }
-      else if (f) { if (f !== ACTIVATIONS.linear) for (let q = 0; q < len; q++) Z[q] = f(Z[q]); }
+      const q0 = p0 * nOut, q1 = p1 * nOut;
+      if (f === Math.tanh) { for (let q = q0; q < q1; q++) Z[q] = Math.tanh(Z[q]); }
+      else if (f) { if (f !== ACTIVATIONS.linear) for (let q = q0; q < q1; q++) Z[q] = f(Z[q]); }
       else {
         const o = OUTPUT_FN[net.task];
-        if (o === "softmax") for (let p = 0; p < P; p++) softmaxInPlace(Z, p * nOut, nOut);
-        else if (o === "tanh") for (let q = 0; q < len; q++) Z[q] = Math.tanh(Z[q]);
-        else if (o === "sigmoid") for (let q = 0; q < len; q++) Z[q] = sigmoid(Z[q]);
+        if (o === "softmax") for (let p = p0; p < p1; p++) softmaxInPlace(Z, p * nOut, nOut);
+        else if (o === "tanh") for (let q = q0; q < q1; q++) Z[q] = Math.tanh(Z[q]);
+        else if (o === "sigmoid") for (let q = q0; q < q1; q++) Z[q] = sigmoid(Z[q]);
       }
     }
   }

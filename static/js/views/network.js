@@ -5,6 +5,14 @@
 // on one canvas; an SVG of invisible wide paths makes them hoverable and
 // focusable. The whole view is one Tab stop: arrow keys walk nodes, biases and
 // edges (a roving tabindex), Enter edits.
+//
+// On a big network the drawing is spread over animation frames so none of them
+// overruns: the frame loop calls refresh() once per animation frame, which
+// repaints at most MAP_BUDGET node maps (the ones whose grid changed, oldest
+// first) and strokes at most EDGE_BUDGET edges (a network with more draws its
+// edges in passes over several animation frames; see layoutBuffer). Biases, the
+// legend, the trace and the tooltip follow every frame; the tooltip's numbers
+// come from the frame, never from a picture.
 import { OUTPUT_FN } from "../nn.js";
 import { divergingLUT, LUT_SIZE } from "../colors.js";
 import { fmt } from "../format.js";
@@ -15,6 +23,20 @@ import { EdgePainter, MODE_KEYS } from "./edges.js";
 import { NetworkFocus } from "./network_focus.js";
 
 const SVGNS = "http://www.w3.org/2000/svg";
+/** Node maps repainted per animation frame at most. */
+export const MAP_BUDGET = 24;
+/** Edges stroked per animation frame at most (stroking is what a frame's rendering spends most on). */
+export const EDGE_BUDGET = 96;
+
+/** A layer's neuron count as typed: the count, or the reason it is refused. */
+export function parseCount(text, max) {
+  const t = String(text).trim();
+  const allowed = `type a whole number from 1 to ${max}`;
+  if (!/^[0-9]+$/.test(t)) return { error: t ? `“${t}” is not a whole number: ${allowed}.` : `Empty: ${allowed}.` };
+  const n = Number(t);
+  if (n < 1 || n > max) return { error: `${n} neurons is out of range: ${allowed}.` };
+  return { value: n };
+}
 
 export class NetworkView extends EventTarget {
   constructor(root, tooltip) {
@@ -32,8 +54,20 @@ export class NetworkView extends EventTarget {
     this.net = null; this.edges = [];
     this.focus = new NetworkFocus(this, tooltip);
     this.anim = null;
+    this.buffer = null;        // big networks: where passes of edges are drawn (layoutBuffer)
+    this.pass = null;
+    this.mapQueue = [];        // nodes whose map waits to be repainted, oldest first
+    this.work = { maps: 0, edges: 0 };   // what the last refresh() drew
+    this.ro = false;
     this.focus.bindKeys(this.stage);
     new ResizeObserver(() => { if (this.net) { this.layout(); this.draw(); } }).observe(this.stage);
+  }
+
+  /** Following a teacher: the count fields are locked like the +/- buttons. */
+  get readOnly() { return this.ro; }
+  set readOnly(on) {
+    this.ro = !!on;
+    for (const input of this.heads.querySelectorAll("input.count-input")) input.disabled = this.ro;
   }
 
   /**
@@ -52,17 +86,64 @@ export class NetworkView extends EventTarget {
   }
 
   buildHeads() {
-    const { sizes } = this.ctxInfo, H = sizes.length - 2;
+    const { sizes } = this.ctxInfo, H = sizes.length - 2, max = this.ctxInfo.maxNeurons;
+    // A rebuild (after a change) keeps the keyboard where it was.
+    const focused = this.heads.contains(document.activeElement) ? document.activeElement.dataset : null;
     const head = (title, ...sub) => h("div", { class: "net-head" }, h("span", { class: "head-title" }, title), " ", ...sub);
     const heads = [head("Input", h("span", { class: "head-sub" }, `${sizes[0]} features`))];
     for (let l = 0; l < H; l++) {
       const button = (delta, text) => h("button", { type: "button", class: "mini", dataset: { layer: l, delta },
         onclick: () => this.dispatchEvent(new CustomEvent("neurons", { detail: { layer: l, delta } })) }, text);
-      heads.push(head(`Layer ${l + 1}`, h("span", { class: "head-sub" }, h("span", { class: "count" }, sizes[l + 1]), " neurons"), " ",
+      heads.push(head(`Layer ${l + 1}`, this.countField(l, sizes[l + 1], max), " ",
         h("span", { class: "head-btns" }, button(1, "+ neuron"), button(-1, "− neuron"))));
     }
     heads.push(head("Output", h("span", { class: "head-sub" }, this.ctxInfo.outputFn)));
     fill(this.heads, heads);
+    if (focused && focused.layer !== undefined) {
+      const sel = focused.delta !== undefined ? `button[data-layer="${focused.layer}"][data-delta="${focused.delta}"]` : `input[data-layer="${focused.layer}"]`;
+      this.heads.querySelector(sel)?.focus();
+    }
+  }
+
+  /**
+   * Layer l's neuron count as a field: Enter (or leaving the field) sends the typed count as
+   * one configure; arrow keys step it; Escape puts back the current count. A count that is not
+   * a whole number from 1 to the vocabulary's limit is refused next to the field, and nothing is sent.
+   */
+  countField(l, n, max) {
+    const id = `count-${l}`;
+    const input = h("input", { type: "text", inputmode: "numeric", autocomplete: "off", class: "count-input", id, value: String(n),
+      "aria-label": `Neurons in layer ${l + 1} (1 to ${max})`, "aria-describedby": `${id}-err`, dataset: { layer: l } });
+    input.style.width = "2.6em"; input.style.textAlign = "center"; input.style.padding = "0 .15rem";
+    input.disabled = this.ro;
+    const err = h("span", { id: `${id}-err`, class: "count-err", role: "alert" });
+    err.style.cssText = "color:#a4281b;font-size:max(var(--floor),.72rem);white-space:normal;max-width:11em;display:block";
+    const showError = (text) => {
+      err.textContent = text;
+      if (text) input.setAttribute("aria-invalid", "true"); else input.removeAttribute("aria-invalid");
+    };
+    const commit = () => {
+      const r = parseCount(input.value, max);
+      if (r.error) { showError(r.error); return; }
+      showError("");
+      const hidden = this.ctxInfo.sizes.slice(1, -1);
+      if (hidden[l] === r.value) return;   // unchanged (Enter, then leaving the field): nothing to send
+      hidden[l] = r.value;
+      this.dispatchEvent(new CustomEvent("intent", { detail: { type: "configure", config: { hidden } } }));
+    };
+    input.addEventListener("keydown", (ev) => {
+      if (ev.key === "Enter") { ev.preventDefault(); commit(); }
+      else if (ev.key === "Escape") { input.value = String(this.ctxInfo.sizes[l + 1]); showError(""); }
+      else if (ev.key === "ArrowUp" || ev.key === "ArrowDown") {
+        ev.preventDefault();
+        const r = parseCount(input.value, max), cur = r.error ? this.ctxInfo.sizes[l + 1] : r.value;
+        input.value = String(Math.max(1, Math.min(max, cur + (ev.key === "ArrowUp" ? 1 : -1))));
+        showError("");
+      }
+    });
+    input.addEventListener("change", commit);
+    const label = h("label", { class: "head-sub", for: id }, input, " neurons");
+    return h("span", { class: "head-count" }, label, err);
   }
 
   buildNodes() {
@@ -70,6 +151,7 @@ export class NetworkView extends EventTarget {
     this.nodesEl.textContent = "";
     this.svg.textContent = "";
     this.nodes = []; this.edges = [];
+    this.mapQueue = [];
     const items = [];
     const plane = this.ctxInfo.plane;
     for (let c = 0; c < sizes.length; c++) {
@@ -91,7 +173,7 @@ export class NetworkView extends EventTarget {
         trace.className = "trace-label";
         el.appendChild(trace);
         this.nodesEl.appendChild(el);
-        const node = { el, cv, c, k, trace, label, g: cv.getContext("2d"), img: null, u32: null };
+        const node = { el, cv, c, k, trace, label, g: cv.getContext("2d"), img: null, u32: null, queued: false, paintedSweep: -1, paints: 0 };
         node.img = node.g.createImageData(this.m, this.m);
         node.u32 = new Uint32Array(node.img.data.buffer);
         items.push({ key: el.dataset.key, el, type: "node", c, k });
@@ -161,6 +243,49 @@ export class NetworkView extends EventTarget {
       e.pts = [x0, a.y, mx, a.y, mx, b.y, x1, b.y];
       e.path.setAttribute("d", `M${x0},${a.y} C${mx},${a.y} ${mx},${b.y} ${x1},${b.y}`);
     }
+    this.layoutBuffer(w, h);
+  }
+
+  /**
+   * More edges than one animation frame strokes (EDGE_BUDGET): they are drawn in passes, a
+   * budget's worth per animation frame into a canvas off the page, which is copied onto the
+   * page's canvas when the pass is complete. A pass draws one frame in one edge mode, so the
+   * picture on the page is always one whole frame. Fewer edges: drawn whole every frame.
+   */
+  layoutBuffer(w, h) {
+    this.pass = null; this.edgesStale = true;
+    if (this.edges.length <= EDGE_BUDGET) { this.buffer = null; return; }
+    const canvas = document.createElement("canvas");
+    // Read back one pixel per slice (below) to make the browser rasterize the slice now, not all at the copy.
+    const g = canvas.getContext("2d", { willReadFrequently: true });
+    const painter = new EdgePainter(canvas, document.querySelector(".scale-legend .scale-max"));
+    painter.resize(w, h);
+    painter.w = 0; painter.h = 0;   // its draw() clears w x h first: a slice must add to the pass, so nothing
+    this.buffer = { canvas, g, painter };
+  }
+
+  /** Draw the next EDGE_BUDGET edges of the current pass (starting one on a new frame); returns the edges drawn. */
+  drawSlice(now) {
+    const buf = this.buffer;
+    if (!this.pass) {
+      if (!this.edgesStale) return 0;
+      buf.g.save(); buf.g.setTransform(1, 0, 0, 1, 0, 0); buf.g.clearRect(0, 0, buf.canvas.width, buf.canvas.height); buf.g.restore();
+      this.pass = { frame: this.frame, mode: this.mode, next: 0 };
+      this.edgesStale = false;
+    }
+    const pass = this.pass, edges = this.edges.slice(pass.next, pass.next + EDGE_BUDGET);
+    buf.painter.draw({ frame: pass.frame, mode: pass.mode, anim: null, nodes: this.nodes, edges, S: this.S }, now);
+    buf.g.getImageData(0, 0, 1, 1);
+    pass.next += edges.length;
+    if (pass.next >= this.edges.length) {
+      const g = this.painter.ctx;
+      g.save(); g.setTransform(1, 0, 0, 1, 0, 0);
+      g.clearRect(0, 0, this.canvas.width, this.canvas.height); g.drawImage(buf.canvas, 0, 0);
+      g.restore();
+      this.pass = null;
+      this.passes = (this.passes || 0) + 1;
+    }
+    return edges.length;
   }
 
   setEdgeMode(mode) { this.mode = mode; this.draw(); this.focus.refreshTooltip(); }
@@ -177,11 +302,45 @@ export class NetworkView extends EventTarget {
     this.focus.refreshTooltip();
   }
 
+  /** Biases now; the edges now, or (a big network) in the passes refresh() draws. */
   draw(now = performance.now()) {
     if (!this.net || !this.frame || !this.colX) return;
-    if (this.grid) this.drawMaps();
     this.drawBiases();
-    this.painter.draw(this, now);
+    if (this.buffer) {
+      this.edgesStale = true;
+      if (this.pass && this.pass.mode !== this.mode) this.pass = null;   // a new mode shows in the next pass, not after this one
+    } else { this.painter.draw(this, now); this.work.edges += this.edges.length; }
+  }
+
+  /** The grid has a new sweep: every node map it feeds waits to be repainted. */
+  mapsChanged() {
+    if (!this.grid || !this.nodes) return;
+    for (let c = 1; c < this.nodes.length; c++) {
+      for (const n of this.nodes[c]) if (!n.queued) { n.queued = true; this.mapQueue.push(n); }
+    }
+  }
+
+  /**
+   * Once per animation frame: repaint the node maps waiting longest (MAP_BUDGET at most)
+   * and, on a big network, the next EDGE_BUDGET edges of the pass. Returns what was drawn ({maps, edges}), counted from
+   * this call and any draw() since the last one.
+   */
+  refresh(now = performance.now()) {
+    const work = this.work;
+    if (this.grid && this.frame) {
+      const sizes = this.ctxInfo.sizes, q = this.mapQueue;
+      const count = Math.min(MAP_BUDGET, q.length);
+      for (let t = 0; t < count; t++) {
+        const n = q[t], [shift, scale] = heatScale(this.ctxInfo, n.c);
+        this.paint(n, this.grid.acts[n.c], n.k, sizes[n.c], shift, scale);
+        n.queued = false; n.paintedSweep = this.grid.sweeps; n.paints++;
+      }
+      q.splice(0, count);
+      work.maps += count;
+    }
+    if (this.buffer && this.frame && !this.anim) work.edges += this.drawSlice(now);
+    this.work = { maps: 0, edges: 0 };
+    return work;
   }
 
   drawInputMaps() {
@@ -191,14 +350,6 @@ export class NetworkView extends EventTarget {
       for (let p = 0; p < P; p++) { const v = x0[p * D + d]; if (v < lo) lo = v; if (v > hi) hi = v; }
       const mid = (lo + hi) / 2, half = (hi - lo) / 2 || 1;
       this.paint(this.nodes[0][d], x0, d, D, mid, 1 / half);
-    }
-  }
-
-  drawMaps() {
-    const sizes = this.ctxInfo.sizes;
-    for (let c = 1; c < sizes.length; c++) {
-      const [shift, scale] = heatScale(this.ctxInfo, c);
-      for (let k = 0; k < sizes[c]; k++) this.paint(this.nodes[c][k], this.grid.acts[c], k, sizes[c], shift, scale);
     }
   }
 
@@ -242,6 +393,7 @@ export class NetworkView extends EventTarget {
       else if (phase === "loss" && c === last) delay = 0;
       else if (phase === "backward" && c > 0) delay = (last - c) * 350;
       if (delay === null) continue;
+      this.animated = true;
       for (const n of this.nodes[c]) {
         n.el.animate([{ boxShadow: "0 0 0 0 rgba(255,190,40,0)" }, { boxShadow: "0 0 0 6px rgba(255,190,40,.85)" }, { boxShadow: "0 0 0 2px rgba(255,190,40,.6)" }],
           { duration: 500, delay, fill: "forwards" });
@@ -254,7 +406,9 @@ export class NetworkView extends EventTarget {
   animate(now) {
     if (!this.anim || !this.frame) return false;
     if (now - this.anim.t0 > 2500) return false;
+    // Stepping by hand, not training: every edge every frame; the passes start again after.
     this.painter.draw(this, now);
+    this.pass = null; this.edgesStale = true;
     return true;
   }
 
@@ -279,9 +433,10 @@ export class NetworkView extends EventTarget {
         // "\n" reads as a space where labels do not wrap (wide screens) and breaks the line on phones.
         if (n.trace.textContent !== text) { n.trace.textContent = text; n.trace.title = title; }
         n.el.classList.toggle("traced", !!text);
-        if (!tr) n.el.getAnimations().forEach((a) => a.cancel());
+        if (!tr && this.animated) n.el.getAnimations().forEach((a) => a.cancel());
       }
     }
+    if (!tr) this.animated = false;   // getAnimations() recalculates styles: only after a phase animated
   }
 
   /** Key of the item under the pointer or focus (e.g. "e:0:1:2"), or null. */

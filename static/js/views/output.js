@@ -56,10 +56,10 @@ export class OutputView extends EventTarget {
     this.caption.textContent = text;
   }
 
+  /** A frame; the map itself is drawn when the grid finishes a sweep (the frame loop calls drawMap). */
   update(frame) {
     this.frame = frame;
-    if (this.grid) this.drawMap();
-    else if (this.dataset && !this.dataset.plane) this.drawStrip();
+    if (!this.grid && this.dataset && !this.dataset.plane) this.drawStrip();
     const ti = frame.trace ? frame.trace.index : null;
     if (ti !== this.traceIndex) { this.traceIndex = ti; this.drawPoints(); }
   }
