@@ -24,7 +24,10 @@ training. One client at fps 60 on a session playing 60 updates a second (one
 update per frame): the server process's CPU over ``--seconds`` while the client
 reads and acks every frame, less its CPU over as long while the client acks
 nothing (the server then sends no frames, and the session trains on as fast:
-the training and its scheduler), divided by the frames sent. The reference,
+the training and its scheduler), divided by the frames sent, less the metrics
+of each new state (loss and accuracy on every split, computed for the frame
+that shows it: model evaluation, timed in this process on the same network) (``--cpu-seconds``
+each; CPU time is counted in ticks of 10 ms, so short runs are coarse). The reference,
 measured in the same run: a bare Starlette websocket app in a uvicorn process
 of its own (``--bare``) that sends a frame captured from the server, as text or
 binary, 60 times a second and reads each ack. ``ratio`` = server / reference
@@ -56,6 +59,8 @@ from websockets.asyncio.client import ClientConnection, connect
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))  # the one server helper, shared with the tests
 from support.server import ROOT, Server
+
+sys.path.insert(0, str(ROOT))  # the engine, to time the metrics in this process
 
 FPS = 60
 NETWORKS = {
@@ -202,6 +207,21 @@ async def frames_for_cpu(url: str, config: dict[str, Any], fmt: str, seconds: fl
     return cpu1 - cpu0, cpu3 - cpu2, n1 - n0, c.last_raw
 
 
+def metrics_seconds(config: dict[str, Any], n: int = 300) -> float:
+    """What the metrics of a new state cost (loss and accuracy on every split, computed for the
+    frame that shows it): model evaluation, not sending; timed in this process on the same network."""
+    from app.training.config import HyperState, RunConfig
+    from app.training.session import TrainingSession
+
+    session = TrainingSession(RunConfig().with_changes(config), HyperState())
+    session.advance(1)
+    session.evaluate()  # warm up (the fast path compiles on first use)
+    t0 = time.process_time()
+    for _ in range(n):
+        session.evaluate()
+    return (time.process_time() - t0) / n
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -290,12 +310,14 @@ async def bare_cpu(frame: str | bytes, seconds: float, tmp: Path) -> tuple[float
 async def cpu_bench(url: str, pid: int, name: str, config: dict[str, Any], fmt: str, seconds: float,
                     tmp: Path) -> dict[str, Any]:
     streaming, training, frames, last = await frames_for_cpu(url, config, fmt, seconds, pid)
+    metrics = metrics_seconds(config)
     ref_cpu, ref_frames = await bare_cpu(last, seconds, tmp)
     n = max(1, frames)
-    net_us = (streaming - training) / n * 1e6
+    net_us = (streaming - training) / n * 1e6 - metrics * 1e6
     ref_us = ref_cpu / max(1, ref_frames) * 1e6
     return {"bench": "frame_cpu", "net": name, "frames": fmt, "frame_bytes": len(last),
             "server_us_per_frame": round(streaming / n * 1e6), "training_us_per_frame": round(training / n * 1e6),
+            "metrics_us_per_frame": round(metrics * 1e6),
             "server_us_per_frame_less_training": round(net_us), "reference_us_per_frame": round(ref_us),
             "ratio": round(net_us / ref_us, 2) if ref_us > 0 else None,
             "frames_counted": frames, "reference_frames": ref_frames, "seconds": seconds,
@@ -309,21 +331,23 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=5.0, help="seconds over which each figure is measured")
     parser.add_argument("--changes", type=int, default=30, help="lr changes timed for the latency")
+    parser.add_argument("--cpu-seconds", type=float, default=10.0, help="seconds of each CPU measurement")
+    parser.add_argument("--only", choices=["stream", "cpu"], default=None, help="one kind of line only")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         server = Server(Path(tmp) / "uvicorn.log").start()
         try:
             for name, config in NETWORKS.items():
-                for fmt in FORMATS:
+                for fmt in FORMATS if args.only != "cpu" else ():
                     result = asyncio.run(asyncio.wait_for(
                         bench(server.ws, name, config, fmt, args.seconds, args.changes),
                         timeout=args.seconds + args.changes * 6 + 30))
                     print(json.dumps(result), flush=True)
             for name, config in NETWORKS.items():
-                for fmt in FORMATS:
+                for fmt in FORMATS if args.only != "stream" else ():
                     result = asyncio.run(asyncio.wait_for(
-                        cpu_bench(server.ws, server.pid, name, config, fmt, args.seconds, Path(tmp)),
-                        timeout=3 * args.seconds + 120))
+                        cpu_bench(server.ws, server.pid, name, config, fmt, args.cpu_seconds, Path(tmp)),
+                        timeout=3 * args.cpu_seconds + 120))
                     print(json.dumps(result), flush=True)
         finally:
             server.stop()
