@@ -18,17 +18,20 @@ from typing import Generic, Literal, TypeVar, get_args
 StopMetric = Literal["val_loss", "val_acc", "train_loss", "train_acc"]
 STOP_METRICS: tuple[str, ...] = get_args(StopMetric)
 PATIENCE_MIN, PATIENCE_MAX = 1, 1000
+MAX_EPOCHS_MAX = 100_000
 
 T = TypeVar("T")
 
 
 @dataclass(frozen=True)
 class StopRule:
-    """When to stop: after `patience` epochs without the metric improving by more than `min_delta`."""
+    """When to stop: after `patience` epochs without the metric improving by more than `min_delta`,
+    or at epoch `max_epochs` (the budget, None: none) whatever the metric does."""
 
     patience: int = 10
     metric: str = "val_loss"
     min_delta: float = 0.0
+    max_epochs: int | None = None
 
     def __post_init__(self) -> None:
         if isinstance(self.patience, bool) or not isinstance(self.patience, int) \
@@ -40,6 +43,10 @@ class StopRule:
         if isinstance(self.min_delta, bool) or not isinstance(self.min_delta, (int, float)) \
                 or not math.isfinite(self.min_delta) or self.min_delta < 0:
             raise ValueError(f"min_delta must be a finite number >= 0, got {self.min_delta!r}")
+        if self.max_epochs is not None and (isinstance(self.max_epochs, bool) or not isinstance(self.max_epochs, int)
+                                            or not 1 <= self.max_epochs <= MAX_EPOCHS_MAX):
+            raise ValueError(f"max_epochs must be an integer from 1 to {MAX_EPOCHS_MAX}, or null for no budget, "
+                             f"got {self.max_epochs!r}")
 
     @property
     def higher_is_better(self) -> bool:
@@ -68,6 +75,7 @@ class EarlyStopping(Generic[T]):
         self.best: Best[T] | None = None
         self.waited = 0                                # epochs since the best one
         self.stopped: tuple[int, int] | None = None   # (epoch, step) where it stopped
+        self.reason: str | None = None                 # "patience" or "max_epochs"
 
     def epoch_end(self, epoch: int, step: int, metrics: Mapping[str, float | None],
                   snapshot: Callable[[], T]) -> bool:
@@ -80,25 +88,35 @@ class EarlyStopping(Generic[T]):
                                                            or self.rule.improves(value, self.best.value)):
             self.best = Best(epoch, step, float(value), snapshot())
             self.waited = 0
-            return False
-        self.waited += 1
+        else:
+            self.waited += 1
         if self.waited >= self.rule.patience:
-            self.stopped = (epoch, step)
-            return True
-        return False
+            self.reason = "patience"
+        elif self.rule.max_epochs is not None and epoch >= self.rule.max_epochs:
+            self.reason = "max_epochs"
+        else:
+            return False
+        self.stopped = (epoch, step)
+        return True
 
-    def epochs_saved(self, max_epochs: int | None) -> int | None:
-        """Epochs not trained thanks to the stop, out of a budget of `max_epochs` (None: no budget,
-        or not stopped)."""
-        if self.stopped is None or max_epochs is None:
+    def go_on(self) -> None:
+        """Train on after a stop (the best state was restored): the watch starts counting again."""
+        self.stopped, self.reason, self.waited = None, None, 0
+
+    def epochs_saved(self) -> int | None:
+        """Epochs of the budget (`max_epochs`) not trained thanks to a stop for patience (None:
+        no budget, or not stopped)."""
+        budget = self.rule.max_epochs
+        if self.stopped is None or budget is None:
             return None
-        return max(0, max_epochs - self.stopped[0])
+        return max(0, budget - self.stopped[0])
 
     def to_dict(self) -> dict[str, object]:
         """What a chart marks: the rule, the best epoch and the stop."""
         best = self.best
         return {
             "patience": self.rule.patience, "metric": self.rule.metric, "min_delta": self.rule.min_delta,
+            "max_epochs": self.rule.max_epochs, "epochs_saved": self.epochs_saved(), "reason": self.reason,
             "best_epoch": best.epoch if best else None, "best_step": best.step if best else None,
             "best_value": best.value if best else None, "waited": self.waited,
             "stopped_epoch": self.stopped[0] if self.stopped else None,

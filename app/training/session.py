@@ -330,7 +330,7 @@ class TrainingSession:
         self.history.truncate(point.step)
         self.step_by_step.leave()
         self.last_update = LastUpdate(self.params)
-        watch.stopped, watch.waited = None, 0
+        watch.go_on()
         self._version += 1
         return point.step
 

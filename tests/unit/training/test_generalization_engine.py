@@ -29,9 +29,10 @@ def flat(session: TrainingSession) -> np.ndarray:
 
 
 @pytest.mark.parametrize("bad", [{"patience": 0}, {"patience": "5"}, {"patience": True}, {"metric": "test_loss"},
-                                 {"min_delta": -1.0}, {"min_delta": float("nan")}, {"min_delta": "0"}])
+                                 {"min_delta": -1.0}, {"min_delta": float("nan")}, {"min_delta": "0"},
+                                 {"max_epochs": 0}, {"max_epochs": 2.0}, {"max_epochs": "9"}])
 def test_a_stop_rule_refuses_bad_values_and_says_what_is_allowed(bad) -> None:
-    with pytest.raises(ValueError, match=r"patience|metric|min_delta"):
+    with pytest.raises(ValueError, match=r"patience|metric|min_delta|max_epochs"):
         StopRule(**bad)
 
 
@@ -41,8 +42,18 @@ def test_the_watch_stops_after_patience_epochs_without_a_better_loss() -> None:
     answers = [watch.epoch_end(e, e * 10, {"val_loss": v}, lambda e=e: f"state {e}") for e, v in enumerate(losses, 1)]
     assert answers == [False, False, False, True, True]  # stays stopped: 0.7 comes too late
     assert watch.best is not None and (watch.best.epoch, watch.best.value, watch.best.state) == (2, 0.8, "state 2")
-    assert watch.stopped == (4, 40)
-    assert watch.epochs_saved(100) == 96 and watch.epochs_saved(None) is None
+    assert watch.stopped == (4, 40) and watch.reason == "patience"
+    assert watch.epochs_saved() is None  # no budget
+
+
+def test_a_budget_stops_at_max_epochs_and_a_patience_stop_saves_the_rest_of_it() -> None:
+    budget: EarlyStopping[int] = EarlyStopping(StopRule(patience=5, max_epochs=3))
+    assert [budget.epoch_end(e, e, {"val_loss": 1.0 / e}, lambda e=e: e) for e in (1, 2, 3)] == [False, False, True]
+    assert budget.reason == "max_epochs" and budget.epochs_saved() == 0
+    early: EarlyStopping[int] = EarlyStopping(StopRule(patience=1, max_epochs=100))
+    assert [early.epoch_end(e, e, {"val_loss": 1.0}, lambda e=e: e) for e in (1, 2)] == [False, True]
+    assert early.reason == "patience" and early.epochs_saved() == 98
+    assert early.to_dict()["epochs_saved"] == 98 and early.to_dict()["best_epoch"] == 1
 
 
 def test_an_accuracy_improves_upwards_and_min_delta_asks_for_a_real_gain() -> None:
