@@ -54,7 +54,9 @@ TRAIN_PERCENT_RANGE = (10, 90)  # the Playground's "ratio of training to test da
 EXTENT = 6.0  # points live in [-EXTENT, EXTENT]^2
 FEATURES_2D: tuple[str, str] = ("x1", "x2")
 BINARY_CLASS_NAMES: tuple[str, str] = ("orange", "blue")
-SPIRAL3_CLASS_NAMES: tuple[str, str, str] = ("orange", "blue", "green")
+# Named by arm, not by colour: three classes are drawn in colours apart from the orange and
+# blue of a weight's sign (static/js/colors.js).
+SPIRAL3_CLASS_NAMES: tuple[str, str, str] = ("arm 1", "arm 2", "arm 3")
 # An uploaded CSV file's dataset name: "csv-" and 12 hex digits of a hash of its text
 # (app.training.custom_data keeps the texts).
 UPLOADED_PREFIX = "csv-"
