@@ -17,8 +17,8 @@
 import { Network, Grid, OUTPUT_FN } from "./nn.js";
 import { MAP_BUDGET, EDGE_BUDGET } from "./views/network.js";
 
-/** Multiply-adds of the grid computed per animation frame at most (about a millisecond). */
-export const GRID_BUDGET = 1_000_000;
+/** Multiply-adds of the grid computed per animation frame at most (a millisecond or less). */
+export const GRID_BUDGET = 500_000;
 
 export class FrameLoop {
   /**

@@ -29,6 +29,7 @@ export class ControlsView extends EventTarget {
     this.buildMenus();
     this.buildDatasets();
     this.buildFeatures();
+    this.buildPresets();
     this.bind();
   }
 
@@ -97,6 +98,27 @@ export class ControlsView extends EventTarget {
       });
       box.appendChild(label);
     }
+  }
+
+  /**
+   * Quick network sizes: a menu beside the layer buttons. Each preset is one configure; the ones
+   * past the vocabulary's limits are left out, and the largest allowed network is always offered.
+   */
+  buildPresets() {
+    const { max_layers: maxL, max_neurons: maxN } = this.vocab.limits;
+    const named = [
+      ["Small", [4, 4]], ["Default", this.vocab.defaults.config.hidden], ["Wide", [8, 8, 8, 8, 8, 8]],
+      ["Deep", Array(8).fill(16)], ["Largest", Array(maxL).fill(maxN)],
+    ];
+    this.presets = named.filter(([, hidden]) => hidden.length <= maxL && hidden.every((n) => n >= 1 && n <= maxN))
+      .map(([name, hidden]) => ({ name, hidden, text: `${name}: ${describeLayers(hidden)}` }));
+    const select = h("select", { id: "size-preset", "aria-describedby": "layer-count" },
+      h("option", { value: "" }, "Custom"), this.presets.map((p, i) => h("option", { value: String(i) }, p.text)));
+    select.addEventListener("change", () => {
+      const p = this.presets[Number(select.value)];
+      if (select.value !== "" && p) this.intent({ type: "configure", config: this.layers([...p.hidden]) });
+    });
+    $("layer-count").after(h("label", { class: "muted", for: "size-preset" }, "Size"), select);
   }
 
   bind() {
@@ -233,6 +255,8 @@ export class ControlsView extends EventTarget {
     $("layer-count").textContent = `${s.hidden.length} hidden layer${s.hidden.length === 1 ? "" : "s"}`;
     $("add-layer").disabled = s.hidden.length >= this.vocab.limits.max_layers;
     $("remove-layer").disabled = s.hidden.length === 0;
+    const preset = this.presets.findIndex((p) => p.hidden.length === s.hidden.length && p.hidden.every((n, l) => n === s.hidden[l]));
+    $("size-preset").value = preset < 0 ? "" : String(preset);
     if (session && "updates_per_second" in session) this.setSpeed(session.updates_per_second);
     this.setPlaying(s.playing);
     this.showOptimizerFields();
@@ -262,4 +286,11 @@ export class ControlsView extends EventTarget {
     }
     for (const id of ["optimizer", "regularization"]) if (active !== $(id) && $(id).value !== h[id]) { $(id).value = h[id]; this.showOptimizerFields(); }
   }
+}
+
+/** "2 layers of 4", "4, 2", "no hidden layer": hidden sizes as a menu says them. */
+function describeLayers(hidden) {
+  if (!hidden.length) return "no hidden layer";
+  if (hidden.length > 1 && hidden.every((n) => n === hidden[0])) return `${hidden.length} layers of ${hidden[0]}`;
+  return hidden.length === 1 ? `1 layer of ${hidden[0]}` : hidden.join(", ");
 }

@@ -122,12 +122,14 @@ export class NetworkView extends EventTarget {
       err.textContent = text;
       if (text) input.setAttribute("aria-invalid", "true"); else input.removeAttribute("aria-invalid");
     };
+    let sent = n;   // the count asked for last: Enter and then the change event are one change, sent once
     const commit = () => {
       const r = parseCount(input.value, max);
       if (r.error) { showError(r.error); return; }
       showError("");
+      if (r.value === sent) return;
+      sent = r.value;
       const hidden = this.ctxInfo.sizes.slice(1, -1);
-      if (hidden[l] === r.value) return;   // unchanged (Enter, then leaving the field): nothing to send
       hidden[l] = r.value;
       this.dispatchEvent(new CustomEvent("intent", { detail: { type: "configure", config: { hidden } } }));
     };
@@ -378,8 +380,10 @@ export class NetworkView extends EventTarget {
       for (const n of this.nodes[c]) {
         const v = L[bk]?.[n.k];
         const col = v === null || v === undefined ? "#999" : this.painter.color(v, scale);
-        if (n.bias.style.backgroundColor !== col) n.bias.style.backgroundColor = col;
-        n.bias.classList.toggle("frozen", !!L.frozenb?.[n.k]);
+        // Written only when they change (what was written is kept: reading styles back costs more).
+        if (n.biasColor !== col) { n.biasColor = col; n.bias.style.backgroundColor = col; }
+        const frozen = !!L.frozenb?.[n.k];
+        if (n.biasFrozen !== frozen) { n.biasFrozen = frozen; n.bias.classList.toggle("frozen", frozen); }
       }
     }
   }
