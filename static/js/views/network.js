@@ -48,6 +48,9 @@ export class NetworkView extends EventTarget {
     this.painter = new EdgePainter(this.canvas, document.querySelector(".scale-legend .scale-max"));
     this.svg = this.stage.querySelector("svg.net-hits");
     this.nodesEl = this.stage.querySelector(".net-nodes");
+    // Layers of their own: a bias colour or a node map changing every frame then repaints only
+    // itself, not the thousands of hit paths of a big network's SVG under it.
+    this.svg.style.willChange = "transform"; this.nodesEl.style.willChange = "transform";
     this.lut = divergingLUT();
     this.mode = "weights";
     this.frame = null; this.prevFrame = null;
