@@ -41,6 +41,8 @@ TEMPLATES: dict[str, dict[str, Any]] = {
     "rollback": {"type": "rollback"},
     "trace": {"type": "trace", "index": 3},
     "ack": {"type": "ack", "seq": 0},
+    "views": {"type": "views", "parts": ["gradient", "velocity"]},
+    "inspect": {"type": "inspect", "layer": 0, "kind": "W", "i": 1, "j": 0},
     "save": {"type": "save", "name": "run"},
     "room_create": {"type": "room_create", "share_gallery": True},
     "room_join": {"type": "room_join", "code": "ABCD", "name": "x", "share": True, "fork": False},
