@@ -96,7 +96,7 @@ def test_deep_network_training_at_full_speed_draws_within_its_budgets(app):
     assert edges == 2 * 16 + 7 * 16 * 16 + 16 and edges > budgets["edges"]   # ... nor do its edges
     app.js("""Object.assign(paramlab.stats, {mapsPaintedMax: 0, edgesDrawnMax: 0, gridCostMax: 0})""")
     start = app.js("({ticks: paramlab.stats.ticks, drawn: paramlab.stats.framesDrawn, sweeps: paramlab.stats.sweeps, "
-                   "passes: paramlab.network.passes || 0, step: paramlab.frame.step})")
+                   "passes: paramlab.network.passes, step: paramlab.frame.step})")
     sweep_ticks = math.ceil(grid_cost / max(budgets["grid"], row_cost))
     pass_ticks = math.ceil(edges / budgets["edges"])
     app.wait(f"paramlab.stats.ticks >= {start['ticks'] + 3 * max(sweep_ticks, pass_ticks) + 10} "
@@ -121,6 +121,14 @@ def test_deep_network_training_at_full_speed_draws_within_its_budgets(app):
     assert app.js("paramlab.grid.version") <= app.js("paramlab.net.version")
     app.shot("big_network_8x16_training")
     app.pause()
+    # Stepping phase by phase: the nodes glow, the edges stay within their budget.
+    app.js("Object.assign(paramlab.stats, {edgesDrawnMax: 0, mapsPaintedMax: 0})")
+    for phase in range(4):
+        app.page.get_by_role("button", name="Next phase", exact=True).click()
+        app.wait(f"!!paramlab.frame.phase && paramlab.stats.ticks > {app.js('paramlab.stats.ticks') + pass_ticks}")
+    stats = app.js("paramlab.stats")
+    assert stats["edgesDrawnMax"] <= budgets["edges"] and stats["mapsPaintedMax"] <= budgets["maps"]
+    app.shot("big_network_8x16_phases")
 
 
 def test_long_task_observer_of_the_benchmark_sees_a_long_task(make_app):

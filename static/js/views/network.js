@@ -58,7 +58,7 @@ export class NetworkView extends EventTarget {
     this.focus = new NetworkFocus(this, tooltip);
     this.anim = null;
     this.buffer = null;        // big networks: where passes of edges are drawn (layoutBuffer)
-    this.pass = null;
+    this.pass = null; this.passes = 0;   // passes: edge passes completed (tests count them)
     this.mapQueue = [];        // nodes whose map waits to be repainted, oldest first
     this.work = { maps: 0, edges: 0 };   // what the last refresh() drew
     this.ro = false;
@@ -288,7 +288,7 @@ export class NetworkView extends EventTarget {
       g.clearRect(0, 0, this.canvas.width, this.canvas.height); g.drawImage(buf.canvas, 0, 0);
       g.restore();
       this.pass = null;
-      this.passes = (this.passes || 0) + 1;
+      this.passes++;
     }
     return edges.length;
   }
@@ -343,7 +343,7 @@ export class NetworkView extends EventTarget {
       q.splice(0, count);
       work.maps += count;
     }
-    if (this.buffer && this.frame && !this.anim) work.edges += this.drawSlice(now);
+    if (this.buffer && this.frame) work.edges += this.drawSlice(now);
     this.work = { maps: 0, edges: 0 };
     return work;
   }
@@ -413,9 +413,8 @@ export class NetworkView extends EventTarget {
   animate(now) {
     if (!this.anim || !this.frame) return false;
     if (now - this.anim.t0 > 2500) return false;
-    // Stepping by hand, not training: every edge every frame; the passes start again after.
-    this.painter.draw(this, now);
-    this.pass = null; this.edgesStale = true;
+    // A big network's edges stay in their passes (all of them every frame would overrun it); its nodes still glow.
+    if (!this.buffer) this.painter.draw(this, now);
     return true;
   }
 
