@@ -123,7 +123,7 @@ def test_deep_network_training_at_full_speed_draws_within_its_budgets(app):
     app.pause()
     # Stepping phase by phase: the nodes glow, the edges stay within their budget.
     app.js("Object.assign(paramlab.stats, {edgesDrawnMax: 0, mapsPaintedMax: 0})")
-    for phase in range(4):
+    for _ in range(4):
         app.page.get_by_role("button", name="Next phase", exact=True).click()
         app.wait(f"!!paramlab.frame.phase && paramlab.stats.ticks > {app.js('paramlab.stats.ticks') + pass_ticks}")
     stats = app.js("paramlab.stats")
