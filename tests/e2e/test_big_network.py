@@ -121,6 +121,15 @@ def test_deep_network_training_at_full_speed_draws_within_its_budgets(app):
     assert app.js("paramlab.grid.version") <= app.js("paramlab.net.version")
     app.shot("big_network_8x16_training")
     app.pause()
+    # Computed a few rows per animation frame, the grid is still the network's: once a sweep has the
+    # paused parameters, the output map's values are the server's predictions at the cell centres.
+    app.wait("paramlab.grid.version === paramlab.net.version && !paramlab.grid.sweeping")
+    n = app.js("paramlab.grid.n")
+    cells = [(r, c) for r in (0, n // 3, n - 1) for c in (0, n // 2, n - 1)]
+    centres = [[-6 + (c + 0.5) * 12 / n, 6 - (r + 0.5) * 12 / n] for r, c in cells]
+    server = app.server.post_json(f"/api/sessions/{app.session_id()}/predict", {"points": centres})["outputs"]
+    for (r, c), s in zip(cells, server):
+        assert abs(app.js(f"paramlab.heatmapValue(9, 0, {r}, {c})") - s[0]) <= 1e-4
     # Stepping phase by phase: the nodes glow, the edges stay within their budget.
     app.js("Object.assign(paramlab.stats, {edgesDrawnMax: 0, mapsPaintedMax: 0})")
     for _ in range(4):
