@@ -84,11 +84,11 @@ class Connection:
                 async with asyncio.timeout(self.settings.send_timeout):
                     await self.ws.send_text(text)
 
-    async def send_frame(self, data: bytes) -> None:
-        """Send one frame as this client asked: a binary message, or JSON text."""
+    async def send_frame(self, data: bytes, binary: bool) -> None:
+        """Send one frame as its client asked: a binary message, or JSON text."""
         async with self.send_lock:
             async with asyncio.timeout(self.settings.send_timeout):
-                if self.frames == "binary":
+                if binary:
                     await self.ws.send_bytes(data)
                 else:
                     await self.ws.send_text(data.decode())
@@ -210,8 +210,8 @@ class Connection:
 
     def _no_such_parameter(self, msg: p.Inspect) -> p.ErrorMessage:
         """The error for an `inspect` naming no weight or bias of this network: which index, and what is allowed."""
-        sizes = self.live.session.architecture() if self.live is not None else None
-        counts = [sizes["n_inputs"], *sizes["hidden"], sizes["n_outputs"]] if sizes else [0]
+        arch = self.live.session.architecture() if self.live is not None else None
+        counts = [arch["n_inputs"], *arch["hidden"], arch["n_outputs"]] if arch else [0]
         n_layers = len(counts) - 1
         if msg.layer is None or msg.layer >= n_layers:
             field, value, allowed = "layer", msg.layer, f"0 to {n_layers - 1}"
@@ -314,7 +314,7 @@ class Connection:
                     client.next_send = max(client.next_send + 1.0 / client.fps, time.perf_counter())
                     if client is not self.client:
                         return
-                    await self.send_frame(messages.frame_bytes(live, client))
+                    await self.send_frame(messages.frame_bytes(live, client), client.frames == "binary")
                     continue
                 await client.wake.wait()  # a change or an ack
                 client.wake.clear()
