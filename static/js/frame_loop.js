@@ -74,9 +74,15 @@ export class FrameLoop {
       hyperOf: (optimizer) => this.vocab.hyperOf(optimizer),   // the tooltip names the settings the rule used
       maxNeurons: this.vocab.limits.max_neurons,   // what a layer's count field accepts
     };
-    this.net = new Network(arch, inputNames, plane);
-    this.grid = plane ? new Grid(this.net, gridSize(this.ctx.sizes)) : null;
-    v.network.reset(this.net, this.ctx, this.grid);
+    // A configure brings a session and then its dataset: the network (thousands of elements on a
+    // big one) is built once for both, and again only when what it shows changed.
+    const built = JSON.stringify([session.session_id, arch, inputNames, plane, dataset.class_names, yRange]);
+    if (built !== this.built) {
+      this.built = built;
+      this.net = new Network(arch, inputNames, plane);
+      this.grid = plane ? new Grid(this.net, gridSize(this.ctx.sizes)) : null;
+      v.network.reset(this.net, this.ctx, this.grid);
+    }
     v.output.reset(this.net, this.ctx, dataset, this.grid);
     v.output.setShowTest(this.state.show_test);
     v.network.setEdgeMode(this.state.edges);

@@ -120,9 +120,15 @@ export class NetworkView extends EventTarget {
     input.style.width = "2.6em"; input.style.textAlign = "center"; input.style.padding = "0 .15rem";
     input.disabled = this.ro;
     const err = h("span", { id: `${id}-err`, class: "count-err", role: "alert" });
-    err.style.cssText = "color:#a4281b;font-size:max(var(--floor),.72rem);white-space:normal;max-width:11em;display:block";
+    // Under the layer's head, over the top of the network (a panel of its own, so no node covers it).
+    err.style.cssText = "position:absolute;top:100%;left:50%;transform:translateX(-50%);z-index:5;width:12em;white-space:normal;" +
+      "color:#a4281b;background:#fff;border:1px solid #e59a8c;border-radius:4px;padding:.1rem .3rem;font-size:max(var(--floor),.75rem)";
+    err.hidden = true;
     const showError = (text) => {
-      err.textContent = text;
+      err.textContent = text; err.hidden = !text;
+      const head = input.closest(".net-head");
+      if (head) head.style.zIndex = text ? "5" : "";   // the head (a stacking context) above the network's layers
+      input.style.borderColor = text ? "#a4281b" : "";
       if (text) input.setAttribute("aria-invalid", "true"); else input.removeAttribute("aria-invalid");
     };
     let sent = n;   // the count asked for last: Enter and then the change event are one change, sent once
