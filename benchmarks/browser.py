@@ -217,6 +217,9 @@ def main() -> None:
                 row["hover_ms"] = spread(hovers)
                 row["long_tasks_total"] = page.evaluate("window.__longTasks.length")   # page load and trials too
                 print(json.dumps(row), flush=True)
+                # Paused before the page goes, so its session does not train on while the next network is measured.
+                page.evaluate("paramlab.socket.send({type: 'pause'})")
+                wait(page, "paramlab.frame.playing === false", 10000)
                 ctx.close()
             print(json.dumps({"reference": "blank page, again at the end",
                               "animation_frames_per_s": round(blank_rate(browser, args.seconds), 1)}), flush=True)
