@@ -39,6 +39,11 @@ def dataset_message(live: LiveSession) -> p.DatasetMessage:
     }
 
 
+# Epoch rows a frame carries at most to a client that draws (its `parts` leave out
+# the per-update losses), thinned evenly, the newest always: `history` has them all.
+EPOCH_ROWS_PER_FRAME = 2
+
+
 def history_message(live: LiveSession, client: Client | None = None) -> p.HistoryMessage:
     """The whole history; marks it as sent to `client`."""
     s = live.session
@@ -66,8 +71,12 @@ def frame_bytes(live: LiveSession, client: Client) -> bytes:
         else:
             body = encode(frames.frame_body(view, live.playing, live.updates_per_second, parts))
         cached = live.body_cache[content] = (key, body)
-    history = s.history.since(client.history_step, client.change_index)
-    if client.parts is not None and "losses" not in client.parts and live.playing and s.phase is None:
+    drawn_only = client.parts is not None and "losses" not in client.parts and live.playing and s.phase is None
+    # A page draws a few epoch rows a frame: at full speed a small network ends several
+    # epochs between two frames, and the chart's shape needs no more than these.
+    history = s.history.since(client.history_step, client.change_index,
+                              epoch_limit=EPOCH_ROWS_PER_FRAME if drawn_only else None)
+    if drawn_only:
         history["steps"], history["batch_loss"] = [], []  # the loss of every update: not drawn by this client
     client.history_step = s.step
     client.change_index = s.history.change_count

@@ -201,16 +201,19 @@ class History:
                 self.first_change += dropped
         self._last_at = now
 
-    def since(self, step: int, changes_seen: int, limit: int | None = 1000) -> dict[str, Any]:
-        """What was recorded after `step`, and the changes numbered `changes_seen` on
-        (those still kept). The changes returned are final from now on; a client then
-        keeps `change_count` as its `changes_seen`."""
+    def since(self, step: int, changes_seen: int, limit: int | None = 1000,
+              epoch_limit: int | None = None) -> dict[str, Any]:
+        """What was recorded after `step` (update rows thinned to `limit`, epoch rows to
+        `epoch_limit`), and the changes numbered `changes_seen` on (those still kept). The
+        changes returned are final from now on; a client then keeps `change_count` as its
+        `changes_seen`."""
         self._handed_out = max(self._handed_out, self.change_count)
-        return {**self._rows(step, limit), "changes": self.changes[max(0, changes_seen - self.first_change):]}
+        return {**self._rows(step, limit, epoch_limit),
+                "changes": self.changes[max(0, changes_seen - self.first_change):]}
 
-    def _rows(self, step: int, limit: int | None) -> dict[str, Any]:
+    def _rows(self, step: int, limit: int | None, epoch_limit: int | None) -> dict[str, Any]:
         updates = self.updates.since(step, limit)
-        epochs = self.epochs.since(step)
+        epochs = self.epochs.since(step, epoch_limit)
         epoch_rows = {"epoch": [int(e) for e in epochs.pop("epoch")], "step": epochs.pop("step"), **epochs}
         return {"steps": updates["step"], "batch_loss": updates["batch_loss"], "epochs": epoch_rows}
 

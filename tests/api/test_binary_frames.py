@@ -234,3 +234,19 @@ def test_clients_asking_for_the_same_content_share_one_encoding_per_state(monkey
         assert len({m[m.index(b'"playing"'):] for m in sent[:30]}) == 1, "the same body for every follower"
     assert sorted(encoded, key=str) == sorted([("binary", frozenset()), ("binary", frozenset({"velocity"})),
                                                ("json", frames.ALL_PARTS)] * 2, key=str)
+
+
+def test_a_drawing_client_gets_a_few_epoch_rows_a_frame_and_a_reload_gets_them_all() -> None:
+    live = LiveSession("s", TrainingSession(RunConfig().with_changes({"n_points": 100}), HyperState()))
+    live.playing = True
+    page, outside = Client(60, "binary", frozenset()), Client(60, "json")
+    for c in (page, outside):
+        c.history_step = live.session.step
+    for _ in range(7):
+        live.session.step_epoch()
+    drawn = decode(messages.frame_bytes(live, page))["history"]["epochs"]
+    full = json.loads(messages.frame_bytes(live, outside))["history"]["epochs"]
+    assert full["epoch"] == [1, 2, 3, 4, 5, 6, 7]
+    assert len(drawn["epoch"]) == messages.EPOCH_ROWS_PER_FRAME and drawn["epoch"][-1] == 7  # the newest always
+    assert set(drawn["epoch"]) <= set(full["epoch"])
+    assert messages.history_message(live)["epochs"]["epoch"] == full["epoch"]
