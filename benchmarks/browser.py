@@ -59,6 +59,12 @@ try {
 } catch (e) { window.__longTaskObserver = false; }
 """
 
+# The page's animation frames, counted by the benchmark itself (the same way on any version of the page).
+RAF_COUNT_INIT = """
+window.__animationFrames = 0;
+(function count() { window.__animationFrames++; requestAnimationFrame(count); })();
+"""
+
 # Resolves with the time (performance.now()) of the first animation frame at which CHECK
 # holds, polled once per animation frame; null after `ms`.
 FIRST_FRAME_WHERE = """(ms) => new Promise((resolve) => {
@@ -106,7 +112,7 @@ def blank_rate(browser: Any, seconds: float) -> float:
 
 
 def counters(page: Any) -> dict[str, Any]:
-    return page.evaluate("""({t: performance.now(), drawn: paramlab.stats.framesDrawn, ticks: paramlab.stats.ticks,
+    return page.evaluate("""({t: performance.now(), drawn: paramlab.stats.framesDrawn, ticks: window.__animationFrames,
         recv: paramlab.socket.framesReceived, ms: paramlab.stats.drawMs, epoch: paramlab.frame.epoch,
         long: window.__longTasks.slice()})""")
 
@@ -201,6 +207,7 @@ def main() -> None:
                     continue
                 ctx = browser.new_context(viewport=VIEWPORT)
                 ctx.add_init_script(LONGTASK_INIT)
+                ctx.add_init_script(RAF_COUNT_INIT)
                 page = ctx.new_page()
                 page.goto(f"{server.url}/#{link}{'&' if link else ''}playing=true")
                 wait(page, "window.paramlab && paramlab.stats.framesDrawn > 2", 30000)
