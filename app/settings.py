@@ -84,6 +84,11 @@ class Settings(BaseSettings):
     full_speed_per_client: int = 4
     # Rooms open at once.
     rooms_per_client: int = 5
+    # Background jobs of the generalization lab (cross-validation, search): running at once on
+    # the whole server (each in a process of its own at the lowest priority), and held by one
+    # client address at once, running or waiting.
+    lab_workers: int = 1
+    lab_jobs_per_client: int = 2
     # Saved runs and uploaded datasets per day, and the bytes they may add to the store per day.
     saves_per_client_per_day: int = 200
     uploads_per_client_per_day: int = 50

@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import math
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from types import ModuleType
@@ -156,12 +156,15 @@ def reset() -> None:
 class RunResult:
     """What ``train_run`` did: ``done`` updates (fewer than asked when a loss
     became non-finite), their batch ``losses [done]``, and the gradients
-    (penalty included) and deltas of the last one, shaped like the params."""
+    (penalty included) and deltas of the last one, shaped like the params.
+    ``dropped``: with dropout, the units dropped for the first sample of the
+    last update's batch, one boolean vector per hidden layer (None without)."""
 
     done: int
     losses: NDArray[np.float64]
     grads: Params
     deltas: Params
+    dropped: list[NDArray[np.bool_]] | None = None
 
 
 @dataclass(frozen=True)
@@ -454,7 +457,23 @@ def _train_run(
         assert rng is not None and rng_state is not None
         rng.bit_generator.state = rng_state  # take back the draws of the updates not run
         rng.random(int(starts[done]) * lay.n_hidden_units)
-    return RunResult(done, losses[:done], grads, deltas)
+    dropped = first_row_drops(U, int(starts[done - 1]), int(lengths[done - 1]), spec.hidden, dropout_rate) \
+        if dropping and done else None
+    return RunResult(done, losses[:done], grads, deltas, dropped)
+
+
+def first_row_drops(U: NDArray[np.float64], start: int, n: int, hidden: Sequence[int], rate: float
+                    ) -> list[NDArray[np.bool_]]:
+    """The units dropped for the first sample of the update whose batch starts at sample
+    `start` of the run and holds `n` samples: its draws are laid out as `make_masks` draws
+    them (per update, layer after layer, `[n x h]` row-major), a unit dropped when its draw
+    is below `rate`."""
+    offset = start * sum(hidden)
+    out = []
+    for h in hidden:
+        out.append(U[offset:offset + h] < rate)
+        offset += n * h
+    return out
 
 
 def evaluate(spec: NetworkSpec, params: Params, X: Array, Y: Array, buffers: Buffers | None = None

@@ -145,6 +145,70 @@ class Trace(Strict):
     index: Annotated[int, Field(ge=0, le=MAX_POINTS)]
 
 
+# The generalization lab. Bounds are the engine's (`app.training.early_stopping`, `trials`,
+# `cross_validation`, `search`), repeated here since the protocol imports no training: the
+# engine checks them again, and what only it can judge (k against the data, a grid's size).
+StopMetric = Literal["val_loss", "val_acc", "train_loss", "train_acc"]
+SearchField = Literal["lr", "momentum", "batch_size", "reg_rate", "dropout"]
+JobEpochs = Annotated[int, Field(ge=1, le=2000)]
+
+
+class StopRule(Strict):
+    """Stop after `patience` epochs without `metric` improving by more than `min_delta`, or at
+    epoch `max_epochs` (null: no budget)."""
+
+    patience: Annotated[int, Field(ge=1, le=1000)] = 10
+    metric: StopMetric = "val_loss"
+    min_delta: Annotated[float, Field(ge=0, le=1e6, allow_inf_nan=False)] = 0.0
+    max_epochs: Annotated[int, Field(ge=1, le=100_000)] | None = None
+
+
+class EarlyStopping(Strict):
+    """Watch a metric at every epoch's end and pause the run when it stops improving; `rule`
+    null turns the watch off."""
+
+    type: Literal["early_stopping"]
+    rule: StopRule | None
+
+
+class RestoreBest(Strict):
+    """Go back to the best epoch early stopping saw, exactly."""
+
+    type: Literal["restore_best"]
+
+
+class CrossValidate(Strict):
+    """Start k-fold cross-validation of this session's configuration, hyperparameters and initial
+    weights in the background (answered with `job` messages)."""
+
+    type: Literal["cross_validate"]
+    k: Annotated[int, Field(ge=2, le=10)]
+    epochs: JobEpochs
+
+
+SearchValues = Annotated[list[int | float], Field(min_length=1, max_length=12)]
+
+
+class Search(Strict):
+    """Start a hyperparameter search in the background: a grid over `space` ({field: values}), or
+    `trials` random draws from it ({field: [low, high]}); every trial from the session's initial
+    weights, scored on the validation split."""
+
+    type: Literal["search"]
+    mode: Literal["grid", "random"]
+    space: Annotated[dict[SearchField, SearchValues], Field(min_length=1, max_length=5)]
+    trials: Annotated[int, Field(ge=1, le=100)] | None = None
+    epochs: JobEpochs
+    seed: Annotated[int, Field(ge=0, le=2**32 - 1)] | None = None
+
+
+class CancelJob(Strict):
+    """Cancel one of your background jobs (waiting or running)."""
+
+    type: Literal["cancel_job"]
+    job_id: Annotated[str, Field(min_length=1, max_length=32)]
+
+
 class Ack(Strict):
     """Acknowledge a frame: flow control."""
 
@@ -234,10 +298,14 @@ CLIENT_MESSAGES: dict[str, type[BaseModel]] = {
     "views": Views, "inspect": Inspect,
     "save": Save, "room_create": RoomCreate, "room_join": RoomJoin, "fork": Fork, "follow": Follow,
     "room_push": RoomPush, "room_close": RoomClose, "room_new_code": RoomNewCode,
+    "early_stopping": EarlyStopping, "restore_best": RestoreBest, "cross_validate": CrossValidate,
+    "search": Search, "cancel_job": CancelJob,
 }
 # Messages that change a session: refused to a follower and to anyone without the room's teacher key.
 CONTROL_MESSAGES = ("play", "pause", "step", "set_speed", "set_hyper", "configure", "reset", "set_param",
-                    "freeze", "rollback", "trace")
+                    "freeze", "rollback", "trace", "early_stopping", "restore_best")
+# Messages that start or cancel background work on a session: refused as the controls are.
+JOB_MESSAGES = ("cross_validate", "search", "cancel_job")
 
 
 def parse_client_message(raw: str | bytes) -> BaseModel:

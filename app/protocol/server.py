@@ -217,6 +217,24 @@ Phase = Literal["forward", "loss", "backward", "update"]
 
 
 @with_config(WIRE)
+class EarlyStoppingState(TypedDict):
+    """The early stopping watch: its rule, the best epoch so far, where it stopped and why."""
+
+    patience: int
+    metric: Literal["val_loss", "val_acc", "train_loss", "train_acc"]
+    min_delta: float
+    max_epochs: int | None
+    epochs_saved: int | None       # max_epochs minus the epoch it stopped at (None: no budget, or running)
+    reason: Literal["patience", "max_epochs"] | None
+    best_epoch: int | None
+    best_step: int | None
+    best_value: float | None
+    waited: int                     # epochs since the best one
+    stopped_epoch: int | None
+    stopped_step: int | None
+
+
+@with_config(WIRE)
 class FrameBody(TypedDict):
     """A frame without its per-client part (`type`, `seq`, `history`): encoded once per state."""
 
@@ -230,6 +248,8 @@ class FrameBody(TypedDict):
     metrics: Annotated[dict[str, Any], checked_as(Metrics)]
     trace: TraceState | None
     diverged: Annotated[dict[str, Any], checked_as(Diverged)] | None
+    early_stopping: Annotated[dict[str, Any], checked_as(EarlyStoppingState)] | None
+    dropped: Sequence[Mask] | None    # per hidden layer, the units dropout dropped (None: no dropout)
 
 
 @with_config(WIRE)
@@ -340,6 +360,20 @@ class RoomClosed(TypedDict):
 
 
 @with_config(WIRE)
+class JobMessage(TypedDict):
+    """A background job of this client (cross-validation or search) moved on: its state, the event
+    (progress, a fold or trial done, the trials drawn), and at the end its result or why it failed."""
+
+    type: Literal["job"]
+    job_id: str
+    kind: Literal["cross_validation", "search"]
+    state: Literal["waiting", "running", "done", "cancelled", "failed"]
+    event: dict[str, Any] | None
+    result: dict[str, Any] | None
+    message: str | None
+
+
+@with_config(WIRE)
 class Error(TypedDict):
     """The one shape of every error, as sent (`ErrorMessage.model_dump()`)."""
 
@@ -356,6 +390,7 @@ SERVER_MESSAGES: dict[str, Any] = {
     "session": SessionMessage, "dataset": DatasetMessage, "history": HistoryMessage,
     "frame": FrameMessage, "error": Error, "room": RoomMessage, "room_status": RoomStatus,
     "saved": Saved, "notice": Notice, "room_closed": RoomClosed, "inspected": InspectedMessage,
+    "job": JobMessage,
 }
 
 

@@ -14,7 +14,8 @@ from pydantic import BaseModel
 
 from app import protocol as p
 from app.server.registry import LiveSession
-from app.training.session import SessionError
+from app.training.early_stopping import StopRule
+from app.training.session import SessionError, TrainingSession
 
 
 def apply(live: LiveSession, msg: BaseModel) -> str | None:
@@ -25,6 +26,10 @@ def apply(live: LiveSession, msg: BaseModel) -> str | None:
         if s.diverged is not None:
             raise SessionError("the run diverged; roll back or reset before playing", field="type", value="play",
                                allowed="rollback, reset")
+        if s.stopped_early:
+            raise SessionError("early stopping stopped this run: restore the best epoch (restore_best), or change "
+                               "or turn off the rule (early_stopping), before playing", field="type", value="play",
+                               allowed="restore_best, early_stopping")
         live.set_playing(True)
     elif isinstance(msg, p.Pause):
         live.set_playing(False)
@@ -50,6 +55,12 @@ def apply(live: LiveSession, msg: BaseModel) -> str | None:
         rebuilt = "rebuilt"  # the history was rewound: every client needs it anew, not as a delta
     elif isinstance(msg, p.Trace):
         s.set_trace(msg.index)
+    elif isinstance(msg, p.EarlyStopping):
+        s.set_early_stopping(_stop_rule(s, msg.rule))
+    elif isinstance(msg, p.RestoreBest):
+        s.restore_best()
+        live.set_playing(False)
+        rebuilt = "rebuilt"  # the history was rewound, as after a rollback
     else:  # pragma: no cover - the protocol's union is exhaustive
         raise SessionError(f"message type {type(msg).__name__} is not a control message")
     if rebuilt:
@@ -78,6 +89,21 @@ def check_step(live: LiveSession, unit: str, count: int) -> None:
             f"count: at most {most} {unit}s at a time in this session ({n} training points in batches of "
             f"{batch}: at most {p.MAX_STEP_UPDATES} updates and {p.MAX_STEP_SAMPLES:,} samples per step); "
             f"step again for more (got {count})", field="count", value=count, allowed=f"1 to {most}")
+
+
+def _stop_rule(s: TrainingSession, rule: p.StopRule | None) -> StopRule | None:
+    """The engine's rule for a valid `early_stopping` message; a val_* metric needs a validation split."""
+    if rule is None:
+        return None
+    if rule.metric.startswith("val_") and s.data.n("val") == 0:
+        raise SessionError(f"rule.metric: {rule.metric} is measured on the validation split, which is empty: give "
+                           "the validation split a share first (configure val_ratio), or watch train_loss or "
+                           "train_acc", field="rule.metric", value=rule.metric,
+                           allowed="train_loss, train_acc (no validation split)")
+    try:
+        return StopRule(rule.patience, rule.metric, rule.min_delta, rule.max_epochs)
+    except ValueError as exc:  # the protocol checked the same bounds: not expected
+        raise SessionError(str(exc), field="rule") from None
 
 
 def _config_changes(patch: p.ConfigPatch) -> dict[str, Any]:

@@ -106,6 +106,7 @@ def frame_body(view: SessionView, playing: bool, updates_per_second: float | Non
         "layers": [layer_dict(layer, sent) for layer in view.layers], "metrics": view.metrics,
         "trace": trace_dict(view.trace) if view.trace is not None else None,
         "diverged": view.diverged.to_dict() if view.diverged is not None else None,
+        "early_stopping": view.early_stopping, "dropped": view.dropped,
     }
 
 
@@ -119,6 +120,7 @@ def binary_body(view: SessionView, playing: bool, updates_per_second: float | No
         "step": view.step, "epoch": view.epoch, "phase": view.phase, "hyper": view.hyper, "metrics": view.metrics,
         "trace": trace_dict(view.trace) if view.trace is not None else None,
         "diverged": view.diverged.to_dict() if view.diverged is not None else None,
+        "early_stopping": view.early_stopping, "dropped": view.dropped,
     }
     floats = "f8" if still(view, playing) else "f4"
     return encode_body(header, sizes, layer_blocks(view.layers, parts_sent(view, playing, parts), floats))

@@ -25,6 +25,7 @@ from app.protocol.reach import Reach
 from app.server import api, reach, uploads
 from app.server.guard import HostPolicy, RequestGuard, host_name, is_loopback
 from app.server.headers import SecurityHeaders
+from app.server.lab_jobs import LabJobs
 from app.server.quotas import Quotas
 from app.server.registry import Registry
 from app.server.rooms import Rooms
@@ -127,6 +128,7 @@ def create_app(settings: Settings | None = None, list_addresses: reach.ListAddre
         yield
         for task in tasks:
             task.cancel()
+        await app.state.service.lab.close()
         await save_all(registry)
 
     # /docs is our own page (below): FastAPI's loads Swagger UI from a CDN with an inline script.
@@ -136,7 +138,8 @@ def create_app(settings: Settings | None = None, list_addresses: reach.ListAddre
     app.state.settings = settings
     app.state.registry = registry
     app.state.rooms = Rooms(store, settings.room_hours)
-    app.state.service = Service(registry, app.state.rooms, Quotas(settings), settings)
+    app.state.service = Service(registry, app.state.rooms, Quotas(settings), settings,
+                                LabJobs(settings.lab_workers, settings.lab_jobs_per_client))
     templates = Jinja2Templates(directory=str(ROOT / "templates"))
 
     # Starlette's own HTTPException too: FastAPI raises it for a body it cannot parse (400), and the

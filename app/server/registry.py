@@ -52,6 +52,9 @@ class LiveSession:
         # The encoded frame body, shared by every client that asked for the same content:
         # (format, parts) -> (the state it shows, its bytes).
         self.body_cache: dict[tuple[str, frozenset[str] | None], tuple[tuple[Any, ...], Any]] = {}
+        # The last finished lab job of each kind ("cross_validation", "search"): its result, for the
+        # CSV and model exports. In memory only: not in snapshots or saved runs.
+        self.lab_results: dict[str, dict[str, Any]] = {}
 
     def notify(self) -> None:
         """Wake every client: there is something new to show."""

@@ -78,8 +78,8 @@ def run_turn(live: LiveSession, slice_seconds: float, clock: Clock = time.perf_c
     done = live.session.advance(owed, deadline=now + slice_seconds)
     if live.updates_per_second is not None:
         live.credit -= done
-    if live.session.diverged is not None:
-        live.set_playing(False)
+    if live.session.diverged is not None or live.session.stopped_early:
+        live.set_playing(False)  # a divergence or early stopping pauses the run: the frame says why
     if done or not live.playing:
         live.notify()
     return done

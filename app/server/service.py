@@ -18,7 +18,7 @@ from __future__ import annotations
 import asyncio
 import secrets
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
@@ -26,6 +26,7 @@ from pydantic import BaseModel
 
 from app import protocol as p
 from app.server import controls
+from app.server.lab_jobs import LabJobs
 from app.server.quotas import QuotaExceeded, Quotas
 from app.server.registry import LiveSession, Registry, RegistryFull
 from app.server.rooms import Rooms
@@ -80,6 +81,8 @@ class Service:
     rooms: Rooms
     quotas: Quotas
     settings: Settings
+    # The lab's background jobs (cross-validation, search) of every client.
+    lab: LabJobs = field(default_factory=LabJobs)
 
     # ---------------------------------------------------------------- sessions
 
@@ -221,11 +224,11 @@ class Service:
         else:
             for _ in range(count if unit == "epoch" else 1):
                 todo = s.updates_left_in_epoch() if unit == "epoch" else count
-                while todo > 0 and s.diverged is None:
+                while todo > 0 and s.diverged is None and not s.stopped_early:
                     todo -= s.advance(todo, deadline=time.perf_counter() + STEP_SLICE_SECONDS)
                     live.notify()
                     await asyncio.sleep(0)
-                if s.diverged is not None:
+                if s.diverged is not None or s.stopped_early:
                     break
         s.mark_changed()
         live.notify()

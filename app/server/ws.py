@@ -30,6 +30,7 @@ from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 
 from app import protocol as p
 from app.server import classroom, messages
+from app.server.lab import LabClient
 from app.server.quotas import QuotaExceeded
 from app.server.ratelimit import TokenBucket
 from app.server.registry import Client, LiveSession
@@ -65,6 +66,7 @@ class Connection:
         self.frames = "json"                          # the frame format asked for in hello
         self.parts: frozenset[str] | None = None      # the optional parts asked for (None: every one)
         self.inspect: tuple[int, str, int, int] | None = None  # the parameter watched (`inspect`)
+        self.jobs = LabClient(service.lab, address, self.settings.lab_jobs_per_client, self.send)
 
     @property
     def live(self) -> LiveSession | None:
@@ -118,6 +120,7 @@ class Connection:
         except (WebSocketDisconnect, TimeoutError, RuntimeError):
             pass
         finally:
+            self.jobs.leave()  # a client that leaves cancels its background jobs
             self.seat.show(None)
             self.classroom.leave(self.seat)
 
@@ -174,6 +177,9 @@ class Connection:
         if kind in p.CONTROL_MESSAGES:
             await self.control(kind, msg)
             return
+        if kind in p.JOB_MESSAGES:
+            await self.job(kind, msg)
+            return
         if isinstance(msg, p.Save):
             await self.save(msg)
             return
@@ -192,6 +198,27 @@ class Connection:
                 await self.service.step(live, msg.unit, msg.count)
             else:
                 self.service.control(live, msg)
+        except ServiceError as exc:
+            await self.send(exc.error.model_dump())
+
+    async def job(self, kind: str, msg: Any) -> None:
+        """Start or cancel a background job of the lab on the session shown (not a followed one)."""
+        live = self.live
+        assert live is not None
+        if self.seat.mode == "follow":
+            await self.send(error("forbidden", "you are following the teacher's session, which is read-only; "
+                                  "fork it to run cross-validation or a search on a copy of your own", kind,
+                                  allowed="fork"))
+            return
+        try:
+            self.service.check_key(live, self.seat.teacher_key, kind)
+            if isinstance(msg, p.CancelJob):
+                if not self.jobs.cancel(msg.job_id):
+                    await self.send(error("invalid", f"job_id: you have no background job {msg.job_id!r} running "
+                                          "or waiting", kind, field="job_id", value=msg.job_id,
+                                          allowed="the id of one of your jobs that has not finished"))
+                return
+            await self.jobs.start(live, msg)
         except ServiceError as exc:
             await self.send(exc.error.model_dump())
 

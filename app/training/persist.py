@@ -9,16 +9,22 @@ the original would have: same batches, same dropout masks, same numbers.
 
 A diverged session is stored as its last finite state (still marked
 diverged), since a model with NaN weights cannot be imported back.
+
+The early stopping rule is stored, not its watch: a restored session watches
+from its next epoch's end anew (its best epoch is measured again), as after a
+change of the rule.
 """
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from typing import Any
 
 import numpy as np
 
 from app.nn.model import Model
 from app.training.config import HyperState, RunConfig
+from app.training.early_stopping import StopRule
 from app.training.rollback import Divergence
 from app.training.session import TrainingSession
 
@@ -61,6 +67,7 @@ def session_state(s: TrainingSession) -> dict[str, Any]:
         "history": s.history.to_state(),
         "trace_index": s.step_by_step.trace_index,
         "diverged": s.diverged.to_dict() if s.diverged is not None else None,
+        "early_stopping": asdict(s.stop_rule) if s.stop_rule is not None else None,
     }
 
 
@@ -85,6 +92,9 @@ def restore_session(state: dict[str, Any]) -> TrainingSession:
     diverged = Divergence(**state["diverged"]) if state["diverged"] is not None else None
     s.resume(model, initial, [np.array(q, dtype=np.int64) for q in state["queue"]], int(state["trace_index"]),
              diverged)
+    rule = state.get("early_stopping")  # absent in states stored before early stopping
+    if rule is not None:
+        s.set_early_stopping(StopRule(**rule))
     return s
 
 

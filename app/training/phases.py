@@ -64,6 +64,13 @@ def forward_phase(ctx: UpdateContext, pending: Pending) -> None:
     pending.out, pending.cache = forward(ctx.spec, ctx.model.params, ctx.X[pending.idx], masks)
 
 
+def dropped_row(pending: Pending, row: int) -> list[np.ndarray] | None:
+    """The units dropout dropped for row `row` of `pending`'s batch, per hidden layer,
+    once its forward phase has drawn the masks; None without dropout (or before)."""
+    masks = pending.cache.masks if pending.cache is not None else None
+    return [m[row] == 0 for m in masks] if masks else None
+
+
 def loss_phase(ctx: UpdateContext, pending: Pending) -> None:
     """The batch loss (without the penalty)."""
     pending.loss = float(ctx.task.loss(pending.out, ctx.Y[pending.idx], pending.cache.Z[-1]))

@@ -139,9 +139,12 @@ class TrainingSession:
     def view(self) -> SessionView:
         """The newest state (the arrays are the session's own: read them before it changes)."""
         layers = layer_views(self.model, self.last_update, self.hyper.optimizer)
+        watch = self.early_stopping
+        dropped = self.step_by_step.dropped(self.last_update) if self.hyper.dropout > 0 and self.spec.hidden else None
         return SessionView(step=self.step, epoch=self.epoch, phase=self.phase, hyper=self.hyper.to_dict(),
                            layers=layers, metrics=self.metrics(), trace=self.step_by_step.trace,
-                           diverged=self.diverged)
+                           diverged=self.diverged, early_stopping=watch.to_dict() if watch is not None else None,
+                           dropped=dropped)
 
     def metrics(self) -> Metrics:
         """Loss and accuracy on every split at the current weights (cached per step and version)."""
@@ -165,6 +168,11 @@ class TrainingSession:
         self._version += 1
 
     # ---------------------------------------------------------------- training
+
+    @property
+    def stop_rule(self) -> StopRule | None:
+        """The early stopping rule in force (None: no watch)."""
+        return self._stop_rule
 
     @property
     def stopped_early(self) -> bool:

@@ -14,7 +14,18 @@ from collections.abc import Callable
 import numpy as np
 
 from app.training.batch_queue import BatchQueue
-from app.training.phases import BACKWARD, COMPUTE, PHASES, UPDATE, Pending, Trace, UpdateContext, grads_of, trace
+from app.training.phases import (
+    BACKWARD,
+    COMPUTE,
+    PHASES,
+    UPDATE,
+    Pending,
+    Trace,
+    UpdateContext,
+    dropped_row,
+    grads_of,
+    trace,
+)
 from app.training.updates import LastUpdate, Updates, apply_update
 
 Record = Callable[[Updates], object]  # the session's: counts and records a completed update
@@ -52,9 +63,24 @@ class StepByStep:
             last.grads = grads_of(pending)
         if phase == UPDATE:
             self.pending = None
+            last.dropped = dropped_row(pending, self._row(pending))  # the traced sample's, as before the update
         self.phase = PHASES[phase]
         self.trace = trace(ctx, pending, phase, self.trace_index, raw, last.deltas)
         return self.phase
+
+    def _row(self, pending: Pending) -> int:
+        """The traced sample's row in `pending`'s batch; the first row when it is not in it."""
+        hits = np.flatnonzero(pending.idx == self.trace_index)
+        return int(hits[0]) if hits.size else 0
+
+    def dropped(self, last: LastUpdate) -> list[np.ndarray] | None:
+        """The units dropout dropped, per hidden layer: in the update in progress (once its
+        forward phase ran) for the traced sample, or the first of the batch when the traced
+        one is not in it; otherwise those of the `last` update."""
+        pending = self.pending
+        if pending is not None and pending.cache is not None:
+            return dropped_row(pending, self._row(pending))
+        return last.dropped
 
     def trace_sample(self, index: int, ctx: UpdateContext, raw: np.ndarray, last: LastUpdate) -> None:
         """Trace training sample `index` from now on, at once if an update is in progress."""

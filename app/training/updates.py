@@ -19,7 +19,7 @@ from app.nn import fast
 from app.nn.optimizers import Hyperparams, update
 from app.training.batch_queue import BatchQueue
 from app.training.config import HyperState
-from app.training.phases import COMPUTE, Params, Pending, UpdateContext, grads_of
+from app.training.phases import COMPUTE, Params, Pending, UpdateContext, dropped_row, grads_of
 
 # Updates the fast path runs per compiled call at most; the deadline is checked
 # between calls.
@@ -32,21 +32,26 @@ Clock = Callable[[], float]
 class Updates:
     """What a run of updates did: `done` of them (a run stops after an update whose
     loss is not finite), their batch `losses`, and the gradients (penalty included)
-    and deltas of the last one, shaped like the params."""
+    and deltas of the last one, shaped like the params; `dropped`: with dropout, the
+    units dropped for the first sample of the last one's batch, per hidden layer."""
 
     done: int
     losses: list[float]
     grads: Params
     deltas: Params
+    dropped: list[np.ndarray] | None = None
 
 
 class LastUpdate:
     """The last update as the page shows it: its batch `loss`, its gradients (penalty
     included) and `deltas`, shaped like the params; NaN and zeros while none has run
-    since the state was set. `zeros` stand for the velocity of an optimizer without one."""
+    since the state was set. `zeros` stand for the velocity of an optimizer without one.
+    `dropped`: the units dropout dropped for the sample shown (see `Updates.dropped`;
+    step by step, the traced one when it was in the batch), None without dropout."""
 
     def __init__(self, params: Params) -> None:
         self.loss = math.nan
+        self.dropped: list[np.ndarray] | None = None
         self.grads, self.deltas, self.zeros = (
             [{"W": np.zeros_like(p["W"]), "b": np.zeros_like(p["b"])} for p in params] for _ in range(3))
 
@@ -54,6 +59,8 @@ class LastUpdate:
         """Show the last update of `run`."""
         self.loss = float(run.losses[-1])
         self.grads, self.deltas = run.grads, run.deltas
+        # The fast path's arrays are overwritten by its next run: a copy (a few booleans).
+        self.dropped = [d.copy() for d in run.dropped] if run.dropped is not None else None
 
 
 def engine_hyper(h: HyperState) -> Hyperparams:
@@ -66,7 +73,8 @@ def apply_update(ctx: UpdateContext, pending: Pending) -> Updates:
     """The update phase: the optimizer steps with the backward phase's gradients."""
     model = ctx.model
     deltas = update(model.params, pending.grads, model.opt_state, engine_hyper(ctx.hyper), model.trainable)
-    return Updates(done=1, losses=[pending.loss], grads=grads_of(pending), deltas=deltas)
+    return Updates(done=1, losses=[pending.loss], grads=grads_of(pending), deltas=deltas,
+                   dropped=dropped_row(pending, 0))
 
 
 def run_reference(ctx: UpdateContext, batches: list[np.ndarray]) -> Updates:
@@ -80,7 +88,7 @@ def run_reference(ctx: UpdateContext, batches: list[np.ndarray]) -> Updates:
         losses.append(pending.loss)
         if not math.isfinite(pending.loss):
             break
-    return Updates(done=len(losses), losses=losses, grads=last.grads, deltas=last.deltas)
+    return Updates(done=len(losses), losses=losses, grads=last.grads, deltas=last.deltas, dropped=last.dropped)
 
 
 def run_fast(ctx: UpdateContext, batches: list[np.ndarray]) -> Updates:
@@ -90,7 +98,8 @@ def run_fast(ctx: UpdateContext, batches: list[np.ndarray]) -> Updates:
     model = ctx.model
     result = fast.train_run(ctx.spec, model.params, model.opt_state, model.trainable, engine_hyper(h), ctx.X, ctx.Y,
                             batches, h.regularization, h.reg_rate, rate, ctx.dropout_rng, buffers=ctx.buffers)
-    return Updates(done=result.done, losses=result.losses.tolist(), grads=result.grads, deltas=result.deltas)
+    return Updates(done=result.done, losses=result.losses.tolist(), grads=result.grads, deltas=result.deltas,
+                   dropped=result.dropped)
 
 
 class UpdateRunner:

@@ -44,7 +44,8 @@ class LayerView(NamedTuple):
 
 
 class SessionView(NamedTuple):
-    """The newest state: counters, hyperparameters, layers, metrics, trace, divergence."""
+    """The newest state: counters, hyperparameters, layers, metrics, trace, divergence, the early
+    stopping watch and the units dropout dropped."""
 
     step: int
     epoch: int
@@ -54,6 +55,11 @@ class SessionView(NamedTuple):
     metrics: dict[str, float | None]
     trace: Trace | None
     diverged: Divergence | None
+    # The watch's `to_dict()` (rule, best epoch, stop, epochs saved); None without early stopping.
+    early_stopping: dict[str, Any] | None = None
+    # Per hidden layer, the units dropout dropped for the sample shown (`StepByStep.dropped`);
+    # None when dropout is 0.
+    dropped: list[np.ndarray] | None = None
 
 
 def layer_views(model: Model, last: LastUpdate, optimizer: str) -> list[LayerView]:
