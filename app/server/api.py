@@ -281,8 +281,44 @@ async def reset(request: Request, session_id: SessionId, same_weights: bool = Tr
 async def export_model(request: Request, session_id: SessionId) -> JSONResponse:
     await _background(request)
     live = _live(request, session_id)
-    return JSONResponse(_service(request).export_model(live),
-                        headers={"Content-Disposition": f'attachment; filename="paramlab-{session_id}.json"'})
+    doc = _service(request).export_model(live)
+    lab = lab_summary(live)
+    if lab is not None:  # only when there is one: a document with `lab` is not taken back by PUT .../model
+        doc["lab"] = lab
+    return JSONResponse(doc, headers={"Content-Disposition": f'attachment; filename="paramlab-{session_id}.json"'})
+
+
+def lab_summary(live: LiveSession) -> dict[str, Any] | None:
+    """The last cross-validation (k, metric, fold scores, mean, std) and the last search (mode,
+    trials with values and scores, the best one's index) of the session; None when neither ran."""
+    results = live.lab_results
+    if not results:
+        return None
+    cv, search = results.get("cross_validation"), results.get("search")
+    return {
+        "cross_validation": {key: cv[key] for key in ("k", "metric", "scores", "mean", "std")} if cv else None,
+        "search": {key: search[key] for key in ("mode", "trials", "best")} if search else None,
+    }
+
+
+LabKind = Literal["cross_validation", "search"]
+
+
+@router.get("/sessions/{session_id}/lab.csv", summary="The last cross-validation or search as CSV",
+            response_class=Response,
+            responses=NOT_FOUND | {200: {"description": "One row per fold (cross_validation) or trial (search)",
+                                         "content": {"text/csv": {"schema": {"type": "string"}}}}})
+async def export_lab_csv(request: Request, session_id: SessionId, kind: LabKind) -> PlainTextResponse:
+    """The last finished job of `kind` on this session (kept in memory: gone after a restart)."""
+    live = _live(request, session_id)
+    result = live.lab_results.get(kind)
+    if result is None:
+        raise ApiError(404, p.ErrorMessage(
+            code="no_session", field="kind", value=kind, allowed="a kind of job that has finished on this session",
+            message=f"no {kind.replace('_', '-')} has finished on session {session_id!r} since the server started: "
+                    f"run one ({'cross_validate' if kind == 'cross_validation' else 'search'} message) first"))
+    return PlainTextResponse(result["csv"], media_type="text/csv", headers={
+        "Content-Disposition": f'attachment; filename="paramlab-{session_id}-{kind}.csv"'})
 
 
 @router.put("/sessions/{session_id}/model", summary="Import a model exported as JSON", responses=NOT_FOUND)

@@ -114,6 +114,10 @@ def captured() -> Iterator[dict[str, list[dict[str, Any]]]]:
         teacher.until("history")
         teacher.send({"type": "save", "name": "a run"})
         teacher.until("saved")
+        teacher.send({"type": "cross_validate", "k": 2, "epochs": 1})  # a background job: job messages
+        for _ in range(50):
+            if teacher.until("job")["state"] == "done":
+                break
         teacher.send({"type": "room_create", "share_gallery": True})
         code = teacher.until("room")["code"]
         student = Recorder(stack.enter_context(client.websocket_connect("/ws")), seen)
