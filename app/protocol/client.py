@@ -9,10 +9,12 @@ number is taken).
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+import math
+from typing import Annotated, Any, Literal
 
 import orjson
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import BaseModel, Field, PlainValidator, ValidationError
+from pydantic_core import PydanticCustomError
 
 from app.protocol.base import Strict, Version
 from app.protocol.config import ConfigPatch, HyperPatch
@@ -186,7 +188,14 @@ class CrossValidate(Strict):
     epochs: JobEpochs
 
 
-SearchValues = Annotated[list[int | float], Field(min_length=1, max_length=12)]
+def _number(value: Any) -> int | float:
+    """A finite number, kept an integer when it is one (a batch size must be)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise PydanticCustomError("float_type", "Input should be a finite number")
+    return value
+
+
+SearchValues = Annotated[list[Annotated[int | float, PlainValidator(_number)]], Field(min_length=1, max_length=12)]
 
 
 class Search(Strict):
