@@ -172,6 +172,9 @@ export class NetworkView extends EventTarget {
         el.className = "node" + (c === 0 ? " input" : c === sizes.length - 1 ? " output" : "");
         el.tabIndex = -1;
         el.dataset.key = `n:${c}:${k}`;
+        // Nodes, biases and edges are focusable and open their details on Enter or a click: buttons
+        // (an aria-label on an element with no role is not allowed).
+        el.setAttribute("role", "button");
         el.setAttribute("aria-label", nodeName(this.ctxInfo, c, k));
         const cv = document.createElement("canvas");
         cv.width = this.m; cv.height = this.m;
@@ -180,6 +183,7 @@ export class NetworkView extends EventTarget {
         const label = document.createElement("span");
         label.className = "node-label"; label.textContent = nodeName(this.ctxInfo, c, k);
         el.appendChild(label);
+        el.append(" ");   // the name and the traced numbers read as two words (as the aria-label has them)
         const trace = document.createElement("span");
         trace.className = "trace-label";
         el.appendChild(trace);
@@ -191,6 +195,7 @@ export class NetworkView extends EventTarget {
         if (c > 0) {
           const b = document.createElement("div");
           b.className = "bias"; b.tabIndex = -1; b.dataset.key = `b:${c - 1}:${k}`;
+          b.setAttribute("role", "button");
           b.setAttribute("aria-label", `bias of ${nodeName(this.ctxInfo, c, k)}`);
           this.nodesEl.appendChild(b);
           node.bias = b;
@@ -199,6 +204,7 @@ export class NetworkView extends EventTarget {
             const p = document.createElementNS(SVGNS, "path");
             p.setAttribute("class", "hit"); p.setAttribute("tabindex", "-1");
             p.dataset.key = `e:${c - 1}:${i}:${k}`;
+            p.setAttribute("role", "button");
             p.setAttribute("aria-label", `weight ${nodeName(this.ctxInfo, c - 1, i)} to ${nodeName(this.ctxInfo, c, k)}`);
             this.svg.appendChild(p);
             const e = { l: c - 1, i, j: k, path: p };
@@ -443,7 +449,12 @@ export class NetworkView extends EventTarget {
           }
         }
         // "\n" reads as a space where labels do not wrap (wide screens) and breaks the line on phones.
-        if (n.trace.textContent !== text) { n.trace.textContent = text; n.trace.title = title; }
+        if (n.trace.textContent !== text) {
+          n.trace.textContent = text; n.trace.title = title;
+          // The node's name says what it shows: its label, then the traced numbers.
+          const name = nodeName(this.ctxInfo, c, n.k);
+          n.el.setAttribute("aria-label", text ? `${name} ${text.replace(/\s+/g, " ")}` : name);
+        }
         n.el.classList.toggle("traced", !!text);
         if (!tr && this.animated) n.el.getAnimations().forEach((a) => a.cancel());
       }
