@@ -230,11 +230,16 @@ export class NetworkView extends EventTarget {
     const S = Math.max(16, Math.min(big, ((maxH - 24) / maxCount) * 0.66));
     const slot = Math.min(S * 1.6, (maxH - 24) / maxCount);
     const h = Math.ceil(slot * maxCount + 24);
+    const charW = 6.6 * (parseFloat(getComputedStyle(document.documentElement).fontSize) / 14);
+    // The stage's own new height brings the ResizeObserver back here: nothing moved, nothing to redo
+    // (on the largest network that is thousands of paths and a pass of edges).
+    const laid = `${w} ${h} ${S} ${charW}`;
+    if (this.laid === laid && this.laidNodes === this.nodes) return;
+    this.laid = laid; this.laidNodes = this.nodes;
     if (this.stage.style.height !== `${h}px`) this.stage.style.height = `${h}px`;
     this.painter.resize(w, h);
     this.svg.setAttribute("viewBox", `0 0 ${w} ${h}`);
     // Room for the input and output labels beside the first and last columns.
-    const charW = 6.6 * (parseFloat(getComputedStyle(document.documentElement).fontSize) / 14);
     const longest = (col) => Math.max(...this.nodes[col].map((n) => n.label.textContent.length));
     const padL = Math.max(8 + S / 2 + 14, S / 2 + 10 + longest(0) * charW);
     const padR = Math.max(8 + S / 2 + 14, S / 2 + 10 + longest(sizes.length - 1) * charW);
