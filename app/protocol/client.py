@@ -195,7 +195,8 @@ def _number(value: Any) -> int | float:
     return value
 
 
-SearchValues = Annotated[list[Annotated[int | float, PlainValidator(_number)]], Field(min_length=1, max_length=12)]
+# A number, an integer staying an integer (typed float: what it is taken as everywhere but batch_size).
+SearchValues = Annotated[list[Annotated[float, PlainValidator(_number)]], Field(min_length=1, max_length=12)]
 
 
 class Search(Strict):

@@ -51,6 +51,12 @@ TEMPLATES: dict[str, dict[str, Any]] = {
     "room_push": {"type": "room_push", "hyper": {"lr": 0.2}, "config": {"hidden": [2]}},
     "room_close": {"type": "room_close"},
     "room_new_code": {"type": "room_new_code"},
+    "early_stopping": {"type": "early_stopping", "rule": {"patience": 2, "metric": "train_loss", "min_delta": 0.1,
+                                                          "max_epochs": 20}},
+    "restore_best": {"type": "restore_best"},
+    "cross_validate": {"type": "cross_validate", "k": 2, "epochs": 1},
+    "search": {"type": "search", "mode": "random", "space": {"lr": [0.01, 0.1]}, "trials": 2, "epochs": 1},
+    "cancel_job": {"type": "cancel_job", "job_id": "job1"},
 }
 RAW = ["NaN", "-Infinity", "Infinity", "1e400", "123456789012345678901234567890", "[" * 1100 + "]" * 1100]
 
@@ -92,7 +98,7 @@ frames = st.one_of(
     st.binary(max_size=200),
     st.sampled_from([b"", json.dumps(TEMPLATES["step"]).encode()]),
 )
-STREAMED = ("frame", "session", "dataset", "history", "room_status", "notice")
+STREAMED = ("frame", "session", "dataset", "history", "room_status", "notice", "job")  # job: whenever a job moves on
 
 
 def refused(raw: str | bytes) -> bool:
@@ -110,6 +116,7 @@ class Socket:
     def __init__(self, ws: Any) -> None:
         self.ws = ws
         self.sentinel = 10**12
+        self.teacher_keys: list[str] = []  # of rooms the fuzz opened: their sessions answer only to them
 
     def send(self, message: dict[str, Any]) -> None:
         self.ws.send_text(json.dumps(message))
@@ -118,6 +125,8 @@ class Socket:
         message = json.loads(self.ws.receive_text())
         assert message["type"] in P.SERVER_MESSAGES, message
         P.check_server_message(message)
+        if message["type"] == "room" and message["teacher_key"]:
+            self.teacher_keys.append(message["teacher_key"])
         if message["type"] == "frame":
             self.send({"type": "ack", "seq": message["seq"]})
         return message
@@ -183,6 +192,8 @@ def test_random_messages_never_break_the_socket_or_the_session(client: TestClien
         sock.send({"type": "step", "unit": "update", "count": 3})
         sock.until(lambda m: m["type"] == "frame" and m["step"] == 3)
     # The first session is still there and trains (reset first: the fuzz may have diverged it).
+    # A session the fuzz opened a room around answers to that room's teacher key only.
     for session_id in (first, sid):
-        assert client.post(f"/api/sessions/{session_id}/reset").status_code == 200
-        assert client.post(f"/api/sessions/{session_id}/step", json={"count": 2}).json()["step"] == 2
+        keys = [{}] + [{"X-Teacher-Key": key} for key in sock.teacher_keys]
+        headers = next(h for h in keys if client.post(f"/api/sessions/{session_id}/reset", headers=h).status_code == 200)
+        assert client.post(f"/api/sessions/{session_id}/step", json={"count": 2}, headers=headers).json()["step"] == 2
