@@ -211,7 +211,7 @@ class History:
         return {**self._rows(step, limit, epoch_limit),
                 "changes": self.changes[max(0, changes_seen - self.first_change):]}
 
-    def _rows(self, step: int, limit: int | None, epoch_limit: int | None) -> dict[str, Any]:
+    def _rows(self, step: int, limit: int | None, epoch_limit: int | None = None) -> dict[str, Any]:
         updates = self.updates.since(step, limit)
         epochs = self.epochs.since(step, epoch_limit)
         epoch_rows = {"epoch": [int(e) for e in epochs.pop("epoch")], "step": epochs.pop("step"), **epochs}
