@@ -4,9 +4,9 @@
 
 /** Install window.paramlab over the running page. */
 export function installDebugHandle({ state, vocab, socket, loop, room, views }) {
-  const { charts, network, output, classroom } = views;
+  const { charts, network, output, classroom, jobsLab } = views;
   window.paramlab = {
-    state, vocab, socket, charts, network, output, room,
+    state, vocab, socket, charts, network, output, room, jobsLab,
     /** The classroom as a test sees it: the room, the mode, the lock, the join asked, the QR code drawn. */
     classroom: {
       get room() { return room.room; },

@@ -23,6 +23,7 @@ import { StatusView } from "./views/status.js";
 import { MetricsView } from "./views/metrics.js";
 import { RoomStore } from "./views/room_store.js";
 import { ClassroomView } from "./views/classroom.js";
+import { mountJobsLab } from "./views/jobs_lab.js";
 
 const $ = (id) => document.getElementById(id);
 const FPS = 60;
@@ -122,6 +123,7 @@ function intent({ detail }) {
 }
 
 for (const v of [controls, network, output, views.phases, status, room]) v.addEventListener("intent", intent);
+const jobsLab = mountJobsLab($("lab-jobs"), { socket, intent: (msg) => intent({ detail: msg }), state, vocab, output });
 
 // Your own data: the server parses the file and names it; the name configures the session.
 controls.addEventListener("upload", async ({ detail: file }) => {
@@ -159,7 +161,7 @@ controls.addEventListener("ui", ({ detail }) => {
 bindShortcuts(controls, () => tooltip.editing || room.readOnly);
 $("export-png").addEventListener("click", () => exportPng(network, output, loop.frame));
 
-installDebugHandle({ state, vocab, socket, loop, room, views: { charts, network, output, classroom } });
+installDebugHandle({ state, vocab, socket, loop, room, views: { charts, network, output, classroom, jobsLab } });
 
 socket.setParts(partsFor(state.edges));   // said in the hello
 socket.connect();

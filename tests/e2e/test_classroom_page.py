@@ -62,7 +62,8 @@ SESSION_CONTROLS = [("button", "Play"), ("button", "Step"), ("button", "Reset"),
                     ("button", "Add layer"), ("button", "Remove layer"), ("button", "Next phase"), ("button", "XOR"),
                     ("button", "Regenerate"), ("slider", "Learning rate"), ("slider", "Momentum"),
                     ("slider", "Batch size"), ("slider", "Speed"), ("slider", "Noise"), ("combobox", "Optimizer"),
-                    ("combobox", "Activation"), ("combobox", "Regularization"), ("spinbutton", "Seed")]
+                    ("combobox", "Activation"), ("combobox", "Regularization"), ("spinbutton", "Seed"),
+                    ("combobox", "Size")]
 
 
 def assert_read_only(student: Any, on: bool) -> None:
@@ -76,6 +77,7 @@ def assert_read_only(student: Any, on: bool) -> None:
         else:
             assert el.is_enabled() and el.get_attribute("aria-disabled") is None, f"{name} still disabled"
     assert page.get_by_role("button", name="+ neuron", exact=True).first.is_disabled() is on
+    assert page.get_by_role("textbox", name="Neurons in layer 1 (1 to", exact=False).is_disabled() is on
     # View-only controls stay live.
     for role, name in (("radio", "Gradients dL/dw"), ("button", "Presenter"), ("checkbox", "Show test data"),
                        ("combobox", "Step unit"), ("button", "PNG"), ("button", "Classroom")):

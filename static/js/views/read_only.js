@@ -10,7 +10,7 @@ export const WHY = "Following the teacher — read-only. Fork to experiment on y
 const SESSION_CONTROLS = [
   "#play", "#step", "#reset", "#reset-new", "#speed", ".hyperbar input", ".hyperbar select",
   "#datasets button", ".col-data input:not(#show_test)", ".col-data select", "#regenerate",
-  "#add-layer", "#remove-layer", ".net-head button", "#next-phase", "#rollback",
+  "#add-layer", "#remove-layer", "#size-preset", ".net-head button", ".net-head input", "#next-phase", "#rollback",
   "#export-model", "#export-csv",   // links to the session's own id, which a follower never learns
 ];
 
