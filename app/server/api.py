@@ -321,8 +321,18 @@ async def export_lab_csv(request: Request, session_id: SessionId, kind: LabKind)
         "Content-Disposition": f'attachment; filename="paramlab-{session_id}-{kind}.csv"'})
 
 
+class ModelFile(p.ModelDocument):
+    """A model document as `GET .../model` exports it: its `lab` (the lab's results) is for
+    reading, and taken back as nothing, so that an export imports as it is."""
+
+    lab: dict[str, Any] | None = None
+
+    def to_model_dict(self) -> dict[str, Any]:
+        return {k: v for k, v in super().to_model_dict().items() if k != "lab"}
+
+
 @router.put("/sessions/{session_id}/model", summary="Import a model exported as JSON", responses=NOT_FOUND)
-async def import_model(request: Request, session_id: SessionId, body: p.ModelDocument) -> dict[str, Any]:
+async def import_model(request: Request, session_id: SessionId, body: ModelFile) -> dict[str, Any]:
     live = _live(request, session_id)
     _call(lambda: _service(request).import_model(live, body))
     return _summary(live)

@@ -200,6 +200,7 @@ def test_a_cross_validation_job_reports_its_folds_and_the_in_process_result(clie
     assert model["lab"]["cross_validation"] == {"k": 3, "metric": "val_loss", "scores": cv.scores,
                                                 "mean": cv.summary()["mean"], "std": cv.summary()["std"]}
     assert model["lab"]["search"] is None
+    assert client.put(f"/api/sessions/{session_id}/model", json=model).status_code == 200  # an export imports
     bad = client.get(f"/api/sessions/{session_id}/lab.csv", params={"kind": "folds"})
     assert bad.status_code == 422 and bad.json()["field"] == "kind"
 
