@@ -42,13 +42,14 @@ def layer_dict(layer: LayerView, parts: Collection[str] = ALL_PARTS) -> p.LayerS
     """One layer: parameters and frozen masks, and of gradients, velocity, deltas and Adam's
     `sW`, `sb`, `tW`, `tb` those in `parts`."""
     W, b, dW, db, vW, vb, deltaW, deltab, trainable_W, trainable_b, sW, sb, tW, tb = layer  # (one unpacking: per frame)
-    out: p.LayerState = {"W": W, "b": b, "frozenW": ~trainable_W, "frozenb": ~trainable_b}
+    out: p.LayerState = {"W": W, "b": b}  # type: ignore[typeddict-item]  # the frozen masks follow, in the documented order
     if "gradient" in parts:
         out["dW"], out["db"] = dW, db
     if "velocity" in parts:
         out["vW"], out["vb"] = vW, vb
     if "update" in parts:
         out["deltaW"], out["deltab"] = deltaW, deltab
+    out["frozenW"], out["frozenb"] = ~trainable_W, ~trainable_b
     if "adam" in parts and sW is not None and sb is not None and tW is not None and tb is not None:
         out["sW"], out["sb"], out["tW"], out["tb"] = sW, sb, tW, tb
     return out

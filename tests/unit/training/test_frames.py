@@ -17,7 +17,8 @@ from app.server.registry import Client, LiveSession
 from app.training.config import HyperState, RunConfig
 from app.training.session import TrainingSession
 
-BODY = ["playing", "updates_per_second", "step", "epoch", "phase", "hyper", "layers", "metrics", "trace", "diverged"]
+BODY = ["playing", "updates_per_second", "step", "epoch", "phase", "hyper", "layers", "metrics", "trace", "diverged",
+        "early_stopping", "dropped"]
 LAYER = ["W", "b", "dW", "db", "vW", "vb", "deltaW", "deltab", "frozenW", "frozenb"]
 ADAM = ["sW", "sb", "tW", "tb"]
 TRACE = ["index", "x", "inputs", "target", "output", "in_batch", "z", "a", "batch_size"]
