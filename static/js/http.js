@@ -64,8 +64,11 @@ export async function studentReach() {
   return reply.json();
 }
 
-/** The download links of a session: its model JSON and its history CSV. */
+/**
+ * The download links of a session: its model JSON, its history CSV, and lab(kind): the CSV of
+ * the last lab job of that kind ("cross_validation" or "search") that finished on it.
+ */
 export function downloadLinks(sessionId) {
   const base = `/api/sessions/${encodeURIComponent(sessionId)}`;
-  return { model: `${base}/model`, csv: `${base}/history.csv` };
+  return { model: `${base}/model`, csv: `${base}/history.csv`, lab: (kind) => `${base}/lab.csv?kind=${encodeURIComponent(kind)}` };
 }

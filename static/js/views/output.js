@@ -20,6 +20,7 @@ export class OutputView extends EventTarget {
     this.showTest = false;
     this.inspect = null; this.traceIndex = null;
     this.dataset = null; this.net = null; this.frame = null;
+    this.fold = null; this.foldRings = 0;   // a cross-validation fold's held-out points, ringed (the lab card sets them)
     this.pointsCanvas.addEventListener("click", (ev) => this.pick(ev));
     new ResizeObserver(() => this.drawPoints()).observe(this.stage);
   }
@@ -37,6 +38,12 @@ export class OutputView extends EventTarget {
     this.setCaption();
     this.drawPoints();
   }
+
+  /**
+   * Ring a cross-validation fold's held-out points: indices into the pool (the training points, then the
+   * validation points, as the dataset message lists them); null rings none.
+   */
+  setFold(valIndex) { this.fold = valIndex; this.drawPoints(); }
 
   setShowTest(on) { this.showTest = on; this.drawPoints(); if (this.frame && this.dataset && !this.dataset.plane) this.drawStrip(); }
 
@@ -132,6 +139,7 @@ export class OutputView extends EventTarget {
     };
     draw(ds.train, false);
     if (this.showTest) draw(ds.test, true);
+    this.drawFold(g, size, r, colorOf);
     if (this.traceIndex !== null && ds.train.x[this.traceIndex]) {
       const [x1, x2] = ds.train.x[this.traceIndex];
       const px = this.toPx(x1, size), py = size - this.toPx(x2, size);
@@ -140,6 +148,24 @@ export class OutputView extends EventTarget {
       g.beginPath(); g.arc(px, py, r + 7, 0, 2 * Math.PI);
       g.lineWidth = 1.5; g.strokeStyle = "#ffbe28"; g.stroke();
     }
+  }
+
+  /** The fold's points: a validation point (not drawn otherwise) filled, every one ringed in dark violet. */
+  drawFold(g, size, r, colorOf) {
+    this.foldRings = 0;
+    const ds = this.dataset, nTrain = ds.train.x.length, val = ds.val || { x: [], y: [] };
+    if (!this.fold) return;
+    g.save();
+    for (const i of this.fold) {
+      const inVal = i >= nTrain, x = inVal ? val.x[i - nTrain] : ds.train.x[i];
+      if (!x) continue;   // an index of another dataset (the data changed since the fold ran)
+      const px = this.toPx(x[0], size), py = size - this.toPx(x[1], size);
+      if (inVal) { g.beginPath(); g.arc(px, py, r, 0, 2 * Math.PI); g.fillStyle = colorOf(val.y[i - nTrain]); g.fill(); }
+      g.beginPath(); g.arc(px, py, r + 3, 0, 2 * Math.PI);
+      g.lineWidth = 2; g.strokeStyle = "#5b2d8e"; g.stroke();
+      this.foldRings++;
+    }
+    g.restore();
   }
 
   /** Click: trace the nearest training point (within 12 px). */
