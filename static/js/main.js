@@ -24,6 +24,8 @@ import { MetricsView } from "./views/metrics.js";
 import { RoomStore } from "./views/room_store.js";
 import { ClassroomView } from "./views/classroom.js";
 import { mountJobsLab } from "./views/jobs_lab.js";
+import { FitLab } from "./views/fit_lab.js";
+import { CompareRuns } from "./views/compare.js";
 
 const $ = (id) => document.getElementById(id);
 const FPS = 60;
@@ -47,18 +49,25 @@ $("presenter").setAttribute("aria-pressed", String(state.presenter));
 
 const room = new RoomStore();
 const tooltip = new Tooltip($("tooltip"));
+// Whether the test set held back by a validation split is shown (the "Final score"), for the figures and the charts.
+const reveal = { test: false };
+const metricsView = new MetricsView(document.querySelector(".metrics"), reveal);
 const views = {
   controls: new ControlsView(state, vocab),
   network: new NetworkView($("network"), tooltip),
   output: new OutputView($("output")),
-  charts: new ChartsView($("charts"), Object.keys(vocab.defaults.hyper)),
+  charts: new ChartsView($("charts"), Object.keys(vocab.defaults.hyper), reveal),
   phases: new PhasesView($("phases")),
   params: new ParamsPanel($("params")),
   status,
-  metrics: new MetricsView(document.querySelector(".metrics")),
+  // The frame loop hands each frame it draws to the views it lists; the weight norms and the early
+  // stopping card ride along with the metrics (their own figures of the same frame).
+  metrics: { reset: (task) => metricsView.reset(task), update: (frame) => { metricsView.update(frame); params.update(frame); fitLab.update(frame); } },
   room,   // the frame loop hands it each frame too: the read-only lock follows rebuilt controls
 };
 const { controls, network, output, charts, params } = views;
+const fitLab = new FitLab($("lab-fit"), { reveal, onReveal: () => { metricsView.refresh(); charts.revealChanged(); } });
+const compare = new CompareRuns($("lab-compare"), { state, vocab, charts, intent: (msg) => intent({ detail: msg }) });
 const classroom = new ClassroomView($("classroom"), room, state.props, { toggle: $("classroom-toggle"), chip: $("room-chip"), banner: $("banner-room"), toast: $("toast") });
 
 socket.afterHello = () => room.rejoin();
@@ -81,8 +90,10 @@ socket.addEventListener("session", ({ detail: msg }) => {
   }
   loop.setSession(msg);
   room.reset(msg);
+  fitLab.setSession(msg);
+  compare.mainSession(msg);
 });
-socket.addEventListener("dataset", ({ detail: msg }) => loop.setDataset(msg));
+socket.addEventListener("dataset", ({ detail: msg }) => { loop.setDataset(msg); fitLab.setDataset(msg); });
 socket.addEventListener("history", ({ detail: msg }) => charts.setHistory(msg));
 socket.addEventListener("frame", ({ detail: msg }) => loop.push(msg));
 socket.addEventListener("inspected", ({ detail: msg }) => network.focus.setExact(msg));
@@ -119,10 +130,11 @@ function intent({ detail }) {
     case "step": state.playing = false; hash.touch(); break;
     case "set_param": if (msg.i === undefined) delete msg.i; break;
   }
-  if (!socket.send(msg)) status.error({ message: "Not connected: the change was not sent. Reconnecting…" });
+  if (!socket.send(msg)) { status.error({ message: "Not connected: the change was not sent. Reconnecting…" }); return; }
+  compare.mirror(msg);   // a compared run plays, pauses and steps with this one
 }
 
-for (const v of [controls, network, output, views.phases, status, room]) v.addEventListener("intent", intent);
+for (const v of [controls, network, output, views.phases, status, room, fitLab]) v.addEventListener("intent", intent);
 const jobsLab = mountJobsLab($("lab-jobs"), { socket, intent: (msg) => intent({ detail: msg }), state, vocab, output });
 
 // Your own data: the server parses the file and names it; the name configures the session.
@@ -162,6 +174,7 @@ bindShortcuts(controls, () => tooltip.editing || room.readOnly);
 $("export-png").addEventListener("click", () => exportPng(network, output, loop.frame));
 
 installDebugHandle({ state, vocab, socket, loop, room, views: { charts, network, output, classroom, jobsLab } });
+Object.assign(window.paramlab, { fitLab, compare, params });   // the generalization lab's views, for tests too
 
 socket.setParts(partsFor(state.edges));   // said in the hello
 socket.connect();

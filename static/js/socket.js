@@ -29,16 +29,22 @@ function teacherCookie(sessionId, key) {
 }
 
 export class Socket extends EventTarget {
-  /** helloBody(): the config/hyper/playing/fps part of hello (without session_id). */
-  constructor(helloBody, url = null) {
+  /**
+   * helloBody(): the config/hyper/playing/fps part of hello (without session_id).
+   * remember: false for a second socket of the page (a compared run): its session id lives only in
+   * this object, never in sessionStorage, and it touches no teacher key or cookie of the page's own.
+   */
+  constructor(helloBody, url = null, { remember = true } = {}) {
     super();
     this.helloBody = helloBody;
+    this.remember = remember;
+    this.closed = false;
     const proto = location.protocol === "https:" ? "wss:" : "ws:";
     this.url = url || `${proto}//${location.host}/ws`;
     this.ws = null;
     this.backoff = 250;
     this.connected = false;
-    this.sessionId = sessionStorage.getItem(SESSION_KEY);
+    this.sessionId = remember ? sessionStorage.getItem(SESSION_KEY) : null;
     this.framesReceived = 0;
     this.binaryFrames = 0;   // frames that came as binary messages (all of them, unless something is wrong)
     this.parts = [];         // the optional frame parts the views draw now (see setParts)
@@ -59,7 +65,7 @@ export class Socket extends EventTarget {
     };
     ws.onmessage = (ev) => this.receive(ev.data);
     ws.onclose = () => {
-      if (this.ws !== ws) return;
+      if (this.ws !== ws || this.closed) return;
       this.ws = null;
       this.setConnected(false);
       const wait = this.backoff;
@@ -88,9 +94,9 @@ export class Socket extends EventTarget {
     if (msg.type === "session") {
       this.awaitingHello = false;
       // A student following a room is shown the teacher's session without its id: keep their own.
-      if (msg.session_id) { this.sessionId = msg.session_id; sessionStorage.setItem(SESSION_KEY, msg.session_id); }
+      if (msg.session_id) { this.sessionId = msg.session_id; if (this.remember) sessionStorage.setItem(SESSION_KEY, msg.session_id); }
       // The download links follow the session shown (a follower's page shows the teacher's, without its id or key).
-      this.showCookie(msg.session_id ? this.sessionId : null);
+      if (this.remember) this.showCookie(msg.session_id ? this.sessionId : null);
       this.setConnected(true);
     } else if (msg.type === "room") {
       this.teaching = msg.role === "teacher";
@@ -105,7 +111,7 @@ export class Socket extends EventTarget {
     } else if (msg.type === "error" && msg.code === "no_session" && this.awaitingHello && this.sessionId) {
       // The stored session is gone (server restarted): start a new one from the URL's config.
       this.sessionId = null;
-      sessionStorage.removeItem(SESSION_KEY);
+      if (this.remember) sessionStorage.removeItem(SESSION_KEY);
       this.sayHello(null);
       return;
     } else if (msg.type === "frame") {
@@ -175,6 +181,15 @@ export class Socket extends EventTarget {
 
   /** The teacher key this browser holds for a session (default: the page's own), or null. */
   teacherKey(sessionId = this.sessionId) {
-    return sessionId ? localStorage.getItem(TEACHER_KEY + sessionId) : null;
+    return sessionId && this.remember ? localStorage.getItem(TEACHER_KEY + sessionId) : null;
+  }
+
+  /** Close for good (no reconnect): the server ends the session's connection. */
+  close() {
+    this.closed = true;
+    const ws = this.ws;
+    this.ws = null;
+    this.setConnected(false);
+    if (ws) ws.close();
   }
 }

@@ -4,9 +4,17 @@
 // once a series is long, so long runs stay smooth.
 import uPlot from "../../vendor/uPlot-1.6.32.esm.js";
 import { fmt } from "../format.js";
+import { generalizationGap, hasPenalty } from "./metrics.js";
 
 const MAX_POINTS = 2000;
-const C_TRAIN = "#0072B2", C_TEST = "#D55E00", C_VAL = "#009E73";
+const C_TRAIN = "#0072B2", C_TEST = "#D55E00", C_VAL = "#009E73", C_GAP = "#CC79A7", C_PEN = "#56B4E9", C_CMP = "#6b4f00";
+// The loss chart's series after x: the run's own three, the gap, the penalized training loss (from
+// frames: the history's epoch rows do not carry it) and the compared run's two.
+const LOSS_SERIES = ["Training loss", "Test loss", "Validation loss", "Generalization gap", "Training loss + penalty",
+  "Compared run: training loss", "Compared run: held-out loss"];
+const S = { train: 1, test: 2, val: 3, gap: 4, pen: 5, cmpTrain: 6, cmpHeld: 7 };
+const ACC_SERIES = ["Training accuracy", "Test accuracy", "Validation accuracy"];
+const PEN_MAX = 4000;   // penalized points kept from frames (every other one goes past it)
 // Markers closer than MARKER_MERGE (CSS px) merge into one; the markers within LABEL_MERGE share one
 // label; labels stack in at most LABEL_ROWS rows.
 const MARKER_MERGE = 6;
@@ -37,7 +45,9 @@ function decimate(cols, n) {
 
 export class ChartsView {
   /** hyperFields: the names of the hyperparameters (the vocabulary's); any other change is a parameter edit. */
-  constructor(root, hyperFields) {
+  constructor(root, hyperFields, reveal = { test: true }) {
+    this.reveal = reveal;   // {test}: is the held-back test set shown (see MetricsView)
+    this.pen = { step: [], v: [] }; this.compare = null; this.stopping = null;
     this.root = root;
     this.lossEl = root.querySelector(".chart-loss");
     this.accEl = root.querySelector(".chart-acc");
@@ -47,8 +57,8 @@ export class ChartsView {
     this.hyperFields = new Set(hyperFields);
     this.cols = null; this.changes = []; this.live = null;
     this.dirty = false; this.lastFlush = 0; this.flushes = 0;
-    this.lossPlot = this.makePlot(this.lossEl, "loss", ["Training loss", "Test loss", "Validation loss"]);
-    this.accPlot = this.makePlot(this.accEl, "accuracy", ["Training accuracy", "Test accuracy", "Validation accuracy"]);
+    this.lossPlot = this.makePlot(this.lossEl, "loss", LOSS_SERIES);
+    this.accPlot = this.makePlot(this.accEl, "accuracy", ACC_SERIES);
     this.reset();
     new ResizeObserver(() => this.resize()).observe(root);
   }
@@ -67,17 +77,23 @@ export class ChartsView {
       series: [{ label: "step", value: exactValue },
         { label: names[0], stroke: C_TRAIN, width: 2, value: exactValue, spanGaps: true },
         { label: names[1], stroke: C_TEST, width: 2, dash: [6, 3], value: exactValue, spanGaps: true },
-        { label: names[2], stroke: C_VAL, width: 1.5, dash: [2, 3], value: exactValue, spanGaps: true, show: false }],
+        { label: names[2], stroke: C_VAL, width: 1.5, dash: [2, 3], value: exactValue, spanGaps: true, show: false },
+        ...(names.length > 3 ? [
+          { label: names[3], stroke: C_GAP, width: 1.5, fill: "rgba(204,121,167,0.12)", value: exactValue, spanGaps: true, show: false },
+          { label: names[4], stroke: C_PEN, width: 1.5, dash: [1, 3], value: exactValue, spanGaps: true, show: false },
+          { label: names[5], stroke: C_CMP, width: 2, dash: [10, 4], value: exactValue, spanGaps: true, show: false },
+          { label: names[6], stroke: C_CMP, width: 1.5, dash: [2, 2, 8, 2], value: exactValue, spanGaps: true, show: false }] : [])],
       legend: { show: true, live: true },
       cursor: { drag: { x: false, y: false } },
-      hooks: { draw: [(u) => this.drawMarkers(u)], setCursor: [(u) => this.markerTitle(u)] },
+      hooks: { draw: [(u) => this.drawMarkers(u), (u) => this.drawFitMarks(u)], setCursor: [(u) => this.markerTitle(u)] },
     };
-    return new uPlot(opts, [[], [], [], []], el);
+    return new uPlot(opts, Array.from({ length: names.length + 1 }, () => []), el);
   }
 
   reset() {
     this.cols = { step: [], trainLoss: [], testLoss: [], valLoss: [], trainAcc: [], testAcc: [], valAcc: [] };
     this.changes = []; this.live = null; this.dirty = true;
+    this.pen = { step: [], v: [] };
     this.logEl.textContent = ""; this.editsEl.textContent = "";
     this.editsEl.hidden = this.editsHead.hidden = true;
     this.flush(true);
@@ -134,7 +150,26 @@ export class ChartsView {
   update(frame) {
     const m = frame.metrics;
     if (m) { this.live = { step: frame.step, m }; this.dirty = true; }
+    const p = this.pen, n = p.step.length;
+    if (m && hasPenalty(frame) && m.train_loss_penalized !== null && (n === 0 || frame.step > p.step[n - 1])) {
+      p.step.push(frame.step); p.v.push(m.train_loss_penalized);
+      if (p.step.length > PEN_MAX) { p.step = p.step.filter((_, i) => i % 2 === 0); p.v = p.v.filter((_, i) => i % 2 === 0); }
+    }
+    const es = frame.early_stopping ?? null;
+    if (JSON.stringify(es) !== JSON.stringify(this.stopping)) { this.stopping = es; this.dirty = true; }
   }
+
+  /**
+   * The compared run's loss curves ({label, step, train, held, heldName}), or none (null): drawn over
+   * this run's, labelled with the changed value. Kept across this run's resets (the comparison decides).
+   */
+  setCompare(cmp) {
+    this.compare = cmp;
+    this.dirty = true;
+  }
+
+  /** The held-back test set was revealed (or hidden again). */
+  revealChanged() { this.dirty = true; this.flush(); }
 
   /** Called once per animation frame: pushes data to uPlot at most ~10/s (~3/s for long series). */
   tick(now) {
@@ -158,12 +193,87 @@ export class ChartsView {
       [lv.step, m.train_loss, m.test_loss, m.val_loss, m.train_acc, m.test_acc, m.val_acc].forEach((v, k) => data[k].push(v ?? null));
     }
     const hasVal = data[3].some((v) => v !== null);
-    if (this.lossPlot.series[3].show !== hasVal) { this.lossPlot.setSeries(3, { show: hasVal }); this.accPlot.setSeries(3, { show: hasVal }); }
+    // With a validation split the test set is held back until the final score is asked for.
+    const testHidden = hasVal && !this.reveal.test;
+    if (testHidden) { data[2] = data[2].map(() => null); data[5] = data[5].map(() => null); }
+    const gap = data[0].map((_, r) => generalizationGap({ train_loss: data[1][r], val_loss: data[3][r], test_loss: data[2][r] }).value);
+    const u = this.lossPlot;
+    const tables = [[data[0], data[1], data[2], data[3], gap], [this.pen.step, this.pen.v]];
+    const cmp = this.compare;
+    tables.push(cmp ? [cmp.step, cmp.train, cmp.held] : [[], [], []]);
+    const joined = uPlot.join(tables);
+    const show = { [S.val]: hasVal, [S.gap]: gap.some((v) => v !== null), [S.pen]: this.pen.step.length > 0, [S.cmpTrain]: !!cmp, [S.cmpHeld]: !!cmp && cmp.held.some((v) => v !== null) };
+    for (const [i, on] of Object.entries(show)) {
+      if (u.series[i].show !== on) u.setSeries(Number(i), { show: on });
+      showLegend(u, Number(i), on);   // a series this run does not have (no penalty, no comparison) leaves the legend
+    }
+    if (this.accPlot.series[3].show !== hasVal) this.accPlot.setSeries(3, { show: hasVal });
+    showLegend(this.accPlot, 3, hasVal);
+    setLegend(u, S.test, testHidden ? "Test loss (hidden)" : "Test loss");
+    setLegend(this.accPlot, 2, testHidden ? "Test accuracy (hidden)" : "Test accuracy");
+    setLegend(u, S.gap, hasVal ? "Gap (validation − training)" : "Gap (test − training)");
+    setLegend(u, S.cmpTrain, cmp ? `${cmp.label}: training loss` : LOSS_SERIES[5]);
+    setLegend(u, S.cmpHeld, cmp ? `${cmp.label}: ${cmp.heldName} loss` : LOSS_SERIES[6]);
     this.root.classList.toggle("no-val", !hasVal);
-    this.lossPlot.setData([data[0], data[1], data[2], data[3]]);
+    this.gapNow = lv ? generalizationGap(lv.m, !testHidden) : null;
+    u.setData(joined);
     const hasAcc = data[4].some((v) => v !== null);
     this.accEl.hidden = !hasAcc && data[0].length > 0;
     this.accPlot.setData([data[0], data[4], data[5], data[6]]);
+  }
+
+  /**
+   * On the loss chart: the generalization gap at the newest point, a bracket from the training loss
+   * to the validation (or test) loss, named with its value; and early stopping's best epoch and stop,
+   * vertical lines with their labels (hovering one gives its exact epoch, step and value).
+   * What was drawn stays in `u.gapMark` and `u.fitMarks` (CSS px, plot-relative) for tests.
+   */
+  drawFitMarks(u) {
+    u.gapMark = null; u.fitMarks = [];
+    if (u !== this.lossPlot) return;
+    const g = u.ctx, dpr = uPlot.pxRatio || 1, { left, top, width, height } = u.bbox;
+    const fs = document.documentElement.classList.contains("presenter") ? 16 : 11;
+    g.save();
+    g.font = `${fs * dpr}px system-ui, sans-serif`; g.textBaseline = "top"; g.textAlign = "left";
+    const gap = this.gapNow, lv = this.live;
+    if (gap && gap.value !== null && lv) {
+      const other = gap.vs === "validation" ? lv.m.val_loss : lv.m.test_loss;
+      const x = u.valToPos(lv.step, "x", true), y0 = u.valToPos(lv.m.train_loss, "y", true), y1 = u.valToPos(other, "y", true);
+      if ([x, y0, y1].every(Number.isFinite)) {
+        const bx = Math.min(x, left + width) - 4 * dpr;
+        g.strokeStyle = C_GAP; g.lineWidth = 2 * dpr; g.setLineDash([]);
+        g.beginPath(); g.moveTo(bx - 5 * dpr, y0); g.lineTo(bx, y0); g.lineTo(bx, y1); g.lineTo(bx - 5 * dpr, y1); g.stroke();
+        const text = `gap ${fmt(gap.value, 3)}`, tw = g.measureText(text).width + 4 * dpr;
+        const tx = Math.max(left, bx - 8 * dpr - tw), ty = Math.max(top, Math.min((y0 + y1) / 2 - (fs * dpr) / 2, top + height - (fs + 4) * dpr));
+        g.fillStyle = "rgba(255,255,255,0.92)"; g.fillRect(tx, ty, tw, (fs + 3) * dpr);
+        g.fillStyle = "#8a3a6a"; g.fillText(text, tx + 2 * dpr, ty + dpr);
+        u.gapMark = { step: lv.step, value: gap.value, vs: gap.vs, text };
+      }
+    }
+    const es = this.stopping, marks = [];
+    if (es && es.best_step !== null && es.best_step !== undefined) {
+      marks.push({ kind: "best", step: es.best_step, color: "#1b7a3a", text: `best: epoch ${es.best_epoch}`,
+        title: `best epoch ${es.best_epoch} (step ${es.best_step}): ${es.metric} = ${es.best_value}` });
+    }
+    if (es && es.stopped_step !== null && es.stopped_step !== undefined) {
+      const why = es.reason === "max_epochs" ? "epoch budget reached" : `no improvement for ${es.patience} epochs`;
+      marks.push({ kind: "stop", step: es.stopped_step, color: "#a4281b", text: `stopped: epoch ${es.stopped_epoch}`,
+        title: `stopped at epoch ${es.stopped_epoch} (step ${es.stopped_step}): ${why}` });
+    }
+    let row = 0;
+    for (const mk of marks) {
+      const x = u.valToPos(mk.step, "x", true);
+      if (!Number.isFinite(x) || x < left - 1 || x > left + width + 1) continue;
+      g.strokeStyle = mk.color; g.lineWidth = 2 * dpr; g.setLineDash([]);
+      g.beginPath(); g.moveTo(Math.round(x), top); g.lineTo(Math.round(x), top + height); g.stroke();
+      const tw = g.measureText(mk.text).width + 4 * dpr, tx = Math.max(left, Math.min(x + 3 * dpr, left + width - tw));
+      const ty = top + height - (row + 1) * (fs + 5) * dpr;
+      g.fillStyle = "rgba(255,255,255,0.92)"; g.fillRect(tx, ty, tw, (fs + 3) * dpr);
+      g.fillStyle = mk.color; g.fillText(mk.text, tx + 2 * dpr, ty + dpr);
+      u.fitMarks.push({ kind: mk.kind, step: mk.step, x: (x - left) / dpr, text: mk.text, title: mk.title });
+      row++;
+    }
+    g.restore();
   }
 
   /**
@@ -230,15 +340,17 @@ export class ChartsView {
   markerTitle(u) {
     const cx = u.cursor.left;
     const near = cx === undefined || cx < 0 ? null : (u.markerGroups || []).find((gr) => cx >= gr.x1 - 5 && cx <= gr.x2 + 5);
-    const title = near ? near.changes.map((ch) => `step ${ch.step}: ${ch.field} ${ch.old} → ${ch.new}`).join("\n") : "";
+    const fit = cx === undefined || cx < 0 ? [] : (u.fitMarks || []).filter((mk) => Math.abs(cx - mk.x) <= 5);
+    const lines = [...fit.map((mk) => mk.title), ...(near ? near.changes.map((ch) => `step ${ch.step}: ${ch.field} ${ch.old} → ${ch.new}`) : [])];
+    const title = lines.join("\n");
     if (u.over.title !== title) u.over.title = title;
   }
 
   /** Presenter mode: rebuild the charts with larger type. */
   setPresenter() {
     this.lossPlot.destroy(); this.accPlot.destroy();
-    this.lossPlot = this.makePlot(this.lossEl, "loss", ["Training loss", "Test loss", "Validation loss"]);
-    this.accPlot = this.makePlot(this.accEl, "accuracy", ["Training accuracy", "Test accuracy", "Validation accuracy"]);
+    this.lossPlot = this.makePlot(this.lossEl, "loss", LOSS_SERIES);
+    this.accPlot = this.makePlot(this.accEl, "accuracy", ACC_SERIES);
     this.flush();
   }
 
@@ -247,4 +359,18 @@ export class ChartsView {
     const h = document.documentElement.classList.contains("presenter") ? 200 : 150;
     if (this.lossPlot.width !== w || this.lossPlot.height !== h) { this.lossPlot.setSize({ width: w, height: h }); this.accPlot.setSize({ width: w, height: h }); }
   }
+}
+
+/** Rename series i in a plot's legend (uPlot fixes labels at creation). */
+function setLegend(u, i, text) {
+  if (u.series[i].label === text) return;
+  u.series[i].label = text;
+  const el = u.root.querySelectorAll(".u-legend .u-series")[i]?.querySelector(".u-label");
+  if (el) el.textContent = text;
+}
+
+/** Show or leave out series i's entry in a plot's legend. */
+function showLegend(u, i, on) {
+  const el = u.root.querySelectorAll(".u-legend .u-series")[i];
+  if (el && el.hidden === on) el.hidden = !on;
 }

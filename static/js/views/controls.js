@@ -15,8 +15,10 @@ export const lrFromSlider = (v) => Number((10 ** Number(v)).toPrecision(2));
 /** Each menu of the page (element id) and the vocabulary's list it offers. */
 const MENUS = { "step-unit": "step_unit", optimizer: "optimizer", activation: "activation", regularization: "regularization",
   reg_rate: "regularization_rate", task: "task", init: "init" };
+/** The share of the data (percent) the test set always keeps. */
+const MIN_TEST_SHARE = 10;
 /** Each slider or number field of the page (element id = the vocabulary's range name). */
-const SLIDERS = ["speed", "lr", "momentum", "beta1", "beta2", "rho", "batch_size", "dropout", "train_ratio", "noise", "seed"];
+const SLIDERS = ["speed", "lr", "momentum", "beta1", "beta2", "rho", "batch_size", "dropout", "train_ratio", "val_ratio", "noise", "seed"];
 
 export class ControlsView extends EventTarget {
   /** state: the page's State; vocab: the server's Vocabulary. */
@@ -150,9 +152,9 @@ export class ControlsView extends EventTarget {
     // One activation for every layer: per-layer ones (a session made through the API may have them) give way.
     $("activation").addEventListener("change", (ev) => this.intent({ type: "configure",
       config: { activation: ev.target.value, ...(this.state.activations ? { activations: null } : {}) } }));
-    for (const id of ["noise", "train_ratio"]) {
-      $(id).addEventListener("input", (ev) => this.out(id, Number(ev.target.value), "%"));
-      $(id).addEventListener("change", (ev) => this.intent({ type: "configure", config: { [id]: Number(ev.target.value) } }));
+    for (const id of ["noise", "train_ratio", "val_ratio"]) {
+      $(id).addEventListener("input", (ev) => { this.out(id, Number(ev.target.value), "%"); this.showSplit(); });
+      $(id).addEventListener("change", (ev) => this.intent({ type: "configure", config: this.splitChange(id, Number(ev.target.value)) }));
     }
     const seeds = this.vocab.bounds("seed");
     $("seed").addEventListener("change", (ev) => {
@@ -175,6 +177,32 @@ export class ControlsView extends EventTarget {
       ev.currentTarget.setAttribute("aria-pressed", String(on));
       this.ui({ presenter: on });
     });
+  }
+
+  /**
+   * A share of the data changed: the configure to send. Training and validation together leave at
+   * least MIN_TEST_SHARE percent for the test set, so a larger training share takes from validation.
+   */
+  splitChange(id, v) {
+    if (id === "noise") return { noise: v };
+    const train = id === "train_ratio" ? v : Number($("train_ratio").value);
+    let val = id === "val_ratio" ? v : Number($("val_ratio").value);
+    const room = Math.max(0, 100 - MIN_TEST_SHARE - train);
+    if (val > room) { val = room - (room % (this.vocab.range("val_ratio").step || 1)); $("val_ratio").value = String(val); this.out("val_ratio", val, "%"); }
+    const out = { [id]: v };
+    if (val !== this.state.val_ratio) out.val_ratio = val;
+    if (id === "val_ratio") out.val_ratio = val;
+    this.showSplit();
+    return out;
+  }
+
+  /** "Training 50 % · validation 20 % · test 30 %" under the sliders, as they stand now. */
+  showSplit() {
+    const train = Number($("train_ratio").value), val = Number($("val_ratio").value);
+    const test = Math.max(0, 100 - train - val);
+    $("split-summary").textContent = val > 0
+      ? `Training ${train} % · validation ${val} % · test ${test} %: the network learns from training, you tune on validation, the test set scores it once at the end.`
+      : `Training ${train} % · test ${test} %: no validation split (give it a share to tune and stop early without looking at the test set).`;
   }
 
   /** New hidden layers; per-layer activations, when the session has them, kept one per layer (a new layer repeats the last). */
@@ -245,6 +273,8 @@ export class ControlsView extends EventTarget {
     $("task").value = session?.architecture?.task ?? s.task ?? "playground";
     $("noise").value = s.noise; this.out("noise", s.noise, "%");
     $("train_ratio").value = s.train_ratio; this.out("train_ratio", s.train_ratio, "%");
+    $("val_ratio").value = s.val_ratio; this.out("val_ratio", s.val_ratio, "%");
+    this.showSplit();
     $("seed").value = s.seed;
     $("show_test").checked = s.show_test;
     this.showEdgeMode(s.edges);

@@ -23,6 +23,7 @@ export class EdgePainter {
     this.canvas = canvas; this.ctx = canvas.getContext("2d"); this.scaleEl = scaleEl;
     this.colorCache = new Map(); this.w = 0; this.h = 0;
     this.labelBoxes = [];   // the edge labels drawn last, {x, y, w, h, text, key} in canvas px (tests read them)
+    this.zeroKeys = new Set();   // the weights exactly 0 left unstroked by the last draw ("e:l:i:j"; tests read them)
   }
 
   resize(w, h) {
@@ -55,12 +56,15 @@ export class EdgePainter {
     const t = anim ? now - anim.t0 : Infinity;
     const labels = view.frame.trace && view.edges.length <= LABEL_MAX_EDGES && anim && (anim.phase === "backward" || anim.phase === "update");
     const labelList = [];
+    const zeros = new Set();
     g.lineCap = "round";
     for (const e of view.edges) {
       const Lr = layers[e.l];
       if (!Lr) continue;
       let v = Lr[wk]?.[e.i]?.[e.j];
       if (v === null || v === undefined) { v = 0; }
+      // A weight exactly 0 (L1 drives weights there) connects nothing: drawn as absent, its hit path stays.
+      if (mode === "weights" && v === 0 && !(anim && anim.phase === "update")) { zeros.add(`e:${e.l}:${e.i}:${e.j}`); continue; }
       let alpha = 1;
       if (anim && anim.phase === "backward") {
         const at = (L - 1 - e.l) * 350 + (e.j / view.nodes[e.l + 1].length) * 200;
@@ -80,6 +84,7 @@ export class EdgePainter {
       g.beginPath(); g.moveTo(p[0], p[1]); g.bezierCurveTo(p[2], p[3], p[4], p[5], p[6], p[7]); g.stroke();
     }
     g.globalAlpha = 1; g.setLineDash([]);
+    this.zeroKeys = zeros;
     // The labels lit first are placed first, so one already read keeps its place as the next ones come.
     labelList.sort((a, b) => a[3] - b[3]);
     if (labelList.length) this.drawLabels(labelList, view); else this.labelBoxes = [];

@@ -55,6 +55,10 @@ export class NetworkView extends EventTarget {
     this.mode = "weights";
     this.frame = null; this.prevFrame = null;
     this.net = null; this.edges = [];
+    // The tooltip (the network's own) says what the picture leaves out: a neuron dropped for this
+    // update, a weight exactly 0 (not stroked). Added here, where the frame's dropout and weights are.
+    const show = tooltip.show.bind(tooltip);
+    tooltip.show = (content, key) => show(this.withNotes(content, key), key);
     this.focus = new NetworkFocus(this, tooltip);
     this.anim = null;
     this.buffer = null;        // big networks: where passes of edges are drawn (layoutBuffer)
@@ -320,8 +324,62 @@ export class NetworkView extends EventTarget {
       this.startPhase(frame.phase);
     } else if (!frame.phase) this.anim = null;
     this.draw();
+    this.showDropped(frame.dropped);
+    this.markZeros();
     this.drawTrace();
     this.focus.refreshTooltip();
+  }
+
+  /**
+   * Grey the hidden neurons dropout dropped for this update (the frame's `dropped`, one list of
+   * booleans per hidden layer; null: none, as at evaluation or without dropout).
+   */
+  showDropped(dropped) {
+    const last = this.nodes.length - 1;
+    for (let c = 1; c < last; c++) {
+      for (const n of this.nodes[c]) {
+        const on = !!dropped?.[c - 1]?.[n.k];
+        if (n.dropped === on) continue;
+        n.dropped = on;
+        n.el.classList.toggle("dropped", on);
+        n.el.setAttribute("aria-label", this.nodeLabel(n));
+      }
+    }
+  }
+
+  /** The hidden neurons greyed now: one list of booleans per hidden layer (tests compare it with the frame). */
+  droppedShown() {
+    return this.nodes.slice(1, -1).map((col) => col.map((n) => n.el.classList.contains("dropped")));
+  }
+
+  /** A weight exactly 0 is not stroked: its hit path (still hoverable) is marked so the hover can say so. */
+  markZeros() {
+    const layers = this.frame.layers;
+    for (const e of this.edges) {
+      const zero = layers[e.l]?.W?.[e.i]?.[e.j] === 0;
+      if (e.zero === zero) continue;
+      e.zero = zero;
+      e.path.classList.toggle("zero", zero);
+    }
+  }
+
+  /** A node's accessible name: its name, its traced numbers, and whether dropout dropped it. */
+  nodeLabel(n) {
+    const name = nodeName(this.ctxInfo, n.c, n.k), text = n.trace.textContent;
+    return `${text ? `${name} ${text.replace(/\s+/g, " ")}` : name}${n.dropped ? ", dropped for this update" : ""}`;
+  }
+
+  /** Tooltip content plus what the picture shows by leaving out: a dropped neuron, a weight exactly 0. */
+  withNotes(content, key) {
+    const [kind, a, b, c] = String(key).split(":").map((x, i) => (i ? Number(x) : x));
+    let note = null;
+    if (kind === "n" && this.nodes?.[a]?.[b]?.dropped) {
+      note = "Dropped for this update: dropout switched this neuron off for the current mini-batch (its output counts as 0).";
+    } else if (kind === "e" && this.mode === "weights" && this.frame?.layers?.[a]?.W?.[b]?.[c] === 0) {
+      note = "Exactly 0: drawn as absent. L1 regularization pushes weights to exactly zero, cutting the connection.";
+    }
+    if (note) content.append(h("div", { class: "tt-note" }, note));
+    return content;
   }
 
   /** Biases now; the edges now, or (a big network) in the passes refresh() draws. */
@@ -457,8 +515,7 @@ export class NetworkView extends EventTarget {
         if (n.trace.textContent !== text) {
           n.trace.textContent = text; n.trace.title = title;
           // The node's name says what it shows: its label, then the traced numbers.
-          const name = nodeName(this.ctxInfo, c, n.k);
-          n.el.setAttribute("aria-label", text ? `${name} ${text.replace(/\s+/g, " ")}` : name);
+          n.el.setAttribute("aria-label", this.nodeLabel(n));
         }
         n.el.classList.toggle("traced", !!text);
         if (!tr && this.animated) n.el.getAnimations().forEach((a) => a.cancel());

@@ -1,31 +1,55 @@
-// Parameters versus hyperparameters: what the network learns, counted per layer.
-import { int } from "../format.js";
+// Parameters versus hyperparameters: what the network learns, counted per layer,
+// with each layer's weight norm ‖W‖ (the square root of the sum of its squared
+// weights) updated with every frame drawn: L2 regularization visibly shrinks it,
+// and the count of weights exactly 0 shows what L1 does.
+import { int, setNum } from "../format.js";
 import { h, fill } from "../dom.js";
 
 export class ParamsPanel {
-  constructor(root) { this.root = root; }
+  constructor(root) { this.root = root; this.normCells = []; this.zeroCells = []; }
 
   /** From the session's architecture: sizes [n_inputs, ...hidden, n_outputs]. */
   reset(arch) {
     const sizes = [arch.n_inputs, ...arch.hidden, arch.n_outputs];
     const rows = [];
+    this.normCells = []; this.zeroCells = [];
     let total = 0;
     for (let l = 0; l + 1 < sizes.length; l++) {
       const w = sizes[l] * sizes[l + 1], b = sizes[l + 1], n = arch.param_counts?.[l] ?? w + b;
       total += n;
       const name = l + 1 === sizes.length - 1 ? "Output" : `Layer ${l + 1}`;
+      const norm = h("td", { class: "num w-norm", dataset: { layer: l } }, "—"), zeros = h("td", { class: "num w-zeros" }, "—");
+      this.normCells[l] = norm; this.zeroCells[l] = zeros;
       rows.push(h("tr", null, h("td", null, name), h("td", { title: `${sizes[l]} × ${sizes[l + 1]}` }, `${sizes[l]}×${sizes[l + 1]} = ${int(w)}`),
-        h("td", null, int(b)), h("td", null, int(n))));
+        h("td", null, int(b)), h("td", null, int(n)), norm, zeros));
     }
     total = arch.total_params ?? total;
     const hyper = h("span", { class: "chip hyper" }, "hyperparameter");
     fill(this.root,
       h("h2", { id: "h-params" }, h("span", { class: "chip param" }, "parameters"), " learned by training"),
       h("table", null,
-        h("thead", null, h("tr", null, ["Layer", "weights", "biases", "total"].map((c) => h("th", null, c)))),
+        h("thead", null, h("tr", null, [["Layer"], ["weights"], ["biases"], ["total"],
+          ["‖W‖", "the size of the layer's weights: the square root of the sum of their squares (L2 shrinks it)"],
+          ["w = 0", "weights exactly zero (L1 sets weights to exactly 0; they are drawn as absent)"]].map(([c, t]) => h("th", { title: t }, c)))),
         h("tbody", null, rows),
-        h("tfoot", null, h("tr", null, h("td", null, "All layers"), h("td"), h("td"), h("td", { id: "total-params", title: total }, int(total))))),
+        h("tfoot", null, h("tr", null, h("td", null, "All layers"), h("td"), h("td"), h("td", { id: "total-params", title: total }, int(total)), h("td"), h("td")))),
       h("p", { class: "note" }, "Weights (edges) and biases (small squares) are the parameters: orange negative, blue positive. Everything tagged ",
         hyper, " is a choice you make."));
   }
+
+  /** Per frame: each layer's ‖W‖ and its weights exactly 0. */
+  update(frame) {
+    frame.layers.forEach((L, l) => {
+      const cell = this.normCells[l];
+      if (!cell || !L.W) return;
+      let sq = 0, zeros = 0;
+      for (const row of L.W) for (const w of row) { sq += w * w; if (w === 0) zeros++; }
+      setNum(cell, Math.sqrt(sq), 4);
+      const z = int(zeros);
+      if (this.zeroCells[l].textContent !== z) this.zeroCells[l].textContent = z;
+    });
+  }
+
+  /** The norms shown now, per layer (tests compare them with the frame's weights). */
+  norms() { return this.normCells.map((c) => Number(c.title)); }
 }

@@ -1,0 +1,161 @@
+// Run comparison: the live run duplicated with one hyperparameter changed. The
+// page opens a second session on a second socket (the same configuration and
+// seed, so the same data and initial weights; the one hyperparameter changed),
+// restarts its own run from those weights so both start together, and from
+// then on Play, Pause, Step, Reset and the speed drive both. The second run's
+// loss curves are drawn over the first's on the loss chart, labelled with the
+// changed value. Closing the comparison closes its socket. The page's own
+// socket is never touched.
+import { h, fill } from "../dom.js";
+import { fmt } from "../format.js";
+import { Socket } from "../socket.js";
+
+/** The hyperparameters a comparison may change, with their labels. */
+const FIELDS = [["lr", "Learning rate"], ["momentum", "Momentum"], ["batch_size", "Batch size"], ["dropout", "Dropout"],
+  ["regularization", "Regularization"], ["reg_rate", "Regularization rate"], ["optimizer", "Optimizer"]];
+/** The menus' vocabulary lists of the hyperparameters chosen by name. */
+const MENU_OF = { regularization: "regularization", optimizer: "optimizer" };
+/** Messages the page sends that the compared run follows too. */
+const MIRRORED = new Set(["play", "pause", "step", "set_speed", "reset"]);
+const MAX_ROWS = 4000;   // epoch rows kept of the compared run (every other one goes past it)
+
+/** A typed value of hyperparameter `field`: {value} or {error} saying what is allowed (the vocabulary's bounds). */
+export function parseHyper(vocab, field, text) {
+  if (MENU_OF[field]) {
+    const values = vocab.values(MENU_OF[field]);
+    return values.includes(text) ? { value: text } : { error: `Choose one of: ${values.join(", ")}.` };
+  }
+  const b = vocab.bounds(field), t = String(text).trim();
+  const allowed = `a number from ${b.min} to ${b.max}${field === "batch_size" ? " (whole)" : ""}`;
+  if (t === "" || !/^[-+]?(\d+\.?\d*|\.\d+)(e[-+]?\d+)?$/i.test(t)) return { error: `${FIELDS.find((f) => f[0] === field)[1]}: “${t}” is not a number: type ${allowed}.` };
+  const v = Number(t);
+  if (!Number.isFinite(v) || v < b.min || v > b.max || (field === "batch_size" && !Number.isInteger(v))) return { error: `${FIELDS.find((f) => f[0] === field)[1]}: ${t} is out of range: type ${allowed}.` };
+  return { value: v };
+}
+
+export class CompareRuns extends EventTarget {
+  /** root: the #lab-compare card; ctx: {state, vocab, charts, intent(msg): the page's own intent}. */
+  constructor(root, ctx) {
+    super();
+    Object.assign(this, ctx);
+    this.root = root;
+    this.socket = null; this.session = null; this.rows = null; this.live = null; this.changed = null; this.config = null;
+    this.build();
+  }
+
+  build() {
+    this.field = h("select", { id: "cmp-field" }, FIELDS.map(([v, t]) => h("option", { value: v }, t)));
+    this.value = h("input", { id: "cmp-value", type: "text", autocomplete: "off", "aria-describedby": "cmp-err cmp-now" });
+    this.choice = h("select", { id: "cmp-choice" });
+    this.now = h("span", { id: "cmp-now", class: "note" });
+    this.err = h("p", { id: "cmp-err", class: "fit-err", role: "alert" });
+    this.start = h("button", { type: "button", id: "cmp-start", class: "primary" }, "Start comparison");
+    this.stop = h("button", { type: "button", id: "cmp-close", hidden: true }, "Close comparison");
+    this.status = h("p", { id: "cmp-status", class: "note", role: "status" });
+    fill(this.root,
+      h("h2", { id: "h-lab-compare" }, "Compare runs"),
+      h("p", { class: "note" }, "Duplicate this run with one hyperparameter changed: both start again from the same initial weights, Play, Pause and Step drive both, and their losses share the chart."),
+      h("div", { class: "fit-fields" },
+        h("div", { class: "fit-field" }, h("label", { for: "cmp-field" }, "Hyperparameter"), this.field),
+        h("div", { class: "fit-field cmp-num" }, h("label", { for: "cmp-value" }, "Changed to"), this.value),
+        h("div", { class: "fit-field cmp-enum" }, h("label", { for: "cmp-choice" }, "Changed to"), this.choice)),
+      this.now, this.err,
+      h("div", { class: "row" }, this.start, this.stop),
+      this.status);
+    this.field.addEventListener("change", () => this.showField());
+    this.start.addEventListener("click", () => this.open());
+    this.stop.addEventListener("click", () => this.close("Comparison closed."));
+    this.value.addEventListener("keydown", (ev) => { if (ev.key === "Enter") { ev.preventDefault(); this.open(); } });
+    this.showField();
+  }
+
+  /** The value field of the chosen hyperparameter: a menu for a name, a text field for a number, with its current value. */
+  showField() {
+    const f = this.field.value, menu = MENU_OF[f];
+    this.root.querySelector(".cmp-num").hidden = !!menu;
+    this.root.querySelector(".cmp-enum").hidden = !menu;
+    if (menu) fill(this.choice, this.vocab.choices(menu).map((c) => h("option", { value: c.value }, c.label)));
+    const cur = this.state[f];
+    this.now.textContent = `Now: ${typeof cur === "number" ? fmt(cur, 4) : this.vocab.label(MENU_OF[f] || f, cur)}${menu ? "" : ` (allowed ${this.vocab.bounds(f).min} to ${this.vocab.bounds(f).max})`}.`;
+    this.err.textContent = "";
+  }
+
+  /** Start the comparison: the second session, and the page's own run back at its initial weights. */
+  open() {
+    const f = this.field.value;
+    const r = parseHyper(this.vocab, f, MENU_OF[f] ? this.choice.value : this.value.value);
+    if (r.error) { this.err.textContent = r.error; this.value.setAttribute("aria-invalid", "true"); return; }
+    if (r.value === this.state[f]) { this.err.textContent = `That is the value this run has: choose another ${FIELDS.find((x) => x[0] === f)[1].toLowerCase()}.`; return; }
+    this.err.textContent = ""; this.value.removeAttribute("aria-invalid");
+    if (this.socket) this.close(null);
+    this.changed = { field: f, value: r.value };
+    const config = this.state.config(), hyper = { ...this.state.hyper(), [f]: r.value };
+    this.config = config;
+    this.rows = { step: [], train: [], held: [] }; this.live = null; this.heldName = config.val_ratio > 0 ? "validation" : "test";
+    // frames at 10 a second: a curve needs no more, and the live run keeps the machine's time.
+    const socket = new Socket(() => ({ fps: 10, config, hyper, playing: this.state.playing }), null, { remember: false });
+    socket.addEventListener("session", ({ detail }) => { this.session = detail; this.rows = { step: [], train: [], held: [] }; this.status.textContent = `Comparing with ${this.label()} (session ${detail.session_id}).`; this.draw(); });
+    socket.addEventListener("history", ({ detail }) => { this.rows = { step: [], train: [], held: [] }; this.append(detail); this.draw(); });
+    socket.addEventListener("frame", ({ detail }) => {
+      this.append(detail.history);
+      if (detail.metrics) this.live = { step: detail.step, m: detail.metrics };
+      this.lastFrame = detail;
+      socket.ack([detail.seq]);   // no picture to draw: each frame is done once its rows are kept
+      this.draw();
+    });
+    socket.addEventListener("error", ({ detail }) => { this.status.textContent = `The compared run: ${detail.message}`; });
+    this.socket = socket;
+    socket.connect();
+    this.intent({ type: "reset", same_weights: true });   // both runs from the same initial weights, together
+    this.start.textContent = "Restart comparison";
+    this.stop.hidden = false;
+    this.status.textContent = `Starting the run with ${this.label()}…`;
+  }
+
+  label() { const c = this.changed; return c ? `${FIELDS.find((x) => x[0] === c.field)[1].toLowerCase()} ${typeof c.value === "number" ? fmt(c.value, 4) : c.value}` : ""; }
+
+  append(hist) {
+    const e = hist?.epochs, r = this.rows;
+    if (!e || !e.step || !r) return;
+    for (let i = 0; i < e.step.length; i++) {
+      if (r.step.length && e.step[i] <= r.step[r.step.length - 1]) continue;
+      r.step.push(e.step[i]); r.train.push(e.train_loss[i]);
+      r.held.push((this.heldName === "validation" ? e.val_loss?.[i] : e.test_loss?.[i]) ?? null);
+    }
+    if (r.step.length > MAX_ROWS) for (const k of ["step", "train", "held"]) r[k] = r[k].filter((_, i) => i % 2 === 0);
+  }
+
+  /** The compared run's curves on the chart: its epoch rows and its newest point. */
+  draw() {
+    if (!this.rows) return;
+    const r = this.rows, lv = this.live;
+    const step = [...r.step], train = [...r.train], held = [...r.held];
+    if (lv && (!step.length || lv.step > step[step.length - 1])) {
+      step.push(lv.step); train.push(lv.m.train_loss ?? null); held.push((this.heldName === "validation" ? lv.m.val_loss : lv.m.test_loss) ?? null);
+    }
+    this.charts.setCompare({ label: this.label(), step, train, held, heldName: this.heldName });
+  }
+
+  /** A message the page sent: the compared run follows play, pause, step, reset and speed. */
+  mirror(msg) {
+    if (!this.socket || !MIRRORED.has(msg.type)) return;
+    this.socket.send(msg.type === "reset" ? { type: "reset", same_weights: true } : msg);
+  }
+
+  /** The page's own session changed: a new configuration ends the comparison (its data would differ). */
+  mainSession(msg) {
+    const same = (k) => JSON.stringify(msg.config?.[k] ?? null) === JSON.stringify(this.config[k] ?? null);
+    if (this.socket && this.config !== null && !Object.keys(this.config).every(same)) {
+      this.close("Comparison closed: this run's configuration changed. Start it again to compare on the new one.");
+    }
+  }
+
+  close(note) {
+    if (this.socket) this.socket.close();
+    this.socket = null; this.session = null; this.rows = null; this.live = null; this.config = null;
+    this.charts.setCompare(null);
+    this.start.textContent = "Start comparison";
+    this.stop.hidden = true;
+    if (note !== null) this.status.textContent = note;
+  }
+}
