@@ -85,3 +85,29 @@ def test_the_classroom_panels_have_no_serious_violation(make_app):
     assert_none_blocking(student, "a student who joined")
     teacher.wait("document.querySelector('#count-students').textContent === '1'")
     assert_none_blocking(teacher, "the teacher with a student in the room")
+
+
+def test_the_lab_card_in_use_has_no_serious_violation(make_app):
+    """The cross-validation and tuning card: with no validation split, after a cross-validation and a grid
+    search (curves, fold table, heatmap), with a refused input, and in presenter mode."""
+    app = make_app(viewport={"width": 1440, "height": 900}).open("playing=false", frames=1)
+    app.wait("paramlab.jobsLab.nVal === 0")
+    assert_none_blocking(app, "the lab card, no validation split")
+    app.page.get_by_role("button", name="Give the validation split 20 % of the data").click()
+    app.wait("paramlab.jobsLab.nVal > 0")
+    app.page.fill("#lj-cv-k", "3")
+    app.page.fill("#lj-cv-epochs", "2")
+    app.page.get_by_role("button", name="Run cross-validation").click()
+    app.page.fill("#lj-s-lr", "0.01, 0.1")
+    app.page.fill("#lj-s-mom", "0, 0.9")
+    app.page.fill("#lj-s-epochs", "2")
+    app.page.get_by_role("button", name="Run search").click()
+    app.wait("paramlab.jobsLab.cv.job?.state === 'done' && paramlab.jobsLab.search.job?.state === 'done'", timeout=60000)
+    app.page.locator("#lab-jobs .hm-cell").first.focus()
+    assert_none_blocking(app, "the lab card after a cross-validation and a grid search")
+    app.page.fill("#lj-cv-k", "12")
+    app.page.get_by_role("button", name="Run cross-validation").click()
+    assert_none_blocking(app, "the lab card refusing k")
+    app.page.get_by_role("button", name="Presenter", exact=True).click()
+    app.wait("document.documentElement.classList.contains('presenter')")
+    assert_none_blocking(app, "the lab card in presenter mode")

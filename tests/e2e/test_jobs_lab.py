@@ -149,7 +149,7 @@ def test_cancel_ends_a_long_job(app):
     record_jobs(app)
     run_cv(app, "10", "2000")
     app.wait("paramlab.jobsLab.cv.job && paramlab.jobsLab.cv.job.state === 'running'", timeout=30000)
-    cancel = app.page.get_by_role("button", name="Cancel")
+    cancel = app.page.get_by_role("button", name="Cancel cross-validation")
     assert cancel.is_visible()
     cancel.click()
     last = finished(app, "cv")

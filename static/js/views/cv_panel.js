@@ -11,7 +11,7 @@ import { K_RANGE, EPOCHS_RANGE, parseWhole, sampleStd } from "./lab_inputs.js";
 export class CrossValidationPanel extends JobPart {
   /** highlight(valIndex | null): ring these pooled points on the data view. */
   constructor({ send, highlight }) {
-    super({ kind: "cross_validation", request: "cross_validate", title: "Cross-validation", id: "lj-cv", send });
+    super({ kind: "cross_validation", request: "cross_validate", title: "Cross-validation", id: "lj-cv", send, what: "cross-validation" });
     this.highlight = highlight;
     this.k = h("input", { type: "number", id: "lj-cv-k", min: String(K_RANGE.min), max: String(K_RANGE.max), step: "1", value: "5", inputmode: "numeric" });
     this.epochs = h("input", { type: "number", id: "lj-cv-epochs", min: String(EPOCHS_RANGE.min), max: String(EPOCHS_RANGE.max), step: "1", value: "20", inputmode: "numeric" });

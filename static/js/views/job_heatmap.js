@@ -18,6 +18,15 @@ export function scaleColor(t) {
   return `rgb(${c[0]},${c[1]},${c[2]})`;
 }
 
+/** Round ticks (multiples of 1, 2 or 5 times a power of ten) from lo to hi, about four of them. */
+export function niceTicks(lo, hi) {
+  const raw = (hi - lo) / 4, p = 10 ** Math.floor(Math.log10(raw));
+  const step = [1, 2, 5, 10].map((m) => m * p).find((s) => s >= raw);
+  const out = [];
+  for (let t = Math.ceil(lo / step) * step; t <= hi + 1e-12; t += step) out.push(Number(t.toPrecision(12)));
+  return out;
+}
+
 const FIELD_NAMES = { lr: "learning rate", momentum: "momentum", batch_size: "batch size", reg_rate: "regularization rate", dropout: "dropout" };
 const describe = (values) => Object.entries(values).map(([k, v]) => `${FIELD_NAMES[k] || k} ${v}`).join(", ");
 
@@ -181,7 +190,7 @@ export class JobHeatmap {
     g.fillStyle = "#333"; g.textAlign = "center"; g.textBaseline = "top";
     for (let e = Math.ceil(x0); e <= Math.floor(x1); e++) g.fillText(fmt(10 ** e, 3), box.x + ((e - x0) / (x1 - x0)) * box.w, box.y + box.h + 4);
     g.textAlign = "right"; g.textBaseline = "middle";
-    for (let k = 0; k <= 4; k++) { const m = y0 + ((y1 - y0) * k) / 4; g.fillText(fmt(m, 2), box.x - 4, py(m)); }
+    for (const m of niceTicks(y0, y1)) g.fillText(fmt(m, 3), box.x - 4, py(m));
     const rad = fs * 0.75, places = [];
     for (const cell of this.cells) {
       const r = this.cellScore(cell), x = px(cell.lr), y = py(cell.momentum);

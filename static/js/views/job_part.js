@@ -14,15 +14,18 @@ const STATE_TEXT = {
 };
 
 export class JobPart {
-  /** kind: "cross_validation" | "search"; request: the message type that starts it; send(msg) through the page's intent path. */
-  constructor({ kind, request, title, id, send }) {
+  /**
+   * kind: "cross_validation" | "search"; request: the message type that starts it; what: its short name
+   * ("search"); send(msg) through the page's intent path.
+   */
+  constructor({ kind, request, title, id, send, what }) {
     this.kind = kind; this.request = request; this.send = send;
     this.job = null;          // {id, state, result, message}
     this.pending = false;     // asked, no job message yet
     this.sent = [];           // the start messages this part sent (tests read them)
     this.heading = h("h3", { id: `h-${id}` }, title);
     this.run = h("button", { type: "submit", class: "lj-run" }, "Run");
-    this.cancelBtn = h("button", { type: "button", class: "lj-cancel", hidden: true, onclick: () => this.cancel() }, "Cancel");
+    this.cancelBtn = h("button", { type: "button", class: "lj-cancel", hidden: true, onclick: () => this.cancel() }, `Cancel ${what}`);
     this.status = h("p", { class: "lj-status", role: "status", "aria-live": "polite" });
     this.bar = h("progress", { class: "lj-bar", max: "1", value: "0", "aria-label": `${title} progress` });
     this.barText = h("span", { class: "lj-bar-text num" });

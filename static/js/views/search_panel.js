@@ -12,7 +12,7 @@ const HINT = "Hover or focus a cell for its exact values and score; click it (or
 
 export class SearchPanel extends JobPart {
   constructor({ send, load }) {
-    super({ kind: "search", request: "search", title: "Hyperparameter search", id: "lj-search", send });
+    super({ kind: "search", request: "search", title: "Hyperparameter search", id: "lj-search", send, what: "search" });
     this.load = load;
     this.run.textContent = "Run search";
     const text = (id, value, extra = {}) => h("input", { type: "text", id, value, spellcheck: "false", autocomplete: "off", ...extra });
@@ -20,12 +20,12 @@ export class SearchPanel extends JobPart {
     this.inputs = {
       lrList: text("lj-s-lr", logSteps(0.001, 1, 6).join(", ")),
       momList: text("lj-s-mom", "0, 0.5, 0.8, 0.9, 0.95, 0.99"),
-      batchList: text("lj-s-batch", "", { placeholder: "the session's" }),
+      batchList: text("lj-s-batch", "", { placeholder: "unchanged" }),
       trials: whole("lj-s-trials", "20", 1, MAX_TRIALS),
       lrLo: text("lj-s-lr-lo", "0.001", { inputmode: "decimal" }), lrHi: text("lj-s-lr-hi", "1", { inputmode: "decimal" }),
       momLo: text("lj-s-mom-lo", "0", { inputmode: "decimal" }), momHi: text("lj-s-mom-hi", "0.99", { inputmode: "decimal" }),
-      batchLo: text("lj-s-batch-lo", "", { inputmode: "numeric", placeholder: "the session's" }),
-      batchHi: text("lj-s-batch-hi", "", { inputmode: "numeric", placeholder: "the session's" }),
+      batchLo: text("lj-s-batch-lo", "", { inputmode: "numeric", placeholder: "unchanged" }),
+      batchHi: text("lj-s-batch-hi", "", { inputmode: "numeric", placeholder: "unchanged" }),
       epochs: whole("lj-s-epochs", "20", EPOCHS_RANGE.min, EPOCHS_RANGE.max),
     };
     const i = this.inputs;
