@@ -42,6 +42,9 @@ def apply(live: LiveSession, msg: BaseModel) -> str | None:
         s.set_hyper(msg.model_dump(exclude={"type"}, exclude_none=True))
     elif isinstance(msg, p.Configure):
         s.configure(_config_changes(msg.config))
+        rule = s.stop_rule
+        if rule is not None and rule.metric.startswith("val_") and s.data.n("val") == 0:
+            s.set_early_stopping(None)  # it would watch a split that is gone: the frame shows the watch off
         rebuilt = "rebuilt"
     elif isinstance(msg, p.Reset):
         s.reset(msg.same_weights)

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import functools
 import itertools
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -98,14 +99,14 @@ class LabClient:
             except ValueError as exc:
                 raise invalid(request, "k", msg.k, f"2 to {min(10, n_pool)}", f"k: {exc}") from None
             config, hyper, built = job_copy(s)
-            target: Callable[..., Any] = lab_work.cross_validation_job
+            target: Callable[..., Any] = functools.partial(lab_work.cross_validation_job, fast_path=s.fast)
             args: tuple[Any, ...] = (config, hyper, built, msg.k, msg.epochs, s.stop_rule)
         else:
             search_trials(s, msg)
             config, hyper, built = job_copy(s)
             seed = msg.seed if msg.seed is not None else s.config.seed
             space = {name: list(values) for name, values in msg.space.items()}
-            target = lab_work.search_job
+            target = functools.partial(lab_work.search_job, fast_path=s.fast)
             args = (config, hyper, built, msg.mode, space, msg.trials, seed, msg.epochs, s.stop_rule)
         held = self._held_by_address()
         if held >= self.per_client:

@@ -12,14 +12,25 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from app.nn import fast
 from app.training.build import Built
 from app.training.config import HyperState, RunConfig
 from app.training.cross_validation import FoldResult, cross_validate
 from app.training.early_stopping import StopRule
 from app.training.search import TrialOutcome, best, grid, outcomes_csv, random_draws, search
+from app.training.session import TrainingSession
 from app.training.trials import TrialResult
 
 Report = Callable[[dict[str, Any]], None]
+
+
+def use_fast_path(enabled: bool) -> None:
+    """In a job's fresh process: the compiled fast path, as the server uses it. Loading it
+    takes seconds, so the job starts on the numpy path and moves over once it is ready
+    (the same bits on both paths, so its results do not depend on when)."""
+    TrainingSession.fast = enabled
+    if enabled:
+        fast.warm_up_in_background()
 
 
 def _trial(result: TrialResult, metric: str) -> dict[str, Any]:
@@ -28,8 +39,9 @@ def _trial(result: TrialResult, metric: str) -> dict[str, Any]:
 
 
 def cross_validation_job(config: RunConfig, hyper: HyperState, built: Built, k: int, epochs: int,
-                         stop: StopRule | None, *, report: Report) -> dict[str, Any]:
+                         stop: StopRule | None, *, report: Report, fast_path: bool = False) -> dict[str, Any]:
     """k-fold cross-validation of the run; the result holds every fold, the mean and spread and the CSV."""
+    use_fast_path(fast_path)
     def fold_done(f: FoldResult) -> None:
         report({"fold_done": {"fold": f.fold, "val_index": f.val_index, **_trial(f.trial, "val_loss")}})
 
@@ -40,9 +52,10 @@ def cross_validation_job(config: RunConfig, hyper: HyperState, built: Built, k: 
 
 def search_job(config: RunConfig, hyper: HyperState, built: Built, mode: str, space: dict[str, list[Any]],
                n_trials: int | None, seed: int, epochs: int, stop: StopRule | None, *,
-               report: Report) -> dict[str, Any]:
+               report: Report, fast_path: bool = False) -> dict[str, Any]:
     """A grid search over `space` ({field: values}) or `n_trials` random draws from it
     ({field: [low, high]}); the result holds every trial, the best and the CSV."""
+    use_fast_path(fast_path)
     if mode == "grid":
         trials = grid(space)
     elif mode == "random" and n_trials is not None:

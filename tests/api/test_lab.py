@@ -359,6 +359,21 @@ def test_a_step_stops_at_the_stop_and_a_new_rule_lets_it_go_on(client: TestClien
         assert me.frame_where(lambda f: f["epoch"] == 3)["epoch"] == 3
 
 
+def test_a_configure_that_empties_the_validation_split_turns_a_val_watch_off(client: TestClient) -> None:
+    with peer(client) as ws:
+        me = Peer(ws)
+        me.hello(config={"n_points": 100, "val_ratio": 20})
+        me.frame()
+        me.send({"type": "early_stopping", "rule": {"patience": 3, "metric": "val_acc"}})
+        me.frame_where(lambda f: f["early_stopping"] is not None)
+        me.send({"type": "configure", "config": {"n_points": 120}})  # the split stays: so does the watch
+        me.until("history")
+        assert me.frame()["early_stopping"]["metric"] == "val_acc"
+        me.send({"type": "configure", "config": {"val_ratio": 0}})
+        me.until("history")
+        assert me.frame()["early_stopping"] is None
+
+
 # --------------------------------------------------------------------------
 # the frame's new fields, JSON and binary
 
