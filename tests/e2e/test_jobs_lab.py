@@ -97,6 +97,17 @@ def test_a_fold_s_held_out_points_are_ringed_on_the_data_view(app):
     app.page.focus("#lab-jobs .lj-folds tbody tr[data-fold='1']")
     app.wait(f"paramlab.output.foldRings === {len(folds[1]['val_index'])}")
     assert app.js("paramlab.output.fold") == folds[1]["val_index"]
+    # Hovering a fold's curve on the chart: the one nearest the pointer is focused and its points ringed.
+    app.page.mouse.move(1, 1)
+    app.page.locator("#lab-jobs .lj-fold-chart").scroll_into_view_if_needed()
+    x, y = app.js("""(() => {
+      const u = paramlab.jobsLab.cv.chart.plot, r = u.over.getBoundingClientRect(), f = paramlab.jobsLab.cv.folds[2];
+      const last = f.curve.val_loss.length;
+      return [r.left + u.valToPos(last, "x") - 1, r.top + u.valToPos(f.curve.val_loss[last - 1], "y")];
+    })()""")
+    app.page.mouse.move(x, y)
+    app.wait(f"paramlab.jobsLab.cv.chart.focused === 2 && paramlab.output.foldRings === {len(folds[2]['val_index'])}")
+    assert app.js("paramlab.output.fold") == folds[2]["val_index"]
     # The pool is the training points then the validation points: every index names one of them.
     n_pool = app.js("paramlab.dataset.train.x.length + paramlab.dataset.val.x.length")
     assert sorted(i for f in folds for i in f["val_index"]) == list(range(n_pool))
@@ -228,3 +239,23 @@ def test_the_job_limit_is_told_in_the_card(make_app):
     for part in ("cv", "search"):
         first.js(f"paramlab.jobsLab.{part}.cancel()")
         first.wait(f"paramlab.jobsLab.{part}.job.state === 'cancelled'")
+
+
+def test_a_failed_job_is_told_in_plain_words_and_its_message_stays_text(app):
+    """A job's `failed` state with the server's message: shown as text (never parsed as HTML)."""
+    app.open(WITH_VAL)
+    app.wait("paramlab.jobsLab.nVal > 0")
+    record_jobs(app)
+    run_cv(app, "10", "2000")
+    app.wait("paramlab.jobsLab.cv.job && paramlab.jobsLab.cv.job.state === 'running'", timeout=30000)
+    job_id = app.js("paramlab.jobsLab.cv.job.id")
+    words = '<img src=x class="injected"> the worker process died'
+    app.js("""([id, words]) => paramlab.socket.dispatchEvent(new CustomEvent("job", { detail: {
+      type: "job", job_id: id, kind: "cross_validation", state: "failed", event: null, result: null, message: words } }))""",
+           [job_id, words])
+    status = app.page.locator("#lab-jobs .lj-status").first
+    assert status.text_content() == f"Failed: {words}"
+    assert app.js("document.querySelectorAll('#lab-jobs .injected').length") == 0
+    assert app.js("paramlab.jobsLab.cv.busy()") is False
+    app.js(f"paramlab.socket.send({{type: 'cancel_job', job_id: '{job_id}'}})")   # the real job: ended
+    app.wait("__jobs.some((m) => m.state === 'cancelled')")

@@ -13,6 +13,8 @@ const STATE_TEXT = {
   failed: "Failed.",
 };
 
+const FINAL = new Set(["done", "cancelled", "failed"]);
+
 export class JobPart {
   /**
    * kind: "cross_validation" | "search"; request: the message type that starts it; what: its short name
@@ -67,7 +69,7 @@ export class JobPart {
       this.pending = false;
       this.job = { id: msg.job_id, state: msg.state, result: null, message: null };
     }
-    if (!this.job || this.job.id !== msg.job_id) return;
+    if (!this.job || this.job.id !== msg.job_id || FINAL.has(this.job.state)) return;   // an ended job stays ended
     this.job.state = msg.state;
     if (msg.event) this.event(msg.event);
     if (msg.state === "done") { this.job.result = msg.result; this.done(msg.result); }
