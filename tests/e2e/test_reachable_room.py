@@ -15,7 +15,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
-from e2e_support import SHARED_SERVER_QUOTAS
+from e2e_support import SHARED_SERVER_QUOTAS, page_server
 from support.server import ROOT, Server
 
 pytestmark = pytest.mark.e2e
@@ -140,9 +140,20 @@ def test_a_classroom_room_links_to_the_machine_s_address_in_link_and_qr(classroo
     assert hosts and set(hosts) <= LOOPBACK, f"the page sent requests beyond loopback: {set(hosts) - LOOPBACK}"
 
 
-def test_a_loopback_only_server_explains_itself_and_draws_no_qr_code(make_app: Any) -> None:
-    assert make_app().server.get_json("/api/reach")["reachable"] is False
-    teacher = make_app(PROJECTOR).open("playing=false")
+@pytest.fixture
+def loopback_server() -> Iterator[Server]:
+    """A server as `python3 -m app` starts it: loopback only, no public URL (the shared
+    server of the browser tests names its own URL as the students')."""
+    srv = page_server()
+    srv.env.pop("PARAMLAB_PUBLIC_URL")
+    srv.start()
+    yield srv
+    srv.stop()
+
+
+def test_a_loopback_only_server_explains_itself_and_draws_no_qr_code(make_app: Any, loopback_server: Server) -> None:
+    assert loopback_server.get_json("/api/reach")["reachable"] is False
+    teacher = make_app(PROJECTOR, srv=loopback_server).open("playing=false")
     code = open_room(teacher)
     page = teacher.page
     advice = page.locator(".room-advice")
@@ -159,7 +170,7 @@ def test_a_loopback_only_server_explains_itself_and_draws_no_qr_code(make_app: A
                       "return cv.getContext('2d').getImageData(0, 0, cv.width, cv.height).data.some(v => v !== 0); })()") is False
     teacher.shot("reachable-room-loopback-1920x1080", full_page=False)
     # By the code, a student on this computer joins.
-    student = make_app().open("playing=false")
+    student = make_app(srv=loopback_server).open("playing=false")
     student.page.get_by_role("button", name="Classroom", exact=True).click()
     student.page.get_by_label("Room code", exact=True).fill(code)
     student.page.get_by_label("Your name", exact=True).fill("Ada")
