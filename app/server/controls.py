@@ -26,10 +26,7 @@ def apply(live: LiveSession, msg: BaseModel) -> str | None:
         if s.diverged is not None:
             raise SessionError("the run diverged; roll back or reset before playing", field="type", value="play",
                                allowed="rollback, reset")
-        if s.stopped_early:
-            raise SessionError("early stopping stopped this run: restore the best epoch (restore_best), or change "
-                               "or turn off the rule (early_stopping), before playing", field="type", value="play",
-                               allowed="restore_best, early_stopping")
+        check_not_stopped(s, "play")
         live.set_playing(True)
     elif isinstance(msg, p.Pause):
         live.set_playing(False)
@@ -72,6 +69,14 @@ def apply(live: LiveSession, msg: BaseModel) -> str | None:
     return rebuilt
 
 
+def check_not_stopped(s: TrainingSession, request: str) -> None:
+    """Refuse to train a run early stopping stopped (it would train past the stop it shows)."""
+    if s.stopped_early:
+        raise SessionError(f"early stopping stopped this run: restore the best epoch (restore_best), or change or "
+                           f"turn off the rule (early_stopping), before you {request} again", field="type",
+                           value=request, allowed="restore_best, early_stopping")
+
+
 def check_step(live: LiveSession, unit: str, count: int) -> None:
     """Refuse a step that would train past `MAX_STEP_UPDATES` updates or `MAX_STEP_SAMPLES` samples.
 
@@ -79,9 +84,10 @@ def check_step(live: LiveSession, unit: str, count: int) -> None:
     bounded by the work it means in this session (its data and batch size),
     not by the count alone; one epoch is always allowed.
     """
+    s = live.session
+    check_not_stopped(s, "step")
     if unit == "phase":
         return
-    s = live.session
     n = s.data.n("train")
     batch = max(1, min(s.hyper.batch_size, n))
     per_epoch = -(-n // batch)

@@ -353,6 +353,9 @@ def test_a_step_stops_at_the_stop_and_a_new_rule_lets_it_go_on(client: TestClien
         me.send({"type": "step", "unit": "epoch", "count": 5})
         frame = me.frame_where(lambda f: f["early_stopping"] and f["early_stopping"]["stopped_epoch"] == 2)
         assert frame["epoch"] == 2 and frame["early_stopping"]["epochs_saved"] is None
+        for unit in ("update", "phase"):  # no training past the stop, not even phase by phase
+            error = error_for(me, {"type": "step", "unit": unit})
+            assert error["request"] == "step" and "restore_best" in error["allowed"]
         me.send({"type": "early_stopping", "rule": None})
         me.frame_where(lambda f: f["early_stopping"] is None)
         me.send({"type": "step", "unit": "epoch", "count": 1})
