@@ -125,6 +125,7 @@ export class JobHeatmap {
   }
 
   draw() {
+    this.stage.hidden = !this.trials.length;   // nothing to draw before a search lists its trials
     const w = this.stage.clientWidth;
     if (!w) return;
     const big = document.documentElement.classList.contains("presenter");

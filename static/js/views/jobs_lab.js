@@ -68,5 +68,15 @@ export function mountJobsLab(root, ctx) {
   });
   socket.addEventListener("status", ({ detail }) => { if (!detail.connected) { cv.disconnected(); search.disconnected(); } });
 
+  // Presenter mode (a class on <html>) changes the type size: the chart and the heatmap draw again with it.
+  let presenter = document.documentElement.classList.contains("presenter");
+  new MutationObserver(() => {
+    const now = document.documentElement.classList.contains("presenter");
+    if (now === presenter) return;
+    presenter = now;
+    if (cv.chart.plot) cv.chart.build();
+    search.heatmap.draw();
+  }).observe(document.documentElement, { attributes: true, attributeFilter: ["class"] });
+
   return lab;
 }
