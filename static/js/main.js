@@ -67,7 +67,7 @@ const views = {
 };
 const { controls, network, output, charts, params } = views;
 const fitLab = new FitLab($("lab-fit"), { reveal, onReveal: () => { metricsView.refresh(); charts.revealChanged(); } });
-const compare = new CompareRuns($("lab-compare"), { state, vocab, charts, intent: (msg) => intent({ detail: msg }) });
+const compare = new CompareRuns($("lab-compare"), { state, vocab, charts, intent: (msg) => intent({ detail: msg }), stoppingRule: () => fitLab.rule() });
 const classroom = new ClassroomView($("classroom"), room, state.props, { toggle: $("classroom-toggle"), chip: $("room-chip"), banner: $("banner-room"), toast: $("toast") });
 
 socket.afterHello = () => room.rejoin();

@@ -200,3 +200,54 @@ def test_validation_metrics_are_refused_with_a_reason_without_a_validation_split
     app.wait("document.querySelector('#es-err').textContent.includes('not a whole number')")
     assert app.js("document.querySelector('#es-on').checked") is False
     assert app.frame()["early_stopping"] is None
+
+
+def test_the_fit_and_compare_cards_in_use_have_no_serious_violation(make_app):
+    from test_accessibility import assert_none_blocking
+    app = make_app().open(OVERFIT + "&playing=false&dropout=0.3&regularization=l1&reg_rate=0.01", frames=1)
+    card = app.page.locator("#lab-fit")
+    card.get_by_label("Patience (epochs)").fill("3")
+    card.get_by_label("Stop early").check()
+    app.wait("paramlab.frame.early_stopping && paramlab.frame.early_stopping.patience === 3")
+    app.page.get_by_role("button", name="Play").click()
+    app.wait("paramlab.frame.early_stopping.stopped_epoch !== null && paramlab.frame.playing === false", timeout=60000)
+    app.page.get_by_role("button", name="Final score").click()
+    compare = app.page.locator("#lab-compare")
+    compare.get_by_label("Hyperparameter").select_option("dropout")
+    compare.get_by_role("textbox", name="Changed to").fill("0")
+    compare.get_by_role("button", name="Start comparison").click()
+    app.wait("paramlab.compare.session && paramlab.compare.lastFrame")
+    # The duplicate stops early by the same rule.
+    app.wait("paramlab.compare.lastFrame.early_stopping && paramlab.compare.lastFrame.early_stopping.patience === 3")
+    app.page.get_by_role("button", name="Step", exact=True).click()
+    app.wait("paramlab.frame && paramlab.frame.dropped !== null")
+    assert_none_blocking(app, "the early stopping and comparison cards in use, dropped neurons greyed")
+    app.page.get_by_role("button", name="Presenter").click()
+    app.settle()
+    assert_none_blocking(app, "the same in presenter mode")
+    app.shot("fit_lab_presenter")
+
+
+def test_the_cards_fit_a_phone(make_app):
+    app = make_app(viewport={"width": 390, "height": 844}).open(OVERFIT + "&playing=false", frames=1)
+    width = app.js("document.documentElement.clientWidth")
+    for sel in ("#lab-fit", "#lab-compare", "#fit-counts", ".final-score"):
+        box = app.page.locator(sel).bounding_box()
+        assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= width + 0.5, (sel, box, width)
+    assert app.js("document.documentElement.scrollWidth") <= width
+    # The network comes first on a phone; the lab's cards after the data panel.
+    assert app.page.locator("#network").bounding_box()["y"] < app.page.locator(".col-data").bounding_box()["y"] \
+        < app.page.locator("#lab-fit").bounding_box()["y"]
+    app.page.locator("#lab-fit").scroll_into_view_if_needed()
+    app.shot("fit_lab_phone")
+
+
+def test_a_larger_training_share_takes_from_validation_so_the_test_set_keeps_its_share(app):
+    app.open("playing=false&train_ratio=50&val_ratio=40", frames=1)
+    assert app.js("paramlab.session.config.val_ratio") == 40
+    app.page.locator("#train_ratio").focus()
+    app.page.keyboard.press("End")   # 90 % for training: 10 % is left for the test set, none for validation
+    app.wait("paramlab.session.config.train_ratio === 90")
+    assert app.js("paramlab.session.config.val_ratio") == 0
+    assert server_session(app, app.session_id())["config"]["val_ratio"] == 0
+    assert app.page.locator("#val_ratio").input_value() == "0"

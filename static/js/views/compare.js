@@ -34,7 +34,10 @@ export function parseHyper(vocab, field, text) {
 }
 
 export class CompareRuns extends EventTarget {
-  /** root: the #lab-compare card; ctx: {state, vocab, charts, intent(msg): the page's own intent}. */
+  /**
+   * root: the #lab-compare card; ctx: {state, vocab, charts, intent(msg): the page's own intent,
+   * stoppingRule(): this run's early stopping rule or null}.
+   */
   constructor(root, ctx) {
     super();
     Object.assign(this, ctx);
@@ -94,7 +97,15 @@ export class CompareRuns extends EventTarget {
     this.rows = { step: [], train: [], held: [] }; this.live = null; this.heldName = config.val_ratio > 0 ? "validation" : "test";
     // frames at 10 a second: a curve needs no more, and the live run keeps the machine's time.
     const socket = new Socket(() => ({ fps: 10, config, hyper, playing: this.state.playing }), null, { remember: false });
-    socket.addEventListener("session", ({ detail }) => { this.session = detail; this.rows = { step: [], train: [], held: [] }; this.status.textContent = `Comparing with ${this.label()} (session ${detail.session_id}).`; this.draw(); });
+    socket.addEventListener("session", ({ detail }) => {
+      const first = !this.session;
+      this.session = detail; this.rows = { step: [], train: [], held: [] };
+      this.status.textContent = `Comparing with ${this.label()} (session ${detail.session_id}).`;
+      // The duplicate stops early by the same rule as this run, if it has one.
+      const rule = first ? this.stoppingRule() : null;
+      if (rule) socket.send({ type: "early_stopping", rule });
+      this.draw();
+    });
     socket.addEventListener("history", ({ detail }) => { this.rows = { step: [], train: [], held: [] }; this.append(detail); this.draw(); });
     socket.addEventListener("frame", ({ detail }) => {
       this.append(detail.history);

@@ -92,6 +92,12 @@ export class FitLab extends EventTarget {
     this.intent({ type: "early_stopping", rule });
   }
 
+  /** The rule of the watch the server has now (as an `early_stopping` message carries it), or null. */
+  rule() {
+    const es = this.stopping;
+    return es ? { patience: es.patience, metric: es.metric, min_delta: es.min_delta, max_epochs: es.max_epochs } : null;
+  }
+
   /** A new session: is there a validation split; the held-back test set hidden again when the data changed. */
   setSession(msg) {
     const config = JSON.stringify(msg.config);
