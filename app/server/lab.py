@@ -92,6 +92,13 @@ class LabClient:
         """Check `msg` against `live`, submit its job and tell the client it waits; returns its id."""
         request = msg.type
         s = live.session
+        held = self._held_by_address()
+        if held >= self.per_client:
+            raise ServiceError(429, p.ErrorMessage(
+                code="limit", request=request, field="type", value=request,
+                allowed=f"at most {self.per_client} background jobs at once",
+                message=f"you have {held} background jobs running or waiting, the most allowed "
+                        f"({self.per_client}); wait for one to finish or cancel one"))
         if isinstance(msg, p.CrossValidate):
             n_pool = s.data.n("train") + s.data.n("val")
             try:
@@ -108,15 +115,8 @@ class LabClient:
             space = {name: list(values) for name, values in msg.space.items()}
             target = functools.partial(lab_work.search_job, fast_path=s.fast)
             args = (config, hyper, built, msg.mode, space, msg.trials, seed, msg.epochs, s.stop_rule)
-        held = self._held_by_address()
-        if held >= self.per_client:
-            raise ServiceError(429, p.ErrorMessage(
-                code="limit", request=request, field="type", value=request,
-                allowed=f"at most {self.per_client} background jobs at once",
-                message=f"you have {held} background jobs running or waiting, the most allowed "
-                        f"({self.per_client}); wait for one to finish or cancel one"))
         kind = KINDS[request]
-        ids: list[str] = []
+        ids: list[str] = []  # the job's id, known once submitted (its task first runs after this returns)
 
         async def forward(event: Event) -> None:
             await self._forward(live, ids[0], kind, event)
