@@ -179,6 +179,8 @@ def test_early_stopping_stops_marks_the_chart_and_restores_the_best_step(app):
     assert marks["best"]["step"] == es["best_step"] and marks["best"]["text"] == f"best: epoch {es['best_epoch']}"
     assert marks["stop"]["step"] == es["stopped_step"] and marks["stop"]["text"] == f"stopped: epoch {es['stopped_epoch']}"
     assert str(es["best_value"]) in marks["best"]["title"]
+    # The run paused itself: the Play button says so, once the click's hold is over.
+    app.wait("document.querySelector('#play .label').textContent === 'Play'")
     report = card.locator("#es-report").inner_text()
     assert f"epoch {es['stopped_epoch']}" in report and "no improvement for 5 epochs" in report
     app.shot("fit_lab_early_stopping")
@@ -251,3 +253,24 @@ def test_a_larger_training_share_takes_from_validation_so_the_test_set_keeps_its
     assert app.js("paramlab.session.config.val_ratio") == 0
     assert server_session(app, app.session_id())["config"]["val_ratio"] == 0
     assert app.page.locator("#val_ratio").input_value() == "0"
+
+
+def test_an_epoch_budget_stops_the_run_and_the_card_reports_the_epochs_saved(app):
+    app.open(OVERFIT + "&playing=false", frames=1)
+    card = app.page.locator("#lab-fit")
+    card.get_by_label("Patience (epochs)").fill("1000")
+    card.get_by_label("Epoch budget").fill("4")
+    card.get_by_label("Stop early").check()
+    app.wait("paramlab.frame.early_stopping && paramlab.frame.early_stopping.max_epochs === 4")
+    app.page.get_by_role("button", name="Play").click()
+    app.wait("paramlab.frame.early_stopping.stopped_epoch !== null", timeout=60000)
+    es = app.frame()["early_stopping"]
+    assert (es["reason"], es["stopped_epoch"], es["epochs_saved"]) == ("max_epochs", 4, 0)
+    app.wait("document.querySelector('#es-report').textContent.includes('Epochs saved')")
+    report = card.locator("#es-report").inner_text()
+    assert "the epoch budget was reached" in report and "0 of the budget of 4" in report
+    # A budget that is not a whole number is refused next to the fields, and the watch stays as it is.
+    card.get_by_label("Epoch budget").fill("4.5")
+    card.get_by_label("Epoch budget").press("Enter")
+    assert "not a whole number" in card.locator("#es-err").inner_text()
+    assert app.frame()["early_stopping"]["max_epochs"] == 4

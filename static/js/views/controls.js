@@ -306,7 +306,14 @@ export class ControlsView extends EventTarget {
     const st = int(frame.step), ep = int(frame.epoch);
     if (sc.textContent !== st) { sc.textContent = st; sc.title = String(frame.step); }
     if (ec.textContent !== ep) { ec.textContent = ep; ec.title = String(frame.epoch); }
-    if (frame.playing !== this.playing && !(performance.now() < this.holdUntil)) this.setPlaying(frame.playing);
+    this.framePlaying = frame.playing;
+    if (frame.playing !== this.playing) {
+      const wait = this.holdUntil - performance.now();
+      if (!(wait > 0)) this.setPlaying(frame.playing);
+      // Held after a click: if no frame comes after the hold (the run paused itself: early stopping, a
+      // divergence), the last frame's word still counts once the hold is over.
+      else { clearTimeout(this.holdTimer); this.holdTimer = setTimeout(() => { if (this.framePlaying !== this.playing) this.setPlaying(this.framePlaying); }, wait + 10); }
+    }
     const h = frame.hyper;
     if (!h) return;
     const active = document.activeElement;

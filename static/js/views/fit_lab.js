@@ -161,6 +161,7 @@ export class FitLab extends EventTarget {
       const why = es.reason === "max_epochs" ? "the epoch budget was reached" : `no improvement for ${es.patience} epochs`;
       rows.push(row("Stopped", `epoch ${int(es.stopped_epoch)} (step ${int(es.stopped_step)}): ${why}`));
       if (es.epochs_saved !== null && es.epochs_saved !== undefined) rows.push(row("Epochs saved", `${int(es.epochs_saved)} of the budget of ${int(es.max_epochs)}`));
+      rows.push(row("Next", "the run stays paused: restore the best weights, or switch the watch off (or change it) to train on"));
     }
     fill(this.report, rows);
   }
