@@ -152,6 +152,12 @@ def test_a_two_by_two_grid_fills_the_heatmap_and_a_cell_loads_into_the_session(a
     app.page.locator("#lab-jobs .hm-cell.hm-best").focus()
     app.page.keyboard.press("Enter")
     app.wait(f"paramlab.frame.hyper.lr === {best_values['lr']} && paramlab.frame.hyper.momentum === {best_values['momentum']}")
+    # Arrow keys move between cells: right is a larger learning rate, up a larger momentum.
+    app.page.locator("#lab-jobs .hm-cell[data-text*='learning rate 0.01, momentum 0:']").focus()
+    app.page.keyboard.press("ArrowRight")
+    assert "learning rate 0.1, momentum 0:" in app.js("document.activeElement.dataset.text")
+    app.page.keyboard.press("ArrowUp")
+    assert "learning rate 0.1, momentum 0.9:" in app.js("document.activeElement.dataset.text")
 
 
 def test_cancel_ends_a_long_job(app):
