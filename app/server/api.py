@@ -281,19 +281,14 @@ async def reset(request: Request, session_id: SessionId, same_weights: bool = Tr
 async def export_model(request: Request, session_id: SessionId) -> JSONResponse:
     await _background(request)
     live = _live(request, session_id)
-    doc = _service(request).export_model(live)
-    lab = lab_summary(live)
-    if lab is not None:  # only when there is one: a document with `lab` is not taken back by PUT .../model
-        doc["lab"] = lab
+    doc = _service(request).export_model(live) | {"lab": lab_summary(live)}
     return JSONResponse(doc, headers={"Content-Disposition": f'attachment; filename="paramlab-{session_id}.json"'})
 
 
-def lab_summary(live: LiveSession) -> dict[str, Any] | None:
+def lab_summary(live: LiveSession) -> dict[str, Any]:
     """The last cross-validation (k, metric, fold scores, mean, std) and the last search (mode,
-    trials with values and scores, the best one's index) of the session; None when neither ran."""
+    trials with values and scores, the best one's index) of the session; each None until one ran."""
     results = live.lab_results
-    if not results:
-        return None
     cv, search = results.get("cross_validation"), results.get("search")
     return {
         "cross_validation": {key: cv[key] for key in ("k", "metric", "scores", "mean", "std")} if cv else None,

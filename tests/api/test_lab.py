@@ -174,6 +174,8 @@ def test_a_cross_validation_job_reports_its_folds_and_the_in_process_result(clie
         # The live run moves on first: the job starts from its initial weights all the same.
         me.send({"type": "step", "unit": "epoch", "count": 2})
         me.frame_where(lambda f: f["epoch"] == 2)
+        assert client.get(f"/api/sessions/{session_id}/model").json()["lab"] == {"cross_validation": None,
+                                                                                 "search": None}
         missing = client.get(f"/api/sessions/{session_id}/lab.csv", params={"kind": "cross_validation"})
         assert missing.status_code == 404 and "no cross-validation" in missing.json()["message"]
         me.send({"type": "cross_validate", "k": 3, "epochs": 4})
