@@ -42,7 +42,7 @@ export class SearchPanel extends JobPart {
       row("lj-s-batch-lo", "Batch size from … to (optional)", i.batchLo, h("span", { "aria-hidden": "true" }, "to"), i.batchHi));
     i.lrHi.setAttribute("aria-label", "Learning rate, high end"); i.momHi.setAttribute("aria-label", "Momentum, high end");
     i.batchHi.setAttribute("aria-label", "Batch size, high end");
-    this.readout = h("p", { class: "lj-readout" }, HINT);
+    this.readout = h("p", { class: "lj-readout", hidden: true }, HINT);   // shown with the trials
     this.loaded = h("p", { class: "lj-loaded", role: "status", "aria-live": "polite" });
     this.mapEl = h("div", { class: "lj-heatmap" });
     this.heatmap = new JobHeatmap(this.mapEl, {
@@ -102,6 +102,7 @@ export class SearchPanel extends JobPart {
     if (ev.trials) {
       this.plan.n = ev.trials.length;
       this.heatmap.setTrials(this.plan.mode, ev.trials);
+      this.readout.hidden = false;
       this.setProgress(0, this.plan.n * epochs, `0 of ${this.plan.n} trials`);
     } else if ("trial" in ev && "epoch" in ev) {
       this.setProgress(ev.trial * epochs + ev.epoch, n * epochs, `Trial ${ev.trial + 1} of ${n}, epoch ${ev.epoch} of ${epochs}`);
