@@ -48,6 +48,7 @@ class Job:
     kind: str
     state: str = "waiting"   # waiting, running, done, cancelled, failed
     process: Any = None      # the multiprocessing Process while running
+    in_line: bool = False    # its task waits for a slot (a task cancelled before it starts runs no cleanup)
     task: asyncio.Task[None] | None = field(default=None, repr=False)
 
     @property
@@ -97,11 +98,22 @@ class LabJobs:
 
     async def _run(self, job: Job, target: Callable[..., Any], args: tuple[Any, ...], on_event: OnEvent) -> None:
         try:
-            async with self._slots:
-                if job.finished:  # cancelled while it waited
+            job.in_line = True
+            try:
+                await self._slots.acquire()
+            except asyncio.CancelledError:
+                if job.state != "cancelled":  # not `cancel`'s doing: the server is going down
+                    raise
+                await on_event({"state": "cancelled"})  # taken out of the line: told at once
+                return
+            job.in_line = False
+            try:
+                if job.finished:  # cancelled as its turn came
                     await on_event({"state": "cancelled"})
                     return
                 await self._in_process(job, target, args, on_event)
+            finally:
+                self._slots.release()
         finally:
             self.jobs.pop(job.id, None)
 
@@ -155,6 +167,8 @@ class LabJobs:
         job.state = "cancelled"
         if was_running and job.process is not None:
             job.process.terminate()  # its pipe closes: _in_process tells the owner
+        elif job.in_line and job.task is not None:
+            job.task.cancel()  # it waits for a slot: out of the line now, not when the running job ends
         return True
 
     def cancel_owner(self, owner: str) -> int:

@@ -275,9 +275,10 @@ def test_a_client_over_its_limit_is_told_so(client: TestClient) -> None:
         me = Peer(ws)
         me.hello(config={"n_points": 1000, "val_ratio": 20})
         me.frame()
-        _running_job(client, me)
+        _, running = _running_job(client, me)
         me.send({"type": "cross_validate", "k": 2, "epochs": 2000})
-        assert job_messages(me, until=("waiting",))[-1]["state"] == "waiting"  # the one worker is busy
+        waiting = job_messages(me, until=("waiting",))[-1]
+        assert waiting["state"] == "waiting"  # the one worker is busy
         error = error_for(me, {"type": "cross_validate", "k": 2, "epochs": 5})
         assert error["code"] == "limit" and error["field"] == "type"
         assert "at most 2 background jobs" in error["allowed"] and "cancel one" in error["message"]
@@ -288,6 +289,10 @@ def test_a_client_over_its_limit_is_told_so(client: TestClient) -> None:
             other.frame()
             assert error_for(other, {"type": "search", "mode": "grid", "space": {"lr": [0.1]},
                                      "epochs": 2})["code"] == "limit"
+        # A waiting job cancelled leaves the line at once, while the other one runs on.
+        me.send({"type": "cancel_job", "job_id": waiting["job_id"]})
+        cancelled = job_messages(me, until=("cancelled",))[-1]
+        assert cancelled["job_id"] == waiting["job_id"] and running.is_alive()
 
 
 def test_a_follower_cannot_start_jobs_on_the_teachers_session(client: TestClient) -> None:
