@@ -2,20 +2,26 @@
 worker process (`app.server.lab_jobs`): each reports its progress through
 `report(event)` and returns a JSON-ready result.
 
-Events: `{"fold": i, "epoch": e}` or `{"trial": i, "epoch": e}` as epochs end;
-`{"fold_done": ...}` / `{"trial_done": ...}` with that fold's or trial's curve
-and score as each ends, so a page draws them one by one.
+Events: `{"folds": [val_index, ...]}` (the points each fold holds out) or
+`{"trials": [...]}` (the values each trial tries) before the first runs;
+`{"fold": i, "epoch": e}` as epochs end, thinned (`Progress`); `{"fold_done": ...}`
+/ `{"trial_done": ...}` with that fold's or trial's curve and score as each ends,
+so a page draws them one by one.
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from typing import Any
 
+import numpy as np
+
+from app.data.splits import kfold_indices
 from app.nn import fast
 from app.training.build import Built
 from app.training.config import HyperState, RunConfig
-from app.training.cross_validation import FoldResult, cross_validate
+from app.training.cross_validation import CV_STREAM, FoldResult, check_k, cross_validate
 from app.training.early_stopping import StopRule
 from app.training.search import TrialOutcome, best, grid, outcomes_csv, random_draws, search
 from app.training.session import TrainingSession
@@ -35,6 +41,22 @@ def use_fast_path(enabled: bool) -> None:
         fast.available(wait=True)
 
 
+class Progress:
+    """Epoch progress, thinned: a small network ends thousands of epochs a second, and each
+    event costs the server's event loop a turn and the page a message. A fold's first and
+    last epochs are always told; in between, one epoch every `interval` seconds at most."""
+
+    def __init__(self, report: Report, epochs: int, interval: float = 0.05) -> None:
+        self.report, self.epochs, self.interval = report, epochs, interval
+        self.last = -float("inf")
+
+    def __call__(self, fold: int, epoch: int) -> None:
+        now = time.monotonic()
+        if epoch in (1, self.epochs) or now - self.last >= self.interval:
+            self.last = now
+            self.report({"fold": fold, "epoch": epoch})
+
+
 def _trial(result: TrialResult, metric: str) -> dict[str, Any]:
     return {"curve": result.curve, "epochs": result.epochs, "best_epoch": result.best_epoch,
             "stopped_epoch": result.stopped_epoch, "diverged": result.diverged, "score": result.score(metric)}
@@ -44,11 +66,16 @@ def cross_validation_job(config: RunConfig, hyper: HyperState, built: Built, k: 
                          stop: StopRule | None, *, report: Report, fast_path: bool = False) -> dict[str, Any]:
     """k-fold cross-validation of the run; the result holds every fold, the mean and spread and the CSV."""
     use_fast_path(fast_path)
+    n_pool = built.data.n("train") + built.data.n("val")
+    # The folds `cross_validate` cuts (the same call), told first: a page highlights each as it runs.
+    folds = kfold_indices(n_pool, check_k(k, n_pool), np.random.default_rng([config.seed, CV_STREAM]))
+    report({"folds": [[int(i) for i in val_idx] for _, val_idx in folds]})
+
     def fold_done(f: FoldResult) -> None:
         report({"fold_done": {"fold": f.fold, "val_index": f.val_index, **_trial(f.trial, "val_loss")}})
 
     cv = cross_validate(config, hyper, built, k, epochs, stop=stop, on_fold=fold_done,
-                        progress=lambda fold, epoch: report({"fold": fold, "epoch": epoch}))
+                        progress=Progress(report, epochs))
     return {"k": k, "metric": cv.metric, "scores": cv.scores, **cv.summary(), "csv": cv.to_csv()}
 
 
