@@ -9,6 +9,9 @@
 // Frames come as binary messages (frame_codec.js decodes them), carrying only the
 // optional parts the views draw (setParts); `inspect` asks for one parameter's
 // exact numbers, which come back as `inspected` and then in every frame.
+// A second Socket of the page (a compared run, views/compare.js) is made with
+// `remember: false`: it keeps its session id to itself and touches no stored
+// session, teacher key or cookie of the page's own.
 import { decodeFrame } from "./frame_codec.js";
 
 const SESSION_KEY = "paramlab.session_id";
