@@ -22,7 +22,7 @@ def test_a_compared_run_is_a_second_session_with_the_changed_value_and_its_curve
     main_id = app.session_id()
     main_w = app.js("paramlab.frame.layers.map(L => L.W.map(r => Array.from(r)))")
     card = app.page.locator("#lab-compare")
-    card.get_by_label("Hyperparameter").select_option("lr")
+    card.get_by_label("Hyperparameter to change").select_option("lr")
     card.get_by_role("textbox", name="Changed to").fill("0.3")
     card.get_by_role("button", name="Start comparison").click()
     app.wait("paramlab.compare.session && paramlab.compare.lastFrame")
@@ -76,7 +76,7 @@ def test_a_compared_run_is_a_second_session_with_the_changed_value_and_its_curve
 def test_a_compared_value_out_of_range_is_refused_with_what_is_allowed(app):
     app.open("playing=false", frames=1)
     card = app.page.locator("#lab-compare")
-    card.get_by_label("Hyperparameter").select_option("batch_size")
+    card.get_by_label("Hyperparameter to change").select_option("batch_size")
     card.get_by_role("textbox", name="Changed to").fill("2.5")
     card.get_by_role("button", name="Start comparison").click()
     assert "whole" in card.locator("#cmp-err").inner_text()

@@ -215,7 +215,7 @@ def test_the_fit_and_compare_cards_in_use_have_no_serious_violation(make_app):
     app.wait("paramlab.frame.early_stopping.stopped_epoch !== null && paramlab.frame.playing === false", timeout=60000)
     app.page.get_by_role("button", name="Final score").click()
     compare = app.page.locator("#lab-compare")
-    compare.get_by_label("Hyperparameter").select_option("dropout")
+    compare.get_by_label("Hyperparameter to change").select_option("dropout")
     compare.get_by_role("textbox", name="Changed to").fill("0")
     compare.get_by_role("button", name="Start comparison").click()
     app.wait("paramlab.compare.session && paramlab.compare.lastFrame")

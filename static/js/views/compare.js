@@ -59,7 +59,7 @@ export class CompareRuns extends EventTarget {
       h("h2", { id: "h-lab-compare" }, "Compare runs"),
       h("p", { class: "note" }, "Duplicate this run with one hyperparameter changed: both start again from the same initial weights, Play, Pause and Step drive both, and their losses share the chart."),
       h("div", { class: "fit-fields" },
-        h("div", { class: "fit-field" }, h("label", { for: "cmp-field" }, "Hyperparameter"), this.field),
+        h("div", { class: "fit-field" }, h("label", { for: "cmp-field" }, "Hyperparameter to change"), this.field),
         h("div", { class: "fit-field cmp-num" }, h("label", { for: "cmp-value" }, "Changed to"), this.value),
         h("div", { class: "fit-field cmp-enum" }, h("label", { for: "cmp-choice" }, "Changed to"), this.choice)),
       this.now, this.err,
