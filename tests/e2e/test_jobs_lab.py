@@ -166,6 +166,11 @@ def test_cancel_ends_a_long_job(app):
     record_jobs(app)
     run_cv(app, "10", "2000")
     app.wait("paramlab.jobsLab.cv.job && paramlab.jobsLab.cv.job.state === 'running'", timeout=30000)
+    # While the first fold trains, its held-out points (sent before it started) are ringed.
+    app.wait("__jobs.some((m) => m.event && m.event.fold === 0 && m.event.epoch > 0)", timeout=30000)
+    held = next(m["event"]["folds"] for m in app.js("__jobs") if m["event"] and "folds" in m["event"])
+    app.wait(f"paramlab.output.foldRings === {len(held[0])}")
+    assert app.js("paramlab.output.fold") == held[0]
     cancel = app.page.get_by_role("button", name="Cancel cross-validation")
     assert cancel.is_visible()
     cancel.click()

@@ -50,6 +50,7 @@ export class CrossValidationPanel extends JobPart {
   begin(msg) {
     this.plan = msg;
     this.folds = []; this.hovered = null; this.stale = false;
+    this.held = null; this.running = null;   // every fold's held-out points (sent first), the fold training now
     this.chart.clear();
     fill(this.table); this.tableEl.hidden = true;
     fill(this.summary);
@@ -59,8 +60,12 @@ export class CrossValidationPanel extends JobPart {
 
   event(ev) {
     const { k, epochs } = this.plan;
-    if ("fold" in ev && "epoch" in ev) {
+    if (ev.folds) {
+      this.held = ev.folds;
+    } else if ("fold" in ev && "epoch" in ev) {
       this.setProgress(ev.fold * epochs + ev.epoch, k * epochs, `Fold ${ev.fold + 1} of ${k}, epoch ${ev.epoch} of ${epochs}`);
+      this.running = ev.fold;
+      this.ring();
     } else if (ev.fold_done) {
       const f = ev.fold_done;
       this.folds.push(f);
@@ -115,14 +120,16 @@ export class CrossValidationPanel extends JobPart {
       h("span", { class: "muted" }, ` (sample standard deviation over ${n} folds)`));
   }
 
-  /** Ring the hovered fold's points, else the last fold that ended (the one just run). */
+  /** Ring the hovered fold's points, else the fold training now, else the last fold that ended. */
   ring() {
     if (this.stale) return;
-    const fold = this.hovered !== null ? this.folds.find((f) => f.fold === this.hovered) : this.folds[this.folds.length - 1];
-    const show = fold ? fold.fold : null;
+    const done = (i) => this.folds.find((f) => f.fold === i);
+    const running = this.running !== null && !done(this.running) && this.held ? this.running : null;
+    const show = this.hovered ?? running ?? (this.folds.length ? this.folds[this.folds.length - 1].fold : null);
     if (show === this.shown) return;
     this.shown = show;
-    this.highlight(fold ? fold.val_index : null);
+    const points = show === null ? null : done(show)?.val_index ?? this.held?.[show] ?? null;
+    this.highlight(points);
   }
 
   /** A new dataset: the folds' indices no longer name these points. */
