@@ -122,6 +122,7 @@ class EpochRows(TypedDict):
     train_acc: list[Number]
     test_acc: list[Number]
     val_acc: list[Number]
+    train_loss_penalized: list[Number]  # the training loss with the regularization penalty
 
 
 @with_config(WIRE)

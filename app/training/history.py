@@ -31,7 +31,7 @@ from bisect import bisect_right
 from collections.abc import Callable
 from typing import Any
 
-EPOCH_COLUMNS = ("train_loss", "test_loss", "val_loss", "train_acc", "test_acc", "val_acc")
+EPOCH_COLUMNS = ("train_loss", "test_loss", "val_loss", "train_acc", "test_acc", "val_acc", "train_loss_penalized")
 # Changes of one field less than this many seconds apart are one gesture (a
 # slider sends about 60 a second while dragged; a pause in a drag is shorter).
 GESTURE_SECONDS = 1.0
@@ -98,7 +98,9 @@ class Series:
         """Restore what `to_state` saved."""
         self.stride, self._skipped = int(state["stride"]), int(state["skipped"])
         self.steps = _unpack("q", state["steps"])
-        self.values = {c: _unpack("d", state["values"][c]) for c in self.columns}
+        # A column added since the state was saved (train_loss_penalized) is not known for those rows.
+        self.values = {c: _unpack("d", state["values"][c]) if c in state["values"]
+                       else array("d", [math.nan] * len(self.steps)) for c in self.columns}
         if any(len(v) != len(self.steps) for v in self.values.values()):
             raise ValueError("history columns differ in length")
 

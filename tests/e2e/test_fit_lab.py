@@ -145,15 +145,21 @@ def test_a_weight_exactly_zero_is_not_stroked_and_says_so(app):
 
 def test_regularization_charts_both_training_losses_and_the_norms_follow_the_weights(app):
     app.open("dataset=circle&hidden=6,6&regularization=l2&reg_rate=0.1&lr=0.1", frames=3)
-    app.wait("paramlab.charts.pen.step.length >= 5")
+    pens = "paramlab.charts.cols.trainPen.filter((v) => v !== null)"
+    app.wait(f"{pens}.length >= 5")
     app.pause()
     f = app.frame()
     m = f["metrics"]
     assert m["train_loss_penalized"] > m["train_loss"], "L2 adds its penalty"
     assert app.page.locator("#train-loss-pen").get_attribute("title") == str(m["train_loss_penalized"])
-    pen = app.js("paramlab.charts.pen")
-    assert pen["step"][-1] == f["step"] and pen["v"][-1] == m["train_loss_penalized"]
+    cols = app.js("paramlab.charts.cols")
+    assert all(p > t for p, t in zip(cols["trainPen"], cols["trainLoss"], strict=True) if p is not None)
     assert app.js("paramlab.charts.lossPlot.series.find(s => s.label === 'Training loss + penalty').show") is True
+    # The curve comes from the history's epoch rows: a reload draws it again, every row of it.
+    before = app.js(pens)
+    app.page.reload()
+    app.wait(f"{pens}.length >= {len(before)}")
+    assert set(before) <= set(app.js(pens))
     # ‖W‖ per layer: the frame's weights' Euclidean norm (float32 rows in binary frames).
     norms = app.js("paramlab.params.norms()")
     expected = [math.sqrt(sum(w * w for row in L["W"] for w in row)) for L in f["layers"]]

@@ -4,17 +4,16 @@
 // once a series is long, so long runs stay smooth.
 import uPlot from "../../vendor/uPlot-1.6.32.esm.js";
 import { fmt } from "../format.js";
-import { generalizationGap, hasPenalty } from "./metrics.js";
+import { generalizationGap } from "./metrics.js";
 
 const MAX_POINTS = 2000;
 const C_TRAIN = "#0072B2", C_TEST = "#D55E00", C_VAL = "#009E73", C_GAP = "#CC79A7", C_PEN = "#56B4E9", C_CMP = "#6b4f00";
-// The loss chart's series after x: the run's own three, the gap, the penalized training loss (from
-// frames: the history's epoch rows do not carry it) and the compared run's two.
+// The loss chart's series after x: the run's own three, the gap, the penalized training loss (shown
+// once a penalty makes it differ from the plain one) and the compared run's two.
 const LOSS_SERIES = ["Training loss", "Test loss", "Validation loss", "Generalization gap", "Training loss + penalty",
   "Compared run: training loss", "Compared run: held-out loss"];
 const S = { train: 1, test: 2, val: 3, gap: 4, pen: 5, cmpTrain: 6, cmpHeld: 7 };
 const ACC_SERIES = ["Training accuracy", "Test accuracy", "Validation accuracy"];
-const PEN_MAX = 4000;   // penalized points kept from frames (every other one goes past it)
 // Markers closer than MARKER_MERGE (CSS px) merge into one; the markers within LABEL_MERGE share one
 // label; labels stack in at most LABEL_ROWS rows.
 const MARKER_MERGE = 6;
@@ -47,7 +46,7 @@ export class ChartsView {
   /** hyperFields: the names of the hyperparameters (the vocabulary's); any other change is a parameter edit. */
   constructor(root, hyperFields, reveal = { test: true }) {
     this.reveal = reveal;   // {test}: is the held-back test set shown (see MetricsView)
-    this.pen = { step: [], v: [] }; this.compare = null; this.stopping = null;
+    this.compare = null; this.stopping = null;
     this.root = root;
     this.lossEl = root.querySelector(".chart-loss");
     this.accEl = root.querySelector(".chart-acc");
@@ -91,9 +90,8 @@ export class ChartsView {
   }
 
   reset() {
-    this.cols = { step: [], trainLoss: [], testLoss: [], valLoss: [], trainAcc: [], testAcc: [], valAcc: [] };
+    this.cols = { step: [], trainLoss: [], testLoss: [], valLoss: [], trainAcc: [], testAcc: [], valAcc: [], trainPen: [] };
     this.changes = []; this.live = null; this.dirty = true;
-    this.pen = { step: [], v: [] };
     this.logEl.textContent = ""; this.editsEl.textContent = "";
     this.editsEl.hidden = this.editsHead.hidden = true;
     this.flush(true);
@@ -113,7 +111,7 @@ export class ChartsView {
       for (let r = 0; r < e.step.length; r++) {
         c.step.push(e.step[r]); c.trainLoss.push(e.train_loss[r]); c.testLoss.push(e.test_loss[r]);
         c.valLoss.push(e.val_loss?.[r] ?? null); c.trainAcc.push(e.train_acc[r]); c.testAcc.push(e.test_acc[r]);
-        c.valAcc.push(e.val_acc?.[r] ?? null);
+        c.valAcc.push(e.val_acc?.[r] ?? null); c.trainPen.push(e.train_loss_penalized?.[r] ?? null);
       }
       if (e.step.length) this.dirty = true;
     }
@@ -150,11 +148,6 @@ export class ChartsView {
   update(frame) {
     const m = frame.metrics;
     if (m) { this.live = { step: frame.step, m }; this.dirty = true; }
-    const p = this.pen, n = p.step.length;
-    if (m && hasPenalty(frame) && m.train_loss_penalized !== null && (n === 0 || frame.step > p.step[n - 1])) {
-      p.step.push(frame.step); p.v.push(m.train_loss_penalized);
-      if (p.step.length > PEN_MAX) { p.step = p.step.filter((_, i) => i % 2 === 0); p.v = p.v.filter((_, i) => i % 2 === 0); }
-    }
     const es = frame.early_stopping ?? null;
     if (JSON.stringify(es) !== JSON.stringify(this.stopping)) { this.stopping = es; this.dirty = true; }
   }
@@ -185,12 +178,12 @@ export class ChartsView {
     this.dirty = false; this.flushes++;
     const c = this.cols;
     let n = c.step.length;
-    const cols = [c.step, c.trainLoss, c.testLoss, c.valLoss, c.trainAcc, c.testAcc, c.valAcc];
+    const cols = [c.step, c.trainLoss, c.testLoss, c.valLoss, c.trainAcc, c.testAcc, c.valAcc, c.trainPen];
     const data = decimate(cols, n);
     const lv = this.live;
     if (lv && (n === 0 || lv.step > c.step[n - 1])) {
       const m = lv.m;
-      [lv.step, m.train_loss, m.test_loss, m.val_loss, m.train_acc, m.test_acc, m.val_acc].forEach((v, k) => data[k].push(v ?? null));
+      [lv.step, m.train_loss, m.test_loss, m.val_loss, m.train_acc, m.test_acc, m.val_acc, m.train_loss_penalized].forEach((v, k) => data[k].push(v ?? null));
     }
     const hasVal = data[3].some((v) => v !== null);
     // With a validation split the test set is held back until the final score is asked for.
@@ -198,11 +191,13 @@ export class ChartsView {
     if (testHidden) { data[2] = data[2].map(() => null); data[5] = data[5].map(() => null); }
     const gap = data[0].map((_, r) => generalizationGap({ train_loss: data[1][r], val_loss: data[3][r], test_loss: data[2][r] }).value);
     const u = this.lossPlot;
-    const tables = [[data[0], data[1], data[2], data[3], gap], [this.pen.step, this.pen.v]];
+    // The penalized loss only where a penalty makes it differ (without one it is the training loss again).
+    const pen = data[7].map((v, r) => (v !== null && v !== data[1][r] ? v : null));
+    const tables = [[data[0], data[1], data[2], data[3], gap, pen]];
     const cmp = this.compare;
     tables.push(cmp ? [cmp.step, cmp.train, cmp.held] : [[], [], []]);
     const joined = uPlot.join(tables);
-    const show = { [S.val]: hasVal, [S.gap]: gap.some((v) => v !== null), [S.pen]: this.pen.step.length > 0, [S.cmpTrain]: !!cmp, [S.cmpHeld]: !!cmp && cmp.held.some((v) => v !== null) };
+    const show = { [S.val]: hasVal, [S.gap]: gap.some((v) => v !== null), [S.pen]: pen.some((v) => v !== null), [S.cmpTrain]: !!cmp, [S.cmpHeld]: !!cmp && cmp.held.some((v) => v !== null) };
     for (const [i, on] of Object.entries(show)) {
       if (u.series[i].show !== on) u.setSeries(Number(i), { show: on });
       showLegend(u, Number(i), on);   // a series this run does not have (no penalty, no comparison) leaves the legend

@@ -137,3 +137,18 @@ def test_append_column_is_append_one_by_one(capacity: int) -> None:
         assert list(many.values["loss"]) == list(one.values["loss"])
         assert (many.stride, many._skipped) == (one.stride, one._skipped)
     assert one.stride > 1
+
+
+def test_epoch_rows_keep_the_penalized_training_loss_and_older_states_load_without_it(make_session) -> None:
+    s = make_session({"regularization": "l2", "reg_rate": 0.1})
+    s.step_epoch()
+    row = s.history.since(-1, 0)["epochs"]
+    assert row["train_loss_penalized"] == [s.metrics()["train_loss_penalized"]]
+    assert row["train_loss_penalized"][0] > row["train_loss"][0]  # the penalty is in it
+    state = s.history.to_state()
+    del state["epochs"]["values"]["train_loss_penalized"]  # a snapshot saved before the column was kept
+    older = History()
+    older.load_state(state)
+    rows = older.since(-1, 0)["epochs"]
+    assert rows["train_loss"] == row["train_loss"] and rows["train_loss_penalized"] == [None]
+    assert "train_loss_penalized" in s.history.to_csv().splitlines()[0]
