@@ -68,6 +68,9 @@ def prepare(config: RunConfig) -> PreparedData:
     else:
         data = datasets.generate(config.dataset, config.n_points, config.noise, rng)
     task = resolve_task(config, data.task)
+    if config.train_ratio + config.val_ratio > 100:
+        raise ValueError(f"the training share ({config.train_ratio:g} %) and the validation share "
+                         f"({config.val_ratio:g} %) add up to more than 100 %; lower one of them")
     n = data.X.shape[0]
     train_idx, val_idx, test_idx = splits.split_indices(
         n, config.train_ratio / 100.0, config.val_ratio / 100.0, rng)

@@ -254,3 +254,10 @@ def test_a_search_needs_a_validation_split() -> None:
     config = RunConfig(val_ratio=0)
     with pytest.raises(ValueError, match="validation"):
         search(config, HyperState(), build(config), grid({"lr": [0.1]}), 1)
+
+
+def test_training_and_validation_shares_over_100_percent_are_refused_in_plain_words() -> None:
+    s = TrainingSession(RunConfig())
+    with pytest.raises(SessionError, match=r"training share \(90 %\) and the validation share \(40 %\) add up to more"):
+        s.configure({"train_ratio": 90, "val_ratio": 40})
+    assert (s.config.train_ratio, s.config.val_ratio) == (50, 0)  # nothing changed
