@@ -40,8 +40,10 @@ def dataset_message(live: LiveSession) -> p.DatasetMessage:
 
 
 # Epoch rows a frame carries at most to a client that draws (its `parts` leave out
-# the per-update losses), thinned evenly, the newest always: `history` has them all.
-EPOCH_ROWS_PER_FRAME = 2
+# the per-update losses): the newest; `history` has them all. At full speed a small
+# network ends dozens of epochs between two frames, and 60 rows a second draw the
+# curve as well (a row is about 190 bytes of a default-network frame's 1 KB).
+EPOCH_ROWS_PER_FRAME = 1
 
 
 def history_message(live: LiveSession, client: Client | None = None) -> p.HistoryMessage:
@@ -72,8 +74,7 @@ def frame_bytes(live: LiveSession, client: Client) -> bytes:
             body = encode(frames.frame_body(view, live.playing, live.updates_per_second, parts))
         cached = live.body_cache[content] = (key, body)
     drawn_only = client.parts is not None and "losses" not in client.parts and live.playing and s.phase is None
-    # A page draws a few epoch rows a frame: at full speed a small network ends several
-    # epochs between two frames, and the chart's shape needs no more than these.
+    # A page draws one epoch row a frame (see EPOCH_ROWS_PER_FRAME).
     history = s.history.since(client.history_step, client.change_index,
                               epoch_limit=EPOCH_ROWS_PER_FRAME if drawn_only else None)
     if drawn_only:
