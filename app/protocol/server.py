@@ -344,6 +344,14 @@ class Saved(TypedDict):
 
 
 @with_config(WIRE)
+class SavedRunHistory(TypedDict):
+    """A saved run's epoch rows as they were at the save (`GET /api/runs/{run_id}/history`)."""
+
+    run_id: str
+    epochs: EpochRows
+
+
+@with_config(WIRE)
 class Notice(TypedDict):
     """Something to tell the user in plain words (for example a teacher's push)."""
 

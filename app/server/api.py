@@ -29,6 +29,7 @@ from app.server import messages
 from app.server.registry import LiveSession, Registry
 from app.server.service import Service, ServiceError
 from app.server.snapshots import BACKGROUND_WAIT
+from app.training.history import History
 
 # The largest request body taken: a predict of 20,000 rows of 16 numbers is about 6.6 MB, the
 # largest model export (8 layers of 32, Adam's state) under 1 MB.
@@ -386,6 +387,27 @@ async def get_run(request: Request, run_id: RunId) -> dict[str, Any]:
     state = doc["state"]
     return {"run_id": run_id, "name": doc["name"], "saved_at": doc["saved_at"], "config": state["config"],
             "hyper": state["hyper"], "step": state["model"]["step"], "epoch": state["model"]["epoch"]}
+
+
+@router.get("/runs/{run_id}/history", summary="A saved run's epoch rows, as they were at the save",
+            responses=NOT_FOUND)
+async def get_run_history(request: Request, run_id: RunId) -> p.SavedRunHistory:
+    """For drawing a saved run's losses beside a live one (the page's overlay)."""
+    await _background(request)
+    doc = await _await(_service(request).saved_run(run_id))
+
+    def epoch_rows() -> p.EpochRows:
+        history = History()
+        history.load_state(doc["state"]["history"])
+        rows: p.EpochRows = history.since(-1, 0, limit=None)["epochs"]
+        return rows
+
+    try:
+        epochs = await asyncio.to_thread(epoch_rows)
+    except (ValueError, KeyError, TypeError) as exc:
+        raise ApiError(422, p.ErrorMessage(code="invalid", field="run_id", value=run_id,
+                                           message=f"saved run {run_id!r} has no readable history: {exc}")) from None
+    return {"run_id": run_id, "epochs": epochs}
 
 
 @router.post("/runs/{run_id}/open", status_code=201, summary="Open a saved run as a new session",
