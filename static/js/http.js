@@ -1,7 +1,7 @@
 // The only module that talks to the server over HTTP, as socket.js is the only
 // one on the websocket: the vocabulary the page's controls are built from, CSV
-// uploads, where students can reach the server, and the addresses of a
-// session's downloads. A request carries the
+// uploads, where students can reach the server, saved runs to overlay, and the
+// addresses of a session's downloads. A request carries the
 // teacher key of the page's own session when this browser holds one.
 
 export class Http {
@@ -62,6 +62,28 @@ export async function studentReach() {
   const reply = await fetch("/api/reach", { credentials: "same-origin" });
   if (!reply.ok) throw new Error(`The server did not say where students can reach it (HTTP ${reply.status}).`);
   return reply.json();
+}
+
+/**
+ * A saved run, to draw over the charts: {run_id, name, config, hyper, step, epoch, epochs} (GET
+ * /api/runs/{id} and its history's epoch rows). Rejects with an Error saying in plain words why not.
+ */
+export async function savedRun(runId) {
+  const get = async (path) => {
+    let reply;
+    try {
+      reply = await fetch(path, { credentials: "same-origin" });
+    } catch {
+      throw new Error(`Saved run ${runId} was not loaded: the server did not answer.`);
+    }
+    const body = await reply.json().catch(() => null);
+    if (reply.status === 404) throw new Error(`There is no saved run ${runId} on this server: check the link.`);
+    if (!reply.ok) throw new Error(`Saved run ${runId}: ${body?.message ?? reply.statusText}.`);
+    return body;
+  };
+  const base = `/api/runs/${encodeURIComponent(runId)}`;
+  const [run, history] = await Promise.all([get(base), get(`${base}/history`)]);
+  return { ...run, epochs: history.epochs };
 }
 
 /**

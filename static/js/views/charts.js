@@ -7,12 +7,12 @@ import { fmt } from "../format.js";
 import { generalizationGap } from "./metrics.js";
 
 const MAX_POINTS = 2000;
-const C_TRAIN = "#0072B2", C_TEST = "#D55E00", C_VAL = "#009E73", C_GAP = "#CC79A7", C_PEN = "#56B4E9", C_CMP = "#6b4f00";
+const C_TRAIN = "#0072B2", C_TEST = "#D55E00", C_VAL = "#009E73", C_GAP = "#CC79A7", C_PEN = "#56B4E9", C_CMP = "#6b4f00", C_SAVED = "#333333";
 // The loss chart's series after x: the run's own three, the gap, the penalized training loss (shown
-// once a penalty makes it differ from the plain one) and the compared run's two.
+// once a penalty makes it differ from the plain one), the compared run's two and a saved run's two.
 const LOSS_SERIES = ["Training loss", "Test loss", "Validation loss", "Generalization gap", "Training loss + penalty",
-  "Compared run: training loss", "Compared run: held-out loss"];
-const S = { train: 1, test: 2, val: 3, gap: 4, pen: 5, cmpTrain: 6, cmpHeld: 7 };
+  "Compared run: training loss", "Compared run: held-out loss", "Saved run: training loss", "Saved run: held-out loss"];
+const S = { train: 1, test: 2, val: 3, gap: 4, pen: 5, cmpTrain: 6, cmpHeld: 7, ovTrain: 8, ovHeld: 9 };
 const ACC_SERIES = ["Training accuracy", "Test accuracy", "Validation accuracy"];
 // Markers closer than MARKER_MERGE (CSS px) merge into one; the markers within LABEL_MERGE share one
 // label; labels stack in at most LABEL_ROWS rows.
@@ -46,7 +46,7 @@ export class ChartsView {
   /** hyperFields: the names of the hyperparameters (the vocabulary's); any other change is a parameter edit. */
   constructor(root, hyperFields, reveal = { test: true }) {
     this.reveal = reveal;   // {test}: is the held-back test set shown (see MetricsView)
-    this.compare = null; this.stopping = null;
+    this.compare = null; this.overlay = null; this.stopping = null;
     this.root = root;
     this.lossEl = root.querySelector(".chart-loss");
     this.accEl = root.querySelector(".chart-acc");
@@ -81,7 +81,9 @@ export class ChartsView {
           { label: names[3], stroke: C_GAP, width: 1.5, fill: "rgba(204,121,167,0.12)", value: exactValue, spanGaps: true, show: false },
           { label: names[4], stroke: C_PEN, width: 1.5, dash: [1, 3], value: exactValue, spanGaps: true, show: false },
           { label: names[5], stroke: C_CMP, width: 2, dash: [10, 4], value: exactValue, spanGaps: true, show: false },
-          { label: names[6], stroke: C_CMP, width: 1.5, dash: [2, 2, 8, 2], value: exactValue, spanGaps: true, show: false }] : [])],
+          { label: names[6], stroke: C_CMP, width: 1.5, dash: [2, 2, 8, 2], value: exactValue, spanGaps: true, show: false },
+          { label: names[7], stroke: C_SAVED, width: 2, dash: [4, 4], value: exactValue, spanGaps: true, show: false },
+          { label: names[8], stroke: C_SAVED, width: 1.5, dash: [1, 3], value: exactValue, spanGaps: true, show: false }] : [])],
       legend: { show: true, live: true },
       cursor: { drag: { x: false, y: false } },
       hooks: { draw: [(u) => this.drawMarkers(u), (u) => this.drawFitMarks(u)], setCursor: [(u) => this.markerTitle(u)] },
@@ -161,6 +163,15 @@ export class ChartsView {
     this.dirty = true;
   }
 
+  /**
+   * A saved run's loss curves ({label, step, train, held, heldName}), or none (null): a second slot
+   * beside the compared run's, so a live comparison and a saved run can be shown together.
+   */
+  setOverlay(ov) {
+    this.overlay = ov;
+    this.dirty = true;
+  }
+
   /** The held-back test set was revealed (or hidden again). */
   revealChanged() { this.dirty = true; this.flush(); }
 
@@ -195,9 +206,12 @@ export class ChartsView {
     const pen = data[7].map((v, r) => (v !== null && v !== data[1][r] ? v : null));
     const tables = [[data[0], data[1], data[2], data[3], gap, pen]];
     const cmp = this.compare;
+    const ov = this.overlay;
     tables.push(cmp ? [cmp.step, cmp.train, cmp.held] : [[], [], []]);
+    tables.push(ov ? [ov.step, ov.train, ov.held] : [[], [], []]);
     const joined = uPlot.join(tables);
-    const show = { [S.val]: hasVal, [S.gap]: gap.some((v) => v !== null), [S.pen]: pen.some((v) => v !== null), [S.cmpTrain]: !!cmp, [S.cmpHeld]: !!cmp && cmp.held.some((v) => v !== null) };
+    const show = { [S.val]: hasVal, [S.gap]: gap.some((v) => v !== null), [S.pen]: pen.some((v) => v !== null), [S.cmpTrain]: !!cmp, [S.cmpHeld]: !!cmp && cmp.held.some((v) => v !== null),
+      [S.ovTrain]: !!ov, [S.ovHeld]: !!ov && ov.held.some((v) => v !== null) };
     for (const [i, on] of Object.entries(show)) {
       if (u.series[i].show !== on) u.setSeries(Number(i), { show: on });
       showLegend(u, Number(i), on);   // a series this run does not have (no penalty, no comparison) leaves the legend
@@ -209,6 +223,8 @@ export class ChartsView {
     setLegend(u, S.gap, hasVal ? "Gap (validation − training)" : "Gap (test − training)");
     setLegend(u, S.cmpTrain, cmp ? `${cmp.label}: training loss` : LOSS_SERIES[5]);
     setLegend(u, S.cmpHeld, cmp ? `${cmp.label}: ${cmp.heldName} loss` : LOSS_SERIES[6]);
+    setLegend(u, S.ovTrain, ov ? `${ov.label}: training loss` : LOSS_SERIES[7]);
+    setLegend(u, S.ovHeld, ov ? `${ov.label}: ${ov.heldName} loss` : LOSS_SERIES[8]);
     this.root.classList.toggle("no-val", !hasVal);
     this.gapNow = lv ? generalizationGap(lv.m, !testHidden) : null;
     u.setData(joined);

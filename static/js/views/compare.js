@@ -5,9 +5,11 @@
 // then on Play, Pause, Step, Reset and the speed drive both. The second run's
 // loss curves are drawn over the first's on the loss chart, labelled with the
 // changed value. Closing the comparison closes its socket. The page's own
-// socket is never touched.
+// socket is never touched. A saved run (its link or id) can be drawn over the
+// same chart too, in a slot of its own, with or without a live comparison.
 import { h, fill } from "../dom.js";
 import { fmt } from "../format.js";
+import { savedRun } from "../http.js";
 import { Socket } from "../socket.js";
 
 /** The hyperparameters a comparison may change, with their labels. */
@@ -18,6 +20,24 @@ const MENU_OF = { regularization: "regularization", optimizer: "optimizer" };
 /** Messages the page sends that the compared run follows too. */
 const MIRRORED = new Set(["play", "pause", "step", "set_speed", "reset"]);
 const MAX_ROWS = 4000;   // epoch rows kept of the compared run (every other one goes past it)
+/** A saved run's id: what a save gives (URL-safe base64), at most as long as the server's RunId. */
+const RUN_ID = /^[A-Za-z0-9_-]{1,64}$/;
+
+/** The run id in a saved run's link (http(s)://host/?run=ID or /?run=ID) or a bare id: {id} or {error}. */
+export function parseRunRef(text) {
+  const t = String(text).trim();
+  const allowed = "paste a saved run's link (…/?run=ID) or its id (1 to 64 letters, digits, - or _)";
+  if (t === "") return { error: `No run given: ${allowed}.` };
+  let id = t;
+  if (/^(https?:\/\/|\/)/i.test(t)) {
+    let url = null;
+    try { url = new URL(t, location.href); } catch { /* not a link: said below */ }
+    if (!url || !/^https?:$/.test(url.protocol)) return { error: `“${t}” is not a link: ${allowed}.` };
+    id = url.searchParams.get("run");
+    if (id === null) return { error: `That link has no ?run= in it: ${allowed}.` };
+  }
+  return RUN_ID.test(id) ? { id } : { error: `“${id}” is not a run id: ${allowed}.` };
+}
 
 /** A typed value of hyperparameter `field`: {value} or {error} saying what is allowed (the vocabulary's bounds). */
 export function parseHyper(vocab, field, text) {
@@ -64,7 +84,9 @@ export class CompareRuns extends EventTarget {
         h("div", { class: "fit-field cmp-enum" }, h("label", { for: "cmp-choice" }, "Changed to"), this.choice)),
       this.now, this.err,
       h("div", { class: "row" }, this.start, this.stop),
-      this.status);
+      this.status,
+      h("div", { class: "cmp-saved" }));
+    this.overlay = new SavedRunOverlay(this.root.querySelector(".cmp-saved"), this.charts);
     this.field.addEventListener("change", () => this.showField());
     this.start.addEventListener("click", () => this.open());
     this.stop.addEventListener("click", () => this.close("Comparison closed."));
@@ -168,5 +190,60 @@ export class CompareRuns extends EventTarget {
     this.start.textContent = "Start comparison";
     this.stop.hidden = true;
     if (note !== null) this.status.textContent = note;
+  }
+}
+
+/** "Overlay a saved run": a run's link or id in, its losses on the loss chart (dashed), labelled with its name. */
+export class SavedRunOverlay {
+  constructor(root, charts) {
+    this.root = root; this.charts = charts;
+    this.run = null;      // the run drawn, as savedRun() gave it
+    this.asked = 0;       // the number of the newest request: a reply to an older one is dropped
+    this.field = h("input", { id: "ovl-run", type: "text", autocomplete: "off", spellcheck: "false",
+      placeholder: "https://…/?run=… or the id", "aria-describedby": "ovl-err" });
+    this.err = h("p", { id: "ovl-err", class: "fit-err", role: "alert" });
+    this.show = h("button", { type: "button", id: "ovl-show" }, "Overlay");
+    this.remove = h("button", { type: "button", id: "ovl-remove", hidden: true }, "Remove");
+    this.status = h("p", { id: "ovl-status", class: "note", role: "status" });
+    fill(root,
+      h("h3", {}, "Overlay a saved run"),
+      h("div", { class: "fit-field" }, h("label", { for: "ovl-run" }, "Saved run's link or id"), this.field),
+      this.err,
+      h("div", { class: "row" }, this.show, this.remove),
+      this.status);
+    this.show.addEventListener("click", () => this.open());
+    this.remove.addEventListener("click", () => this.close());
+    this.field.addEventListener("keydown", (ev) => { if (ev.key === "Enter") { ev.preventDefault(); this.open(); } });
+  }
+
+  /** Load the run named in the field and draw it; a field that names no run is refused, nothing sent. */
+  async open() {
+    const ref = parseRunRef(this.field.value);
+    if (ref.error) { this.err.textContent = ref.error; this.field.setAttribute("aria-invalid", "true"); return; }
+    this.err.textContent = ""; this.field.removeAttribute("aria-invalid");
+    const asked = ++this.asked;
+    this.status.textContent = `Loading saved run ${ref.id}…`;
+    let run;
+    try {
+      run = await savedRun(ref.id);
+    } catch (exc) {
+      if (asked === this.asked) { this.status.textContent = ""; this.err.textContent = exc.message; }
+      return;
+    }
+    if (asked !== this.asked) return;
+    const e = run.epochs, val = (run.config?.val_ratio ?? 0) > 0;
+    this.run = run;
+    this.charts.setOverlay({ label: `${run.name} (saved)`, step: e.step, train: e.train_loss,
+      held: (val ? e.val_loss : e.test_loss).map((v) => v ?? null), heldName: val ? "validation" : "test" });
+    this.remove.hidden = false;
+    this.status.textContent = `Showing saved run “${run.name}”: ${e.step.length} epochs, to step ${run.step}.`;
+  }
+
+  close() {
+    this.asked++;
+    this.run = null;
+    this.charts.setOverlay(null);
+    this.remove.hidden = true;
+    this.status.textContent = "Saved run removed from the chart.";
   }
 }
