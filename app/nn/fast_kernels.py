@@ -532,6 +532,12 @@ def train_run(X, Y, idx, starts, sizes, acts, task, opt, reg, hyper, fp,
     tmp = np.empty(nmax * width)
     tmp2 = np.empty(nmax * width)
     scratch = np.zeros(16, np.int64)
+    # L1 stops weights (not biases) at zero: optimizers.update(stop_at_zero=True)
+    stop_at_zero = reg == REG_L1 and reg_rate > 0
+    is_weight = np.zeros(n_params, np.bool_)
+    for l in range(L):
+        for e in range(woff[l], boff[l]):
+            is_weight[e] = True
     # Adam's bias corrections np.power(beta, t): trainable entries all step
     # together, so only their few distinct counts need numpy's power loop.
     n_counts = 0
@@ -675,7 +681,14 @@ def train_run(X, Y, idx, starts, sizes, acts, task, opt, reg, hyper, fp,
                 d = -lr * (g / (math.sqrt(s) + eps))
             else:
                 d = -lr * g
-            P[e] = P[e] + d
+            new = P[e] + d
+            if stop_at_zero and is_weight[e] and ((P[e] > 0 and new < 0) or (P[e] < 0 and new > 0)):
+                # L1 stops a weight that crosses zero at zero (optimizers._stop_at_zero)
+                d = -P[e]
+                new = 0.0
+                if opt != SGD and opt != RMSPROP:
+                    S1[e] = 0.0  # momentum's velocity, Adam's first moment
+            P[e] = new
             D[e] = d
 
         losses[u] = loss

@@ -32,7 +32,7 @@ from app.nn.network import (
     predict,
 )
 from app.nn.optimizers import OPTIMIZERS, Hyperparams, OptState, init_state, update
-from app.nn.regularization import add_penalty_grad, penalty
+from app.nn.regularization import add_penalty_grad, penalty, stops_at_zero
 
 
 @dataclass
@@ -144,9 +144,10 @@ class Model:
         add_penalty_grad(self.params, grads, reg_kind, reg_rate)
         return data_loss, total, grads, cache
 
-    def apply_update(self, grads: Grads, hp: Hyperparams) -> Params:
-        """Optimizer step (mutates params and state, ``step += 1``); returns deltas."""
-        deltas = update(self.params, grads, self.opt_state, hp, self.trainable)
+    def apply_update(self, grads: Grads, hp: Hyperparams, stop_at_zero: bool = False) -> Params:
+        """Optimizer step (mutates params and state, ``step += 1``); returns deltas.
+        ``stop_at_zero``: L1's weights stop at exactly 0 (``optimizers.update``)."""
+        deltas = update(self.params, grads, self.opt_state, hp, self.trainable, stop_at_zero)
         self.optimizer = hp.optimizer
         self.step += 1
         return deltas
@@ -165,7 +166,7 @@ class Model:
         loss, total, grads, cache = self.compute_grads(
             X, Y, reg_kind, reg_rate, dropout_rate, rng
         )
-        deltas = self.apply_update(grads, hp)
+        deltas = self.apply_update(grads, hp, stops_at_zero(reg_kind, reg_rate))
         return StepResult(loss, total, grads, deltas, cache)
 
     def train_epoch(

@@ -181,6 +181,7 @@ def update(
     state: OptState,
     hp: Hyperparams,
     trainable: list[dict[str, NDArray[np.bool_]]] | None = None,
+    stop_at_zero: bool = False,
 ) -> Params:
     """One optimizer step with ``grads.dW``/``grads.db``.
 
@@ -188,6 +189,8 @@ def update(
     ``params``: the increments added (``w_new = w_old + delta``), 0.0 where
     frozen. ``trainable`` (``freezing.trainable_masks``) freezes entries: a
     frozen entry keeps its exact bits and its state is not advanced.
+    ``stop_at_zero`` (L1): a weight this step carries across zero stops at
+    exactly 0 and its momentum (``velocity``, Adam's ``m``) is cleared.
     """
     hp.validate()
     step_fn = STEP_FUNCTIONS[hp.optimizer]
@@ -202,7 +205,34 @@ def update(
             slots = {name: state.slots[name][l][kind] for name in names}
             delta = step_fn(g, slots, hp, mask)
             w = layer[kind]
+            old = w.copy() if stop_at_zero and kind == "W" else None
             np.add(w, delta, out=w, where=mask)
+            if old is not None:
+                delta = _stop_at_zero(w, old, delta, slots)
             layer_deltas[kind] = delta if mask is True else np.where(mask, delta, 0.0)
         deltas.append(layer_deltas)
     return deltas
+
+
+# Slots that carry a step on by themselves: cleared where L1 stops a weight at zero,
+# or the next step would push it across again. (RMSprop's `s` and Adam's `v` only
+# scale steps; Adam's `t` counts them.)
+MOMENTUM_SLOTS = ("velocity", "m")
+
+
+def _stop_at_zero(w: Array, old: Array, delta: Array, slots: dict[str, Array]) -> Array:
+    """L1 without the jitter: a subgradient step carries a weight that L1 drives out
+    across zero again and again (its sign flips the pull). Where this step crossed zero
+    the weight is set to exactly 0 (so it reads, and is drawn, as absent) and its
+    momentum cleared; a weight whose data gradient is 0 then stays at 0 (sign(0) = 0).
+    Returns the deltas, corrected where a weight was stopped."""
+    crossed = ((old > 0) & (w < 0)) | ((old < 0) & (w > 0))
+    if not crossed.any():
+        return delta
+    w[crossed] = 0.0
+    for name in MOMENTUM_SLOTS:
+        if name in slots:
+            slots[name][crossed] = 0.0
+    delta = np.array(delta, dtype=np.float64)
+    delta[crossed] = -old[crossed]
+    return delta

@@ -2,7 +2,10 @@
 
 ``l2``: ``penalty = rate/2 * sum_l sum W_l^2``, gradient ``rate * W``.
 ``l1``: ``penalty = rate * sum_l sum |W_l|``, gradient ``rate * sign(W)``
-(``sign(0) = 0``, the subgradient that keeps an exact zero at zero).
+(``sign(0) = 0``, the subgradient that keeps an exact zero at zero); and a
+weight an update carries across zero stops at exactly 0 (``stops_at_zero``,
+``optimizers.update``), so the weights L1 drives out read as 0, not as a
+value jittering around it.
 
 Biases are excluded, as in TF Playground and common practice: a bias only
 shifts a neuron's threshold, it does not make the function steeper or more
@@ -49,3 +52,8 @@ def add_penalty_grad(params: Params, grads: Grads, kind: str, rate: float) -> No
             grads.dW[l] += rate * p["W"]
         else:
             grads.dW[l] += rate * np.sign(p["W"])
+
+
+def stops_at_zero(kind: str, rate: float) -> bool:
+    """Whether updates stop weights at zero (L1 at a rate above 0)."""
+    return kind == "l1" and rate > 0

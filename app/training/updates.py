@@ -17,6 +17,7 @@ import numpy as np
 
 from app.nn import fast
 from app.nn.optimizers import Hyperparams, update
+from app.nn.regularization import stops_at_zero
 from app.training.batch_queue import BatchQueue
 from app.training.config import HyperState
 from app.training.phases import COMPUTE, Params, Pending, UpdateContext, dropped_row, grads_of
@@ -72,7 +73,9 @@ def engine_hyper(h: HyperState) -> Hyperparams:
 def apply_update(ctx: UpdateContext, pending: Pending) -> Updates:
     """The update phase: the optimizer steps with the backward phase's gradients."""
     model = ctx.model
-    deltas = update(model.params, pending.grads, model.opt_state, engine_hyper(ctx.hyper), model.trainable)
+    h = ctx.hyper
+    deltas = update(model.params, pending.grads, model.opt_state, engine_hyper(h), model.trainable,
+                    stops_at_zero(h.regularization, h.reg_rate))
     return Updates(done=1, losses=[pending.loss], grads=grads_of(pending), deltas=deltas,
                    dropped=dropped_row(pending, 0))
 

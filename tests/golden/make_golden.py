@@ -16,7 +16,9 @@ The losses are written here independently of app/nn, from torch primitives:
 binary = binary_cross_entropy_with_logits, playground = 0.5*sum_k (tanh(z)-t)^2
 averaged over samples, multiclass = cross_entropy, regression =
 0.5*sum_k (z-t)^2 averaged over samples; L2 = rate/2 * sum W^2 and
-L1 = rate * sum |W| over weights only.
+L1 = rate * sum |W| over weights only; with L1, a weight a step carries across
+zero is then set to exactly 0 and its momentum cleared (the engine's rule,
+app/nn/optimizers.py).
 """
 
 from __future__ import annotations
@@ -155,6 +157,19 @@ def final_state(name: str, opt: torch.optim.Optimizer, tensors: list[torch.Tenso
     return out
 
 
+def stop_at_zero(opt: torch.optim.Optimizer, weights: list[torch.Tensor], before: list[torch.Tensor]) -> None:
+    """L1's rule in the engine: a weight the step carried across zero is set to exactly 0
+    and its momentum (SGD's momentum buffer, Adam's first moment) cleared."""
+    with torch.no_grad():
+        for W, old in zip(weights, before, strict=True):
+            crossed = ((old > 0) & (W < 0)) | ((old < 0) & (W > 0))
+            W[crossed] = 0.0
+            state = opt.state[W]
+            for key in ("momentum_buffer", "exp_avg"):
+                if state.get(key) is not None:
+                    state[key][crossed] = 0.0
+
+
 def run(case: dict[str, Any], X: np.ndarray, Y: np.ndarray, params: list[dict[str, np.ndarray]],
         optimizer: str, reg: str, rate: float) -> dict[str, Any]:
     tensors = []
@@ -190,7 +205,10 @@ def run(case: dict[str, Any], X: np.ndarray, Y: np.ndarray, params: list[dict[st
             pen = torch.zeros((), dtype=torch.float64)
         total = loss + pen
         total.backward()
+        before = [W.detach().clone() for W in weights]
         opt.step()
+        if reg == "l1" and rate > 0:
+            stop_at_zero(opt, weights, before)
         losses.append(loss.item())
         totals.append(total.item())
         if (step + 1) % EVERY == 0:
