@@ -143,6 +143,22 @@ def test_a_weight_exactly_zero_is_not_stroked_and_says_so(app):
     assert app.page.locator("#params tbody tr").first.locator("td.w-zeros").inner_text() == "1"
 
 
+def test_l1_takes_a_feature_that_never_varies_out_of_the_picture(app):
+    # Mammal or fish: "vertebrate" is true of every animal, standardized to 0, so its weights get
+    # no gradient; L1 drives them to exactly 0, where they stay, and the page draws them as absent.
+    app.open("dataset=mammals&hidden=4&regularization=l1&reg_rate=0.01&lr=0.1", frames=3)
+    app.wait("paramlab.frame.epoch >= 30", timeout=30000)
+    app.pause()
+    app.settle()
+    frame = app.frame()
+    vertebrate = app.js("paramlab.dataset.features.indexOf('vertebrate')")
+    assert vertebrate >= 0 and frame["layers"][0]["W"][vertebrate] == [0.0] * 4
+    zeros = set(app.js("[...paramlab.network.painter.zeroKeys]"))
+    assert {f"e:0:{vertebrate}:{j}" for j in range(4)} <= zeros
+    counted = sum(w == 0.0 for row in frame["layers"][0]["W"] for w in row)
+    assert app.page.locator("#params tbody tr").first.locator("td.w-zeros").inner_text() == str(counted)
+
+
 def test_regularization_charts_both_training_losses_and_the_norms_follow_the_weights(app):
     app.open("dataset=circle&hidden=6,6&regularization=l2&reg_rate=0.1&lr=0.1", frames=3)
     pens = "paramlab.charts.cols.trainPen.filter((v) => v !== null)"
