@@ -3,6 +3,7 @@ restore_best, cross-validation and search jobs, cancel, limits, and the exports.
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import json
 import time
@@ -32,6 +33,16 @@ def client() -> Iterator[TestClient]:
 
 def peer(client: TestClient) -> Any:
     return client.websocket_connect("/ws")
+
+
+@contextlib.contextmanager
+def session_peer(client: TestClient, config: dict[str, Any]) -> Iterator[Peer]:
+    """A websocket peer on a new session of `config`, its first frame read."""
+    with peer(client) as ws:
+        me = Peer(ws)
+        me.hello(config=config)
+        me.frame()
+        yield me
 
 
 def job_messages(peer: Peer, until: tuple[str, ...] = ("done", "cancelled", "failed"), limit: int = 2000
@@ -250,10 +261,7 @@ def _running_job(client: TestClient, me: Peer) -> tuple[str, Any]:
 
 
 def test_cancel_ends_the_job_and_its_process(client: TestClient) -> None:
-    with peer(client) as ws:
-        me = Peer(ws)
-        me.hello(config={"n_points": 1000, "val_ratio": 20})
-        me.frame()
+    with session_peer(client, {"n_points": 1000, "val_ratio": 20}) as me:
         job_id, process = _running_job(client, me)
         me.send({"type": "cancel_job", "job_id": job_id})
         jobs = job_messages(me)
@@ -266,20 +274,14 @@ def test_cancel_ends_the_job_and_its_process(client: TestClient) -> None:
 
 
 def test_a_client_that_leaves_cancels_its_job(client: TestClient) -> None:
-    with peer(client) as ws:
-        me = Peer(ws)
-        me.hello(config={"n_points": 1000, "val_ratio": 20})
-        me.frame()
+    with session_peer(client, {"n_points": 1000, "val_ratio": 20}) as me:
         job_id, process = _running_job(client, me)
     assert wait_for(lambda: process.exitcode is not None)
     assert wait_for(lambda: job_id not in client.app.state.service.lab.jobs)  # type: ignore[attr-defined]
 
 
 def test_a_client_over_its_limit_is_told_so(client: TestClient) -> None:
-    with peer(client) as ws:
-        me = Peer(ws)
-        me.hello(config={"n_points": 1000, "val_ratio": 20})
-        me.frame()
+    with session_peer(client, {"n_points": 1000, "val_ratio": 20}) as me:
         _, running = _running_job(client, me)
         me.send({"type": "cross_validate", "k": 2, "epochs": 2000})
         waiting = job_messages(me, until=("waiting",))[-1]
@@ -357,10 +359,7 @@ def test_early_stopping_pauses_the_run_and_restore_best_is_exact(client: TestCli
 
 
 def test_a_step_stops_at_the_stop_and_a_new_rule_lets_it_go_on(client: TestClient) -> None:
-    with peer(client) as ws:
-        me = Peer(ws)
-        me.hello(config={"n_points": 100, "val_ratio": 20})
-        me.frame()
+    with session_peer(client, {"n_points": 100, "val_ratio": 20}) as me:
         me.send({"type": "early_stopping", "rule": {"patience": 1, "metric": "train_loss", "min_delta": 1000}})
         me.send({"type": "step", "unit": "epoch", "count": 5})
         frame = me.frame_where(lambda f: f["early_stopping"] and f["early_stopping"]["stopped_epoch"] == 2)
@@ -375,10 +374,7 @@ def test_a_step_stops_at_the_stop_and_a_new_rule_lets_it_go_on(client: TestClien
 
 
 def test_a_configure_that_empties_the_validation_split_turns_a_val_watch_off(client: TestClient) -> None:
-    with peer(client) as ws:
-        me = Peer(ws)
-        me.hello(config={"n_points": 100, "val_ratio": 20})
-        me.frame()
+    with session_peer(client, {"n_points": 100, "val_ratio": 20}) as me:
         me.send({"type": "early_stopping", "rule": {"patience": 3, "metric": "val_acc"}})
         me.frame_where(lambda f: f["early_stopping"] is not None)
         me.send({"type": "configure", "config": {"n_points": 120}})  # the split stays: so does the watch
