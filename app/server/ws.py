@@ -336,6 +336,8 @@ class Connection:
                     delay = client.next_send - time.perf_counter()
                     if delay > 0:
                         await asyncio.sleep(delay)
+                        if client.rebuilds != live.rebuilds:
+                            continue  # rebuilt meanwhile: the session message goes before its frames
                     # Paced from the schedule, not from when this frame went out, so the
                     # lateness of a turn does not add up into a lower frame rate.
                     client.next_send = max(client.next_send + 1.0 / client.fps, time.perf_counter())

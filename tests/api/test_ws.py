@@ -101,6 +101,28 @@ def test_configure_rebuilds_and_reset_restores_initial_weights(client: TestClien
         assert p.frame()["layers"][0]["W"] != initial
 
 
+def test_a_rebuild_while_a_frame_waits_for_its_turn_is_announced_before_its_frames(client: TestClient) -> None:
+    # At 1 frame/s the frame of a step waits up to a second for its slot: a configure in
+    # that second must reach the client as `session` before any frame of the new network
+    # (a page reads the configuration, the seed of the weights included, from it).
+    with peer(client) as ws:
+        p = Peer(ws)
+        p.hello(fps=1)
+        p.frame()
+        p.send({"type": "step", "unit": "update", "count": 1})  # its frame now waits for the next slot
+        p.send({"type": "configure", "config": {"hidden": [3]}})
+        for _ in range(10):
+            msg = p.recv()
+            if msg["type"] == "frame":
+                p.send({"type": "ack", "seq": msg["seq"]})
+                assert [len(layer["b"]) for layer in msg["layers"]] == [4, 2, 1], "a frame of the new network first"
+            if msg["type"] == "session":
+                assert msg["architecture"]["hidden"] == [3]
+                break
+        else:
+            pytest.fail("no session message after the configure")
+
+
 def test_set_param_freeze_and_trace(client: TestClient) -> None:
     with peer(client) as ws:
         p = Peer(ws)
