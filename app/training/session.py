@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import copy
 import time
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -45,6 +46,7 @@ from app.training.metrics import Metrics, MetricsCache
 from app.training.phases import UpdateContext
 from app.training.rollback import Checkpoint, Divergence, DivergenceGuard, RollbackPoint
 from app.training.step_by_step import StepByStep
+from app.training.transfer import Carried, carry_weights
 from app.training.updates import Clock, LastUpdate, UpdateRunner, Updates
 from app.training.view import SessionView, layer_views
 
@@ -279,6 +281,16 @@ class TrainingSession:
         history; a configuration that does not fit (SessionError) leaves the session as it was."""
         self.config, built = reconfigure(self.config, changes)
         self._use(built)
+
+    def fine_tune(self, changes: dict[str, Any]) -> Carried:
+        """Change the configuration like `configure` (a new task: other data, features or
+        classes), but start the new network from the current weights wherever the shapes
+        allow (`transfer.carry_weights`); returns which layers kept them."""
+        config, built = reconfigure(self.config, changes)
+        carried = carry_weights(self.params, built.params)
+        self.config = config
+        self._use(replace(built, params=carried.params))
+        return carried
 
     def reset(self, same_weights: bool = True) -> None:
         """Train again from this run's initial weights, or from newly drawn ones ("New weights")."""
