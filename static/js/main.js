@@ -26,6 +26,7 @@ import { ClassroomView } from "./views/classroom.js";
 import { mountJobsLab } from "./views/jobs_lab.js";
 import { FitLab } from "./views/fit_lab.js";
 import { CompareRuns } from "./views/compare.js";
+import { TransferLab } from "./views/transfer_lab.js";
 
 const $ = (id) => document.getElementById(id);
 const FPS = 60;
@@ -68,6 +69,8 @@ const views = {
 const { controls, network, output, charts, params } = views;
 const fitLab = new FitLab($("lab-fit"), { reveal, onReveal: () => { metricsView.refresh(); charts.revealChanged(); } });
 const compare = new CompareRuns($("lab-compare"), { state, vocab, charts, intent: (msg) => intent({ detail: msg }), stoppingRule: () => fitLab.rule() });
+// The transfer lab listens to the socket itself (session, history, frames); it asks through intent like the views.
+const transferLab = new TransferLab($("lab-transfer"), { vocab, socket, http, compare, state, sessionId: () => loop.session?.session_id ?? null });
 const classroom = new ClassroomView($("classroom"), room, state.props, { toggle: $("classroom-toggle"), chip: $("room-chip"), banner: $("banner-room"), toast: $("toast") });
 
 socket.afterHello = () => room.rejoin();
@@ -134,7 +137,7 @@ function intent({ detail }) {
   compare.mirror(msg);   // a compared run plays, pauses and steps with this one
 }
 
-for (const v of [controls, network, output, views.phases, status, room, fitLab]) v.addEventListener("intent", intent);
+for (const v of [controls, network, output, views.phases, status, room, fitLab, transferLab]) v.addEventListener("intent", intent);
 const jobsLab = mountJobsLab($("lab-jobs"), { socket, intent: (msg) => intent({ detail: msg }), state, vocab, output });
 
 // Your own data: the server parses the file and names it; the name configures the session.
@@ -175,6 +178,7 @@ $("export-png").addEventListener("click", () => exportPng(network, output, loop.
 
 installDebugHandle({ state, vocab, socket, loop, room, views: { charts, network, output, classroom, jobsLab } });
 Object.assign(window.paramlab, { fitLab, compare, params });   // the generalization lab's views, for tests too
+window.paramlab.transferLab = transferLab;   // the transfer lab, for tests too
 
 socket.setParts(partsFor(state.edges));   // said in the hello
 socket.connect();

@@ -7,6 +7,8 @@
 // changed value. Closing the comparison closes its socket. The page's own
 // socket is never touched. A saved run (its link or id) can be drawn over the
 // same chart too, in a slot of its own, with or without a live comparison.
+// The transfer lab compares through the same machinery (openRun): a run of the
+// new task from scratch, or a fork of this session opened by its id.
 import { h, fill } from "../dom.js";
 import { fmt } from "../format.js";
 import { savedRun } from "../http.js";
@@ -53,6 +55,9 @@ export function parseHyper(vocab, field, text) {
   return { value: v };
 }
 
+/** The compared run's epoch rows: steps, losses, the held-out accuracy, the previous task's accuracy and loss. */
+const emptyRows = () => ({ step: [], train: [], held: [], acc: [], oldAcc: [], oldLoss: [] });
+
 export class CompareRuns extends EventTarget {
   /**
    * root: the #lab-compare card; ctx: {state, vocab, charts, intent(msg): the page's own intent,
@@ -63,6 +68,7 @@ export class CompareRuns extends EventTarget {
     Object.assign(this, ctx);
     this.root = root;
     this.socket = null; this.session = null; this.rows = null; this.live = null; this.changed = null; this.config = null;
+    this.runLabel = null;
     this.build();
   }
 
@@ -112,23 +118,39 @@ export class CompareRuns extends EventTarget {
     if (r.error) { this.err.textContent = r.error; this.value.setAttribute("aria-invalid", "true"); return; }
     if (r.value === this.state[f]) { this.err.textContent = `That is the value this run has: choose another ${FIELDS.find((x) => x[0] === f)[1].toLowerCase()}.`; return; }
     this.err.textContent = ""; this.value.removeAttribute("aria-invalid");
-    if (this.socket) this.close(null);
     this.changed = { field: f, value: r.value };
-    const config = this.state.config(), hyper = { ...this.state.hyper(), [f]: r.value };
+    const name = FIELDS.find((x) => x[0] === f)[1].toLowerCase();
+    this.openRun({ label: `${name} ${typeof r.value === "number" ? fmt(r.value, 4) : r.value}`, config: this.state.config(),
+      hyper: { ...this.state.hyper(), [f]: r.value }, resetMain: true });
+  }
+
+  /**
+   * Compare with any second run: a new session with `config` and `hyper` (the same seeds give the same
+   * data and the same freshly drawn weights), or, with `sessionId`, an existing session (a fork).
+   * resetMain: the page's own run goes back to its initial weights so that both start together.
+   * onSession(msg): told each `session` message of the compared run (the transfer lab sends it settings).
+   */
+  openRun({ label, config, hyper = null, sessionId = null, resetMain = false, onSession = null }) {
+    if (this.socket) this.close(null);
+    this.runLabel = label;
     this.config = config;
-    this.rows = { step: [], train: [], held: [] }; this.live = null; this.heldName = config.val_ratio > 0 ? "validation" : "test";
+    this.rows = emptyRows(); this.live = null; this.lastFrame = null;
+    this.heldName = (config?.val_ratio ?? 0) > 0 ? "validation" : "test";
     // frames at 10 a second: a curve needs no more, and the live run keeps the machine's time.
-    const socket = new Socket(() => ({ fps: 10, config, hyper, playing: this.state.playing }), null, { remember: false });
+    const hello = () => ({ fps: 10, ...(sessionId ? {} : { config, hyper }), playing: this.state.playing });
+    const socket = new Socket(hello, null, { remember: false });
+    if (sessionId) socket.sessionId = sessionId;
     socket.addEventListener("session", ({ detail }) => {
       const first = !this.session;
-      this.session = detail; this.rows = { step: [], train: [], held: [] };
+      this.session = detail; this.rows = emptyRows();
       this.status.textContent = `Comparing with ${this.label()} (session ${detail.session_id}).`;
       // The duplicate stops early by the same rule as this run, if it has one.
       const rule = first ? this.stoppingRule() : null;
       if (rule) socket.send({ type: "early_stopping", rule });
+      if (onSession) onSession(detail, socket, first);
       this.draw();
     });
-    socket.addEventListener("history", ({ detail }) => { this.rows = { step: [], train: [], held: [] }; this.append(detail); this.draw(); });
+    socket.addEventListener("history", ({ detail }) => { this.rows = emptyRows(); this.append(detail); this.draw(); });
     socket.addEventListener("frame", ({ detail }) => {
       this.append(detail.history);
       if (detail.metrics) this.live = { step: detail.step, m: detail.metrics };
@@ -139,13 +161,13 @@ export class CompareRuns extends EventTarget {
     socket.addEventListener("error", ({ detail }) => { this.status.textContent = `The compared run: ${detail.message}`; });
     this.socket = socket;
     socket.connect();
-    this.intent({ type: "reset", same_weights: true });   // both runs from the same initial weights, together
+    if (resetMain) this.intent({ type: "reset", same_weights: true });   // both runs from the same initial weights, together
     this.start.textContent = "Restart comparison";
     this.stop.hidden = false;
     this.status.textContent = `Starting the run with ${this.label()}…`;
   }
 
-  label() { const c = this.changed; return c ? `${FIELDS.find((x) => x[0] === c.field)[1].toLowerCase()} ${typeof c.value === "number" ? fmt(c.value, 4) : c.value}` : ""; }
+  label() { return this.runLabel || ""; }
 
   append(hist) {
     const e = hist?.epochs, r = this.rows;
@@ -154,8 +176,10 @@ export class CompareRuns extends EventTarget {
       if (r.step.length && e.step[i] <= r.step[r.step.length - 1]) continue;
       r.step.push(e.step[i]); r.train.push(e.train_loss[i]);
       r.held.push((this.heldName === "validation" ? e.val_loss?.[i] : e.test_loss?.[i]) ?? null);
+      r.acc.push((this.heldName === "validation" ? e.val_acc?.[i] : e.test_acc?.[i]) ?? null);
+      r.oldAcc.push(e.old_task_acc?.[i] ?? null); r.oldLoss.push(e.old_task_loss?.[i] ?? null);
     }
-    if (r.step.length > MAX_ROWS) for (const k of ["step", "train", "held"]) r[k] = r[k].filter((_, i) => i % 2 === 0);
+    if (r.step.length > MAX_ROWS) for (const k of Object.keys(r)) r[k] = r[k].filter((_, i) => i % 2 === 0);
   }
 
   /** The compared run's curves on the chart: its epoch rows and its newest point. */
@@ -167,6 +191,7 @@ export class CompareRuns extends EventTarget {
       step.push(lv.step); train.push(lv.m.train_loss ?? null); held.push((this.heldName === "validation" ? lv.m.val_loss : lv.m.test_loss) ?? null);
     }
     this.charts.setCompare({ label: this.label(), step, train, held, heldName: this.heldName });
+    this.dispatchEvent(new CustomEvent("rows"));   // the transfer lab's chart draws the same run's accuracy
   }
 
   /** A message the page sent: the compared run follows play, pause, step, reset and speed. */
@@ -185,8 +210,9 @@ export class CompareRuns extends EventTarget {
 
   close(note) {
     if (this.socket) this.socket.close();
-    this.socket = null; this.session = null; this.rows = null; this.live = null; this.config = null;
+    this.socket = null; this.session = null; this.rows = null; this.live = null; this.config = null; this.runLabel = null;
     this.charts.setCompare(null);
+    this.dispatchEvent(new CustomEvent("rows"));
     this.start.textContent = "Start comparison";
     this.stop.hidden = true;
     if (note !== null) this.status.textContent = note;

@@ -10,6 +10,7 @@ const LABEL_MAX_EDGES = 40;
 // kept around each label: two labels side by side would read as one number.
 const LABEL_SPOTS = [0.5, 0.42, 0.58, 0.34, 0.66, 0.27, 0.73, 0.2, 0.8];
 const LABEL_GAP = 6;
+const FROZEN_GREY = "rgb(150, 150, 150)";
 
 /** The magnitude drawn thickest: the largest |value| (at least 1 for weights). */
 export function edgeScale(layers, key, mode) {
@@ -77,9 +78,11 @@ export class EdgePainter {
       }
       const tt = Math.min(1, Math.abs(v) / scale);
       g.globalAlpha = alpha;
-      g.strokeStyle = this.color(v, scale);
+      const frozen = !!Lr.frozenW?.[e.i]?.[e.j];
+      // A frozen weight's gradient (velocity, update) is still drawn, greyed: it is computed, never applied.
+      g.strokeStyle = frozen && mode !== "weights" ? FROZEN_GREY : this.color(v, scale);
       g.lineWidth = 0.6 + 6 * tt;
-      g.setLineDash(Lr.frozenW?.[e.i]?.[e.j] ? [3, 4] : []);
+      g.setLineDash(frozen ? [3, 4] : []);
       const p = e.pts;
       g.beginPath(); g.moveTo(p[0], p[1]); g.bezierCurveTo(p[2], p[3], p[4], p[5], p[6], p[7]); g.stroke();
     }

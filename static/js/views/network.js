@@ -377,6 +377,8 @@ export class NetworkView extends EventTarget {
       note = "Dropped for this update: dropout switched this neuron off for the current mini-batch (its output counts as 0).";
     } else if (kind === "e" && this.mode === "weights" && this.frame?.layers?.[a]?.W?.[b]?.[c] === 0) {
       note = "Exactly 0: drawn as absent. L1 regularization pushes weights to exactly zero, cutting the connection.";
+    } else if ((kind === "e" && this.frame?.layers?.[a]?.frozenW?.[b]?.[c]) || (kind === "b" && this.frame?.layers?.[a]?.frozenb?.[b])) {
+      note = "Frozen (🔒): training leaves it as it is. Its gradient is still computed and drawn grey, but never applied.";
     }
     if (note) content.append(h("div", { class: "tt-note" }, note));
     return content;
@@ -455,14 +457,21 @@ export class NetworkView extends EventTarget {
     for (let c = 1; c < this.nodes.length; c++) {
       const L = layers[c - 1];
       if (!L) continue;
+      let layerLocked = true;
       for (const n of this.nodes[c]) {
         const v = L[bk]?.[n.k];
-        const col = v === null || v === undefined ? "#999" : this.painter.color(v, scale);
+        // A frozen bias's gradient (or velocity, update) is still shown, greyed: training does not use it.
+        const frozen = !!L.frozenb?.[n.k];
+        const col = v === null || v === undefined || (frozen && this.mode !== "weights") ? "#999" : this.painter.color(v, scale);
         // Written only when they change (what was written is kept: reading styles back costs more).
         if (n.biasColor !== col) { n.biasColor = col; n.bias.style.backgroundColor = col; }
-        const frozen = !!L.frozenb?.[n.k];
         if (n.biasFrozen !== frozen) { n.biasFrozen = frozen; n.bias.classList.toggle("frozen", frozen); }
+        // Freezing as parameter isolation: a neuron whose bias and incoming weights are all frozen is drawn locked.
+        const locked = frozen && (L.frozenW || []).every((row) => !!row[n.k]);
+        if (n.locked !== locked) { n.locked = locked; n.el.classList.toggle("locked", locked); }
+        layerLocked = layerLocked && locked;
       }
+      this.heads.children[c]?.classList.toggle("locked", layerLocked);
     }
   }
 

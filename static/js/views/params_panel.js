@@ -1,27 +1,30 @@
 // Parameters versus hyperparameters: what the network learns, counted per layer,
 // with each layer's weight norm ‖W‖ (the square root of the sum of its squared
 // weights) updated with every frame drawn: L2 regularization visibly shrinks it,
-// and the count of weights exactly 0 shows what L1 does.
+// and the count of weights exactly 0 shows what L1 does. Freezing isolates
+// parameters: each layer counts its frozen ones (training leaves them as they
+// are), and the foot of the table says how many are trainable and how many frozen.
 import { int, setNum } from "../format.js";
 import { h, fill } from "../dom.js";
 
 export class ParamsPanel {
-  constructor(root) { this.root = root; this.normCells = []; this.zeroCells = []; }
+  constructor(root) { this.root = root; this.normCells = []; this.zeroCells = []; this.frozenCells = []; this.counts = null; }
 
   /** From the session's architecture: sizes [n_inputs, ...hidden, n_outputs]. */
   reset(arch) {
     const sizes = [arch.n_inputs, ...arch.hidden, arch.n_outputs];
     const rows = [];
-    this.normCells = []; this.zeroCells = [];
+    this.normCells = []; this.zeroCells = []; this.frozenCells = []; this.counts = null;
     let total = 0;
     for (let l = 0; l + 1 < sizes.length; l++) {
       const w = sizes[l] * sizes[l + 1], b = sizes[l + 1], n = arch.param_counts?.[l] ?? w + b;
       total += n;
       const name = l + 1 === sizes.length - 1 ? "Output" : `Layer ${l + 1}`;
       const norm = h("td", { class: "num w-norm", dataset: { layer: l } }, "—"), zeros = h("td", { class: "num w-zeros" }, "—");
-      this.normCells[l] = norm; this.zeroCells[l] = zeros;
+      const frozen = h("td", { class: "num w-frozen" }, "0");
+      this.normCells[l] = norm; this.zeroCells[l] = zeros; this.frozenCells[l] = frozen;
       rows.push(h("tr", null, h("td", null, name), h("td", { title: `${sizes[l]} × ${sizes[l + 1]}` }, `${sizes[l]}×${sizes[l + 1]} = ${int(w)}`),
-        h("td", null, int(b)), h("td", null, int(n)), norm, zeros));
+        h("td", null, int(b)), h("td", null, int(n)), norm, zeros, frozen));
     }
     total = arch.total_params ?? total;
     const hyper = h("span", { class: "chip hyper" }, "hyperparameter");
@@ -30,15 +33,19 @@ export class ParamsPanel {
       h("table", null,
         h("thead", null, h("tr", null, [["Layer"], ["weights"], ["biases"], ["total"],
           ["‖W‖", "the size of the layer's weights: the square root of the sum of their squares (L2 shrinks it)"],
-          ["w = 0", "weights exactly zero (L1 sets weights to exactly 0; they are drawn as absent)"]].map(([c, t]) => h("th", { title: t }, c)))),
+          ["w = 0", "weights exactly zero (L1 sets weights to exactly 0; they are drawn as absent)"],
+          ["🔒 frozen", "weights and biases frozen: training leaves them as they are (click a weight, a neuron or a layer to freeze it)"]].map(([c, t]) => h("th", { title: t }, c)))),
         h("tbody", null, rows),
-        h("tfoot", null, h("tr", null, h("td", null, "All layers"), h("td"), h("td"), h("td", { id: "total-params", title: total }, int(total)), h("td"), h("td")))),
+        h("tfoot", null, h("tr", null, h("td", null, "All layers"), h("td"), h("td"), h("td", { id: "total-params", title: total }, int(total)), h("td"), h("td"),
+          h("td", { id: "frozen-params", class: "num" }, "0")))),
+      this.isolation = h("p", { id: "trainable-params", class: "note params-isolation", "aria-live": "polite" }),
       h("p", { class: "note" }, "Weights (edges) and biases (small squares) are the parameters: orange negative, blue positive. Everything tagged ",
         hyper, " is a choice you make."));
   }
 
-  /** Per frame: each layer's ‖W‖ and its weights exactly 0. */
+  /** Per frame: each layer's ‖W‖, its weights exactly 0 and its frozen parameters. */
   update(frame) {
+    this.countFrozen(frame);
     frame.layers.forEach((L, l) => {
       const cell = this.normCells[l];
       if (!cell || !L.W) return;
@@ -48,6 +55,33 @@ export class ParamsPanel {
       const z = int(zeros);
       if (this.zeroCells[l].textContent !== z) this.zeroCells[l].textContent = z;
     });
+  }
+
+  /** Each layer's frozen weights and biases (the frame's masks), and the trainable and frozen totals. */
+  countFrozen(frame) {
+    let frozen = 0, total = 0;
+    const perLayer = frame.layers.map((L, l) => {
+      let n = 0, all = 0;
+      for (const row of L.frozenW || []) for (const f of row) { all++; if (f) n++; }
+      for (const f of L.frozenb || []) { all++; if (f) n++; }
+      frozen += n; total += all;
+      const cell = this.frozenCells[l];
+      if (cell) {
+        const text = int(n);
+        if (cell.textContent !== text) cell.textContent = text;
+        cell.classList.toggle("some-frozen", n > 0);
+      }
+      return n;
+    });
+    const key = `${frozen}/${total}`;
+    if (this.counts?.key === key) return;
+    this.counts = { key, frozen, trainable: total - frozen, perLayer };
+    const foot = this.root.querySelector("#frozen-params");
+    if (foot) foot.textContent = int(frozen);
+    if (this.isolation) {
+      this.isolation.textContent = frozen ? `${int(total - frozen)} trainable, ${int(frozen)} frozen (🔒 locked: training leaves them as they are).`
+        : `${int(total)} trainable, none frozen.`;
+    }
   }
 
   /** The norms shown now, per layer (tests compare them with the frame's weights). */
