@@ -29,6 +29,7 @@ from app.server import messages
 from app.server.registry import LiveSession, Registry
 from app.server.service import Service, ServiceError
 from app.server.snapshots import BACKGROUND_WAIT
+from app.training import take_home
 from app.training.history import History
 
 # The largest request body taken: a predict of 20,000 rows of 16 numbers is about 6.6 MB, the
@@ -295,6 +296,32 @@ def lab_summary(live: LiveSession) -> dict[str, Any]:
         "cross_validation": {key: cv[key] for key in ("k", "metric", "scores", "mean", "std")} if cv else None,
         "search": {key: search[key] for key in ("mode", "trials", "best")} if search else None,
     }
+
+
+CodeLang = Literal["numpy", "torch"]
+
+
+@router.get("/sessions/{session_id}/code.py", summary="The session as a Python script that trains on",
+            response_class=Response,
+            responses=NOT_FOUND | {
+                200: {"description": "A self-contained NumPy or PyTorch script (attachment paramlab_<id>.py)",
+                      "content": {"text/x-python": {"schema": {"type": "string"}}}},
+                409: {"model": p.ErrorMessage, "description": "The run cannot be continued by a script now "
+                                                              "(diverged, replay or quantization-aware training on)"}})
+async def export_code(request: Request, session_id: SessionId, lang: CodeLang = "numpy") -> Response:
+    """The network with its current weights, its training data, the optimizer state, the rest of the
+    epoch and the generators' positions, as a script that continues the run exactly (docs/take_home.md)."""
+    await _background(request)
+    live = _live(request, session_id)
+    try:
+        captured = take_home.capture(live.session)  # copied between training turns; written in a thread
+    except take_home.NotExportable as exc:
+        raise ApiError(409, p.ErrorMessage(code="invalid", field="session_id", value=session_id,
+                                           allowed="a run that can train on", message=f"cannot export as code: {exc}"
+                                           )) from None
+    text = await asyncio.to_thread(take_home.render, captured, lang, session_id)
+    return Response(text, media_type="text/x-python",
+                    headers={"Content-Disposition": f'attachment; filename="paramlab_{session_id}.py"'})
 
 
 LabKind = Literal["cross_validation", "search"]

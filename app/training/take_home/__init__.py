@@ -73,24 +73,24 @@ def refusal(s: TrainingSession) -> str | None:
         return "the run diverged: roll it back (the rollback message or the page's Roll back) and export then"
     # Settings of the transfer and quantization lab the scripts do not rebuild: refused rather than
     # continued differently from the server.
-    replay = _setting(s, "replay", "share")
-    if isinstance(replay, (int, float)) and replay > 0:
-        return ("replay is on (old-task samples mixed into the batches), which the exported script does not "
-                "rebuild: set the replay share to 0 to export")
+    share = _setting(s, "tasks", "replay", "share")
+    if isinstance(share, (int, float)) and share > 0:
+        return ("replay is on (remembered samples of the previous task mixed into each batch), which the "
+                "exported script does not rebuild: set the replay share to 0 to export")
     if _setting(s, "quantization", "aware") is True and (_setting(s, "quantization", "bits") or 0) > 0:
-        return ("quantization-aware training is on, which the exported script does not rebuild: turn it off "
-                "(aware false or bits 0) to export")
-    if s.data.X["train"].shape[0] != s.queue.n_train:
-        return "the training arrays hold rows beyond the training split (replay): the script cannot rebuild them"
+        return ("quantization-aware training is on (the passes use the quantized weights), which the exported "
+                "script does not rebuild: turn it off (aware false, or bits 0) to export")
     return None
 
 
-def _setting(s: TrainingSession, name: str, key: str) -> Any:
-    """`s.<name>.<key>` or `s.<name>[key]` when the session has such a setting, else None."""
-    group = getattr(s, name, None)
-    if isinstance(group, dict):
-        return group.get(key)
-    return getattr(group, key, None)
+def _setting(s: TrainingSession, *path: str) -> Any:
+    """The session's setting at `path` (attributes or dict keys), None when it has no such setting."""
+    value: Any = s
+    for name in path:
+        value = value.get(name) if isinstance(value, dict) else getattr(value, name, None)
+        if value is None:
+            return None
+    return value
 
 
 def capture(s: TrainingSession) -> Capture:
@@ -128,7 +128,7 @@ def _copy(params: Params) -> Params:
 
 
 def _rng_state(rng: np.random.Generator) -> dict[str, Any]:
-    state: dict[str, Any] = rng.bit_generator.state
+    state = dict(rng.bit_generator.state)
     return {**state, "state": dict(state["state"])}
 
 
