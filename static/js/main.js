@@ -26,6 +26,7 @@ import { ClassroomView } from "./views/classroom.js";
 import { mountJobsLab } from "./views/jobs_lab.js";
 import { FitLab } from "./views/fit_lab.js";
 import { CompareRuns } from "./views/compare.js";
+import { mountQuantLab } from "./views/quant_lab.js";
 import { TransferLab } from "./views/transfer_lab.js";
 
 const $ = (id) => document.getElementById(id);
@@ -81,6 +82,7 @@ const loop = new FrameLoop({ socket, hash, state, vocab, views });
 // ---- server -> views ----------------------------------------------------------------
 
 socket.addEventListener("session", ({ detail: msg }) => {
+  hash.adoptQuantization(msg);   // a link's quantization, asked for once the first session is here
   state.applySession(msg);
   hash.write();
   controls.reset(msg);
@@ -96,7 +98,7 @@ socket.addEventListener("session", ({ detail: msg }) => {
   fitLab.setSession(msg);
   compare.mainSession(msg);
 });
-socket.addEventListener("dataset", ({ detail: msg }) => { loop.setDataset(msg); fitLab.setDataset(msg); });
+socket.addEventListener("dataset", ({ detail: msg }) => { loop.setDataset(msg); fitLab.setDataset(msg); controls.setDataset(msg); });
 socket.addEventListener("history", ({ detail: msg }) => charts.setHistory(msg));
 socket.addEventListener("frame", ({ detail: msg }) => loop.push(msg));
 socket.addEventListener("inspected", ({ detail: msg }) => network.focus.setExact(msg));
@@ -139,6 +141,8 @@ function intent({ detail }) {
 
 for (const v of [controls, network, output, views.phases, status, room, fitLab, transferLab]) v.addEventListener("intent", intent);
 const jobsLab = mountJobsLab($("lab-jobs"), { socket, intent: (msg) => intent({ detail: msg }), state, vocab, output });
+// Compression and relevance: it listens to the socket itself and asks through intent like the views.
+const quantLab = mountQuantLab($("lab-quant"), { socket, loop, network, reveal, intent: (msg) => intent({ detail: msg }) });
 
 // Your own data: the server parses the file and names it; the name configures the session.
 controls.addEventListener("upload", async ({ detail: file }) => {
@@ -178,6 +182,7 @@ $("export-png").addEventListener("click", () => exportPng(network, output, loop.
 
 installDebugHandle({ state, vocab, socket, loop, room, views: { charts, network, output, classroom, jobsLab } });
 Object.assign(window.paramlab, { fitLab, compare, params });   // the generalization lab's views, for tests too
+window.paramlab.quantLab = quantLab;   // the compression and relevance lab, for tests too
 window.paramlab.transferLab = transferLab;   // the transfer lab, for tests too
 
 socket.setParts(partsFor(state.edges));   // said in the hello

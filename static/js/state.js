@@ -42,6 +42,12 @@ export function stateProps(vocab) {
     num("beta1", "hyper"),
     num("beta2", "hyper"),
     num("rho", "hyper"),
+    // Tabular data: the columns the network takes in (null: all); any names, the server checks them.
+    { name: "columns", type: "names", group: "config", def: null, maxLen: L.max_features },
+    // Quantization (quant_lab.js; the session's `quantization`, sent as a `quantize` message): bits 0 is off.
+    { name: "quant_bits", type: "int", group: "quant", def: 0, min: 0, max: 8 },
+    { name: "quant_granularity", type: "enum", group: "quant", def: "tensor", values: ["tensor", "neuron"] },
+    { name: "quant_aware", type: "bool", group: "quant", def: false },
     { name: "playing", type: "bool", group: "ui", def: false },  // opens paused: the class sees the untrained network
     { name: "show_test", type: "bool", group: "ui", def: false },
     { name: "edges", type: "enum", group: "ui", def: "weights", values: EDGE_MODES },
@@ -65,6 +71,12 @@ function parseValue(prop, text) {
       const ok = items.length >= (prop.minLen ?? 1) && items.length <= (prop.maxLen ?? Infinity);
       return ok && items.every((f) => prop.values.includes(f)) ? items : undefined;
     }
+    case "names": {
+      // Each name was encoded on its own (formatValue), so a comma inside a name survives.
+      const items = text === "" ? [] : text.split(",").map((t) => { try { return decodeURIComponent(t); } catch { return ""; } });
+      const ok = items.length >= 1 && items.length <= prop.maxLen && items.every((t) => t !== "") && new Set(items).size === items.length;
+      return ok ? items : undefined;
+    }
     case "intlist": {
       const items = text === "" ? [] : text.split(",").map(Number);
       const ok = items.length <= prop.maxLen && items.every((n) => Number.isInteger(n) && n >= prop.min && n <= prop.max);
@@ -75,6 +87,7 @@ function parseValue(prop, text) {
 }
 
 function formatValue(prop, v) {
+  if (prop.type === "names") return v.map(encodeURIComponent).join(",");
   if (Array.isArray(v)) return v.join(",");
   return String(v);
 }
@@ -111,6 +124,7 @@ export class State {
       if (v !== undefined) s[key] = v;
     }
     if (s.activations && s.activations.length !== s.hidden.length) s.activations = null;   // one name per hidden layer
+    if (s.quant_bits === 0) s.quant_aware = false;   // quantization-aware training needs a number of bits
     return s;
   }
 
@@ -121,6 +135,8 @@ export class State {
   }
 
   config() { return this.group("config"); }
+  /** The quantization asked for, as a `quantize` message carries it. */
+  quantization() { return { bits: this.quant_bits, granularity: this.quant_granularity, aware: this.quant_aware }; }
   hyper() { return this.group("hyper"); }
 
   /**
@@ -142,6 +158,8 @@ export class State {
       if (p.group === "hyper" && msg.hyper && p.name in msg.hyper) this[p.name] = msg.hyper[p.name];
     }
     if (typeof msg.playing === "boolean") this.playing = msg.playing;
+    const q = msg.quantization;
+    if (q) { this.quant_bits = q.bits; this.quant_granularity = q.granularity; this.quant_aware = !!q.aware; }
   }
 
   /** Write the hash without adding a history entry or firing hashchange. */

@@ -282,6 +282,10 @@ export class ControlsView extends EventTarget {
     document.querySelectorAll("#datasets button").forEach((b) => b.setAttribute("aria-pressed", String(b.dataset.name === (uploaded ? "csv" : s.dataset))));
     const plane = this.vocab.onPlane(s.dataset);   // other data (the tabular set, a CSV) brings its own features
     document.querySelectorAll("#features input").forEach((i) => { i.checked = s.features.includes(i.value); i.disabled = !plane; });
+    // The 2-D features apply to data on the plane only; tabular data shows its columns instead (setDataset).
+    for (const id of ["h-features", "features"]) $(id).hidden = !plane;
+    document.querySelector(".features-note").hidden = !plane;
+    if (plane) this.showColumns(null);
     $("layer-count").textContent = `${s.hidden.length} hidden layer${s.hidden.length === 1 ? "" : "s"}`;
     $("add-layer").disabled = s.hidden.length >= this.vocab.limits.max_layers;
     $("remove-layer").disabled = s.hidden.length === 0;
@@ -290,6 +294,37 @@ export class ControlsView extends EventTarget {
     if (session && "updates_per_second" in session) this.setSpeed(session.updates_per_second);
     this.setPlaying(s.playing);
     this.showOptimizerFields();
+  }
+
+  /**
+   * A dataset: tabular data (no plane) gets a switch per column, on for the columns the network takes in.
+   * The dataset message names the columns in use; every column of the data is known from the message
+   * that had them all (`all_columns` when the server sends it, else the widest seen for this data).
+   */
+  setDataset(msg) {
+    if (msg.plane) { this.showColumns(null); return; }
+    const used = msg.input_names || msg.features || [];
+    this.columnsSeen = this.columnsSeen || new Map();
+    const name = this.state.dataset, seen = this.columnsSeen.get(name) || [];
+    const all = msg.all_columns || [...seen, ...used.filter((c) => !seen.includes(c))];
+    this.columnsSeen.set(name, all);
+    this.showColumns(all, used);
+  }
+
+  /** Switches for the columns `all` (null: none, hidden), those in `used` on. */
+  showColumns(all, used = []) {
+    const box = $("columns");
+    for (const id of ["h-columns", "columns", "columns-note"]) $(id).hidden = !all;
+    if (!all) { box.replaceChildren(); return; }
+    fill(box, all.map((c) => {
+      const input = h("input", { type: "checkbox", value: c, checked: used.includes(c) });
+      input.addEventListener("change", () => {
+        const chosen = [...box.querySelectorAll("input:checked")].map((i) => i.value);
+        if (!chosen.length) { input.checked = true; return; }   // the network needs an input
+        this.intent({ type: "configure", config: { columns: chosen.length === all.length ? null : chosen } });
+      });
+      return h("label", null, input, " ", c);   // a CSV header as typed: text, never markup
+    }));
   }
 
   setSpeed(ups) {

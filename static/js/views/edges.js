@@ -10,6 +10,8 @@ const LABEL_MAX_EDGES = 40;
 // kept around each label: two labels side by side would read as one number.
 const LABEL_SPOTS = [0.5, 0.42, 0.58, 0.34, 0.66, 0.27, 0.73, 0.2, 0.8];
 const LABEL_GAP = 6;
+// An edge from an input that never varies: grey, thin and dotted, whatever its weight (no signal comes through).
+const NO_SIGNAL = "rgb(160, 160, 160)";
 const FROZEN_GREY = "rgb(150, 150, 150)";
 
 /** The magnitude drawn thickest: the largest |value| (at least 1 for weights). */
@@ -24,6 +26,7 @@ export class EdgePainter {
     this.canvas = canvas; this.ctx = canvas.getContext("2d"); this.scaleEl = scaleEl;
     this.colorCache = new Map(); this.w = 0; this.h = 0;
     this.labelBoxes = [];   // the edge labels drawn last, {x, y, w, h, text, key} in canvas px (tests read them)
+    this.noSignalKeys = new Set();   // edges drawn as carrying no signal (an input that never varies; tests read them)
     this.zeroKeys = new Set();   // the weights exactly 0 left unstroked by the last draw ("e:l:i:j"; tests read them)
   }
 
@@ -57,7 +60,7 @@ export class EdgePainter {
     const t = anim ? now - anim.t0 : Infinity;
     const labels = view.frame.trace && view.edges.length <= LABEL_MAX_EDGES && anim && (anim.phase === "backward" || anim.phase === "update");
     const labelList = [];
-    const zeros = new Set();
+    const zeros = new Set(), noSignal = new Set();
     g.lineCap = "round";
     for (const e of view.edges) {
       const Lr = layers[e.l];
@@ -66,6 +69,13 @@ export class EdgePainter {
       if (v === null || v === undefined) { v = 0; }
       // A weight exactly 0 (L1 drives weights there) connects nothing: drawn as absent, its hit path stays.
       if (mode === "weights" && v === 0 && !(anim && anim.phase === "update")) { zeros.add(`e:${e.l}:${e.i}:${e.j}`); continue; }
+      if (e.l === 0 && view.constant?.[e.i]) {
+        noSignal.add(`e:${e.l}:${e.i}:${e.j}`);
+        g.globalAlpha = 1; g.strokeStyle = NO_SIGNAL; g.lineWidth = 1; g.setLineDash([1, 4]);
+        const p = e.pts;
+        g.beginPath(); g.moveTo(p[0], p[1]); g.bezierCurveTo(p[2], p[3], p[4], p[5], p[6], p[7]); g.stroke();
+        continue;
+      }
       let alpha = 1;
       if (anim && anim.phase === "backward") {
         const at = (L - 1 - e.l) * 350 + (e.j / view.nodes[e.l + 1].length) * 200;
@@ -87,7 +97,7 @@ export class EdgePainter {
       g.beginPath(); g.moveTo(p[0], p[1]); g.bezierCurveTo(p[2], p[3], p[4], p[5], p[6], p[7]); g.stroke();
     }
     g.globalAlpha = 1; g.setLineDash([]);
-    this.zeroKeys = zeros;
+    this.zeroKeys = zeros; this.noSignalKeys = noSignal;
     // The labels lit first are placed first, so one already read keeps its place as the next ones come.
     labelList.sort((a, b) => a[3] - b[3]);
     if (labelList.length) this.drawLabels(labelList, view); else this.labelBoxes = [];

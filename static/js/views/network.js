@@ -66,6 +66,9 @@ export class NetworkView extends EventTarget {
     this.mapQueue = [];        // nodes whose map waits to be repainted, oldest first
     this.work = { maps: 0, edges: 0 };   // what the last refresh() drew
     this.ro = false;
+    // Quantization (quant_lab.js): snap(frame) gives the frame drawn with its weights snapped, or null; rawFrame is the
+    // frame as it came. constant: per input, true when it never varies (the dataset's constant_inputs).
+    this.snap = null; this.rawFrame = null; this.constant = null;
     this.focus.bindKeys(this.stage);
     new ResizeObserver(() => { if (this.net) { this.layout(); this.draw(); } }).observe(this.stage);
   }
@@ -300,7 +303,7 @@ export class NetworkView extends EventTarget {
       this.edgesStale = false;
     }
     const pass = this.pass, edges = this.edges.slice(pass.next, pass.next + EDGE_BUDGET);
-    buf.painter.draw({ frame: pass.frame, mode: pass.mode, anim: null, nodes: this.nodes, edges, S: this.S }, now);
+    buf.painter.draw({ frame: pass.frame, mode: pass.mode, anim: null, nodes: this.nodes, edges, S: this.S, constant: this.constant }, now);
     buf.g.getImageData(0, 0, 1, 1);
     pass.next += edges.length;
     if (pass.next >= this.edges.length) {
@@ -316,8 +319,27 @@ export class NetworkView extends EventTarget {
 
   setEdgeMode(mode) { this.mode = mode; this.draw(); this.focus.refreshTooltip(); }
 
+  /** Draw the weights snapped to their quantized levels (fn: frame -> frame drawn), or as they are (null). */
+  setSnap(fn) { this.snap = fn; if (this.frame) this.update(this.rawFrame); }
+
+  /** Which inputs never vary (one boolean per input, or null): their edges are drawn as carrying no signal. */
+  setConstantInputs(flags) { this.constant = flags; this.edgesStale = true; if (this.frame) this.update(this.rawFrame); }
+
+  /** An input node that never varies is greyed, and says so to a screen reader. */
+  markConstant() {
+    for (const n of this.nodes?.[0] || []) {
+      const on = !!this.constant?.[n.k];
+      if (n.constant === on) continue;
+      n.constant = on;
+      n.el.classList.toggle("no-signal", on);
+      n.el.setAttribute("aria-label", `${nodeName(this.ctxInfo, 0, n.k)}${on ? ", never varies: carries no signal" : ""}`);
+    }
+  }
+
   /** Draw a new frame (net.setParams was already called by the caller). */
   update(frame) {
+    this.rawFrame = frame;
+    if (this.snap) frame = this.snap(frame);
     this.prevFrame = this.frame;
     this.frame = frame;
     if (frame.phase && frame.trace && (!this.prevFrame || this.prevFrame.phase !== frame.phase || this.prevFrame.step !== frame.step)) {
@@ -326,6 +348,7 @@ export class NetworkView extends EventTarget {
     this.draw();
     this.showDropped(frame.dropped);
     this.markZeros();
+    this.markConstant();
     this.drawTrace();
     this.focus.refreshTooltip();
   }
@@ -381,6 +404,15 @@ export class NetworkView extends EventTarget {
       note = "Frozen (🔒): training leaves it as it is. Its gradient is still computed and drawn grey, but never applied.";
     }
     if (note) content.append(h("div", { class: "tt-note" }, note));
+    if ((kind === "e" || kind === "n") && a === 0 && this.constant?.[b]) {
+      content.append(h("div", { class: "tt-note no-signal-note" }, "Never varies: this input has the same value for every training point, so its gradient is always exactly 0. "
+        + "It carries no signal, whatever its weights (drawn grey and dotted)."));
+    }
+    const full = kind === "e" && this.snap ? this.frame?.layers?.[a]?.Wfull?.[b]?.[c] : undefined;
+    if (full !== undefined && full !== null) {
+      content.append(h("div", { class: "tt-note" }, "Snapped to its quantized level ", h("b", { class: "num", title: String(this.frame.layers[a].W[b][c]) }, fmt(this.frame.layers[a].W[b][c], 6)),
+        "; at full precision ", h("span", { class: "num", title: String(full) }, fmt(full, 6)), "."));
+    }
     return content;
   }
 
