@@ -18,19 +18,24 @@ codes of each matrix are packed bit by bit (``ceil(n_weights * b / 8)``
 bytes per matrix), plus 4 bytes (float32) per scale; biases stay float32 (4
 bytes each) because they are few, and a bias error shifts a neuron's
 threshold directly.
+
+A session's ``Setting`` says how it quantizes; with ``aware`` it trains
+quantization-aware through ``straight_through``.
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Any, Literal, get_args
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from app.nn.network import Array, NetworkSpec, Params, predict
 
-GRANULARITIES = ("tensor", "neuron")
+Granularity = Literal["tensor", "neuron"]
+GRANULARITIES: tuple[str, ...] = get_args(Granularity)
 MAX_BITS = 8
 
 
@@ -50,6 +55,40 @@ class Quantized:
     granularity: str
     bytes_before: int
     bytes_after: int
+
+    @property
+    def levels(self) -> list[int]:
+        """Per layer, how many distinct codes its weights use (at most ``2^bits``; at most
+        ``2^bits - 1`` for ``bits >= 2``, the grid being symmetric)."""
+        return [int(np.unique(c).size) for c in self.codes]
+
+
+@dataclass(frozen=True)
+class Setting:
+    """How a session quantizes: ``bits`` 0 (off: full precision) or 1 to ``MAX_BITS``, one scale
+    per tensor or per neuron, and ``aware``: train quantization-aware (see ``straight_through``)."""
+
+    bits: int = 0
+    granularity: str = "tensor"
+    aware: bool = False
+
+    def __post_init__(self) -> None:
+        if isinstance(self.bits, bool) or not isinstance(self.bits, int) or not 0 <= self.bits <= MAX_BITS:
+            raise ValueError(f"bits must be an integer from 0 (off) to {MAX_BITS}, got {self.bits!r}")
+        if self.granularity not in GRANULARITIES:
+            raise ValueError(f"unknown granularity {self.granularity!r}; known: {', '.join(GRANULARITIES)}")
+        if not isinstance(self.aware, bool):
+            raise ValueError(f"aware must be true or false, got {self.aware!r}")
+        if self.aware and self.bits == 0:
+            raise ValueError("aware (quantization-aware training) needs bits from 1 to "
+                             f"{MAX_BITS}: with bits 0 the weights are not quantized")
+
+    @property
+    def on(self) -> bool:
+        return self.bits > 0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"bits": self.bits, "granularity": self.granularity, "aware": self.aware}
 
 
 def _quantize_matrix(W: Array, bits: int, per_neuron: bool) -> tuple[NDArray[np.int8], Array]:
@@ -91,6 +130,21 @@ def quantize(params: Params, bits: int, granularity: str) -> Quantized:
         before += 4 * (W.size + b.size)
         after += math.ceil(W.size * bits / 8) + 4 * scale.size + 4 * b.size
     return Quantized(out, codes_list, scales, int(bits), granularity, before, after)
+
+
+def straight_through(params: Params, setting: Setting) -> Params:
+    """The weights a quantization-aware update runs its forward and backward passes on.
+
+    Straight-through estimator: the forward pass uses the quantized weights
+    ``q(w)`` and the gradient taken at them, ``dL/dq``, is used as ``dL/dw``
+    (rounding has derivative 0 almost everywhere, so the chain rule would give
+    nothing to learn from); the optimizer then updates the full-precision
+    ``w``, so that many small steps can add up to a change of level. Returns
+    ``params`` itself when ``setting`` is not aware.
+    """
+    if not setting.aware:
+        return params
+    return quantize(params, setting.bits, setting.granularity).params
 
 
 def predict_quantized(spec: NetworkSpec, quantized: Quantized, X: ArrayLike) -> Array:

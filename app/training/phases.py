@@ -5,6 +5,12 @@ Step-by-step mode runs the phases one at a time on the same mini-batch (a
 phase, `trace` describes what it computed for one training sample, the
 traced one, run alone through the network (without dropout) so that its
 numbers can be followed by hand. The update phase itself is in `updates`.
+
+Quantization-aware training (`UpdateContext.quantization` aware) runs the
+forward and backward phases on the quantized weights and hands their
+gradients to the update of the full-precision ones (the straight-through
+estimator, `quantization.straight_through`); the penalty's gradient is taken
+at the full-precision weights, which are what it penalizes.
 """
 
 from __future__ import annotations
@@ -21,9 +27,11 @@ from app.nn.fast import Buffers
 from app.nn.losses import Task
 from app.nn.model import Model
 from app.nn.network import NetworkSpec, backward, forward
+from app.nn.quantization import Setting, straight_through
 from app.training.config import HyperState
 
 PHASES = ("forward", "loss", "backward", "update")
+FULL_PRECISION = Setting()  # quantization off
 BACKWARD, UPDATE = 2, 3
 
 Params = list[dict[str, np.ndarray]]
@@ -42,6 +50,7 @@ class UpdateContext:
     hyper: HyperState
     dropout_rng: np.random.Generator
     buffers: Buffers
+    quantization: Setting = FULL_PRECISION  # aware: the passes run on the quantized weights
 
 
 class Pending:
@@ -54,6 +63,7 @@ class Pending:
         self.cache: Any = None
         self.loss = math.nan
         self.grads: Any = None
+        self.params: Params | None = None  # the weights the forward phase ran on (quantized when aware)
 
 
 def forward_phase(ctx: UpdateContext, pending: Pending) -> None:
@@ -61,7 +71,8 @@ def forward_phase(ctx: UpdateContext, pending: Pending) -> None:
     rate = ctx.hyper.dropout
     masks = (dropout.make_masks(ctx.spec, rate, len(pending.idx), ctx.dropout_rng)
              if rate > 0 and ctx.spec.hidden else None)
-    pending.out, pending.cache = forward(ctx.spec, ctx.model.params, ctx.X[pending.idx], masks)
+    pending.params = straight_through(ctx.model.params, ctx.quantization)
+    pending.out, pending.cache = forward(ctx.spec, pending.params, ctx.X[pending.idx], masks)
 
 
 def dropped_row(pending: Pending, row: int) -> list[np.ndarray] | None:
@@ -77,9 +88,10 @@ def loss_phase(ctx: UpdateContext, pending: Pending) -> None:
 
 
 def backward_phase(ctx: UpdateContext, pending: Pending) -> None:
-    """Gradients of the batch loss, plus the penalty's."""
+    """Gradients of the batch loss (at the weights of the forward phase), plus the penalty's."""
     params = ctx.model.params
-    pending.grads = backward(ctx.spec, params, pending.cache, ctx.Y[pending.idx])
+    at = pending.params if pending.params is not None else params
+    pending.grads = backward(ctx.spec, at, pending.cache, ctx.Y[pending.idx])
     regularization.add_penalty_grad(params, pending.grads, ctx.hyper.regularization, ctx.hyper.reg_rate)
 
 
@@ -121,6 +133,7 @@ def trace(ctx: UpdateContext, pending: Pending, phase: int, index: int, raw: np.
     params = ctx.model.params
     if phase >= UPDATE:
         params = [{"W": p["W"] - d["W"], "b": p["b"] - d["b"]} for p, d in zip(params, last_deltas)]
+    params = straight_through(params, ctx.quantization)  # the weights the update's passes ran on
     out, cache = forward(ctx.spec, params, x)
     loss = batch_loss = dz = None
     if phase >= 1:

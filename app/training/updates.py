@@ -121,6 +121,8 @@ class UpdateRunner:
         chunk's `Updates` to the session) answers False, or `deadline` (a time of the
         clock) passes; the deadline is checked before every chunk but the first of a
         call that starts at `done` 0. Returns the new `done`."""
+        # The compiled path knows no quantization: quantization-aware updates run on the reference path.
+        use_fast = use_fast and not ctx.quantization.aware
         while done < n_updates:
             now = self.clock()
             if done and deadline is not None and now >= deadline:
