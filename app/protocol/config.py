@@ -14,6 +14,7 @@ from pydantic_core import PydanticCustomError
 
 from app.data.datasets import UPLOADED_NAME_PATTERN, DatasetName, is_uploaded
 from app.data.features import FeatureName
+from app.data.transforms import MAX_ROTATE, MAX_SHIFT
 from app.nn.activations import ActivationName
 from app.nn.losses import TaskName
 from app.nn.network import InitName
@@ -50,6 +51,13 @@ def _unique_features(value: list[str]) -> list[str]:
     return value
 
 
+def _unique_columns(value: list[str]) -> list[str]:
+    if len(set(value)) != len(value):
+        raise PydanticCustomError("unique_columns", "columns must not repeat",
+                                  {"allowed": "each column at most once"})
+    return value
+
+
 # A built-in dataset or an uploaded one: a string checked by hand, so the error can say both.
 AnyDatasetName = Annotated[str, AfterValidator(_dataset_name),
                            Field(json_schema_extra={"examples": ["circle", "csv-0123456789ab"],
@@ -58,6 +66,12 @@ AnyDatasetName = Annotated[str, AfterValidator(_dataset_name),
 Seed = Annotated[int, Field(ge=0, le=MAX_SEED)]
 HiddenSizes = Annotated[list[Annotated[int, Field(ge=1, le=MAX_NEURONS)]], Field(max_length=MAX_LAYERS)]
 LayerActivations = Annotated[list[ActivationName], Field(max_length=MAX_LAYERS)]
+# A task moved in the plane (`app.data.transforms`): dx and dy, each within the bound.
+Shift = Annotated[list[Annotated[float, Field(ge=-MAX_SHIFT, le=MAX_SHIFT, allow_inf_nan=False)]],
+                  Field(min_length=2, max_length=2)]
+# Tabular inputs by column name; the names are checked against the data's columns when it is built.
+Columns = Annotated[list[Annotated[str, Field(min_length=1, max_length=100)]],
+                    Field(min_length=1, max_length=MAX_FEATURES), AfterValidator(_unique_columns)]
 
 
 class Config(Strict):
@@ -77,6 +91,9 @@ class Config(Strict):
     init: InitName = "uniform"
     seed: Seed = 1
     init_seed: Seed | None = None
+    rotate: Annotated[float, Field(ge=-MAX_ROTATE, le=MAX_ROTATE, allow_inf_nan=False)] = 0
+    shift: Shift = Field(default=[0, 0])
+    columns: Columns | None = None
 
 
 class Hyper(Strict):
@@ -95,7 +112,7 @@ class Hyper(Strict):
 
 
 # Configuration fields in which `null` is a value of its own (the default) rather than "unchanged".
-NULL_MEANS_DEFAULT = ("task", "activations", "init_seed")
+NULL_MEANS_DEFAULT = ("task", "activations", "init_seed", "columns")
 
 
 class _ConfigPatchRules(Strict):

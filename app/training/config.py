@@ -20,8 +20,8 @@ TASKS_BY_KIND: dict[str, tuple[str, ...]] = {
 }
 
 # Configuration fields whose None means something: the data's default task, one
-# activation for every hidden layer, initial weights drawn from `seed`.
-NULLABLE = ("task", "activations", "init_seed")
+# activation for every hidden layer, initial weights drawn from `seed`, every column.
+NULLABLE = ("task", "activations", "init_seed", "columns")
 
 
 @dataclass(frozen=True)
@@ -41,6 +41,9 @@ class RunConfig:
     init: str = "uniform"
     seed: int = 1
     init_seed: int | None = None  # seeds the initial weights; None: the same as `seed`
+    rotate: float = 0               # degrees: built-in 2-D points turned about the origin (a task "A rotated")
+    shift: tuple[float, float] = (0, 0)  # then moved by (dx, dy)
+    columns: tuple[str, ...] | None = None  # tabular data: the columns the network takes in; None: all
 
     def weights_seed(self) -> int:
         return self.seed if self.init_seed is None else self.init_seed
@@ -55,10 +58,14 @@ class RunConfig:
 
     def with_patch(self, changes: dict[str, Any]) -> RunConfig:
         """A client's change: a field given as None keeps its value, except where None
-        means something (`NULLABLE`). A new dataset takes its default task and a new
-        seed draws new weights too, unless `task` or `init_seed` are given."""
+        means something (`NULLABLE`). A new dataset takes its default task, no rotation,
+        shift or column choice, and a new seed draws new weights too, unless `task`,
+        `rotate`, `shift`, `columns` or `init_seed` are given."""
         changes = {k: v for k, v in changes.items() if v is not None or k in NULLABLE}
-        if "dataset" in changes and "task" not in changes:
+        if "dataset" in changes and changes["dataset"] != self.dataset:
+            for key, default in (("task", None), ("rotate", 0), ("shift", (0, 0)), ("columns", None)):
+                changes.setdefault(key, default)
+        elif "dataset" in changes and "task" not in changes:
             changes["task"] = None
         if "seed" in changes and "init_seed" not in changes:
             changes["init_seed"] = None
@@ -70,7 +77,7 @@ class RunConfig:
 
     def to_dict(self) -> dict[str, Any]:
         out = asdict(self)
-        for key in ("features", "hidden", "activations"):
+        for key in ("features", "hidden", "activations", "shift", "columns"):
             if out[key] is not None:
                 out[key] = list(out[key])
         return out

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from app.data import datasets, features, splits, tabular
+from app.data import datasets, features, splits, tabular, transforms
 from app.training import custom_data
 from app.training.config import TASKS_BY_KIND, RunConfig
 
@@ -34,6 +34,7 @@ class PreparedData:
     y: dict[str, np.ndarray]        # split -> [N] class indices or targets
     mean: np.ndarray | None = None  # tabular standardization statistics
     std: np.ndarray | None = None
+    columns: tuple[str, ...] | None = None  # tabular data: every column it has (`RunConfig.columns` picks some)
 
     def n(self, split: str) -> int:
         return int(self.X[split].shape[0])
@@ -58,6 +59,30 @@ def resolve_task(config: RunConfig, kind: str) -> str:
     return config.task
 
 
+def _moved_and_chosen(config: RunConfig, X: np.ndarray, names: tuple[str, ...],
+                      plane: bool) -> tuple[np.ndarray, tuple[str, ...]]:
+    """The generated rows `X` with `config`'s rotation and shift (2-D built-in data) or its
+    choice of columns (tabular data), and the names of the columns kept; ValueError when
+    the setting does not apply to this data or names an unknown column."""
+    moved = config.rotate != 0 or tuple(config.shift) != (0, 0)
+    if plane:
+        if config.columns is not None:
+            raise ValueError("columns choose the inputs of tabular data (mammals or an uploaded CSV); "
+                             "on 2-D data choose features instead (columns must be null)")
+        return (transforms.rotate_shift(X, config.rotate, (config.shift[0], config.shift[1])) if moved else X), names
+    if moved:
+        raise ValueError("rotate and shift move the points of a built-in 2-D dataset; this data is tabular: "
+                         "rotate must be 0 and shift [0, 0]")
+    if config.columns is None:
+        return X, names
+    unknown = [c for c in config.columns if c not in names]
+    if unknown or not config.columns or len(set(config.columns)) != len(config.columns):
+        what = (f"unknown column {unknown[0]!r}" if unknown else "no column" if not config.columns
+                else "a column named twice")
+        raise ValueError(f"columns: {what}; allowed: {', '.join(names)} (each at most once, at least one)")
+    return X[:, [names.index(c) for c in config.columns]], tuple(config.columns)
+
+
 def prepare(config: RunConfig) -> PreparedData:
     """Generate (seeded), split and transform the data of `config`."""
     rng = np.random.default_rng(config.seed)
@@ -75,16 +100,16 @@ def prepare(config: RunConfig) -> PreparedData:
     train_idx, val_idx, test_idx = splits.split_indices(
         n, config.train_ratio / 100.0, config.val_ratio / 100.0, rng)
     index = {"train": train_idx, "val": val_idx, "test": test_idx}
-    raw = {s: np.ascontiguousarray(data.X[index[s]], dtype=np.float64) for s in SPLITS}
+    plane = data.name not in ("mammals_or_fish", "csv") and data.X.shape[1] == 2
+    points, kept = _moved_and_chosen(config, data.X, tuple(data.feature_names), plane)
+    raw = {s: np.ascontiguousarray(points[index[s]], dtype=np.float64) for s in SPLITS}
     y = {s: np.asarray(data.y[index[s]]) for s in SPLITS}
     mean = std = None
-    if data.name not in ("mammals_or_fish", "csv") and data.X.shape[1] == 2:
-        plane = True
+    if plane:
         names = tuple(config.features)
         X = {s: features.transform(raw[s], list(names)) for s in SPLITS}
     else:
-        plane = False
-        names = tuple(data.feature_names)
+        names = kept
         raw["train"], mean, std = tabular.standardize(raw["train"])
         for s in ("val", "test"):
             raw[s], _, _ = tabular.standardize(raw[s], mean, std)
@@ -94,8 +119,9 @@ def prepare(config: RunConfig) -> PreparedData:
         task=task,
         n_classes=int(data.n_classes),
         plane=plane,
-        input_names=tuple(data.feature_names),
+        input_names=tuple(data.feature_names) if plane else kept,
         feature_names=names,
         class_names=tuple(class_names) if class_names else None,
         raw=raw, X=X, y=y, mean=mean, std=std,
+        columns=None if plane else tuple(data.feature_names),
     )
