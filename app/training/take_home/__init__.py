@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import base64
 import math
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -33,6 +34,7 @@ TEMPLATES = {"numpy": numpy_template.TEMPLATE, "torch": torch_template.TEMPLATE}
 # Arrays up to this many numbers are written as Python lists (readable); larger ones as base64
 # of their little-endian bytes (compact). Both give back every bit.
 LIST_LIMIT = 64
+NAME_CHARS = 40  # of a column or class name in the script's header
 HYPER_FIELDS = ("optimizer", "lr", "momentum", "beta1", "beta2", "eps", "rho", "batch_size", "regularization",
                 "reg_rate", "dropout")
 
@@ -137,10 +139,10 @@ def render(c: Capture, lang: str, session_id: str) -> str:
     if lang not in TEMPLATES:
         raise ValueError(f"lang must be one of {', '.join(LANGS)}, got {lang!r}")
     values = {
-        "SESSION": session_id,
+        "SESSION": _plain(session_id, 64),
         "STEP": str(c.step),
         "EPOCH": str(c.epoch),
-        "FILE": f"paramlab_{session_id}.py",
+        "FILE": f"paramlab_{_plain(session_id, 64)}.py",
         "DATA_NOTE": _data_note(c),
         "EMBEDDED": _embedded(c),
     }
@@ -152,9 +154,15 @@ def render(c: Capture, lang: str, session_id: str) -> str:
 
 def _data_note(c: Capture) -> str:
     n = c.X.shape[0]
-    classes = f", classes {', '.join(c.class_names)}" if c.class_names else ""
-    return (f"dataset {c.dataset!r}: {n} training points, inputs {', '.join(c.feature_names)}{classes}; "
-            f"task {c.task}")
+    classes = f", classes {', '.join(map(_plain, c.class_names))}" if c.class_names else ""
+    return (f"dataset {_plain(c.dataset)}: {n} training points, inputs {', '.join(map(_plain, c.feature_names))}"
+            f"{classes}; task {c.task}")
+
+
+def _plain(name: str, limit: int = NAME_CHARS) -> str:
+    """A name (an uploaded file's column or class: anyone's text) fit for the script's docstring: no
+    quote, backslash or line break can end the docstring early and put code in the student's script."""
+    return re.sub(r"[^\w .,:;()+\-/%]", "?", name)[:limit]
 
 
 def _embedded(c: Capture) -> str:

@@ -4,10 +4,12 @@ optimizer state the session gives (to 1e-12; the NumPy script in fact to the bit
 
 from __future__ import annotations
 
+import ast
 import importlib.util
 import json
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 from types import ModuleType, SimpleNamespace
 from typing import Any
@@ -169,6 +171,23 @@ def test_the_script_says_what_it_is_and_how_to_run_it(tmp_path: Path) -> None:
     assert repr(float(s.params[-1]["W"][0, 0])) in text
     with pytest.raises(ValueError, match="numpy, torch"):
         take_home.render(take_home.capture(s), "jax", "abc123")
+
+
+def test_names_from_an_uploaded_file_cannot_put_code_in_the_script() -> None:
+    """Column and class names are anyone's text: in the header they are made plain, in the code
+    they are Python string literals."""
+    s = make("momentum_mid_epoch")
+    hostile = ('x"""\nimport os; os.remove("notes.txt")\n"""', "y\\N{bad}")
+    captured = replace(take_home.capture(s), feature_names=hostile, class_names=('c"""', "d'\n"))
+    text = take_home.render(captured, "numpy", "abc")
+    tree = ast.parse(text)  # a backslash or a quote left in the docstring would not even parse
+    imports = [alias.name for node in ast.walk(tree) if isinstance(node, ast.Import) for alias in node.names]
+    assert "os" not in imports
+    docstring = ast.get_docstring(tree)
+    assert docstring is not None
+    [data] = [line for line in docstring.splitlines() if line.startswith("Data:")]  # one line, the names in it
+    assert "os.remove" in data and '"' not in data and "'" not in data and "\\" not in data
+    assert f"FEATURES = {list(hostile)!r}" in text  # the names themselves, exactly, as data
 
 
 def test_a_notebook_gets_params_predict_and_train(tmp_path: Path) -> None:
