@@ -298,15 +298,15 @@ export class ControlsView extends EventTarget {
 
   /**
    * A dataset: tabular data (no plane) gets a switch per column, on for the columns the network takes in.
-   * The dataset message names the columns in use; every column of the data is known from the message
-   * that had them all (`all_columns` when the server sends it, else the widest seen for this data).
+   * The dataset message names the columns in use (`input_names`) and every column of the data (`columns`;
+   * without it, the widest list seen for this data).
    */
   setDataset(msg) {
     if (msg.plane) { this.showColumns(null); return; }
     const used = msg.input_names || msg.features || [];
     this.columnsSeen = this.columnsSeen || new Map();
     const name = this.state.dataset, seen = this.columnsSeen.get(name) || [];
-    const all = msg.all_columns || [...seen, ...used.filter((c) => !seen.includes(c))];
+    const all = msg.columns || [...seen, ...used.filter((c) => !seen.includes(c))];
     this.columnsSeen.set(name, all);
     this.showColumns(all, used);
   }

@@ -41,11 +41,11 @@ export class LevelHistogram {
     });
     const scale = perTensor ? h("span", { class: "num", title: String(q.scales[l][0]) }, `scale ${fmt(q.scales[l][0], 3)}`) : `${q.scales[l].length} scales`;
     return h("div", { class: "lh-layer" },
-      h("div", { class: "lh-head" }, h("b", null, `Layer ${l + 1} weights`), " ",
+      h("div", { class: "lh-head" }, h("b", null, l === q.scales.length - 1 ? "Weights into the output" : `Weights into layer ${l + 1}`), " ",
         h("span", { class: "muted" }, `${int(used)} of ${int(codes.length)} levels in use`,
           server !== undefined && server !== used ? ` (server counts ${int(server)})` : "", " · ", scale, " · ", `${int(total)} weights`)),
       h("div", { class: `lh-bars${codes.length > 40 ? " dense" : ""}`, role: "img",
-        "aria-label": `Layer ${l + 1}: ${used} of ${codes.length} levels in use` }, bars),
+        "aria-label": `Weights into ${l === q.scales.length - 1 ? "the output" : `layer ${l + 1}`}: ${used} of ${codes.length} levels in use` }, bars),
       h("div", { class: "lh-axis muted" }, h("span", null, String(codes[0])), h("span", null, q.bits === 1 ? "" : "0"), h("span", null, String(codes[codes.length - 1]))));
   }
 }

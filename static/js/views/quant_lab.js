@@ -30,8 +30,9 @@ export function mountQuantLab(root, { socket, loop, network, reveal, intent }) {
   fill(root, h("h2", { id: "h-lab-quant", class: "lab-title" }, "Compression and relevance"), Object.values(cards));
 
   const panel = new QuantPanel(cards.quant, reveal);
-  const mapsBox = h("div", { class: "qm-pair" }), mapsNote = h("p", { class: "note qm-note" });
-  fill(cards.maps, h("h3", null, "Decision boundary: full precision and quantized"), mapsBox, mapsNote);
+  const mapsBox = h("div", { class: "qm-pair" });
+  fill(cards.maps, h("h3", null, "Decision boundary: full precision and quantized"), mapsBox,
+    h("p", { class: "note" }, "Same data, same network: the right-hand map uses the weights snapped to their levels."));
   const maps = new QuantMaps(mapsBox, loop);
   const histBox = h("div", { class: "lh" }), chartBox = h("div", { class: "qat-chart" });
   fill(cards.levels, h("h3", null, "Levels in use"), histBox,
@@ -47,9 +48,8 @@ export function mountQuantLab(root, { socket, loop, network, reveal, intent }) {
 
   let task = null, plane = true;
   const showPlane = () => {
-    mapsBox.hidden = !plane;
-    mapsNote.textContent = plane ? "Same data, same network: the right-hand map uses the weights snapped to their levels."
-      : "Tabular data has no map: compare the figures of the Quantize card.";
+    // Tabular data has no map to compare: its card gives way to the inputs' relevance.
+    cards.maps.hidden = !plane;
     cards.relevance.hidden = plane;
   };
   socket.addEventListener("session", ({ detail: msg }) => {

@@ -19,7 +19,8 @@ export class QuantMaps {
     Object.assign(this, { root, loop });
     this.sides = ["full", "quant"].map((kind) => this.side(kind));
     this.net = null; this.frame = null; this.q = null; this.dirty = false; this.visible = true;
-    this.paints = 0;   // maps painted (tests wait on it)
+    this.paints = 0; this.painted = null;   // maps painted, and the frame they show (tests wait on it)
+    this.sweepFrame = null;
     fill(root, this.sides.map((s) => s.el));
     new IntersectionObserver((entries) => { this.visible = entries.some((e) => e.isIntersecting); }).observe(root);
     const tick = () => { this.work(); requestAnimationFrame(tick); };
@@ -38,8 +39,13 @@ export class QuantMaps {
   update(frame, q) {
     this.frame = frame; this.q = q; this.dirty = true;
     const bits = q ? `${q.bits} bit${q.bits === 1 ? "" : "s"}` : "off";
-    this.sides[0].title.textContent = "Full precision (32-bit floats)";
-    this.sides[1].title.textContent = q ? `Quantized: ${bits}, ${q.granularity === "neuron" ? "a scale per neuron" : "one scale per layer"}` : "Quantized: off";
+    // Two lines each, so the two maps start at the same height.
+    const caption = (s, title, sub) => {
+      const text = `${title}\n${sub}`;
+      if (s.title.dataset.text !== text) { s.title.dataset.text = text; fill(s.title, h("b", null, title), h("span", { class: "muted" }, sub)); }
+    };
+    caption(this.sides[0], "Full precision", "32-bit floats");
+    caption(this.sides[1], `Quantized: ${bits}`, q ? (q.granularity === "neuron" ? "one scale per neuron" : "one scale per layer") : "choose a number of bits");
     this.sides[0].points.setAttribute("aria-label", "Decision boundary of the full-precision network, with the training points");
     this.sides[1].points.setAttribute("aria-label", `Decision boundary of the network with its weights snapped to ${bits}, with the training points`);
   }
@@ -69,12 +75,13 @@ export class QuantMaps {
       full.net.setParams(this.frame.layers);
       quant.net.setParams(this.q ? snapLayers(this.frame.layers, this.q) : this.frame.layers);
       full.grid.start(); quant.grid.start();
+      this.sweepFrame = this.frame;
     }
     if (!full.grid.sweeping && !quant.grid.sweeping) return;
     full.grid.advance(BUDGET / 2); quant.grid.advance(BUDGET / 2);
     if (full.grid.sweeping || quant.grid.sweeping) return;
     for (const s of this.sides) this.paint(s);
-    this.paints++;
+    this.paints++; this.painted = this.sweepFrame;
     this.drawPoints();
   }
 

@@ -120,6 +120,10 @@ export class QuantPanel extends EventTarget {
           const text = diff ? `${v > 0 ? "+" : v < 0 ? "−" : "±"}${Math.abs(100 * v).toFixed(1)} pts` : pct(v);
           if (el.textContent !== text) el.textContent = text;
           el.title = String(v);
+        } else if (diff) {
+          const text = `${v > 0 ? "+" : v < 0 ? "−" : "±"}${fmt(Math.abs(v), 3)}`;
+          if (el.textContent !== text) el.textContent = text;
+          el.title = String(v);
         } else setNum(el, v, 4, "");
       };
       const a = m?.[key], b = q ? q[key] : null;

@@ -77,21 +77,33 @@ export class RelevancePanel extends EventTarget {
     this.draw();
   }
 
+  /** The rows again when the inputs or the measure changed; else only the live weight sizes, in place. */
   draw() {
     const imp = this.measured?.inputs || null;
-    const key = JSON.stringify([this.names, this.constant, this.norms.map((v) => fmt(v, 3)), imp]);
-    if (key === this.key) return;
-    this.key = key;
+    const key = JSON.stringify([this.names, this.constant, imp]);
+    if (key !== this.key) { this.key = key; this.buildRows(imp); }
     const maxNorm = Math.max(1e-12, ...this.norms);
+    this.names.forEach((_, i) => {
+      const cell = this.normCells?.[i], n = this.norms[i];
+      if (!cell) return;
+      cell.bar.style.width = `${n === undefined ? 0 : (100 * n) / maxNorm}%`;
+      const text = n === undefined ? "—" : fmt(n, 3);
+      if (cell.num.textContent !== text) cell.num.textContent = text;
+      cell.num.title = n === undefined ? "" : String(n);
+    });
+  }
+
+  buildRows(imp) {
     const maxImp = imp ? Math.max(1e-12, ...imp.map((r) => Math.abs(r.importance) + r.spread)) : 1;
     const what = this.measured?.metric === "loss" ? "rise in loss" : "drop in accuracy";
     const head = h("div", { class: "rel-row rel-head", role: "row" },
       h("span", { role: "columnheader" }, "Input"), h("span", { role: "columnheader" }, "Weight size ‖w‖"),
       h("span", { role: "columnheader" }, `Importance (${what})`));
+    this.normCells = [];
     const rows = this.names.map((name, i) => {
-      const constant = !!this.constant[i], n = this.norms[i];
-      const normBar = h("span", { class: `rel-bar norm${constant ? " dead" : ""}` });
-      normBar.style.width = `${n === undefined ? 0 : (100 * n) / maxNorm}%`;
+      const constant = !!this.constant[i];
+      const normBar = h("span", { class: `rel-bar norm${constant ? " dead" : ""}` }), normNum = h("span", { class: "num" });
+      this.normCells[i] = { bar: normBar, num: normNum };
       const r = imp?.find((x) => x.name === name) ?? imp?.[i];
       const impCell = h("span", { class: "rel-cell", role: "cell" });
       if (r) {
@@ -105,8 +117,7 @@ export class RelevancePanel extends EventTarget {
       } else impCell.append(h("span", { class: "muted" }, "press Measure"));
       return h("div", { class: `rel-row${constant ? " constant" : ""}`, role: "row", dataset: { name } },
         h("span", { class: "rel-name", role: "rowheader" }, name, constant ? h("span", { class: "rel-flag", title: "never varies: its gradient is always exactly 0" }, "never varies") : null),
-        h("span", { class: "rel-cell", role: "cell" }, h("span", { class: "rel-track" }, normBar),
-          h("span", { class: "num", title: n === undefined ? "" : String(n) }, n === undefined ? "—" : fmt(n, 3))),
+        h("span", { class: "rel-cell", role: "cell" }, h("span", { class: "rel-track" }, normBar), normNum),
         impCell);
     });
     fill(this.list, head, rows);
