@@ -39,7 +39,7 @@ export function mountQuantLab(root, { socket, loop, network, reveal, intent }) {
     h("h3", null, "Quantized beside full precision, over training"),
     h("p", { class: "note" }, "Turn on quantization-aware fine-tuning and play: the quantized curve climbs back towards the full-precision one."), chartBox);
   const histogram = new LevelHistogram(histBox);
-  const chart = new QatChart(chartBox);
+  const chart = new QatChart(chartBox, reveal);
   const relevance = new RelevancePanel(cards.relevance);
   const home = new TakeHome(cards.home);
 
