@@ -19,7 +19,8 @@ const ACC_SERIES = ["Training accuracy", "Test accuracy", "Validation accuracy"]
 const MARKER_MERGE = 6;
 const LABEL_MERGE = 40;
 const LABEL_ROWS = 3;
-const FIELD_LABEL = { lr: "lr", momentum: "μ", batch_size: "batch", optimizer: "optimizer", regularization: "reg", reg_rate: "reg rate", dropout: "dropout", beta1: "β₁", beta2: "β₂", rho: "ρ" };
+const FIELD_LABEL = { lr: "lr", momentum: "μ", batch_size: "batch", optimizer: "optimizer", regularization: "reg", reg_rate: "reg rate", dropout: "dropout", beta1: "β₁", beta2: "β₂", rho: "ρ",
+  replay_share: "replay", replay_buffer: "replay buffer" };
 
 export function changeLabel(field, a, b) {
   const f = (v) => (typeof v === "number" ? fmt(v, 3) : String(v));
@@ -53,7 +54,8 @@ export class ChartsView {
     this.logEl = root.querySelector(".changes-log");
     this.editsEl = root.querySelector(".edits-log");
     this.editsHead = root.querySelector(".edits-head");
-    this.hyperFields = new Set(hyperFields);
+    // Replay's share and buffer are settings chosen like hyperparameters, not parameters typed by hand.
+    this.hyperFields = new Set([...hyperFields, "replay_share", "replay_buffer"]);
     this.cols = null; this.changes = []; this.live = null;
     this.dirty = false; this.lastFlush = 0; this.flushes = 0;
     this.lossPlot = this.makePlot(this.lossEl, "loss", LOSS_SERIES);

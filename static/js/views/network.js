@@ -401,7 +401,7 @@ export class NetworkView extends EventTarget {
     } else if (kind === "e" && this.mode === "weights" && this.frame?.layers?.[a]?.W?.[b]?.[c] === 0) {
       note = "Exactly 0: drawn as absent. L1 regularization pushes weights to exactly zero, cutting the connection.";
     } else if ((kind === "e" && this.frame?.layers?.[a]?.frozenW?.[b]?.[c]) || (kind === "b" && this.frame?.layers?.[a]?.frozenb?.[b])) {
-      note = "Frozen (🔒): training leaves it as it is. Its gradient is still computed and drawn grey, but never applied.";
+      note = "Frozen: training leaves it as it is. Its gradient is still computed and drawn grey, but never applied.";
     }
     if (note) content.append(h("div", { class: "tt-note" }, note));
     if ((kind === "e" || kind === "n") && a === 0 && this.constant?.[b]) {

@@ -34,7 +34,8 @@ export class ParamsPanel {
         h("thead", null, h("tr", null, [["Layer"], ["weights"], ["biases"], ["total"],
           ["‖W‖", "the size of the layer's weights: the square root of the sum of their squares (L2 shrinks it)"],
           ["w = 0", "weights exactly zero (L1 sets weights to exactly 0; they are drawn as absent)"],
-          ["🔒 frozen", "weights and biases frozen: training leaves them as they are (click a weight, a neuron or a layer to freeze it)"]].map(([c, t]) => h("th", { title: t }, c)))),
+          ["frozen", "weights and biases frozen: training leaves them as they are (click a weight, a neuron or a layer to freeze it)", true]]
+          .map(([c, t, lock]) => h("th", { title: t }, lock ? h("span", { class: "lock-icon", "aria-hidden": "true" }) : null, lock ? " " : null, c)))),
         h("tbody", null, rows),
         h("tfoot", null, h("tr", null, h("td", null, "All layers"), h("td"), h("td"), h("td", { id: "total-params", title: total }, int(total)), h("td"), h("td"),
           h("td", { id: "frozen-params", class: "num" }, "0")))),
@@ -79,7 +80,7 @@ export class ParamsPanel {
     const foot = this.root.querySelector("#frozen-params");
     if (foot) foot.textContent = int(frozen);
     if (this.isolation) {
-      this.isolation.textContent = frozen ? `${int(total - frozen)} trainable, ${int(frozen)} frozen (🔒 locked: training leaves them as they are).`
+      this.isolation.textContent = frozen ? `${int(total - frozen)} trainable, ${int(frozen)} frozen (locked: training leaves them as they are).`
         : `${int(total)} trainable, none frozen.`;
     }
   }

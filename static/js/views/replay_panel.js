@@ -67,12 +67,26 @@ export class ReplayPanel extends EventTarget {
   setSession(msg) {
     const r = msg.replay ?? null;
     this.available = r?.available ?? 0;
+    this.setting = r ? { share: r.share ?? 0, buffer: r.buffer ?? 1 } : null;
     const off = !this.available;
     for (const el of [this.share, this.buffer, this.apply]) el.disabled = off;
     this.root.classList.toggle("rp-off", off);
     this.why.textContent = off ? NONE : `${int(this.available)} training points of the previous task can be remembered.`;
-    if (r && document.activeElement !== this.share) { this.share.value = String(r.share ?? 0); this.showShare(); }
-    if (r && document.activeElement !== this.buffer && r.buffer) this.buffer.value = String(r.buffer);
+    this.showSetting(true);
+  }
+
+  /** A change the server logged (history `replay_share` or `replay_buffer`): the setting it has now. */
+  changed(field, value) {
+    if (!this.setting) return;
+    this.setting[field === "replay_share" ? "share" : "buffer"] = value;
+    this.showSetting(false);
+  }
+
+  /** The setting the server has, in words; `controls`: the slider and the field follow it too (unless in use). */
+  showSetting(controls) {
+    const r = this.setting, off = !this.available;
+    if (r && controls && document.activeElement !== this.share) { this.share.value = String(r.share); this.showShare(); }
+    if (r && controls && document.activeElement !== this.buffer) this.buffer.value = String(r.buffer);
     this.now.textContent = r && !off ? (r.share > 0 ? `Replaying: ${Math.round(100 * r.share)}% of each batch from ${int(Math.min(r.buffer, this.available))} remembered points.` : "Replay is off.") : "";
     this.now.title = r ? `share ${r.share}, buffer ${r.buffer}` : "";
   }

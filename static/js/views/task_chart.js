@@ -18,9 +18,9 @@ function thin(cols) {
 }
 
 export class TaskChart {
-  /** el: where the chart goes; names: {own, other} the two series' labels for the y quantity. */
-  constructor(el, title) {
-    this.el = el; this.title = title;
+  /** el: where the chart goes (the series' labels come with the data, see set). */
+  constructor(el) {
+    this.el = el;
     this.labels = ["This run", "Compared run"];
     this.yName = "accuracy";
     this.dirty = true; this.last = 0;
@@ -79,7 +79,7 @@ export class TaskChart {
     const d = this.data;
     const joined = uPlot.join([thin(d.own), thin(d.other)]);
     const u = this.plot;
-    const hasOther = d.other[0].length > 0;
+    const hasOther = d.other[1].some((v) => v !== null && v !== undefined);   // a run with nothing to show leaves the legend
     if (u.series[2].show !== hasOther) u.setSeries(2, { show: hasOther });
     const entry = u.root.querySelectorAll(".u-legend .u-series")[2];
     if (entry) entry.hidden = !hasOther;

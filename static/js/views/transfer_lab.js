@@ -14,6 +14,7 @@ import { ReplayPanel, SHARE } from "./replay_panel.js";
 import { TaskChart } from "./task_chart.js";
 import { ImportModel, serverError } from "./import_model.js";
 
+const SCRATCH = "From scratch";   // the label of task B learned from scratch beside the fine-tuned run
 const MAX_ROWS = 4000;   // epoch rows of this run kept for the two charts (every other one goes past it)
 const emptyRows = () => ({ step: [], acc: [], loss: [], oldAcc: [], oldLoss: [] });
 
@@ -28,7 +29,7 @@ export class TransferLab extends EventTarget {
     this.root = root;
     this.session = null; this.rows = emptyRows(); this.live = null;
     this.pendingScratch = false;   // a fine-tune asked with "run from scratch beside it": opened on its session
-    this.sideBySide = null;        // {left, right} of the running freezing-versus-replay comparison
+    this.sideBySide = null;        // {left, right, fork, step} of the freezing-versus-replay comparison opened last
     this.build();
     const s = this.socket;
     s.addEventListener("session", ({ detail }) => this.setSession(detail));
@@ -100,7 +101,7 @@ export class TransferLab extends EventTarget {
     if (this.pendingScratch && cur && cur.start === "current") {
       this.pendingScratch = false;
       // After the compare card has seen this session (it closes a comparison whose configuration changed).
-      queueMicrotask(() => this.compare.openRun({ label: "From scratch", config: msg.config, hyper: msg.hyper }));
+      queueMicrotask(() => this.compare.openRun({ label: SCRATCH, config: msg.config, hyper: msg.hyper }));
     }
     this.redraw();
   }
@@ -116,6 +117,7 @@ export class TransferLab extends EventTarget {
   held() { return (this.session?.config?.val_ratio ?? 0) > 0 ? "val" : "test"; }
 
   append(hist) {
+    for (const ch of hist?.changes ?? []) if (ch.field === "replay_share" || ch.field === "replay_buffer") this.replay.changed(ch.field, ch.new);
     const e = hist?.epochs, r = this.rows, k = this.held();
     if (!e || !e.step) return;
     for (let i = 0; i < e.step.length; i++) {
@@ -133,7 +135,9 @@ export class TransferLab extends EventTarget {
     const isAcc = r.acc.some((v) => v !== null) || (c?.acc ?? []).some((v) => v !== null);
     const yName = isAcc ? "accuracy" : "loss";
     const tasks = this.session?.tasks ?? [], cur = tasks[tasks.length - 1];
-    const own = cur?.start === "current" ? "Fine-tuned" : cur?.start === "scratch" ? "From scratch (this run)" : "This run";
+    const side = c && this.sideBySide && this.compare.session?.session_id === this.sideBySide.fork ? this.sideBySide : null;
+    const own = side ? `This run${side.left === null ? "" : `, layer ${side.left + 1} frozen`}`
+      : cur?.start === "current" ? "Fine-tuned" : cur?.start === "scratch" ? "From scratch (this run)" : "This run";
     const other = this.compare.socket ? this.compare.label() : "Compared run";
     const heldName = this.held() === "val" ? "validation" : "test";
     this.transfer.set({ step: r.step, y: isAcc ? r.acc : r.loss }, c ? { step: c.step, y: isAcc ? c.acc : c.held } : null,
@@ -141,7 +145,9 @@ export class TransferLab extends EventTarget {
     const oldY = isAcc ? r.oldAcc : r.oldLoss;
     this.forgetting.set({ step: r.step, y: oldY }, c ? { step: c.step, y: isAcc ? c.oldAcc : c.oldLoss } : null,
       [`${own}: ${yName} on task A`, `${other}: ${yName} on task A`], yName);
-    this.transferNote.textContent = c ? `${own} against ${other.toLowerCase()}, on the same data and the same fresh weights where they differ.`
+    this.transferNote.textContent = side ? `${own} against a copy of it made at step ${int(side.step)}: the same weights, data and batches from there.`
+      : c && this.compare.label() === SCRATCH ? `${own} against ${other.toLowerCase()}, on the same data and the same fresh weights where they differ.`
+      : c ? `This run against the compared run (${other}).`
       : cur?.start === "current" ? "Tick “Also run task B from scratch” before fine-tuning to draw the from-scratch curve here too."
         : "Fine-tune to a next task to compare it with learning that task from scratch.";
     this.showForgetting(oldY, yName);
@@ -186,7 +192,7 @@ export class TransferLab extends EventTarget {
   showSide() {
     const arch = this.session?.architecture;
     if (!arch) return;
-    const n = arch.hidden.length + 1, was = this.sideLayer.value;
+    const n = arch.hidden.length + 1, was = this.sideLayer.options.length ? this.sideLayer.value : "0";
     fill(this.sideLayer, h("option", { value: "" }, "nothing"),
       Array.from({ length: n }, (_, l) => h("option", { value: String(l) }, l === n - 1 ? `Output layer (${l + 1})` : `Layer ${l + 1}`)));
     this.sideLayer.value = [...this.sideLayer.options].some((o) => o.value === was) ? was : "0";
@@ -224,7 +230,7 @@ export class TransferLab extends EventTarget {
     this.compare.openRun({ label, config: this.session.config, sessionId: body.session_id,
       onSession: (msg, socket, first) => { if (first && share > 0) socket.send({ type: "replay", share, buffer }); } });
     if (layer !== null) this.intent({ type: "freeze", layer, target: "layer", frozen: true });
-    this.sideBySide = { left: layer, right: share, fork: body.session_id };
+    this.sideBySide = { left: layer, right: share, fork: body.session_id, step: this.live?.step ?? 0 };
     this.sideStatus.textContent = `${layer === null ? "This run: nothing frozen" : `This run: layer ${layer + 1} frozen`}; ${label.toLowerCase()} (session ${body.session_id}). Press Play: both train together.`;
   }
 }
