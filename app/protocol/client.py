@@ -16,6 +16,7 @@ import orjson
 from pydantic import BaseModel, Field, PlainValidator, ValidationError
 from pydantic_core import PydanticCustomError
 
+from app.nn.quantization import Granularity
 from app.protocol.base import Strict, Version
 from app.protocol.config import ConfigPatch, HyperPatch
 from app.protocol.errors import ErrorMessage, ProtocolError, error_from_validation
@@ -103,6 +104,25 @@ class Configure(Strict):
 
     type: Literal["configure"]
     config: ConfigPatch
+
+
+class FineTune(Strict):
+    """Switch to a new task (`config`: a patch, as for `configure`), starting from the current weights
+    wherever the shapes allow ("current") or from the weights drawn for the new network ("scratch",
+    the ones "current" gives the layers it re-initializes); the session keeps a record of the tasks."""
+
+    type: Literal["fine_tune"]
+    config: ConfigPatch
+    start: Literal["current", "scratch"] = "current"
+
+
+class Replay(Strict):
+    """Mix `share` of each mini-batch from a buffer of the previous task's first `buffer` training
+    points (in a fixed seeded order); needs a previous task with the same inputs and classes."""
+
+    type: Literal["replay"]
+    share: Annotated[float, Field(ge=0, le=0.9, allow_inf_nan=False)]
+    buffer: Annotated[int, Field(ge=1, le=MAX_POINTS)] = 100
 
 
 class Reset(Strict):
@@ -219,6 +239,29 @@ class CancelJob(Strict):
     job_id: Annotated[str, Field(min_length=1, max_length=32)]
 
 
+# The transfer and compression lab: quantization and feature relevance. Bounds are the engine's
+# (`app.nn.quantization.MAX_BITS`, `app.training.relevance.MAX_REPEATS`), repeated here as above.
+
+
+class Quantize(Strict):
+    """Quantize the weights to `bits` (1 to 8; 0: off, full precision), one scale per tensor or per
+    output neuron: every frame then shows the quantized model beside the full-precision one. `aware`:
+    train quantization-aware (straight-through estimator; needs bits 1 to 8)."""
+
+    type: Literal["quantize"]
+    bits: Annotated[int, Field(ge=0, le=8)]
+    granularity: Granularity = "tensor"
+    aware: bool = False
+
+
+class Importance(Strict):
+    """Measure the permutation importance of every network input on held-out data (answered with
+    `importance`): `repeats` shuffles of each input."""
+
+    type: Literal["importance"]
+    repeats: Annotated[int, Field(ge=1, le=20)] = 5
+
+
 class Ack(Strict):
     """Acknowledge a frame: flow control."""
 
@@ -310,10 +353,12 @@ CLIENT_MESSAGES: dict[str, type[BaseModel]] = {
     "room_push": RoomPush, "room_close": RoomClose, "room_new_code": RoomNewCode,
     "early_stopping": EarlyStopping, "restore_best": RestoreBest, "cross_validate": CrossValidate,
     "search": Search, "cancel_job": CancelJob,
+    "fine_tune": FineTune, "replay": Replay, "quantize": Quantize, "importance": Importance,
 }
 # Messages that change a session: refused to a follower and to anyone without the room's teacher key.
 CONTROL_MESSAGES = ("play", "pause", "step", "set_speed", "set_hyper", "configure", "reset", "set_param",
-                    "freeze", "rollback", "trace", "early_stopping", "restore_best")
+                    "freeze", "rollback", "trace", "early_stopping", "restore_best", "fine_tune", "replay",
+                    "quantize")
 # Messages that start or cancel background work on a session: refused as the controls are.
 JOB_MESSAGES = ("cross_validate", "search", "cancel_job")
 

@@ -21,7 +21,7 @@ from typing import Annotated, Any, Literal, NotRequired
 
 import numpy as np
 from numpy.typing import NDArray
-from pydantic import AfterValidator, BaseModel, ConfigDict, TypeAdapter, with_config
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, TypeAdapter, with_config
 from typing_extensions import TypedDict
 
 from app.nn.activations import ActivationName
@@ -75,6 +75,39 @@ class Architecture(TypedDict):
 
 
 @with_config(WIRE)
+class QuantizationState(TypedDict):
+    """How the session quantizes: `bits` 0 (off) to 8, one scale per tensor or per neuron, and whether
+    it trains quantization-aware."""
+
+    bits: Annotated[int, Field(ge=0, le=8)]
+    granularity: Literal["tensor", "neuron"]
+    aware: bool
+
+
+@with_config(WIRE)
+class TaskState(TypedDict):
+    """One task of the session's sequence (layers counted from 0)."""
+
+    index: int
+    dataset: str
+    rotate: float
+    shift: list[float]              # [dx, dy]
+    n_classes: int
+    start: Literal["new", "current", "scratch"]
+    kept: list[int]                 # layers that started from the previous task's weights
+    reinitialized: list[int]        # layers that started from new weights
+    note: str                       # the same in words
+    trained_steps: int | None       # steps trained before the next task began; null for the current one
+
+
+@with_config(WIRE)
+class ReplayState(TypedDict):
+    share: float      # of each mini-batch, drawn from the buffer
+    buffer: int       # the buffer's size asked for
+    available: int    # the previous task's training points (0: no comparable previous task)
+
+
+@with_config(WIRE)
 class SessionMessage(TypedDict):
     """Sent after hello, configure, reset and rollback: what this session is."""
 
@@ -88,6 +121,9 @@ class SessionMessage(TypedDict):
     updates_per_second: float | None
     fps: int
     limits: Limits
+    quantization: Annotated[dict[str, Any], checked_as(QuantizationState)]
+    tasks: Annotated[list[dict[str, Any]], checked_as(list[TaskState])]  # oldest first, the current one last
+    replay: Annotated[dict[str, Any], checked_as(ReplayState)]
 
 
 @with_config(WIRE)
@@ -107,6 +143,8 @@ class DatasetMessage(TypedDict):
     features: list[str]
     input_names: list[str]
     class_names: list[str] | None
+    columns: list[str] | None     # tabular data: every column it has (config `columns` picks the inputs); null on 2-D
+    constant_inputs: list[bool]   # per network input: it never varies on the training split (gradient exactly 0)
     train: Split
     val: Split
     test: Split
@@ -123,6 +161,11 @@ class EpochRows(TypedDict):
     test_acc: list[Number]
     val_acc: list[Number]
     train_loss_penalized: list[Number]  # the training loss with the regularization penalty
+    old_task_acc: list[Number]   # forgetting: accuracy and loss on the previous task's test points
+    old_task_loss: list[Number]  # (null without a comparable previous task)
+    quant_train_acc: list[Number]  # the quantized model (null while quantization is off)
+    quant_test_acc: list[Number]
+    quant_test_loss: list[Number]
 
 
 @with_config(WIRE)
@@ -236,6 +279,22 @@ class EarlyStoppingState(TypedDict):
 
 
 @with_config(WIRE)
+class QuantizedState(QuantizationState):
+    """The quantized model beside the full-precision one: its loss and accuracy (null for an empty split
+    and for a regression's accuracy), its size, and per layer the scales (one per tensor, or one per
+    output neuron) and the number of distinct codes in use."""
+
+    train_loss: Number
+    train_acc: Number
+    test_loss: Number
+    test_acc: Number
+    bytes_before: int
+    bytes_after: int
+    scales: list[list[Number]]
+    levels: list[int]
+
+
+@with_config(WIRE)
 class FrameBody(TypedDict):
     """A frame without its per-client part (`type`, `seq`, `history`): encoded once per state."""
 
@@ -251,6 +310,7 @@ class FrameBody(TypedDict):
     diverged: Annotated[dict[str, Any], checked_as(Diverged)] | None
     early_stopping: Annotated[dict[str, Any], checked_as(EarlyStoppingState)] | None
     dropped: Sequence[Mask] | None    # per hidden layer, the units dropout dropped (None: no dropout)
+    quantized: Annotated[dict[str, Any], checked_as(QuantizedState)] | None  # None while quantization is off
 
 
 @with_config(WIRE)
@@ -383,6 +443,26 @@ class JobMessage(TypedDict):
 
 
 @with_config(WIRE)
+class ImportanceInput(TypedDict):
+    name: str
+    constant: bool          # it never varies on the training split
+    weight_norm: Number     # L2 norm of its outgoing first-layer weights
+    importance: Number      # mean drop of the metric when it is shuffled (a rise, for the loss)
+    spread: Number          # std of that drop over the repeats
+
+
+@with_config(WIRE)
+class ImportanceMessage(TypedDict):
+    """The answer to `importance`: permutation importance of each network input on held-out data."""
+
+    type: Literal["importance"]
+    split: Literal["val", "test"]
+    metric: Literal["accuracy", "loss"]
+    baseline: Number        # the metric on the unshuffled split
+    inputs: list[ImportanceInput]
+
+
+@with_config(WIRE)
 class Error(TypedDict):
     """The one shape of every error, as sent (`ErrorMessage.model_dump()`)."""
 
@@ -403,10 +483,16 @@ SERVER_MESSAGES: dict[str, Any] = {
 }
 
 
+# Answers whose type is also the request's (`importance`): apart, since a type names one message in
+# `SERVER_MESSAGES` and in docs/protocol.md's sections (there the answer's example is a `json answer` block).
+ANSWERS: dict[str, Any] = {"importance": ImportanceMessage}
+
+
 def check_server_message(message: Any) -> None:
     """Raise `pydantic.ValidationError` unless `message` (decoded JSON) has the shape of its `type`.
     For tests and outside clients; the server never validates what it sends."""
     kind = message.get("type") if isinstance(message, dict) else None
-    if kind not in SERVER_MESSAGES:
-        raise ValueError(f"not a server message type: {kind!r}; known: {', '.join(SERVER_MESSAGES)}")
-    _adapter(SERVER_MESSAGES[kind]).validate_python(message)
+    shape = SERVER_MESSAGES.get(kind) or ANSWERS.get(kind) if isinstance(kind, str) else None
+    if shape is None:
+        raise ValueError(f"not a server message type: {kind!r}; known: {', '.join([*SERVER_MESSAGES, *ANSWERS])}")
+    _adapter(shape).validate_python(message)

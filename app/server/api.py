@@ -408,6 +408,16 @@ async def save_run(request: Request, session_id: SessionId, body: SaveRequest) -
     return saved
 
 
+@router.post("/sessions/{session_id}/fork", status_code=201, summary="Copy the session as it is now",
+             responses=NOT_FOUND | FULL | QUOTA)
+async def fork_session(request: Request, session_id: SessionId) -> dict[str, str]:
+    """A new session, an exact copy of this one now (weights, optimizer state, generators, the rest of
+    the epoch, history, tasks and replay buffer): two runs from the same start, side by side."""
+    live = _live(request, session_id)
+    copy: LiveSession = await _await(_service(request).copy(_address(request), live))
+    return {"session_id": copy.id}
+
+
 @router.get("/runs/{run_id}", summary="A saved run: its name, configuration and progress", responses=NOT_FOUND)
 async def get_run(request: Request, run_id: RunId) -> dict[str, Any]:
     doc = await _await(_service(request).saved_run(run_id))

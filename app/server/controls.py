@@ -37,8 +37,11 @@ def apply(live: LiveSession, msg: BaseModel) -> str | None:
         s.mark_changed()
     elif isinstance(msg, p.SetHyper):
         s.set_hyper(msg.model_dump(exclude={"type"}, exclude_none=True))
-    elif isinstance(msg, p.Configure):
-        s.configure(_config_changes(msg.config))
+    elif isinstance(msg, (p.Configure, p.FineTune)):
+        if isinstance(msg, p.FineTune):
+            s.fine_tune(_config_changes(msg.config), msg.start)
+        else:
+            s.configure(_config_changes(msg.config))
         rule = s.stop_rule
         if rule is not None and rule.metric.startswith("val_") and s.data.n("val") == 0:
             s.set_early_stopping(None)  # it would watch a split that is gone: the frame shows the watch off
@@ -57,6 +60,10 @@ def apply(live: LiveSession, msg: BaseModel) -> str | None:
         s.set_trace(msg.index)
     elif isinstance(msg, p.EarlyStopping):
         s.set_early_stopping(_stop_rule(s, msg.rule))
+    elif isinstance(msg, p.Replay):
+        s.set_replay(msg.share, msg.buffer)
+    elif isinstance(msg, p.Quantize):
+        s.set_quantization(msg.bits, msg.granularity, msg.aware)
     elif isinstance(msg, p.RestoreBest):
         s.restore_best()
         live.set_playing(False)

@@ -9,6 +9,7 @@ from app.protocol import LIMITS, PROTOCOL_VERSION, binary_frame, encode
 from app.protocol.binary_frame import EncodedBody
 from app.server import frames
 from app.server.registry import Client, LiveSession
+from app.training import relevance
 
 
 def session_message(live: LiveSession, fps: int) -> p.SessionMessage:
@@ -20,6 +21,8 @@ def session_message(live: LiveSession, fps: int) -> p.SessionMessage:
         "config": config, "hyper": s.hyper.to_dict(), "architecture": s.architecture(),
         "playing": live.playing, "updates_per_second": live.updates_per_second, "fps": fps,
         "limits": LIMITS,
+        "tasks": s.tasks.to_list(), "replay": s.tasks.replay_dict(),
+        "quantization": s.quantization.to_dict(),
     }
 
 
@@ -35,6 +38,8 @@ def dataset_message(live: LiveSession) -> p.DatasetMessage:
         "type": "dataset", "task": data.task, "n_classes": data.n_classes, "plane": data.plane,
         "features": list(data.feature_names), "input_names": list(data.input_names),
         "class_names": list(data.class_names) if data.class_names else None,
+        "constant_inputs": relevance.constant_inputs(data.X["train"]),
+        "columns": list(data.columns) if data.columns is not None else None,
         "train": _split(live, "train"), "val": _split(live, "val"), "test": _split(live, "test"),
     }
 
@@ -68,10 +73,14 @@ def frame_bytes(live: LiveSession, client: Client) -> bytes:
     if cached is None or cached[0] != key:
         parts = frames.ALL_PARTS if client.parts is None else client.parts
         view = s.view()
+        quantized = s.quantized()  # computed once per state, whatever the content
+        # Given only when on: the frame's default is null (the frame body's signature stays as it was).
+        extra = {"quantized": quantized} if quantized is not None else {}
         if client.frames == "binary":
-            body: bytes | EncodedBody = frames.binary_body(view, live.playing, live.updates_per_second, parts)
+            body: bytes | EncodedBody = frames.binary_body(view, live.playing, live.updates_per_second, parts,
+                                                           **extra)
         else:
-            body = encode(frames.frame_body(view, live.playing, live.updates_per_second, parts))
+            body = encode(frames.frame_body(view, live.playing, live.updates_per_second, parts, **extra))
         cached = live.body_cache[content] = (key, body)
     drawn_only = client.parts is not None and "losses" not in client.parts and live.playing and s.phase is None
     # A page draws one epoch row a frame (see EPOCH_ROWS_PER_FRAME).

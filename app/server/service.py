@@ -136,6 +136,17 @@ class Service:
         except RegistryFull as exc:
             raise self._full(exc, request) from None
 
+    async def copy(self, address: str, live: LiveSession, request: str | None = "fork_session") -> LiveSession:
+        """`fork`, with the copy rebuilt (its data regenerated) in a thread: the state is read on
+        the event loop, which owns the session, so it is the state of one moment."""
+        self.new_session_quota(address, request)
+        state = session_state(live.session)
+        session = await asyncio.to_thread(restore_session, state)
+        try:
+            return self.registry.adopt(session, address)
+        except RegistryFull as exc:
+            raise self._full(exc, request) from None
+
     async def saved_run(self, run_id: str, request: str | None = None) -> dict[str, Any]:
         """The stored document of a saved run (read in a thread)."""
         doc: dict[str, Any] | None = await asyncio.to_thread(self.registry.store.get, "run", run_id)

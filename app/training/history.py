@@ -31,22 +31,31 @@ from bisect import bisect_right
 from collections.abc import Callable
 from typing import Any
 
-EPOCH_COLUMNS = ("train_loss", "test_loss", "val_loss", "train_acc", "test_acc", "val_acc", "train_loss_penalized")
+EPOCH_COLUMNS = ("train_loss", "test_loss", "val_loss", "train_acc", "test_acc", "val_acc", "train_loss_penalized",
+                 # forgetting: the network on the previous task's test points (None without one)
+                 "old_task_acc", "old_task_loss",
+                 # the quantized model (`quantized_view`; None while quantization is off)
+                 "quant_train_acc", "quant_test_acc", "quant_test_loss")
 # Changes of one field less than this many seconds apart are one gesture (a
 # slider sends about 60 a second while dragged; a pause in a drag is shorter).
 GESTURE_SECONDS = 1.0
 
 
 class Series:
-    """Columns of floats keyed by an increasing integer `step`, thinned when full."""
+    """Columns of floats keyed by an increasing integer `step`, thinned when full.
 
-    def __init__(self, columns: tuple[str, ...], capacity: int) -> None:
+    A `lazy` column takes no memory until a row gives it a value (rows before
+    are null): most sessions never fill the columns of the labs they do not use
+    (forgetting, quantization, a validation split)."""
+
+    def __init__(self, columns: tuple[str, ...], capacity: int, lazy: tuple[str, ...] = ()) -> None:
         self.columns = columns
         self.capacity = capacity
+        self.lazy = lazy
         self.stride = 1
         self._skipped = 0
         self.steps = array("q")
-        self.values = {c: array("d") for c in columns}
+        self.values = {c: array("d") for c in columns if c not in lazy}  # the columns kept so far
 
     def append(self, step: int, row: dict[str, float | None]) -> None:
         self._skipped += 1
@@ -56,7 +65,12 @@ class Series:
         self.steps.append(step)
         for c in self.columns:
             v = row.get(c)
-            self.values[c].append(math.nan if v is None else v)
+            column = self.values.get(c)
+            if column is None:
+                if v is None:
+                    continue  # a lazy column still without a value
+                column = self.values[c] = array("d", [math.nan] * (len(self.steps) - 1))
+            column.append(math.nan if v is None else v)
         if len(self.steps) >= self.capacity:
             self._thin()
 
@@ -85,14 +99,14 @@ class Series:
         # Keep the newest point (the one just recorded) and every other before it.
         keep = slice(1 if len(self.steps) % 2 == 0 else 0, None, 2)
         self.steps = array("q", self.steps[keep])
-        for c in self.columns:
+        for c in self.values:
             self.values[c] = array("d", self.values[c][keep])
         self.stride *= 2
 
     def to_state(self) -> dict[str, Any]:
         """A JSON-safe copy (columns as base64 of their float64/int64 bytes)."""
         return {"stride": self.stride, "skipped": self._skipped, "steps": _pack(self.steps),
-                "values": {c: _pack(self.values[c]) for c in self.columns}}
+                "values": {c: _pack(v) for c, v in self.values.items()}}
 
     def load_state(self, state: dict[str, Any]) -> None:
         """Restore what `to_state` saved."""
@@ -100,7 +114,8 @@ class Series:
         self.steps = _unpack("q", state["steps"])
         # A column added since the state was saved (train_loss_penalized) is not known for those rows.
         self.values = {c: _unpack("d", state["values"][c]) if c in state["values"]
-                       else array("d", [math.nan] * len(self.steps)) for c in self.columns}
+                       else array("d", [math.nan] * len(self.steps)) for c in self.columns
+                       if c in state["values"] or c not in self.lazy}
         if any(len(v) != len(self.steps) for v in self.values.values()):
             raise ValueError("history columns differ in length")
 
@@ -108,8 +123,8 @@ class Series:
         """Forget the rows after `step` (a rollback rewinds the run)."""
         end = bisect_right(self.steps, step)
         del self.steps[end:]
-        for c in self.columns:
-            del self.values[c][end:]
+        for column in self.values.values():
+            del column[end:]
 
     def since(self, step: int, limit: int | None = None) -> dict[str, list[Any]]:
         """Rows with a step greater than `step`, thinned evenly to at most `limit`.
@@ -124,7 +139,9 @@ class Series:
         out: dict[str, list[Any]] = {"step": self.steps[start::every].tolist()}
         isfinite = math.isfinite
         for c in self.columns:
-            out[c] = [v if isfinite(v) else None for v in self.values[c][start::every].tolist()]  # NaN, inf: null
+            column = self.values.get(c)
+            out[c] = ([v if isfinite(v) else None for v in column[start::every].tolist()]  # NaN, inf: null
+                      if column is not None else [None] * len(out["step"]))
         return out
 
     def __len__(self) -> int:
@@ -140,7 +157,7 @@ class History:
     def __init__(self, step_capacity: int = 3000, epoch_capacity: int = 800, change_capacity: int = 1000,
                  clock: Callable[[], float] = time.monotonic) -> None:
         self.updates = Series(("batch_loss",), step_capacity)
-        self.epochs = Series(("epoch",) + EPOCH_COLUMNS, epoch_capacity)
+        self.epochs = Series(("epoch",) + EPOCH_COLUMNS, epoch_capacity, lazy=EPOCH_COLUMNS)
         self.change_capacity = change_capacity
         self.clock = clock
         self.changes: list[dict[str, Any]] = []  # the newest changes; entries are replaced, never edited

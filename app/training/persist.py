@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 
 from app.nn.model import Model
+from app.nn.quantization import Setting
 from app.training.config import HyperState, RunConfig
 from app.training.early_stopping import StopRule
 from app.training.rollback import Divergence
@@ -68,6 +69,8 @@ def session_state(s: TrainingSession) -> dict[str, Any]:
         "trace_index": s.step_by_step.trace_index,
         "diverged": s.diverged.to_dict() if s.diverged is not None else None,
         "early_stopping": asdict(s.stop_rule) if s.stop_rule is not None else None,
+        "tasks": s.tasks.to_state(),
+        "quantization": s.quantization.to_dict(),
     }
 
 
@@ -90,11 +93,20 @@ def restore_session(state: dict[str, Any]) -> TrainingSession:
     _set_rng_state(s.dropout_rng, state["rng"]["dropout"])
     s.history.load_state(state["history"])
     diverged = Divergence(**state["diverged"]) if state["diverged"] is not None else None
-    s.resume(model, initial, [np.array(q, dtype=np.int64) for q in state["queue"]], int(state["trace_index"]),
-             diverged)
+    tasks = state.get("tasks")  # absent in states stored before task sequences: one task, no replay
+    if tasks is not None:
+        s.restore_tasks(tasks)
+    batches = [np.array(q, dtype=np.int64) for q in state["queue"]]
+    rows = s.queue.n_train + s.tasks.available  # a replayed sample's index is past the training points
+    if any(q.size and (q.min() < 0 or q.max() >= rows) for q in batches):
+        raise ValueError("the stored batches index points the stored session does not have")
+    s.resume(model, initial, batches, int(state["trace_index"]), diverged)
     rule = state.get("early_stopping")  # absent in states stored before early stopping
     if rule is not None:
         s.set_early_stopping(StopRule(**rule))
+    quantization = state.get("quantization")  # absent in states stored before quantization
+    if quantization is not None:
+        s.quantization = Setting(**quantization)  # as it was: the change is in the history already
     return s
 
 

@@ -36,7 +36,8 @@ import numpy as np
 from app.nn import fast
 from app.nn.model import Model
 from app.nn.network import forward
-from app.training import edits, metrics, model_document
+from app.nn.quantization import Setting
+from app.training import edits, metrics, model_document, quantized_view
 from app.training.build import Built, architecture, batch_queue, build, dropout_rng, new_weights, reconfigure
 from app.training.config import HyperState, RunConfig
 from app.training.early_stopping import EarlyStopping, StopRule
@@ -44,8 +45,10 @@ from app.training.errors import SessionError, out_of_range
 from app.training.history import History
 from app.training.metrics import Metrics, MetricsCache
 from app.training.phases import UpdateContext
+from app.training.replay import MAX_SHARE, ReplaySetting
 from app.training.rollback import Checkpoint, Divergence, DivergenceGuard, RollbackPoint
 from app.training.step_by_step import StepByStep
+from app.training.tasks import Start, TaskSequence
 from app.training.transfer import Carried, carry_weights
 from app.training.updates import Clock, LastUpdate, UpdateRunner, Updates
 from app.training.view import SessionView, layer_views
@@ -74,13 +77,19 @@ class TrainingSession:
         self._version = 0
         self._runner = UpdateRunner(clock)
         self._stop_rule: StopRule | None = None
-        self._use(built if built is not None else build(self.config))
+        self.quantization = Setting()  # off; kept across rebuilds, as the hyperparameters are
+        self._quantized = quantized_view.ReportCache()
+        self.tasks = TaskSequence()  # the tasks trained so far, the previous one's points, replay
+        built = built if built is not None else build(self.config)
+        self.tasks.start_new(self.config, built.data, len(built.params))
+        self._use(built)
 
-    def _use(self, built: Built) -> None:
-        """Train the network `built` from the configuration, from its initial weights."""
+    def _use(self, built: Built, trainable: Params | None = None) -> None:
+        """Train the network `built` from the configuration, from its initial weights
+        (with the `trainable` masks given, all trainable by default)."""
         self.data, self.spec, self.task, self.Y = built.data, built.spec, built.task, built.Y
         self.hyper.batch_size = min(self.hyper.batch_size, self.data.n("train"))  # a batch is at most the data
-        self._start(Model(self.spec, built.params, optimizer=self.hyper.optimizer))
+        self._start(Model(self.spec, built.params, optimizer=self.hyper.optimizer, trainable=trainable or []))
 
     def _start(self, model: Model) -> None:
         """Train `model` (its params kept as the initial weights) from the start of an
@@ -91,6 +100,7 @@ class TrainingSession:
         # path, the finiteness check and the rollback point copy nothing else.
         self._buffers = fast.Buffers()
         self.queue = batch_queue(self.config, self.data.n("train"))
+        self.queue.set_replay(self.tasks.replay.share, self.tasks.pool, self.hyper.batch_size)
         self.dropout_rng = dropout_rng(self.config)
         self.history = History()
         self._guard = DivergenceGuard(self._buffers, self.queue)
@@ -101,6 +111,8 @@ class TrainingSession:
             EarlyStopping(self._stop_rule) if self._stop_rule is not None else None)
         self._version += 1
         self._guard.move_point(self.model, self.metrics()["train_loss"])
+        if self.tasks.old is not None:  # the forgetting chart starts at the previous task's accuracy
+            self.history.record_epoch(0, 0, {**self.metrics(), **self.tasks.metrics(self.spec, self.params)})
 
     # ------------------------------------------------------------- reading
 
@@ -157,6 +169,12 @@ class TrainingSession:
         return metrics.evaluate(self.spec, self.params, self.data, self.Y, self.hyper, self.last_update.loss,
                                 self._buffers, self.fast)
 
+    def quantized(self) -> dict[str, Any] | None:
+        """The quantized model now (`quantized_view.report`; None while quantization is off),
+        computed once per state."""
+        return self._quantized.get((self.step, self.version), lambda: quantized_view.report(
+            self.spec, self.params, self.data, self.Y, self.quantization))
+
     def predict(self, X: np.ndarray) -> np.ndarray:
         """Network outputs `[N x K]` for network inputs `X [N x F]`."""
         return forward(self.spec, self.params, X)[0]
@@ -199,6 +217,7 @@ class TrainingSession:
             # Metrics an epoch end took at this very step hold: recomputing them for the
             # frame is a large share of a small session's cost.
             self._metrics.carry((self.step, self.version - 1), (self.step, self.version))
+            self._quantized.carry((self.step, self.version - 1), (self.step, self.version))
         return done
 
     def step_epoch(self) -> int:
@@ -234,8 +253,9 @@ class TrainingSession:
         self._version += 1
 
     def _context(self) -> UpdateContext:
-        return UpdateContext(self.spec, self.task, self.model, self.data.X["train"], self.Y["train"], self.hyper,
-                             self.dropout_rng, self._buffers)
+        X, Y = self.tasks.train_arrays(self.data.X["train"], self.Y["train"])  # with replay's rows after
+        return UpdateContext(self.spec, self.task, self.model, X, Y, self.hyper, self.dropout_rng, self._buffers,
+                             self.quantization)
 
     def _record(self, run: Updates) -> bool:
         """Count and record a run of updates, closing the epoch at its end. False once diverged."""
@@ -246,7 +266,8 @@ class TrainingSession:
         if not self.queue:
             self.model.epoch += 1
             row = self.metrics()
-            self.history.record_epoch(self.step, self.epoch, row)
+            self.history.record_epoch(self.step, self.epoch, {**row, **self.tasks.metrics(self.spec, self.params),
+                                                              **quantized_view.epoch_columns(self.quantized())})
             self._guard.epoch_end(self.model, self.version, row["train_loss"])
             if self.early_stopping is not None and self.diverged is None:
                 stop = self.early_stopping.epoch_end(self.epoch, self.step, row, lambda: self._point(row))
@@ -280,25 +301,77 @@ class TrainingSession:
         """Change the configuration (see `RunConfig.with_patch`) and rebuild data, network and
         history; a configuration that does not fit (SessionError) leaves the session as it was."""
         self.config, built = reconfigure(self.config, changes)
+        self.tasks.start_new(self.config, built.data, len(built.params))
         self._use(built)
 
-    def fine_tune(self, changes: dict[str, Any]) -> Carried:
+    def fine_tune(self, changes: dict[str, Any], start: Start = "current") -> Carried:
         """Change the configuration like `configure` (a new task: other data, features or
-        classes), but start the new network from the current weights wherever the shapes
-        allow (`transfer.carry_weights`); returns which layers kept them."""
+        classes, the points rotated or shifted) and keep a record of the task. "current":
+        the new network starts from the current weights wherever the shapes allow
+        (`transfer.carry_weights`; the frozen masks of the layers kept stay); "scratch": from
+        the weights freshly drawn for it, which are the ones "current" gives the layers it
+        re-initializes. Returns which layers kept the current weights ("scratch": none).
+        When the previous task fits the new network, its points are kept to measure
+        forgetting on and to replay (`tasks`)."""
         config, built = reconfigure(self.config, changes)
         carried = carry_weights(self.params, built.params)
+        if start == "scratch":
+            carried = Carried(copy.deepcopy(built.params), (), tuple(range(len(built.params))))
+        trainable = [copy.deepcopy(self.model.trainable[l]) if l in carried.kept else
+                     {"W": np.ones(p["W"].shape, dtype=bool), "b": np.ones(p["b"].shape, dtype=bool)}
+                     for l, p in enumerate(carried.params)]
+        self.tasks.follow(self.step, config, self.data, built.data, built.task, start, carried)
         self.config = config
-        self._use(replace(built, params=carried.params))
+        self._use(replace(built, params=carried.params), trainable)
         return carried
+
+    def set_replay(self, share: float, buffer: int) -> list[dict[str, Any]]:
+        """Mix `share` (0 to 0.9) of each batch from a buffer of the previous task's first `buffer`
+        training points (see `replay`); the rest of the epoch is cut again. Each change is logged
+        (fields `replay_share`, `replay_buffer`). SessionError without a comparable previous task."""
+        if self.tasks.old is None:
+            raise SessionError("replay needs a previous task with the same inputs and classes as this one: "
+                               "fine-tune (fine_tune message) from such a task first", field="type", value="replay",
+                               allowed="fine_tune first, from a task with the same inputs and classes")
+        if not 0 <= share <= MAX_SHARE or buffer < 1:
+            raise SessionError(f"replay: share must be between 0 and {MAX_SHARE} and buffer at least 1 "
+                               f"(got {share}, {buffer})", field="share", value=share)
+        self._checkpoint()
+        before, self.tasks.replay = self.tasks.replay, ReplaySetting(share, buffer)
+        self.queue.set_replay(share, self.tasks.pool, self.hyper.batch_size)
+        logged = []
+        for field, old, new in (("replay_share", before.share, share), ("replay_buffer", before.buffer, buffer)):
+            if old != new:
+                self.history.record_change(self.step, field, old, new)
+                logged.append({"step": self.step, "field": field, "old": old, "new": new})
+        self._version += 1
+        return logged
 
     def reset(self, same_weights: bool = True) -> None:
         """Train again from this run's initial weights, or from newly drawn ones ("New weights")."""
         if same_weights:
-            params = copy.deepcopy(self.initial_params)
+            params = copy.deepcopy(self.initial_params)  # the task sequence stays: this task starts again
         else:
             self.config, params = new_weights(self.config, self.spec)
+            self.tasks.start_new(self.config, self.data, len(params))
         self._start(Model(self.spec, params, optimizer=self.hyper.optimizer))
+
+    def set_quantization(self, bits: int, granularity: str = "tensor", aware: bool = False) -> None:
+        """Quantize with `bits` (0: off) per tensor or per neuron, training quantization-aware when
+        `aware` (straight-through estimator, on the reference path); logged as a change."""
+        if aware and bits == 0:
+            raise SessionError("aware: quantization-aware training needs bits from 1 to 8 (with bits 0 nothing is "
+                               "quantized); choose bits first, or send aware false", field="aware", value=aware,
+                               allowed="false while bits is 0")
+        try:
+            new = Setting(bits, granularity, aware)
+        except ValueError as exc:
+            raise SessionError(str(exc), field="quantization") from None
+        if new == self.quantization:
+            return
+        old, self.quantization = self.quantization, new
+        self.history.record_change(self.step, "quantization", old.to_dict(), new.to_dict())
+        self._version += 1
 
     def set_param(self, layer: int, kind: str, i: int, j: int, value: float) -> float:
         """Set one weight (`kind` "W", row i, column j) or bias ("b", j); returns the old value."""
@@ -357,15 +430,31 @@ class TrainingSession:
     # ------------------------------------------------------- import and export
 
     def export_model(self) -> dict[str, Any]:
-        """The engine's JSON-safe model dict (architecture, params, optimizer state, counters)."""
-        return self.model.to_dict()
+        """The engine's JSON-safe model dict (architecture, params, optimizer state, counters,
+        trainable masks), the `tasks` trained (read only: an import takes them as nothing) and the
+        `quantization` setting (an import takes it back)."""
+        return self.model.to_dict() | {"tasks": self.tasks.to_list(), "quantization": self.quantization.to_dict()}
 
     def import_model(self, data: Any) -> None:
         """Train an exported model (weights, optimizer state, counters) that fits this data
         (ValueError otherwise) from here, with fresh history; it is the rollback point."""
+        quantization = model_document.quantization_of(data)
         model, self.config = model_document.import_model(data, self.config, self.spec)
         self.spec, self.hyper.optimizer = model.spec, model.optimizer
+        self.quantization = quantization
+        self.tasks.start_new(self.config, self.data, len(model.params))  # a model from elsewhere: a new sequence
         self._start(model)
+
+    def restore_tasks(self, state: dict[str, Any]) -> None:
+        """Take a stored task sequence back (`TaskSequence.to_state`: its records, the previous
+        task's points, the replay setting); ValueError when it does not fit this network's inputs."""
+        self.tasks.load_state(state)
+        old = self.tasks.old
+        if old is not None and (old.X_pool.shape[1] != self.spec.n_inputs or old.Y_pool.shape[1] != self.spec.n_outputs
+                                or old.X_test.shape[1] != self.spec.n_inputs):
+            raise ValueError("the stored previous task's points do not fit the stored network")
+        self.queue.set_replay(self.tasks.replay.share, self.tasks.pool, self.hyper.batch_size)
+        self._version += 1
 
     def resume(self, model: Model, initial_params: Params, batches_left: list[np.ndarray], trace_index: int,
                diverged: Divergence | None) -> None:
