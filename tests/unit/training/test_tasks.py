@@ -3,6 +3,8 @@ previous task's test points, replay batches, and the moved (rotated, shifted) an
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 
@@ -11,7 +13,7 @@ from app.nn.network import evaluate
 from app.training.build import build, initial_weights
 from app.training.config import HyperState, RunConfig
 from app.training.errors import SessionError
-from app.training.persist import fork_session
+from app.training.persist import fork_session, restore_session, session_state
 from app.training.session import TrainingSession
 
 Params = list[dict[str, np.ndarray]]
@@ -270,3 +272,38 @@ def test_columns_choose_the_tabular_inputs_by_name() -> None:
     s.fine_tune({"columns": None})  # every column again: new inputs, the first layer redrawn
     assert s.tasks.to_list()[-1]["reinitialized"] == [0] and s.tasks.old is None
     assert s.data.X["train"].shape[1] == 6
+
+
+def test_a_stored_state_keeps_the_tasks_and_buffer_as_json_and_an_older_state_restores_without() -> None:
+    s = trained()
+    s.fine_tune({"rotate": 90})
+    s.set_replay(0.3, 30)
+    s.advance(4)
+    state = json.loads(json.dumps(session_state(s)))  # strict JSON: what a snapshot or a saved run stores
+    restored = restore_session(state)
+    assert restored.tasks.to_list() == s.tasks.to_list() and restored.tasks.replay_dict() == s.tasks.replay_dict()
+    assert restored.tasks.old is not None and s.tasks.old is not None
+    assert np.array_equal(restored.tasks.old.X_pool, s.tasks.old.X_pool)
+    plain = trained()
+    older = session_state(plain)
+    del older["tasks"]  # stored before task sequences
+    again = restore_session(older)
+    assert [t["start"] for t in again.tasks.to_list()] == ["new"] and again.tasks.old is None
+    del state["tasks"]  # its batches index buffer rows it would not have: refused, not half restored
+    with pytest.raises(ValueError, match="index points"):
+        restore_session(state)
+
+
+def test_step_by_step_mode_trains_replay_batches_as_the_runs_do() -> None:
+    runs = []
+    for phases in (True, False):
+        s = trained()
+        s.fine_tune({"rotate": 90})
+        s.set_replay(0.5, 20)
+        if phases:
+            for _ in range(4 * 3):  # forward, loss, backward, update: three updates phase by phase
+                s.step_phase()
+        else:
+            s.advance(3)
+        runs.append(s)
+    assert same(runs[0].params, runs[1].params)
