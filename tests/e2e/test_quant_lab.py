@@ -45,6 +45,21 @@ def code(w: float, bits: int, s: float) -> int:
     return min(top, max(-top, round(w / s)))
 
 
+# axe-core on one part of the page only (the rest has tests of its own in test_accessibility.py).
+RUN_AXE_ON = """async (selector) => {
+  const r = await axe.run(document.querySelector(selector), { resultTypes: ["violations"] });
+  return r.violations.map((v) => ({ id: v.id, impact: v.impact, nodes: v.nodes.map((n) => n.target.join(" ")).slice(0, 8) }));
+}"""
+
+
+def blocking_violations(app, selector: str) -> list[dict]:
+    from test_accessibility import AXE, BLOCKING
+    if not app.js("typeof window.axe === 'object'"):
+        app.js(AXE.read_text())
+    app.settle()
+    return [v for v in app.js(RUN_AXE_ON, selector) if v["impact"] in BLOCKING]
+
+
 def get(app, path: str) -> tuple[int, dict[str, str], bytes]:
     with urllib.request.urlopen(f"{app.server.url}{path}", timeout=20) as r:
         return r.status, dict(r.headers), r.read()
@@ -78,6 +93,7 @@ def test_the_bits_control_sets_the_server_and_the_quantized_figures_show(app):
     assert q["bytes_after"] < q["bytes_before"]
     app.page.locator("#lab-quant").scroll_into_view_if_needed()
     app.shot("quant_lab_4_bits")
+    assert blocking_violations(app, "#lab-quant") == []
     # Off again: the frame has no quantized model and the figures say so.
     pick(app, "Off: full precision")
     app.wait("paramlab.frame.quantized === null")

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import pytest
 from e2e_support import SHOTS
+from test_quant_lab import blocking_violations
 
 pytestmark = pytest.mark.e2e
 
@@ -55,6 +56,8 @@ def test_the_constant_input_is_drawn_as_no_signal_and_measures_no_importance(app
     assert shown == {n: r["importance"] for n, r in by_name.items()}
     assert max(shown, key=shown.get) == "has_gills" and shown["vertebrate"] == 0
     app.shot("relevance_mammals")
+    assert blocking_violations(app, "#lab-quant") == []
+    assert blocking_violations(app, ".col-data") == []
     SHOTS.mkdir(parents=True, exist_ok=True)
     card.screenshot(path=str(SHOTS / "relevance_card.png"))
     app.page.locator("#network").screenshot(path=str(SHOTS / "relevance_network_no_signal.png"))

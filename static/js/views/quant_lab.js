@@ -65,6 +65,10 @@ export function mountQuantLab(root, { socket, loop, network, reveal, intent }) {
   socket.addEventListener("history", ({ detail: msg }) => { chart.reset(); chart.append(msg, task); });
   socket.addEventListener("frame", ({ detail: msg }) => chart.append(msg.history, task));
   socket.addEventListener("importance", ({ detail: msg }) => relevance.setImportance(msg));
+  socket.addEventListener("error", ({ detail: msg }) => {
+    if (msg.request === "importance") relevance.failed(msg.message);
+    if (msg.request === "quantize") panel.refused(msg.message);
+  });
   showPlane();
 
   // The frame the page drew last, once per animation frame.

@@ -41,6 +41,7 @@ export class QuantPanel extends EventTarget {
     this.aware = h("input", { type: "checkbox", id: "quant-aware", "aria-describedby": "quant-aware-note" });
     this.snap = h("input", { type: "checkbox", id: "quant-snap" });
     this.size = h("p", { class: "q-size", "aria-live": "polite" });
+    this.err = h("p", { class: "fit-err", role: "alert" });
     this.cells = {};
     const row = (key, name, acc) => {
       const cells = [h("td", { class: "num" }), h("td", { class: "num q-quant" }), h("td", { class: "num q-delta" })];
@@ -57,6 +58,7 @@ export class QuantPanel extends EventTarget {
       h("fieldset", { class: "q-gran" }, h("legend", null, "Scales"), h("div", { class: "segs" }, this.gran.map((g) => g.label))),
       h("label", { class: "check" }, this.aware, " Quantization-aware fine-tuning"),
       h("p", { id: "quant-aware-note", class: "note" }, "Trains through the levels: the forward and backward passes use the snapped weights, each update goes to the full-precision ones (straight-through estimator). Play to watch the quantized accuracy climb back."),
+      this.err,
       h("label", { class: "check" }, this.snap, " Network view: draw the weights snapped to their levels"),
       this.size,
       this.table);
@@ -74,7 +76,15 @@ export class QuantPanel extends EventTarget {
     return { bits, granularity, aware: bits > 0 && this.aware.checked };
   }
 
+  /** The server refused the last choice: say why; the controls go back to what it has. */
+  refused(message) {
+    this.err.textContent = message;
+    this.asked = null;
+    this.show(this.server ?? this.current);
+  }
+
   send() {
+    this.err.textContent = "";
     const q = this.chosen();
     this.asked = { ...q, at: performance.now() };
     this.show(q);
@@ -87,6 +97,7 @@ export class QuantPanel extends EventTarget {
     for (const b of this.bits) b.input.checked = Number(b.input.value) === q.bits;
     for (const g of this.gran) { g.input.checked = g.input.value === q.granularity; g.input.disabled = q.bits === 0; }
     this.aware.checked = q.aware; this.aware.disabled = q.bits === 0;
+    this.snap.disabled = q.bits === 0;
     this.root.classList.toggle("q-off", q.bits === 0);
   }
 
@@ -104,6 +115,7 @@ export class QuantPanel extends EventTarget {
   /** Per frame: the server's quantization in the controls (once it took the last choice), the figures. */
   update(frame) {
     const server = serverQuant(frame, this.current.granularity);
+    this.server = server;
     if (this.asked && (same(server, this.asked) || performance.now() - this.asked.at > HOLD_MS)) this.asked = null;
     if (!this.asked && !same(server, this.current)) this.show(server);
     this.showFigures(frame.metrics, frame.quantized);

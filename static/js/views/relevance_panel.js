@@ -33,7 +33,7 @@ export class RelevancePanel extends EventTarget {
     fill(this.root,
       h("h3", { id: "h-relevance" }, "Which inputs matter?"),
       h("p", { class: "note" }, h("b", null, "Weight size"), " (live): the length of the weights that carry an input into the first layer. Large weights let an input move the network, but only if the input itself varies. ",
-        h("b", null, "Importance"), " (measured): shuffle one input across the held-out animals, which cuts its link to the answer, and see how much the score drops. An input the model does not rely on drops nothing. The thin line shows the spread over the shuffles."),
+        h("b", null, "Importance"), " (measured): shuffle one input across the held-out points, which cuts its link to the answer, and see how much the score drops. An input the model does not rely on drops nothing. The thin line shows the spread over the shuffles."),
       h("p", { class: "note rel-const-note" }, h("span", { class: "rel-flag" }, "never varies"), " an input with the same value for every training point: after standardizing it is always 0, so its gradient is always exactly 0. Its weights never learn and it carries no signal, whatever they are (L1 regularization takes them to exactly 0)."),
       h("div", { class: "row" }, this.measure, h("label", { class: "inline", for: "imp-repeats" }, "with"), this.repeats),
       this.status,
@@ -63,6 +63,13 @@ export class RelevancePanel extends EventTarget {
     this.step = frame.step;
     this.norms = weightNorms(W);
     this.draw();
+  }
+
+  /** The server refused or failed to measure: say why, and let the user try again. */
+  failed(message) {
+    clearTimeout(this.timer);
+    this.measure.disabled = false;
+    this.status.textContent = `Not measured: ${message}`;
   }
 
   /** The server's `importance` answer. */
