@@ -6,6 +6,8 @@ only for data on the plane.
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from e2e_support import SHOTS
 from test_quant_lab import blocking_violations
@@ -98,3 +100,34 @@ def test_the_2d_feature_panel_shows_only_for_data_on_the_plane(app):
     assert app.page.locator("#columns").is_hidden()
     assert app.page.locator("#rel-card").is_hidden()
     assert app.js("paramlab.network.painter.noSignalKeys.size") == 0
+
+
+def test_hostile_csv_columns_switch_off_as_text_and_a_link_reopens_the_choice(make_app, tmp_path):
+    from test_hostile_names import HEADERS, assert_harmless, spy, upload, write_hostile_csv
+    app = spy(make_app()).open("playing=false", frames=1)
+    upload(app, write_hostile_csv(tmp_path / "animals.csv"))
+    app.wait("/dataset=csv-[0-9a-f]{12}/.test(location.hash) && paramlab.dataset && paramlab.dataset.plane === false")
+    app.wait(f"document.querySelectorAll('#columns input').length === {len(HEADERS)}")
+    shown = app.js("[...document.querySelectorAll('#columns label')].map(l => l.textContent.trim())")
+    assert shown == HEADERS   # each header as the characters it is
+    # Switch off the one with a comma-free payload and an attribute quote in it.
+    off = HEADERS[2]
+    app.page.locator("#columns input").nth(2).uncheck()
+    kept = [c for c in HEADERS if c != off]
+    want = json.dumps(json.dumps(kept, separators=(",", ":")))   # as JSON.stringify writes it, quoted for JS
+    app.wait(f"JSON.stringify(paramlab.session.config.columns) === {want}")
+    assert app.js("paramlab.session.architecture.n_inputs") == len(HEADERS) - 1
+    app.wait("location.hash.includes('columns=')")
+    link = app.js("location.hash").lstrip("#")
+    # The relevance card lists the network's inputs by their names, as text.
+    app.wait(f"document.querySelectorAll('#rel-card .rel-row[data-name]').length === {len(kept)}")
+    names = app.js("[...document.querySelectorAll('#rel-card .rel-name')].map(e => e.firstChild.textContent)")
+    assert names == kept
+    assert_harmless(app, "columns and relevance of a hostile CSV")
+    # The link in another browser: the same columns, the switch of the one left out off.
+    other = spy(make_app()).open(link + "&playing=false", frames=1)
+    other.wait(f"paramlab.session && JSON.stringify(paramlab.session.config.columns) === {want}")
+    other.wait(f"document.querySelectorAll('#columns input').length >= {len(kept)}")
+    checked = other.js("[...document.querySelectorAll('#columns input')].map(i => [i.value, i.checked])")
+    assert all(c for v, c in checked if v in kept) and not any(c for v, c in checked if v == off)
+    assert_harmless(other, "a link with a hostile CSV's columns")
