@@ -111,6 +111,14 @@ export class TaskPanel extends EventTarget {
   /** A new session message: the current task's note and the list of tasks. */
   setSession(msg) {
     this.session = msg;
+    // The fields start from the task the network is on now; the teacher changes what B changes.
+    const cfg = msg.config ?? {}, busy = this.root.contains(document.activeElement);
+    if (!busy && cfg.dataset && [...this.dataset.options].some((o) => o.value === cfg.dataset)) {
+      this.dataset.value = cfg.dataset;
+      this.rotate.value = String(cfg.rotate ?? 0);
+      this.dx.value = String(cfg.shift?.[0] ?? 0); this.dy.value = String(cfg.shift?.[1] ?? 0);
+      this.showPlane();
+    }
     const tasks = msg.tasks ?? [];
     const cur = tasks[tasks.length - 1];
     this.note.textContent = cur && cur.start !== "new"

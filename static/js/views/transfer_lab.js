@@ -132,7 +132,9 @@ export class TransferLab extends EventTarget {
   /** Both charts from this run's rows and the compared run's. */
   redraw() {
     const r = this.rows, c = this.compare.socket ? this.compare.rows : null;
-    const isAcc = r.acc.some((v) => v !== null) || (c?.acc ?? []).some((v) => v !== null);
+    // Accuracy for classes, loss for regression (no accuracy): said by the task, or else by the rows.
+    const classes = this.session?.tasks?.at(-1)?.n_classes;
+    const isAcc = classes !== undefined ? !!classes : r.acc.some((v) => v !== null) || (c?.acc ?? []).some((v) => v !== null);
     const yName = isAcc ? "accuracy" : "loss";
     const tasks = this.session?.tasks ?? [], cur = tasks[tasks.length - 1];
     const side = c && this.sideBySide && this.compare.session?.session_id === this.sideBySide.fork ? this.sideBySide : null;
