@@ -88,6 +88,8 @@ def test_the_bits_control_sets_the_server_and_the_quantized_figures_show(app):
     assert rows[2][:2] == [str(m["train_acc"]), str(q["train_acc"])]
     assert rows[3][:2] == [str(m["test_acc"]), str(q["test_acc"])]
     assert float(rows[0][2]) == pytest.approx(q["train_loss"] - m["train_loss"], rel=1e-12, abs=1e-15)
+    # The change is logged with the hyperparameters, in words.
+    app.wait("[...document.querySelectorAll('.changes-log li')].some(li => li.textContent.includes('quantization off → 4 bits'))")
     size = app.page.locator("#q-card .q-size").inner_text()
     assert f"{q['bytes_before']:,} bytes" in size and f"{q['bytes_after']:,} bytes" in size
     assert q["bytes_after"] < q["bytes_before"]

@@ -22,8 +22,14 @@ const LABEL_ROWS = 3;
 const FIELD_LABEL = { lr: "lr", momentum: "μ", batch_size: "batch", optimizer: "optimizer", regularization: "reg", reg_rate: "reg rate", dropout: "dropout", beta1: "β₁", beta2: "β₂", rho: "ρ",
   replay_share: "replay", replay_buffer: "replay buffer" };
 
+/** A setting sent as an object (the session's quantization): "off", "4 bits per neuron, aware". */
+function settingText(v) {
+  if ("bits" in v) return v.bits ? `${v.bits} bit${v.bits === 1 ? "" : "s"}${v.granularity === "neuron" ? " per neuron" : ""}${v.aware ? ", aware" : ""}` : "off";
+  return Object.entries(v).map(([k, x]) => `${k} ${x}`).join(", ");
+}
+
 export function changeLabel(field, a, b) {
-  const f = (v) => (typeof v === "number" ? fmt(v, 3) : String(v));
+  const f = (v) => (typeof v === "number" ? fmt(v, 3) : v && typeof v === "object" ? settingText(v) : String(v));
   return `${FIELD_LABEL[field] || field} ${f(a)} → ${f(b)}`;
 }
 
@@ -55,7 +61,7 @@ export class ChartsView {
     this.editsEl = root.querySelector(".edits-log");
     this.editsHead = root.querySelector(".edits-head");
     // Replay's share and buffer are settings chosen like hyperparameters, not parameters typed by hand.
-    this.hyperFields = new Set([...hyperFields, "replay_share", "replay_buffer"]);
+    this.hyperFields = new Set([...hyperFields, "replay_share", "replay_buffer", "quantization"]);
     this.cols = null; this.changes = []; this.live = null;
     this.dirty = false; this.lastFlush = 0; this.flushes = 0;
     this.lossPlot = this.makePlot(this.lossEl, "loss", LOSS_SERIES);
@@ -141,7 +147,8 @@ export class ChartsView {
     for (const ch of list) {
       const li = document.createElement("li");
       li.textContent = `step ${ch.step}: ${changeLabel(ch.field, ch.old, ch.new)}`;
-      li.title = `${ch.field}: ${ch.old} → ${ch.new} at step ${ch.step}`;
+      const exactOf = (v) => (v && typeof v === "object" ? JSON.stringify(v) : v);   // a setting object, field by field
+      li.title = `${ch.field}: ${exactOf(ch.old)} → ${exactOf(ch.new)} at step ${ch.step}`;
       frag.appendChild(li);
     }
     ul.prepend(...Array.from(frag.childNodes).reverse());
