@@ -338,3 +338,27 @@ def test_freezing_and_replay_side_by_side_from_the_same_start(app):
     card.scroll_into_view_if_needed()
     app.settle()
     app.shot("transfer_side_by_side", full_page=False)
+
+
+def test_a_next_task_the_server_refuses_shows_its_message_in_the_panel(app):
+    app.open("playing=false&dataset=gauss", frames=1)
+    card = app.page.locator("#lab-transfer")
+    # Typed out of range: refused in the page, nothing sent.
+    app.spy_sends()
+    card.get_by_label("Rotate (degrees)").fill("200")
+    card.get_by_role("button", name="Fine-tune from these weights").click()
+    assert card.locator("#tl-err").inner_text() == "Rotate: 200 is out of range: type a number from -180 to 180."
+    card.get_by_label("Rotate (degrees)").fill("0")
+    card.get_by_label("Shift x₂").fill("right")
+    card.get_by_role("button", name="Start from scratch").click()
+    assert "not a number" in card.locator("#tl-err").inner_text()
+    assert "fine_tune" not in app.sent()
+    # Rotation asked of tabular data (as a hand-made message would): the server's own words, as text.
+    app.js("paramlab.transferLab.intent({type: 'fine_tune', config: {dataset: 'mammals', rotate: 30}, start: 'current'})")
+    app.wait("document.querySelector('#tl-err').textContent.includes('rotate')")
+    assert app.js("paramlab.session.tasks.length") == 1
+    assert app.js("paramlab.session.config.dataset") == "gauss"
+    # Tabular data has no plane: the panel greys rotation and shift, and says why.
+    card.get_by_label("Data", exact=True).select_option("mammals")
+    assert card.get_by_label("Rotate (degrees)").is_disabled()
+    assert "rotation and shift do not apply" in card.locator("#tl-plane").inner_text()
