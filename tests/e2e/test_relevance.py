@@ -131,3 +131,25 @@ def test_hostile_csv_columns_switch_off_as_text_and_a_link_reopens_the_choice(ma
     checked = other.js("[...document.querySelectorAll('#columns input')].map(i => [i.value, i.checked])")
     assert all(c for v, c in checked if v in kept) and not any(c for v, c in checked if v == off)
     assert_harmless(other, "a link with a hostile CSV's columns")
+
+
+def test_with_l1_the_no_signal_weights_decay_to_zero_and_disappear(app):
+    app.open("dataset=mammals&hidden=4&regularization=l1&reg_rate=0.01&lr=0.1&playing=false", frames=1)
+    app.wait("paramlab.dataset && Array.isArray(paramlab.dataset.constant_inputs) && paramlab.frame")
+    vertebrate = app.js("paramlab.dataset.features.indexOf('vertebrate')")
+    edges = {f"e:0:{vertebrate}:{j}" for j in range(4)}
+    # At the start: random weights, drawn grey and dotted, as wide as they are.
+    app.settle()
+    assert set(app.js("[...paramlab.network.painter.noSignalKeys]")) == edges
+    start = app.js(f"paramlab.quantLab.relevance.norms[{vertebrate}]")
+    assert start > 0
+    app.page.get_by_role("button", name="Play").click()
+    app.wait(f"paramlab.frame.layers[0].W[{vertebrate}].every(w => w === 0)", timeout=30000)
+    app.pause()
+    app.settle()
+    # At exactly 0 they connect nothing: absent, no longer drawn at all; the weight size says 0.
+    assert edges <= set(app.js("[...paramlab.network.painter.zeroKeys]"))
+    assert not edges & set(app.js("[...paramlab.network.painter.noSignalKeys]"))
+    assert app.js(f"paramlab.quantLab.relevance.norms[{vertebrate}]") == 0
+    num = app.page.locator('#rel-card .rel-row[data-name="vertebrate"] .rel-cell').first.locator(".num")
+    assert num.inner_text() == "0" and num.get_attribute("title") == "0"

@@ -71,7 +71,8 @@ export class EdgePainter {
       if (mode === "weights" && v === 0 && !(anim && anim.phase === "update")) { zeros.add(`e:${e.l}:${e.i}:${e.j}`); continue; }
       if (e.l === 0 && view.constant?.[e.i]) {
         noSignal.add(`e:${e.l}:${e.i}:${e.j}`);
-        g.globalAlpha = 1; g.strokeStyle = NO_SIGNAL; g.lineWidth = 1; g.setLineDash([1, 4]);
+        // Thin, but still as wide as its weight allows: with L1 the weight visibly decays until it is gone.
+        g.globalAlpha = 1; g.strokeStyle = NO_SIGNAL; g.lineWidth = 0.6 + 1.6 * Math.min(1, Math.abs(v) / scale); g.setLineDash([1, 4]);
         const p = e.pts;
         g.beginPath(); g.moveTo(p[0], p[1]); g.bezierCurveTo(p[2], p[3], p[4], p[5], p[6], p[7]); g.stroke();
         continue;
