@@ -216,11 +216,18 @@ def test_the_transfer_chart_draws_b_fine_tuned_against_b_from_scratch(app):
     assert drawn[0]["label"] == "Fine-tuned: test accuracy on B"
     assert drawn[1]["label"] == "From scratch: test accuracy on B" and drawn[1]["show"]
     assert len(drawn[0]["pts"]) >= 3 and len(drawn[1]["pts"]) >= 3
-    # The curves are the runs' own epoch rows.
+    # The curves are the runs' own epoch rows, each ended by its newest metrics (paused: the last frame's).
     rows = app.js("paramlab.transferLab.rows")
-    assert [p[1] for p in drawn[0]["pts"]] == [v for v in rows["acc"] if v is not None]
+    own = [(x, y) for x, y in zip(rows["step"], rows["acc"], strict=True)]
+    last = app.frame()
+    if last["step"] > own[-1][0]:
+        own.append((last["step"], last["metrics"]["test_acc"]))
+    assert [tuple(p) for p in drawn[0]["pts"]] == own and own[0][0] == 0
     crow = app.js("paramlab.compare.rows")
-    assert [p[1] for p in drawn[1]["pts"]] == [v for v in crow["acc"] if v is not None]
+    other = [tuple(p) for p in drawn[1]["pts"]]
+    # The from-scratch run's curve starts at its step 0 (its first frame: before any update, as B's fine-tuned start).
+    assert other[0][0] == 0 and crow["step"][0] > 0
+    assert other[1:1 + len(crow["step"])] == list(zip(crow["step"], crow["acc"], strict=True))
     # The loss chart has the from-scratch run too (the run comparison's overlay).
     app.js("paramlab.charts.flush()")
     assert app.js("paramlab.charts.lossPlot.series.some(s => s.label === 'From scratch: training loss' && s.show)")

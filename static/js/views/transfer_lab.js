@@ -18,6 +18,12 @@ const SCRATCH = "From scratch";   // the label of task B learned from scratch be
 const MAX_ROWS = 4000;   // epoch rows of this run kept for the two charts (every other one goes past it)
 const emptyRows = () => ({ step: [], acc: [], loss: [], oldAcc: [], oldLoss: [] });
 
+/** A curve ({step, y}) with the run's newest metrics (`live`: {step, m}) after its last epoch row. */
+function withLive(curve, live, key) {
+  if (!live || (curve.step.length && live.step <= curve.step[curve.step.length - 1])) return curve;
+  return { step: [...curve.step, live.step], y: [...curve.y, live.m[key] ?? null] };
+}
+
 export class TransferLab extends EventTarget {
   /**
    * root: the #lab-transfer section; ctx: {vocab, socket: the page's, http: the page's Http,
@@ -29,6 +35,7 @@ export class TransferLab extends EventTarget {
     this.root = root;
     this.session = null; this.rows = emptyRows(); this.live = null;
     this.pendingScratch = false;   // a fine-tune asked with "run from scratch beside it": opened on its session
+    this.cmpStart = null;          // {id, m}: the compared run's metrics at its step 0
     this.sideBySide = null;        // {left, right, fork, step} of the freezing-versus-replay comparison opened last
     this.build();
     const s = this.socket;
@@ -40,7 +47,7 @@ export class TransferLab extends EventTarget {
       this.redraw();
     });
     s.addEventListener("error", ({ detail }) => this.refused(detail));
-    this.compare.addEventListener("rows", () => this.redraw());
+    this.compare.addEventListener("rows", () => { this.noteStart(); this.redraw(); });
     // Presenter mode: the charts come back with larger type.
     new MutationObserver(() => { this.transfer.setPresenter(); this.forgetting.setPresenter(); })
       .observe(document.documentElement, { attributes: true, attributeFilter: ["class"] });
@@ -142,7 +149,13 @@ export class TransferLab extends EventTarget {
       : cur?.start === "current" ? "Fine-tuned" : cur?.start === "scratch" ? "From scratch (this run)" : "This run";
     const other = this.compare.socket ? this.compare.label() : "Compared run";
     const heldName = this.held() === "val" ? "validation" : "test";
-    this.transfer.set({ step: r.step, y: isAcc ? r.acc : r.loss }, c ? { step: c.step, y: isAcc ? c.acc : c.held } : null,
+    // B's curves end at each run's newest metrics; the compared run's starts at its step 0 (a new session's
+    // first epoch row comes only at the end of its first epoch; the fine-tuned run has a row at step 0).
+    const key = `${this.held()}_${isAcc ? "acc" : "loss"}`;
+    const start = c && this.cmpStart?.id === this.compare.session?.session_id && !(c.step[0] <= 0) ? this.cmpStart : null;
+    const cmpB = c ? withLive({ step: [...(start ? [0] : []), ...c.step], y: [...(start ? [start.m[key] ?? null] : []), ...(isAcc ? c.acc : c.held)] },
+      this.compare.live, key) : null;
+    this.transfer.set(withLive({ step: r.step, y: isAcc ? r.acc : r.loss }, this.live, key), cmpB,
       [`${own}: ${heldName} ${yName} on B`, `${other}: ${heldName} ${yName} on B`], yName);
     const oldY = isAcc ? r.oldAcc : r.oldLoss;
     this.forgetting.set({ step: r.step, y: oldY }, c ? { step: c.step, y: isAcc ? c.oldAcc : c.oldLoss } : null,
@@ -153,6 +166,12 @@ export class TransferLab extends EventTarget {
       : cur?.start === "current" ? "Tick “Also run task B from scratch” before fine-tuning to draw the from-scratch curve here too."
         : "Fine-tune to a next task to compare it with learning that task from scratch.";
     this.showForgetting(oldY, yName);
+  }
+
+  /** The compared run's metrics at its step 0 (its first frame), kept: its curve on B starts there. */
+  noteStart() {
+    const lv = this.compare.live, id = this.compare.session?.session_id;
+    if (lv && lv.step === 0 && id && this.cmpStart?.id !== id) this.cmpStart = { id, m: lv.m };
   }
 
   /** The previous task's score at the switch and now, or why there is none. */
