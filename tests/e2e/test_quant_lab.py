@@ -114,6 +114,7 @@ def test_the_weights_drawn_snapped_are_the_servers_levels(app):
     app.wait("paramlab.network.frame.step === paramlab.frame.step && !!paramlab.network.frame.layers[0].Wfull")
     raw = app.frame()
     q = raw["quantized"]
+    app.wait("paramlab.quantLab.histogram.frame === paramlab.frame")
     drawn = app.js("paramlab.network.frame.layers.map(L => L.W.map(r => Array.from(r)))")
     assert len(drawn) == len(raw["layers"]) == len(q["scales"])
     for l, (L, W) in enumerate(zip(raw["layers"], drawn, strict=True)):
@@ -145,7 +146,7 @@ def test_one_bit_uses_two_levels_and_changes_the_boundary(app):
     q = app.frame()["quantized"]
     assert all(n <= 2 for n in q["levels"])
     # The histogram: at most two bars above zero per layer, and they are codes -1 and +1.
-    app.wait("paramlab.quantLab.histogram.inUse.length === paramlab.frame.layers.length")
+    app.wait("paramlab.quantLab.histogram.frame === paramlab.frame && paramlab.quantLab.histogram.inUse.length === paramlab.frame.layers.length")
     bars = app.js("""[...document.querySelectorAll('#q-levels-card .lh-bars')].map(b =>
         [...b.querySelectorAll('.lh-bar')].filter(x => Number(x.dataset.count) > 0).map(x => Number(x.dataset.code)))""")
     assert len(bars) == len(q["levels"])

@@ -15,6 +15,7 @@ export class LevelHistogram {
 
   /** frame: the frame drawn; q: its `quantized` (null: off). */
   update(frame, q) {
+    this.frame = frame;   // the frame drawn (tests wait on it)
     if (!q) { this.key = null; this.inUse = []; fill(this.root, h("p", { class: "note" }, "Choose a number of bits: each layer's weights then take a few levels, counted here.")); return; }
     const counts = levelCounts(frame.layers, q);
     const key = JSON.stringify([q.bits, q.granularity, q.scales, q.levels, counts.map((m) => [...m])]);

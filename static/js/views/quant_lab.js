@@ -13,6 +13,8 @@ import { RelevancePanel } from "./relevance_panel.js";
 import { TakeHome } from "./take_home.js";
 import { snapLayers } from "./quant_levels.js";
 
+const HISTOGRAM_MS = 200;
+
 /** A frame as the network view draws it with the weights snapped (the frame's own scales); off: as it is. */
 export function snappedFrame(frame) {
   return frame.quantized ? { ...frame, layers: snapLayers(frame.layers, frame.quantized) } : frame;
@@ -72,16 +74,17 @@ export function mountQuantLab(root, { socket, loop, network, reveal, intent }) {
   showPlane();
 
   // The frame the page drew last, once per animation frame.
-  let seen = null, revealed = reveal.test;
+  // The histogram (hundreds of bars at 8 bits on a big network) is drawn a few times a second at most.
+  let seen = null, revealed = reveal.test, histFrame = null, histAt = -Infinity;
   const tick = (now) => {
     const f = loop.frame;
     if (f && (f !== seen || revealed !== reveal.test)) {
       seen = f; revealed = reveal.test;
       panel.update(f);
       maps.update(f, f.quantized ?? null);
-      histogram.update(f, f.quantized ?? null);
       if (!plane) relevance.update(f);
     }
+    if (f && f !== histFrame && now - histAt >= HISTOGRAM_MS) { histFrame = f; histAt = now; histogram.update(f, f.quantized ?? null); }
     chart.tick(now);
     requestAnimationFrame(tick);
   };
