@@ -9,9 +9,10 @@ import { h, fill } from "../dom.js";
 import { HeatMap, heatScale } from "./heatmap.js";
 import { snapLayers } from "./quant_levels.js";
 
-const GRID_N = 48;
-/** Multiply-adds of both grids per animation frame at most. */
-const BUDGET = 250_000;
+/** Grid resolution: 48 x 48 cells, 32 x 32 for big networks (a sweep then takes a few animation frames, not dozens). */
+const gridSize = (net) => (net.W.reduce((a, w) => a + w.length, 0) <= 300 ? 48 : 32);
+/** Multiply-adds of each grid per animation frame at most (the output view's grid has a budget of its own). */
+const BUDGET = 200_000;
 
 export class QuantMaps {
   /** root: where the two maps go; loop: the FrameLoop (its network and its context). */
@@ -32,7 +33,7 @@ export class QuantMaps {
     const points = h("canvas", { class: "qm-points", role: "img" });
     const title = h("figcaption", { class: "qm-title" });
     const el = h("figure", { class: `qm-side qm-${kind}` }, title, h("div", { class: "qm-stage" }, map, points));
-    return { kind, el, map, points, title, heat: new HeatMap(map, GRID_N), grid: null, net: null };
+    return { kind, el, map, points, title, heat: null, grid: null, net: null };
   }
 
   /** A frame with its quantization (null: off); the maps follow at the next sweep. */
@@ -56,9 +57,11 @@ export class QuantMaps {
     if (!base || !base.plane) return false;
     if (this.net !== base) {
       this.net = base;
+      this.n = gridSize(base);
       for (const s of this.sides) {
         s.net = new Network(base.arch, base.features, true);
-        s.grid = new Grid(s.net, GRID_N);
+        s.grid = new Grid(s.net, this.n);
+        if (!s.heat || s.heat.n !== this.n) s.heat = new HeatMap(s.map, this.n);
       }
       this.pointsFor = null;
     }
@@ -78,7 +81,7 @@ export class QuantMaps {
       this.sweepFrame = this.frame;
     }
     if (!full.grid.sweeping && !quant.grid.sweeping) return;
-    full.grid.advance(BUDGET / 2); quant.grid.advance(BUDGET / 2);
+    full.grid.advance(BUDGET); quant.grid.advance(BUDGET);
     if (full.grid.sweeping || quant.grid.sweeping) return;
     for (const s of this.sides) this.paint(s);
     this.paints++; this.painted = this.sweepFrame;
@@ -120,6 +123,6 @@ export class QuantMaps {
   /** For tests: the painted pixels of one map ("full" or "quant"). */
   pixels(kind) {
     const s = this.sides.find((x) => x.kind === kind);
-    return Array.from(s.map.getContext("2d").getImageData(0, 0, GRID_N, GRID_N).data);
+    return Array.from(s.map.getContext("2d").getImageData(0, 0, this.n, this.n).data);
   }
 }
