@@ -369,3 +369,28 @@ def test_a_next_task_the_server_refuses_shows_its_message_in_the_panel(app):
     card.get_by_label("Data", exact=True).select_option("mammals")
     assert card.get_by_label("Rotate (degrees)").is_disabled()
     assert "rotation and shift do not apply" in card.locator("#tl-plane").inner_text()
+
+
+def test_a_rooms_teacher_imports_and_forks_with_the_teacher_key(app, tmp_path: Path):
+    from test_classroom_page import open_room
+    app.open("playing=false&dataset=gauss", frames=1)
+    sid = app.session_id()
+    open_room(app)
+    key = app.js(f"localStorage.getItem('paramlab.teacher_key.{sid}')")
+    req = urllib.request.Request(f"{app.server.url}/api/sessions/{sid}/model", headers={"X-Teacher-Key": key})
+    with urllib.request.urlopen(req, timeout=10) as r:
+        doc = json.load(r)
+    doc["weights"][0][0][0] = 0.25
+    # The session is a room's now: without the key the route refuses the very file the page sends.
+    status, _ = put_model(app, sid, json.dumps(doc).encode())
+    assert status in (401, 403)
+    path = tmp_path / "teacher.json"
+    path.write_text(json.dumps(doc))
+    app.page.set_input_files("#im-file", str(path))
+    app.wait("paramlab.frame && paramlab.frame.layers[0].W[0][0] === 0.25")
+    assert app.page.locator("#im-err").inner_text() == ""
+    # The fork beside it too (the page sends the key with its request).
+    app.page.locator("#lab-transfer").get_by_role("button", name="Fork and compare").click()
+    app.wait("paramlab.compare.session && paramlab.compare.lastFrame")
+    assert app.js("paramlab.compare.session.session_id") != sid
+    assert app.js("paramlab.compare.lastFrame.layers[0].W[0][0]") == 0.25
