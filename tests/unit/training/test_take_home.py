@@ -11,7 +11,7 @@ import subprocess
 import sys
 from dataclasses import replace
 from pathlib import Path
-from types import ModuleType, SimpleNamespace
+from types import ModuleType
 from typing import Any
 
 import numpy as np
@@ -206,22 +206,36 @@ def test_a_diverged_run_is_refused(tmp_path: Path) -> None:
         take_home.capture(s)
 
 
-def test_replay_and_quantization_aware_training_are_refused() -> None:
-    """Settings the script does not rebuild are refused in words, not exported wrongly
-    (read where the session keeps them: `tasks.replay.share`, `quantization.aware`/`bits`)."""
-    s = make("momentum_mid_epoch")
+def test_replay_and_quantization_aware_training_are_refused_in_words() -> None:
+    """Settings the script does not rebuild are refused, not exported to train differently."""
+    s = TrainingSession(RunConfig(dataset="gauss"), HyperState())
+    s.advance(30)
+    s.fine_tune({"dataset": "circle"}, "current")
     assert take_home.refusal(s) is None
-    tasks = getattr(s, "tasks", None)
-    s.tasks = SimpleNamespace(replay=SimpleNamespace(share=0.3, buffer=50))  # type: ignore[attr-defined]
-    assert "replay" in str(take_home.refusal(s))
-    s.tasks = SimpleNamespace(replay=SimpleNamespace(share=0.0, buffer=50))  # type: ignore[attr-defined]
+    s.set_replay(0.3, 50)
+    with pytest.raises(take_home.NotExportable, match=r"replay is on .* set the replay share to 0"):
+        take_home.capture(s)
+    s.set_replay(0.0, 50)
     assert take_home.refusal(s) is None
-    if tasks is not None:
-        s.tasks = tasks  # type: ignore[attr-defined]
-    s.quantization = SimpleNamespace(bits=4, granularity="tensor", aware=True)  # type: ignore[attr-defined]
-    assert "quantization-aware" in str(take_home.refusal(s))
-    s.quantization = SimpleNamespace(bits=4, granularity="tensor", aware=False)  # type: ignore[attr-defined]
-    assert take_home.refusal(s) is None  # quantization shown, not trained with: the run is the same
+    s.set_quantization(4, "neuron", aware=True)
+    with pytest.raises(take_home.NotExportable, match="quantization-aware training is on"):
+        take_home.capture(s)
+
+
+def test_what_does_not_change_the_run_is_exported(tmp_path: Path) -> None:
+    """A fine-tuned network with replay back at 0 and quantization shown (not trained with):
+    the script still continues the run."""
+    s = TrainingSession(RunConfig(dataset="gauss"), HyperState(optimizer="adam", lr=0.01))
+    s.advance(30)
+    s.fine_tune({"dataset": "circle"}, "current")
+    s.set_replay(0.5, 40)
+    s.set_replay(0.0, 40)
+    s.set_quantization(3, "tensor", aware=False)
+    s.advance(7)
+    result = run_script(script(s, tmp_path), tmp_path)
+    losses, _ = session_updates(s)
+    assert worst(result["losses"], losses) <= TOLERANCE
+    assert worst(result["params"], s.params) <= TOLERANCE
 
 
 @pytest.mark.parametrize("case", ["momentum_mid_epoch", "adam", "l1_stops_at_zero", "frozen_neuron_adam",
