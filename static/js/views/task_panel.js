@@ -126,7 +126,10 @@ export class TaskPanel extends EventTarget {
     this.note.hidden = !this.note.textContent;
     this.note.classList.toggle("tl-reinit", !!cur && (cur.reinitialized ?? []).length > 0);
     fill(this.list, tasks.map((t, k) => h("li", { class: k === tasks.length - 1 ? "tl-current" : null },
-      h("span", { class: "tl-task" }, taskWords(this.vocab, t)),
+      // Hovering a task gives its exact numbers and what its start kept.
+      h("span", { class: "tl-task", title: `${t.dataset}: rotate ${t.rotate}°, shift (${t.shift?.[0]}, ${t.shift?.[1]}), `
+        + `${t.n_classes} classes; kept layers [${(t.kept ?? []).map((l) => l + 1).join(", ")}], new weights in `
+        + `[${(t.reinitialized ?? []).map((l) => l + 1).join(", ")}]: ${t.note}` }, taskWords(this.vocab, t)),
       k === tasks.length - 1 ? h("span", { class: "chip tl-now" }, "now")
         : h("span", { class: "num muted", title: `${t.trained_steps} steps` }, ` · trained ${int(t.trained_steps)} steps`),
       t.start !== "new" && (t.reinitialized ?? []).length
