@@ -112,7 +112,7 @@ export class RelevancePanel extends EventTarget {
       const normBar = h("span", { class: `rel-bar norm${constant ? " dead" : ""}` }), normNum = h("span", { class: "num" });
       this.normCells[i] = { bar: normBar, num: normNum };
       const r = imp?.find((x) => x.name === name) ?? imp?.[i];
-      const impCell = h("span", { class: "rel-cell", role: "cell" });
+      const impCell = h("span", { class: "rel-cell", role: "cell" }, h("span", { class: "rel-mlabel", "aria-hidden": "true" }, "importance"));
       if (r) {
         const bar = h("span", { class: `rel-bar imp${r.importance < 0 ? " neg" : ""}` }), whisker = h("span", { class: "rel-whisker" });
         const x = (v) => 50 + (50 * v) / maxImp;
@@ -124,7 +124,7 @@ export class RelevancePanel extends EventTarget {
       } else impCell.append(h("span", { class: "muted" }, "press Measure"));
       return h("div", { class: `rel-row${constant ? " constant" : ""}`, role: "row", dataset: { name } },
         h("span", { class: "rel-name", role: "rowheader" }, name, constant ? h("span", { class: "rel-flag", title: "never varies: its gradient is always exactly 0" }, "never varies") : null),
-        h("span", { class: "rel-cell", role: "cell" }, h("span", { class: "rel-track" }, normBar), normNum),
+        h("span", { class: "rel-cell", role: "cell" }, h("span", { class: "rel-mlabel", "aria-hidden": "true" }, "‖w‖"), h("span", { class: "rel-track" }, normBar), normNum),
         impCell);
     });
     fill(this.list, head, rows);
