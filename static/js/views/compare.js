@@ -129,10 +129,11 @@ export class CompareRuns extends EventTarget {
    * data and the same freshly drawn weights), or, with `sessionId`, an existing session (a fork).
    * resetMain: the page's own run goes back to its initial weights so that both start together.
    * onSession(msg): told each `session` message of the compared run (the transfer lab sends it settings).
+   * phrase: the run in a sentence ("Comparing with …"), when the label (a legend's) does not read as one.
    */
-  openRun({ label, config, hyper = null, sessionId = null, resetMain = false, onSession = null }) {
+  openRun({ label, config, hyper = null, sessionId = null, resetMain = false, onSession = null, phrase = null }) {
     if (this.socket) this.close(null);
-    this.runLabel = label;
+    this.runLabel = label; this.phrase = phrase ?? label;
     this.config = config;
     this.rows = emptyRows(); this.live = null; this.lastFrame = null;
     this.heldName = (config?.val_ratio ?? 0) > 0 ? "validation" : "test";
@@ -143,7 +144,7 @@ export class CompareRuns extends EventTarget {
     socket.addEventListener("session", ({ detail }) => {
       const first = !this.session;
       this.session = detail; this.rows = emptyRows();
-      this.status.textContent = `Comparing with ${this.label()} (session ${detail.session_id}).`;
+      this.status.textContent = `Comparing with ${this.phrase} (session ${detail.session_id}).`;
       // The duplicate stops early by the same rule as this run, if it has one.
       const rule = first ? this.stoppingRule() : null;
       if (rule) socket.send({ type: "early_stopping", rule });
@@ -164,7 +165,7 @@ export class CompareRuns extends EventTarget {
     if (resetMain) this.intent({ type: "reset", same_weights: true });   // both runs from the same initial weights, together
     this.start.textContent = "Restart comparison";
     this.stop.hidden = false;
-    this.status.textContent = `Starting the run with ${this.label()}…`;
+    this.status.textContent = `Starting the run with ${this.phrase}…`;
   }
 
   label() { return this.runLabel || ""; }

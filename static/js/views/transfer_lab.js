@@ -108,7 +108,8 @@ export class TransferLab extends EventTarget {
     if (this.pendingScratch && cur && cur.start === "current") {
       this.pendingScratch = false;
       // After the compare card has seen this session (it closes a comparison whose configuration changed).
-      queueMicrotask(() => this.compare.openRun({ label: SCRATCH, config: msg.config, hyper: msg.hyper }));
+      queueMicrotask(() => this.compare.openRun({ label: SCRATCH, config: msg.config, hyper: msg.hyper,
+        phrase: "the same task learned from scratch (the transfer lab)" }));
     }
     this.redraw();
   }
@@ -247,8 +248,10 @@ export class TransferLab extends EventTarget {
       this.sideStatus.textContent = ""; this.sideErr.textContent = `The session was not forked: ${serverError(body, reply.status)}`; return;
     }
     const buffer = Math.min(available || 1, this.vocab.limits.max_points);
-    const label = share > 0 ? `Copy with replay ${Math.round(100 * share)}%` : "Copy without replay";
-    this.compare.openRun({ label, config: this.session.config, sessionId: body.session_id,
+    const pct = Math.round(100 * share);
+    const label = share > 0 ? `Copy with replay ${pct}%` : "Copy without replay";
+    const phrase = share > 0 ? `a copy of this run replaying ${pct}% of each batch` : "a copy of this run, without replay";
+    this.compare.openRun({ label, phrase, config: this.session.config, sessionId: body.session_id,
       onSession: (msg, socket, first) => { if (first && share > 0) socket.send({ type: "replay", share, buffer }); } });
     if (layer !== null) this.intent({ type: "freeze", layer, target: "layer", frozen: true });
     this.sideBySide = { left: layer, right: share, fork: body.session_id, step: this.live?.step ?? 0 };
