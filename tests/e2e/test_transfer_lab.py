@@ -67,7 +67,22 @@ def test_frozen_parameters_are_counted_and_a_frozen_layer_is_drawn_locked(app):
     # Gradients: the frozen weights' edges are still stroked (greyed), not left out.
     app.page.get_by_label("Gradients dL/dw").check()
     app.js("paramlab.socket.send({type: 'step'})")
-    app.wait_frames(1)
+    app.wait("paramlab.frame.layers[1].dW !== undefined && paramlab.frame.layers[1].dW.some(r => Array.from(r).some(v => v !== 0))")
+    app.settle()
+    # Their gradients are computed (non-zero) and stroked grey: every painted pixel along a frozen edge is grey.
+    pixels = app.js("""(() => {
+      const view = paramlab.network, cv = view.canvas, g = cv.getContext('2d'), dpr = cv.width / cv.clientWidth, out = [];
+      for (const e of view.edges.filter(e => e.l === 1)) for (let t = 0.3; t <= 0.7; t += 0.02) {
+        const p = e.pts, u = 1 - t;
+        const x = u*u*u*p[0] + 3*u*u*t*p[2] + 3*u*t*t*p[4] + t*t*t*p[6], y = u*u*u*p[1] + 3*u*u*t*p[3] + 3*u*t*t*p[5] + t*t*t*p[7];
+        const d = g.getImageData(Math.round(x * dpr), Math.round(y * dpr), 1, 1).data;
+        if (d[3] > 200) out.push([d[0], d[1], d[2]]);
+      }
+      return out; })()""")
+    assert len(pixels) > 10
+    assert all(max(px) - min(px) <= 12 for px in pixels), pixels
+    biases = app.js("paramlab.network.nodes.map(col => col.filter(n => n.bias).map(n => n.bias.style.backgroundColor))")
+    assert set(biases[2]) == {"rgb(153, 153, 153)"} and "rgb(153, 153, 153)" not in biases[1]
     app.shot("transfer_frozen_locked", full_page=False)
     # Unfrozen again: the counts and the locks go.
     app.js("paramlab.socket.send({type: 'freeze', layer: 1, target: 'layer', frozen: false})")
