@@ -49,8 +49,11 @@ export class TransferLab extends EventTarget {
     s.addEventListener("error", ({ detail }) => this.refused(detail));
     this.compare.addEventListener("rows", () => { this.noteStart(); this.redraw(); });
     // Presenter mode: the charts come back with larger type.
-    new MutationObserver(() => { this.transfer.setPresenter(); this.forgetting.setPresenter(); })
-      .observe(document.documentElement, { attributes: true, attributeFilter: ["class"] });
+    let presenter = document.documentElement.classList.contains("presenter");
+    new MutationObserver(() => {
+      const now = document.documentElement.classList.contains("presenter");
+      if (now !== presenter) { presenter = now; this.transfer.setPresenter(); this.forgetting.setPresenter(); }
+    }).observe(document.documentElement, { attributes: true, attributeFilter: ["class"] });
     const tick = (now) => { this.transfer.tick(now); this.forgetting.tick(now); requestAnimationFrame(tick); };
     requestAnimationFrame(tick);
   }
