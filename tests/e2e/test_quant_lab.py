@@ -126,6 +126,22 @@ def test_the_weights_drawn_snapped_are_the_servers_levels(app):
         codes = {code(w, 3, q["scales"][l][j]) for row in L["W"] for j, w in enumerate(row)}
         assert len(codes) == q["levels"][l] <= 7
         assert app.js(f"paramlab.quantLab.histogram.inUse[{l}]") == sorted(codes)
+    # The network with the weights the page drew has the server's quantized training loss (the same check
+    # on the full-precision weights against the frame's own loss shows the loss is computed as the server does).
+    losses = app.js("""(() => {
+      const ds = paramlab.dataset, base = paramlab.net;
+      const lossOf = (layers) => {
+        const net = new base.constructor(base.arch, base.features, base.plane);
+        net.setParams(layers);
+        let sum = 0;
+        ds.train.x.forEach((x, n) => { const o = net.forward(x).out[0], t = ds.train.y[n] > 0 ? 1 : -1; sum += 0.5 * (o - t) ** 2; });
+        return sum / ds.train.x.length;
+      };
+      return [lossOf(paramlab.frame.layers), lossOf(paramlab.network.frame.layers)];
+    })()""")
+    assert losses[0] == pytest.approx(raw["metrics"]["train_loss"], rel=1e-4)   # float32 rows in binary frames
+    assert losses[1] == pytest.approx(q["train_loss"], rel=1e-4)
+    assert abs(q["train_loss"] - raw["metrics"]["train_loss"]) > 1e-3 * raw["metrics"]["train_loss"]   # 3 bits do change it
     # The edges are stroked with the snapped values: the tooltip of one says both.
     app.page.locator('path.hit[data-key="e:0:0:0"]').focus()
     app.wait("!document.querySelector('#tooltip').hidden && document.querySelector('#tooltip').textContent.includes('Snapped to its quantized level')")
