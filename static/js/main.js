@@ -107,6 +107,12 @@ socket.addEventListener("error", ({ detail: msg }) => {
   if (loop.session) controls.reset(loop.session);
   room.receive(msg);
   if (msg.request === "hello" && msg.field === "run_id") socket.sayHello(null);   // a dead run link: a new session
+  if (msg.request === "hello" && !loop.session && state.columns && !vocab.isUploaded(state.dataset)) {
+    // A link whose choice of columns this data does not have: say so, and take every column.
+    status.error({ message: `${msg.message.replace(/\.?$/, ".")} The link's choice of columns was dropped: every column is used.` });
+    state.columns = null; state.writeHash();
+    socket.sayHello(null);
+  }
   if (msg.request === "hello" && !loop.session && vocab.isUploaded(state.dataset)) {
     // A link to data uploaded on another server: say so, and start on the default data.
     const fallback = vocab.defaults.config.dataset;

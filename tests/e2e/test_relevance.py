@@ -154,3 +154,11 @@ def test_with_l1_the_no_signal_weights_decay_to_zero_and_disappear(app):
     assert app.js(f"paramlab.quantLab.relevance.norms[{vertebrate}]") == 0
     num = app.page.locator('#rel-card .rel-row[data-name="vertebrate"] .rel-cell').first.locator(".num")
     assert num.inner_text() == "0" and num.get_attribute("title") == "0"
+
+
+def test_a_link_with_columns_the_data_does_not_have_still_opens(app):
+    app.open("dataset=circle&columns=has_gills&playing=false", frames=1)
+    assert app.js("paramlab.session.config.dataset") == "circle"
+    assert app.js("paramlab.session.config.columns") is None
+    assert "choice of columns was dropped" in app.page.locator("#banner-err").inner_text()
+    app.wait("!location.hash.includes('columns=')")
