@@ -3,7 +3,7 @@
     python benchmarks/take_home_torch.py [--updates 10]
 
 For each configuration below (every optimizer, dropout, L1 with its stop at zero,
-a frozen neuron, three classes, regression, an update left half done) it trains a
+a frozen neuron, three classes, regression, an update left half done, replay) it trains a
 session some updates, exports it as the PyTorch script and as the NumPy script
 (`app.training.take_home`, what GET /api/sessions/{id}/code.py serves), runs both
 in a subprocess for the next `--updates` updates, trains the session as far, and
@@ -46,6 +46,7 @@ CASES: dict[str, tuple[dict[str, Any], dict[str, Any], int, str | None]] = {
                       {"optimizer": "adam", "lr": 0.01}, 17, None),
     "regression": ({"dataset": "plane", "hidden": [5]}, {"optimizer": "momentum", "lr": 0.01}, 21, None),
     "half_done_update": ({"hidden": [5, 3]}, {"optimizer": "momentum", "dropout": 0.4}, 14, "phases"),
+    "replay": ({"dataset": "gauss"}, {"optimizer": "momentum", "dropout": 0.2}, 25, "replay"),
 }
 
 
@@ -58,6 +59,10 @@ def make(case: str) -> TrainingSession:
     if action == "phases":
         s.step_phase()
         s.step_phase()
+    if action == "replay":  # fine-tuned from gauss to circle, 3 of every 10 points replayed
+        s.fine_tune({"dataset": "circle"}, "current")
+        s.set_replay(0.3, 50)
+        s.advance(30)
     return s
 
 

@@ -61,8 +61,11 @@ class Capture:
     params: Params
     slots: dict[str, Params]               # the optimizer's own slots (velocity; m, v, t; s)
     trainable: Params | None               # None: every parameter trainable
-    X: np.ndarray                          # training inputs [N x F], as the network sees them
+    X: np.ndarray                          # training inputs [N x F], as the network sees them (replay buffer after)
     Y: np.ndarray                          # training targets [N x K]
+    n_new: int                             # the current task's training points (the first rows of X, Y)
+    replay_share: float                    # replay: the share of each batch drawn from the buffer ...
+    replay_pool: int                       # ... of this many rows after the first n_new
     batches_left: list[np.ndarray]         # the rest of this epoch, front first
     drawn_masks: list[np.ndarray] | None   # dropout masks the first batch already drew (a half-done update)
     batch_rng: dict[str, Any]              # bit_generator.state of the batch order's generator
@@ -73,26 +76,12 @@ def refusal(s: TrainingSession) -> str | None:
     """Why `s` cannot be exported as a script now (a sentence saying what to do), or None."""
     if s.diverged is not None:
         return "the run diverged: roll it back (the rollback message or the page's Roll back) and export then"
-    # Settings of the transfer and quantization lab the scripts do not rebuild: refused rather than
-    # continued differently from the server.
-    share = _setting(s, "tasks", "replay", "share")
-    if isinstance(share, (int, float)) and share > 0:
-        return ("replay is on (remembered samples of the previous task mixed into each batch), which the "
-                "exported script does not rebuild: set the replay share to 0 to export")
-    if _setting(s, "quantization", "aware") is True and (_setting(s, "quantization", "bits") or 0) > 0:
+    # Quantization-aware training (the passes at the quantized weights) is not rebuilt by the scripts:
+    # refused rather than continued differently from the server.
+    if s.quantization.aware and s.quantization.bits > 0:
         return ("quantization-aware training is on (the passes use the quantized weights), which the exported "
                 "script does not rebuild: turn it off (aware false, or bits 0) to export")
     return None
-
-
-def _setting(s: TrainingSession, *path: str) -> Any:
-    """The session's setting at `path` (attributes or dict keys), None when it has no such setting."""
-    value: Any = s
-    for name in path:
-        value = value.get(name) if isinstance(value, dict) else getattr(value, name, None)
-        if value is None:
-            return None
-    return value
 
 
 def capture(s: TrainingSession) -> Capture:
@@ -109,6 +98,12 @@ def capture(s: TrainingSession) -> Capture:
     drawn = None
     if pending is not None and pending.cache is not None and pending.cache.masks is not None:
         drawn = [m.copy() for m in pending.cache.masks]
+    batches_left = front + [np.array(b, dtype=np.int64) for b in s.queue]
+    # Replay: the buffer's rows follow the current task's training points; a batch index n_new + i is row i of
+    # the buffer. The rows are written when batches can draw them, or when a batch of this epoch holds some.
+    X, Y = s.tasks.train_arrays(s.data.X["train"], s.Y["train"])
+    n_new, share, pool = s.queue.n_train, s.queue.replay_share, s.queue.replay_pool
+    rows = max([n_new + (pool if share > 0 else 0)] + [int(b.max()) + 1 for b in batches_left if b.size])
     names = SLOTS[s.hyper.optimizer]
     trainable = model.trainable
     frozen = any(not m.all() for layer in trainable for m in layer.values())
@@ -119,8 +114,9 @@ def capture(s: TrainingSession) -> Capture:
         params=_copy(model.params),
         slots={name: _copy(model.opt_state.slots[name]) for name in names},
         trainable=_copy(trainable) if frozen else None,
-        X=np.array(s.data.X["train"], dtype=np.float64), Y=np.array(s.Y["train"], dtype=np.float64),
-        batches_left=front + [np.array(b, dtype=np.int64) for b in s.queue],
+        X=np.array(X[:rows], dtype=np.float64), Y=np.array(Y[:rows], dtype=np.float64),
+        n_new=n_new, replay_share=float(share) if share > 0 else 0.0, replay_pool=int(pool) if share > 0 else 0,
+        batches_left=batches_left,
         drawn_masks=drawn,
         batch_rng=_rng_state(s.queue.rng), dropout_rng=_rng_state(s.dropout_rng))
 
@@ -181,6 +177,7 @@ def _embedded(c: Capture) -> str:
         "# Training data as the network sees it (after the feature transforms or the standardization).",
         f"X_TRAIN = {_array(c.X)}",
         f"Y_TRAIN = {_array(c.Y)}  # targets [N x K] as the loss reads them",
+        *_replay_lines(c),
         "",
         "# The current weights: one {'W': [n_in x n_out], 'b': [n_out]} per layer.",
         "params = [",
@@ -219,6 +216,16 @@ def _embedded(c: Capture) -> str:
         f"DROPOUT_RNG_STATE = {c.dropout_rng!r}",
     ]
     return "\n".join(lines)
+
+
+def _replay_lines(c: Capture) -> list[str]:
+    if c.X.shape[0] == c.n_new and c.replay_share == 0:
+        return [f"N_NEW = {c.n_new}  # training points (an epoch is one pass over them)",
+                "REPLAY_SHARE, REPLAY_POOL = 0.0, 0  # no replay"]
+    return [f"N_NEW = {c.n_new}  # the current task's training points: an epoch is one pass over them",
+            "# Replay: rows N_NEW onwards are remembered points of the previous task; each batch mixes in",
+            "# round(REPLAY_SHARE * batch size) of the first REPLAY_POOL of them.",
+            f"REPLAY_SHARE, REPLAY_POOL = {c.replay_share!r}, {c.replay_pool}"]
 
 
 def _slot_lines(slots: dict[str, Params]) -> list[str]:

@@ -185,16 +185,27 @@ def update(params, grads):
 
 # ---------------------------------------------------------------- training
 
+def replayed_per_batch(batch_size):
+    """How many remembered points a batch holds: round(share * size), at most size - 1 and the pool."""
+    if REPLAY_POOL == 0:
+        return 0
+    return max(0, min(round(REPLAY_SHARE * batch_size), batch_size - 1, REPLAY_POOL))
+
+
 def next_batch():
     """The next mini-batch; a new epoch is a fresh permutation of the training points."""
     if not batches_left:
-        n = len(X_TRAIN)
-        size = min(HYPER["batch_size"], n)
+        n = N_NEW
+        old = replayed_per_batch(HYPER["batch_size"])
+        size = min(HYPER["batch_size"] - old, n)
         if size >= n:
-            batches_left.append(np.arange(n, dtype=np.int64))  # full batch: nothing drawn
+            new = [np.arange(n, dtype=np.int64)]  # full batch: nothing drawn
         else:
             perm = batch_rng.permutation(n).astype(np.int64)
-            batches_left.extend(perm[i:i + size] for i in range(0, n, size))
+            new = [perm[i:i + size] for i in range(0, n, size)]
+        if old:  # replay: each batch gets `old` distinct rows of the buffer, drawn batch after batch
+            new = [np.concatenate([idx, n + batch_rng.choice(REPLAY_POOL, old, replace=False)]) for idx in new]
+        batches_left.extend(new)
     return torch.from_numpy(np.asarray(batches_left.pop(0), dtype=np.int64))
 
 

@@ -42,6 +42,8 @@ CASES: dict[str, tuple[dict[str, Any], dict[str, Any], int, str | None]] = {
     "regression": ({"dataset": "plane", "hidden": [5], "activation": "tanh"},
                    {"optimizer": "momentum", "lr": 0.01}, 21, None),
     "half_done_update_with_dropout": ({"hidden": [5, 3]}, {"optimizer": "momentum", "dropout": 0.4}, 14, "phases"),
+    # fine-tuned from gauss to circle, 30 updates with 3 of every 10 points replayed (36 batches an epoch)
+    "replay_across_an_epoch_end": ({"dataset": "gauss"}, {"optimizer": "momentum", "dropout": 0.2}, 25, "replay"),
 }
 
 
@@ -55,6 +57,10 @@ def make(case: str) -> TrainingSession:
     if action == "phases":
         s.step_phase()  # forward (draws this update's dropout masks) ...
         s.step_phase()  # ... and loss: the update is left half done
+    if action == "replay":
+        s.fine_tune({"dataset": "circle"}, "current")
+        s.set_replay(0.3, 50)
+        s.advance(30)
     return s
 
 
@@ -151,6 +157,13 @@ def test_the_cases_exercise_what_they_are_named_for(tmp_path: Path) -> None:
     assert captured.trainable is not None and not captured.trainable[0]["W"][:, 1].any()
     session_updates(s)
     assert np.array_equal(s.params[0]["W"][:, 1], column)
+    s = make("replay_across_an_epoch_end")
+    captured = take_home.capture(s)
+    assert captured.replay_pool == 50 and captured.X.shape[0] == captured.n_new + 50
+    assert all(int((b >= captured.n_new).sum()) == 3 for b in captured.batches_left)
+    epoch = s.epoch
+    session_updates(s)
+    assert s.epoch == epoch + 1 and all(int((b >= captured.n_new).sum()) == 3 for b in s.queue)
     s = make("half_done_update_with_dropout")
     captured = take_home.capture(s)
     pending = s.step_by_step.pending
@@ -206,20 +219,14 @@ def test_a_diverged_run_is_refused(tmp_path: Path) -> None:
         take_home.capture(s)
 
 
-def test_replay_and_quantization_aware_training_are_refused_in_words() -> None:
-    """Settings the script does not rebuild are refused, not exported to train differently."""
-    s = TrainingSession(RunConfig(dataset="gauss"), HyperState())
-    s.advance(30)
-    s.fine_tune({"dataset": "circle"}, "current")
-    assert take_home.refusal(s) is None
-    s.set_replay(0.3, 50)
-    with pytest.raises(take_home.NotExportable, match=r"replay is on .* set the replay share to 0"):
-        take_home.capture(s)
-    s.set_replay(0.0, 50)
-    assert take_home.refusal(s) is None
+def test_quantization_aware_training_is_refused_in_words() -> None:
+    """A setting the script does not rebuild is refused, not exported to train differently."""
+    s = make("momentum_mid_epoch")
     s.set_quantization(4, "neuron", aware=True)
-    with pytest.raises(take_home.NotExportable, match="quantization-aware training is on"):
+    with pytest.raises(take_home.NotExportable, match=r"quantization-aware training is on.*turn it off"):
         take_home.capture(s)
+    s.set_quantization(0, "neuron", aware=False)
+    assert take_home.refusal(s) is None
 
 
 def test_what_does_not_change_the_run_is_exported(tmp_path: Path) -> None:
@@ -239,7 +246,7 @@ def test_what_does_not_change_the_run_is_exported(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("case", ["momentum_mid_epoch", "adam", "l1_stops_at_zero", "frozen_neuron_adam",
-                                  "three_classes", "half_done_update_with_dropout"])
+                                  "three_classes", "half_done_update_with_dropout", "replay_across_an_epoch_end"])
 def test_the_torch_script_continues_the_run(case: str, tmp_path: Path) -> None:
     """Where PyTorch is installed (it is not a dependency of the project or of CI)."""
     pytest.importorskip("torch")
