@@ -233,3 +233,28 @@ def test_the_take_home_links_download_python_scripts(app):
         app.page.locator("#code-numpy").click()
     path = dl.value.path()
     assert path is not None and "import numpy" in path.read_text(encoding="utf-8")
+
+
+def test_the_pages_rule_is_the_engines_on_ties_and_random_weights(app):
+    """quant_levels.js, run in the page, against app/nn/quantization.py on the same weights and scales."""
+    import numpy as np
+
+    from app.nn.quantization import quantize
+    rng = np.random.default_rng(5)
+    ties = np.array([[3.0, 0.5, -0.5, 1.5], [-2.5, 2.5, -1.5, 0.0], [-3.0, 1.0, -1e-300, 2.0]])   # 3 bits: scale 1, halves tie
+    cases = [(ties, 3, "tensor")]
+    for bits in range(1, 9):
+        for granularity in ("tensor", "neuron"):
+            cases.append((rng.normal(0, 1.3, (5, 4)), bits, granularity))
+    cases.append((np.zeros((2, 3)), 4, "neuron"))   # scale 0 gives 0
+    app.open("playing=false", frames=1)
+    for W, bits, granularity in cases:
+        q = quantize([{"W": W, "b": np.zeros(W.shape[1])}], bits, granularity)
+        scales = [q.scales[0].tolist()]
+        page = app.js("""async ([W, bits, scales]) => {
+            const m = await import('/static/js/views/quant_levels.js');
+            return m.snapLayers([{ W, b: [] }], { bits, scales })[0].W;
+        }""", [W.tolist(), bits, scales])
+        assert page == q.params[0]["W"].tolist(), (bits, granularity)
+    half_even = app.js("import('/static/js/views/quant_levels.js').then(m => [0.5, 1.5, 2.5, -0.5, -1.5, -2.5, 2.4999].map(m.roundHalfEven))")
+    assert half_even == [0, 2, 2, 0, -2, -2, 2]
