@@ -3,8 +3,9 @@
     python benchmarks/take_home_torch.py [--updates 10]
 
 For each configuration below (every optimizer, dropout, L1 with its stop at zero,
-a frozen neuron, three classes, regression, an update left half done, replay) it trains a
-session some updates, exports it as the PyTorch script and as the NumPy script
+a frozen neuron, three classes, regression, an update left half done, replay,
+quantization-aware training) it trains a session some updates, exports it as the
+PyTorch script and as the NumPy script
 (`app.training.take_home`, what GET /api/sessions/{id}/code.py serves), runs both
 in a subprocess for the next `--updates` updates, trains the session as far, and
 prints one JSON line per configuration: the largest absolute difference to the
@@ -47,12 +48,18 @@ CASES: dict[str, tuple[dict[str, Any], dict[str, Any], int, str | None]] = {
     "regression": ({"dataset": "plane", "hidden": [5]}, {"optimizer": "momentum", "lr": 0.01}, 21, None),
     "half_done_update": ({"hidden": [5, 3]}, {"optimizer": "momentum", "dropout": 0.4}, 14, "phases"),
     "replay": ({"dataset": "gauss"}, {"optimizer": "momentum", "dropout": 0.2}, 25, "replay"),
+    "quantization_aware_4_bits": ({"hidden": [6, 4]}, {"optimizer": "adam", "lr": 0.01}, 21, "qat4"),
+    "quantization_aware_1_bit": ({"dataset": "xor"}, {"optimizer": "momentum"}, 18, "qat1"),
 }
 
 
 def make(case: str) -> TrainingSession:
     config, hyper, before, action = CASES[case]
     s = TrainingSession(RunConfig().with_changes(config), HyperState(**hyper))
+    if action == "qat4":
+        s.set_quantization(4, "neuron", aware=True)
+    if action == "qat1":
+        s.set_quantization(1, "tensor", aware=True)
     if action == "freeze":
         s.freeze(0, "neuron", 0, 1, True)
     s.advance(before)

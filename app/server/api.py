@@ -306,8 +306,7 @@ CodeLang = Literal["numpy", "torch"]
             responses=NOT_FOUND | {
                 200: {"description": "A self-contained NumPy or PyTorch script (attachment paramlab_<id>.py)",
                       "content": {"text/x-python": {"schema": {"type": "string"}}}},
-                409: {"model": p.ErrorMessage, "description": "The run cannot be continued by a script now "
-                                                              "(diverged, or quantization-aware training on)"}})
+                409: {"model": p.ErrorMessage, "description": "The run diverged: roll it back first"}})
 async def export_code(request: Request, session_id: SessionId, lang: CodeLang = "numpy") -> Response:
     """The network with its current weights, its training data, the optimizer state, the rest of the
     epoch and the generators' positions, as a script that continues the run exactly (docs/take_home.md)."""

@@ -68,6 +68,7 @@ class Capture:
     replay_pool: int                       # ... of this many rows after the first n_new
     batches_left: list[np.ndarray]         # the rest of this epoch, front first
     drawn_masks: list[np.ndarray] | None   # dropout masks the first batch already drew (a half-done update)
+    quantize: dict[str, Any] | None        # quantization-aware training: {"bits", "granularity"}; None: off
     batch_rng: dict[str, Any]              # bit_generator.state of the batch order's generator
     dropout_rng: dict[str, Any]            # and of the dropout masks' generator
 
@@ -76,11 +77,6 @@ def refusal(s: TrainingSession) -> str | None:
     """Why `s` cannot be exported as a script now (a sentence saying what to do), or None."""
     if s.diverged is not None:
         return "the run diverged: roll it back (the rollback message or the page's Roll back) and export then"
-    # Quantization-aware training (the passes at the quantized weights) is not rebuilt by the scripts:
-    # refused rather than continued differently from the server.
-    if s.quantization.aware and s.quantization.bits > 0:
-        return ("quantization-aware training is on (the passes use the quantized weights), which the exported "
-                "script does not rebuild: turn it off (aware false, or bits 0) to export")
     return None
 
 
@@ -118,6 +114,8 @@ def capture(s: TrainingSession) -> Capture:
         n_new=n_new, replay_share=float(share) if share > 0 else 0.0, replay_pool=int(pool) if share > 0 else 0,
         batches_left=batches_left,
         drawn_masks=drawn,
+        quantize=({"bits": s.quantization.bits, "granularity": s.quantization.granularity}
+                  if s.quantization.aware and s.quantization.bits > 0 else None),
         batch_rng=_rng_state(s.queue.rng), dropout_rng=_rng_state(s.dropout_rng))
 
 
@@ -170,6 +168,7 @@ def _embedded(c: Capture) -> str:
         f"ACTIVATIONS = {list(c.activations)!r}  # one per hidden layer",
         f"TASK = {c.task!r}",
         f"FEATURES = {list(c.feature_names)!r}  # the network's inputs, in order",
+        f"QUANTIZE = {c.quantize!r}  # quantization-aware training (None: off)",
         "HYPER = {",
         *(f"    {name!r}: {_scalar(value)}," for name, value in c.hyper.items()),
         "}",

@@ -138,6 +138,27 @@ def add_penalty_grad(params, grads):
         g["W"] += rate * layer["W"] if kind == "l2" else rate * np.sign(layer["W"])
 
 
+def quantized(params):
+    """Quantization-aware training (straight-through estimator): the forward and backward passes run
+    on each W snapped to a grid of 2^(bits-1) - 1 levels a side (one bit: +-scale), one scale per
+    tensor or per neuron; their gradient updates the full-precision weights. Biases stay as they are."""
+    bits, axis = QUANTIZE["bits"], 0 if QUANTIZE["granularity"] == "neuron" else None
+    out = []
+    for layer in params:
+        W = layer["W"]
+        absw = np.abs(W)
+        if bits == 1:
+            scale = np.atleast_1d(absw.mean(axis=axis))
+            codes = np.where(W >= 0, 1, -1).astype(np.int8)
+        else:
+            levels = 2 ** (bits - 1) - 1
+            scale = np.atleast_1d(absw.max(axis=axis) / levels)
+            safe = np.where(scale > 0, scale, 1.0)  # an all-zero group: codes 0
+            codes = np.clip(np.rint(W / safe), -levels, levels).astype(np.int8)
+        out.append({"W": codes * scale, "b": layer["b"].copy()})
+    return out
+
+
 def dropout_masks(n):
     """Inverted dropout: a unit is kept (scaled by 1/(1-rate)) when its uniform draw is >= rate."""
     rate = HYPER["dropout"]
@@ -236,10 +257,11 @@ def train(n):
         idx = next_batch()
         masks = drawn_masks if drawn_masks is not None else dropout_masks(len(idx))
         drawn_masks = None
-        out, cache = forward(params, X_TRAIN[idx], masks)
+        at = quantized(params) if QUANTIZE is not None else params  # the weights the passes run on
+        out, cache = forward(at, X_TRAIN[idx], masks)
         loss = batch_loss(out, Y_TRAIN[idx], cache[0][-1])
-        grads = backward(params, cache, Y_TRAIN[idx])
-        add_penalty_grad(params, grads)
+        grads = backward(at, cache, Y_TRAIN[idx])
+        add_penalty_grad(params, grads)  # the penalty is on the full-precision weights
         update(params, grads)
         step += 1
         if not batches_left:

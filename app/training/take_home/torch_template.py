@@ -119,6 +119,27 @@ def penalty(params):
     return rate * sum(layer["W"].abs().sum() for layer in params)
 
 
+@torch.no_grad()
+def quantized(W):
+    """W snapped to a grid of 2^(bits-1) - 1 levels a side (one bit: +-scale), one scale per tensor or
+    per neuron (column)."""
+    bits, per_neuron = QUANTIZE["bits"], QUANTIZE["granularity"] == "neuron"
+    absw = W.abs()
+    if bits == 1:
+        scale = absw.mean(dim=0) if per_neuron else absw.mean()
+        return torch.where(W >= 0, torch.ones_like(W), -torch.ones_like(W)) * scale
+    levels = 2 ** (bits - 1) - 1
+    scale = (absw.amax(dim=0) if per_neuron else absw.max()) / levels
+    safe = torch.where(scale > 0, scale, 1.0)  # an all-zero group: codes 0
+    return torch.clamp(torch.round(W / safe), -levels, levels) * scale  # round: half to even
+
+
+def straight_through(params):
+    """Quantization-aware training: the passes run on the quantized weights, and their gradient goes
+    straight through to the full-precision ones (the rounding counted as the identity). Biases stay."""
+    return [{"W": layer["W"] + (quantized(layer["W"]) - layer["W"]).detach(), "b": layer["b"]} for layer in params]
+
+
 def dropout_masks(n):
     """Inverted dropout: a unit is kept (scaled by 1/(1-rate)) when its uniform draw is >= rate."""
     rate = HYPER["dropout"]
@@ -217,7 +238,8 @@ def train(n):
         idx = next_batch()
         masks = drawn_masks if drawn_masks is not None else dropout_masks(len(idx))
         drawn_masks = None
-        z = forward(params, X_TRAIN[idx], masks)
+        at = straight_through(params) if QUANTIZE is not None else params  # the weights the passes run on
+        z = forward(at, X_TRAIN[idx], masks)
         loss = data_loss(z, Y_TRAIN[idx])
         leaves = [layer[kind] for layer in params for kind in ("W", "b")]
         flat = torch.autograd.grad(loss + penalty(params), leaves)

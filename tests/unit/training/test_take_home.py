@@ -44,12 +44,19 @@ CASES: dict[str, tuple[dict[str, Any], dict[str, Any], int, str | None]] = {
     "half_done_update_with_dropout": ({"hidden": [5, 3]}, {"optimizer": "momentum", "dropout": 0.4}, 14, "phases"),
     # fine-tuned from gauss to circle, 30 updates with 3 of every 10 points replayed (36 batches an epoch)
     "replay_across_an_epoch_end": ({"dataset": "gauss"}, {"optimizer": "momentum", "dropout": 0.2}, 25, "replay"),
+    "quantization_aware_4_bits_per_neuron": ({"hidden": [6, 4]}, {"optimizer": "adam", "lr": 0.01,
+                                                                 "regularization": "l2", "reg_rate": 0.01}, 21, "qat4"),
+    "quantization_aware_1_bit": ({"dataset": "xor"}, {"optimizer": "momentum"}, 18, "qat1"),
 }
 
 
 def make(case: str) -> TrainingSession:
     config, hyper, before, action = CASES[case]
     s = TrainingSession(RunConfig().with_changes(config), HyperState(**hyper))
+    if action == "qat4":
+        s.set_quantization(4, "neuron", aware=True)
+    if action == "qat1":
+        s.set_quantization(1, "tensor", aware=True)
     if action == "freeze":
         s.freeze(0, "neuron", 0, 1, True)  # neuron 1 of the first hidden layer, and one weight further on
         s.freeze(1, "weight", 2, 0, True)
@@ -219,16 +226,6 @@ def test_a_diverged_run_is_refused(tmp_path: Path) -> None:
         take_home.capture(s)
 
 
-def test_quantization_aware_training_is_refused_in_words() -> None:
-    """A setting the script does not rebuild is refused, not exported to train differently."""
-    s = make("momentum_mid_epoch")
-    s.set_quantization(4, "neuron", aware=True)
-    with pytest.raises(take_home.NotExportable, match=r"quantization-aware training is on.*turn it off"):
-        take_home.capture(s)
-    s.set_quantization(0, "neuron", aware=False)
-    assert take_home.refusal(s) is None
-
-
 def test_what_does_not_change_the_run_is_exported(tmp_path: Path) -> None:
     """A fine-tuned network with replay back at 0 and quantization shown (not trained with):
     the script still continues the run."""
@@ -246,7 +243,8 @@ def test_what_does_not_change_the_run_is_exported(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("case", ["momentum_mid_epoch", "adam", "l1_stops_at_zero", "frozen_neuron_adam",
-                                  "three_classes", "half_done_update_with_dropout", "replay_across_an_epoch_end"])
+                                  "three_classes", "half_done_update_with_dropout", "replay_across_an_epoch_end",
+                                  "quantization_aware_4_bits_per_neuron", "quantization_aware_1_bit"])
 def test_the_torch_script_continues_the_run(case: str, tmp_path: Path) -> None:
     """Where PyTorch is installed (it is not a dependency of the project or of CI)."""
     pytest.importorskip("torch")
