@@ -1,10 +1,11 @@
 """Take it home as code: a session as a self-contained Python script (NumPy or PyTorch).
 
 The script rebuilds the network (layers, activations, task and loss, dropout,
-L1/L2 with L1's stop at zero, frozen masks, the optimizer and its state),
-carries the current weights, the training data as the network sees it, the
-mini-batches left in this epoch and the positions of the batch and dropout
-generators, and trains on exactly as the server would: the same batches, the
+L1/L2 with L1's stop at zero, frozen masks, the optimizer and its state,
+replay's mixed batches, quantization-aware training), carries the current
+weights, the training data as the network sees it, the mini-batches left in
+this epoch and the positions of the batch and dropout generators, and trains
+on exactly as the server would: the same batches, the
 same dropout draws and, for the NumPy script, the same bits (its functions
 perform the engine's operations in the engine's order; tests/unit/training/
 test_take_home.py holds it to the session). The PyTorch script takes its
