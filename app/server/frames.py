@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Collection
+from typing import Any
 
 import numpy as np
 
@@ -98,8 +99,9 @@ def trace_dict(trace: Trace) -> p.TraceState:
 
 
 def frame_body(view: SessionView, playing: bool, updates_per_second: float | None,
-               parts: Collection[str] = ALL_PARTS) -> p.FrameBody:
-    """A frame without its per-client part (`type`, `seq`, `history`)."""
+               parts: Collection[str] = ALL_PARTS, quantized: dict[str, Any] | None = None) -> p.FrameBody:
+    """A frame without its per-client part (`type`, `seq`, `history`); `quantized`: the session's
+    quantized model (`TrainingSession.quantized`), None while quantization is off."""
     sent = parts_sent(view, playing, parts)
     return {
         "playing": playing, "updates_per_second": updates_per_second,
@@ -107,12 +109,12 @@ def frame_body(view: SessionView, playing: bool, updates_per_second: float | Non
         "layers": [layer_dict(layer, sent) for layer in view.layers], "metrics": view.metrics,
         "trace": trace_dict(view.trace) if view.trace is not None else None,
         "diverged": view.diverged.to_dict() if view.diverged is not None else None,
-        "early_stopping": view.early_stopping, "dropped": view.dropped,
+        "early_stopping": view.early_stopping, "dropped": view.dropped, "quantized": quantized,
     }
 
 
 def binary_body(view: SessionView, playing: bool, updates_per_second: float | None,
-                parts: Collection[str] = ALL_PARTS) -> EncodedBody:
+                parts: Collection[str] = ALL_PARTS, quantized: dict[str, Any] | None = None) -> EncodedBody:
     """The shared part of a binary frame: the JSON frame's fields but `layers` in its header, the layers as
     blocks: float32 numbers while training, float64 (exact) when still."""
     sizes = [view.layers[0].W.shape[0], *(L.b.shape[0] for L in view.layers)] if view.layers else []
@@ -121,7 +123,7 @@ def binary_body(view: SessionView, playing: bool, updates_per_second: float | No
         "step": view.step, "epoch": view.epoch, "phase": view.phase, "hyper": view.hyper, "metrics": view.metrics,
         "trace": trace_dict(view.trace) if view.trace is not None else None,
         "diverged": view.diverged.to_dict() if view.diverged is not None else None,
-        "early_stopping": view.early_stopping, "dropped": view.dropped,
+        "early_stopping": view.early_stopping, "dropped": view.dropped, "quantized": quantized,
     }
     floats = "f8" if still(view, playing) else "f4"
     return encode_body(header, sizes, layer_blocks(view.layers, parts_sent(view, playing, parts), floats))

@@ -19,6 +19,8 @@ The last finished job of each kind is kept on the `LiveSession`
 
 from __future__ import annotations
 
+import asyncio
+import collections
 import contextlib
 import copy
 import functools
@@ -30,7 +32,7 @@ from app import protocol as p
 from app.server.lab_jobs import Event, JobRefused, LabJobs
 from app.server.registry import LiveSession
 from app.server.service import ServiceError
-from app.training import lab_work
+from app.training import lab_work, relevance
 from app.training.build import Built
 from app.training.cross_validation import check_k
 from app.training.search import grid, random_draws
@@ -39,6 +41,8 @@ from app.training.session import TrainingSession
 Send = Callable[[dict[str, Any]], Awaitable[None]]
 KINDS = {"cross_validate": "cross_validation", "search": "search"}
 _connections = itertools.count(1)
+# Importance measurements running per client address (in threads: see `LabClient.importance`).
+_importance_running: collections.Counter[str] = collections.Counter()
 
 
 def invalid(request: str, field: str, value: Any, allowed: str, message: str) -> ServiceError:
@@ -150,6 +154,32 @@ class LabClient:
         # The client may have gone: its jobs are cancelled as it leaves, this message is moot.
         with contextlib.suppress(Exception):
             await self.send(body)
+
+    async def importance(self, live: LiveSession, repeats: int) -> dict[str, Any]:
+        """The `importance` answer for the session now: measured in a thread on copies of its
+        weights and held-out data (the session trains on meanwhile), at most `per_client`
+        at once per address; ServiceError when it cannot be measured or too many run."""
+        s = live.session
+        try:
+            split = relevance.held_out_split(s.data)
+        except ValueError as exc:
+            raise invalid("importance", "type", "importance", "a validation or test split with points",
+                          str(exc)) from None
+        if _importance_running[self.address] >= self.per_client:
+            raise ServiceError(429, p.ErrorMessage(
+                code="limit", request="importance", field="type", value="importance",
+                allowed=f"at most {self.per_client} importance measurements at once",
+                message=f"you have {_importance_running[self.address]} importance measurements running, the "
+                        f"most allowed ({self.per_client}); wait for their answers"))
+        args = (s.spec, copy.deepcopy(s.params), list(s.data.feature_names),
+                relevance.constant_inputs(s.data.X["train"]), s.data.X[split].copy(), s.Y[split].copy(), split,
+                repeats, s.config.seed)
+        _importance_running[self.address] += 1
+        try:
+            body = await asyncio.to_thread(relevance.importance, *args)
+        finally:
+            _importance_running[self.address] -= 1
+        return {"type": "importance", **body}  # a `p.ImportanceMessage`
 
     def cancel(self, job_id: str) -> bool:
         """Cancel this connection's job `job_id`; False when it has no such job (or it ended)."""

@@ -22,6 +22,7 @@ handler lets the event loop run, so a burst never holds up other clients.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections.abc import Mapping
 from typing import Any
@@ -67,6 +68,7 @@ class Connection:
         self.parts: frozenset[str] | None = None      # the optional parts asked for (None: every one)
         self.inspect: tuple[int, str, int, int] | None = None  # the parameter watched (`inspect`)
         self.jobs = LabClient(service.lab, address, self.settings.lab_jobs_per_client, self.send)
+        self.measuring: set[asyncio.Task[None]] = set()  # `importance` answers on their way
 
     @property
     def live(self) -> LiveSession | None:
@@ -174,6 +176,12 @@ class Connection:
         if isinstance(msg, p.Inspect):
             await self.watch(msg)
             return
+        if isinstance(msg, p.Importance):
+            # Answered when measured, in a task: meanwhile this connection reads its acks and messages.
+            task = asyncio.create_task(self.importance(msg))
+            self.measuring.add(task)
+            task.add_done_callback(self.measuring.discard)
+            return
         if kind in p.CONTROL_MESSAGES:
             await self.control(kind, msg)
             return
@@ -221,6 +229,19 @@ class Connection:
             await self.jobs.start(live, msg)
         except ServiceError as exc:
             await self.send(exc.error.model_dump())
+
+    async def importance(self, msg: p.Importance) -> None:
+        """Answer `importance` for the session shown (a follower's too: it reads what its frames show)."""
+        live = self.live
+        assert live is not None
+        try:
+            if self.seat.mode != "follow":
+                self.service.check_key(live, self.seat.teacher_key, "importance")
+            answer = await self.jobs.importance(live, msg.repeats)
+        except ServiceError as exc:
+            answer = exc.error.model_dump()
+        with contextlib.suppress(Exception):  # the client may have gone meanwhile
+            await self.send(answer)
 
     async def watch(self, msg: p.Inspect) -> None:
         """Answer `inspect` with the parameter's exact numbers now, and carry them in every later frame."""
