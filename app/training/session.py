@@ -313,6 +313,10 @@ class TrainingSession:
         re-initializes. Returns which layers kept the current weights ("scratch": none).
         When the previous task fits the new network, its points are kept to measure
         forgetting on and to replay (`tasks`)."""
+        if start == "current" and self.diverged is not None:
+            raise SessionError("the run diverged: its weights are not finite and cannot be carried to a new task; "
+                               "roll back first, or fine-tune from scratch", field="start", value=start,
+                               allowed="rollback first, or start scratch")
         config, built = reconfigure(self.config, changes)
         carried = carry_weights(self.params, built.params)
         if start == "scratch":

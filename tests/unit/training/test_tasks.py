@@ -307,3 +307,15 @@ def test_step_by_step_mode_trains_replay_batches_as_the_runs_do() -> None:
             s.advance(3)
         runs.append(s)
     assert same(runs[0].params, runs[1].params)
+
+
+def test_a_diverged_run_is_not_carried_to_a_new_task_but_can_start_one_from_scratch() -> None:
+    s = TrainingSession(RunConfig(dataset="plane", hidden=(8, 8)), HyperState(optimizer="sgd", lr=10))
+    s.advance(200)
+    assert s.diverged is not None
+    with pytest.raises(SessionError, match="roll back first") as refused:
+        s.fine_tune({"rotate": 30})
+    assert refused.value.field == "start" and s.config.rotate == 0 and s.diverged is not None
+    s.fine_tune({"rotate": 30}, "scratch")
+    assert s.diverged is None and all(np.isfinite(p["W"]).all() for p in s.params)
+    assert [t["start"] for t in s.tasks.to_list()] == ["new", "scratch"]
