@@ -60,7 +60,7 @@ export class QuantPanel extends EventTarget {
       h("p", { id: "quant-aware-note", class: "note" }, "Trains through the levels: the forward and backward passes use the snapped weights, each update goes to the full-precision ones (straight-through estimator). Play to watch the quantized accuracy climb back."),
       this.err,
       h("label", { class: "check" }, this.snap, " Network view: draw the weights snapped to their levels"),
-      h("p", { class: "note" }, "Only the edges snap; the neurons' pictures and the output stay full precision (the quantized boundary is drawn beside it below)."),
+      h("p", { class: "note" }, "Only the edges snap; the neurons' pictures and the output stay full precision (the quantized boundary has a card of its own)."),
       this.size,
       this.table);
     for (const b of this.bits) b.input.addEventListener("change", () => this.send());
