@@ -4,6 +4,7 @@ model export and import, and clear errors for bad input."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 from collections.abc import Iterator
@@ -20,6 +21,7 @@ from app.protocol.binary_frame import PREFIX
 from app.server import lab
 from app.server.main import create_app
 from app.settings import Settings
+from app.training import relevance
 
 MAMMALS = {"dataset": "mammals", "n_points": 120, "val_ratio": 20}
 
@@ -174,3 +176,22 @@ def test_quantization_is_in_the_model_export_and_an_import_takes_it_back(client:
         assert bad.status_code == 422 and "aware" in bad.json()["message"]
         bad = client.put(f"/api/sessions/{sid}/model", json={**doc, "quantization": {"bits": "3"}})
         assert bad.status_code == 422
+
+
+def test_importance_is_measured_off_the_event_loop(client: TestClient, monkeypatch: pytest.MonkeyPatch) -> None:
+    measured = relevance.importance
+    loops: list[bool] = []
+
+    def recording(*args: Any) -> dict[str, Any]:
+        try:
+            asyncio.get_running_loop()
+            loops.append(True)
+        except RuntimeError:  # no event loop runs in this thread
+            loops.append(False)
+        return measured(*args)
+
+    monkeypatch.setattr(relevance, "importance", recording)
+    with opened(client) as me:
+        me.send({"type": "importance", "repeats": 2})
+        assert me.until("importance", limit=200)["metric"] == "accuracy"
+    assert loops == [False]
