@@ -42,6 +42,7 @@ from app.training.build import Built, architecture, batch_queue, build, dropout_
 from app.training.config import HyperState, RunConfig
 from app.training.early_stopping import EarlyStopping, StopRule
 from app.training.errors import SessionError, out_of_range
+from app.training.histograms import Histograms
 from app.training.history import History
 from app.training.metrics import Metrics, MetricsCache
 from app.training.phases import UpdateContext
@@ -49,7 +50,9 @@ from app.training.replay import MAX_SHARE, ReplaySetting
 from app.training.rollback import Checkpoint, Divergence, DivergenceGuard, RollbackPoint
 from app.training.step_by_step import StepByStep
 from app.training.tasks import Start, TaskSequence
+from app.training.timeline import Keyframe, Record, Timeline, keyframe_of, last_update_of
 from app.training.transfer import Carried, carry_weights
+from app.training.trouble import Trouble, TroubleWatch
 from app.training.updates import Clock, LastUpdate, UpdateRunner, Updates
 from app.training.view import SessionView, layer_views
 
@@ -103,6 +106,9 @@ class TrainingSession:
         self.queue.set_replay(self.tasks.replay.share, self.tasks.pool, self.hyper.batch_size)
         self.dropout_rng = dropout_rng(self.config)
         self.history = History()
+        self.timeline = Timeline()  # the parameter record (rewind, fork_at, histograms)
+        self.histograms = Histograms(self.spec, self.data.X["train"], self.Y["train"])
+        self.trouble_watch = TroubleWatch()
         self._guard = DivergenceGuard(self._buffers, self.queue)
         self._metrics = MetricsCache()
         self.step_by_step = StepByStep()
@@ -210,7 +216,13 @@ class TrainingSession:
         done = self.finish_pending()
         if self.diverged is None:
             use_fast = self.fast and fast.available(wait=False)
-            done = self._runner.run(self._context(), self.queue, n_updates, done, deadline, use_fast, self._record)
+            self.timeline.begin(self.step, self.version, self._keyframe)
+            try:
+                done = self._runner.run(self._context(), self.queue, n_updates, done, deadline, use_fast,
+                                        self._record)
+            except BaseException:
+                self.timeline.close(self.step, -1)  # the next run starts a keyframe of its own
+                raise
         if done:
             self._guard.check_params(self.model, self.version)
             self._version += 1
@@ -218,6 +230,7 @@ class TrainingSession:
             # frame is a large share of a small session's cost.
             self._metrics.carry((self.step, self.version - 1), (self.step, self.version))
             self._quantized.carry((self.step, self.version - 1), (self.step, self.version))
+        self.timeline.close(self.step, self.version)
         return done
 
     def step_epoch(self) -> int:
@@ -259,6 +272,12 @@ class TrainingSession:
 
     def _record(self, run: Updates) -> bool:
         """Count and record a run of updates, closing the epoch at its end. False once diverged."""
+        go_on = self._count(run)
+        self.timeline.updated(self.step, run.done, self._keyframe)
+        self.trouble_watch.record(run.losses)
+        return go_on
+
+    def _count(self, run: Updates) -> bool:
         self.history.record_updates(self.step + 1, run.losses)
         self.model.step += run.done
         self.last_update.record(run)
@@ -401,6 +420,7 @@ class TrainingSession:
         self.model = point.model.restore()
         self.queue.replace(point.queue)
         self.history.truncate(point.step)
+        self._forget_after(point.step)
         self.step_by_step.leave()
         self.last_update = LastUpdate(self.params)
         self._version += 1
@@ -425,11 +445,72 @@ class TrainingSession:
         self.model = point.model.restore()
         self.queue.replace(point.queue)
         self.history.truncate(point.step)
+        self._forget_after(point.step)
         self.step_by_step.leave()
         self.last_update = LastUpdate(self.params)
         watch.go_on()
         self._version += 1
         return point.step
+
+    # ------------------------------------------------ the record, rewind, trouble
+
+    def _keyframe(self, previous: Keyframe | None) -> Keyframe:
+        X, Y = self.tasks.train_arrays(self.data.X["train"], self.Y["train"])
+        return keyframe_of(self.step, self.model, self._buffers, self.queue, self.dropout_rng, self.hyper,
+                           self.quantization, self.spec, self.task, X, Y, previous)
+
+    def _forget_after(self, step: int) -> None:
+        """The run went back to `step`: the record and the trouble watch forget what came after."""
+        self.timeline.truncate(step)
+        self.histograms.forget_after(step)
+        self.trouble_watch.clear()
+
+    def record(self) -> Record:
+        """The parameter record as it is now (to read in another thread: `timeline.Record`)."""
+        return self.timeline.view()
+
+    def trouble(self) -> Trouble | None:
+        """What is wrong with the run now, in plain words (`trouble`), or None; judged once per state."""
+        d = self.diverged
+        if d is not None:
+            return Trouble("diverged", d.step, d.cause, d.advice)
+        return self.trouble_watch.judge((self.step, self.version), self.step, self.spec, self.params,
+                                        self.histograms.X, self.hyper.lr)
+
+    def fork_at(self, step: int) -> int:
+        """Go back to recorded step `step` exactly (weights, optimizer state, counters, the rest of its
+        epoch, the generators' positions) and train on from there with the hyperparameters now (but the
+        optimizer, which goes with its state); the history after it is dropped and the change logged.
+        SessionError, naming the nearest recorded steps, when `step` is not recorded exactly."""
+        record = self.record()
+        found = record.find(step)
+        if found is None:
+            before, after = record.nearest(step)
+            near = " and ".join(str(x) for x in (before, after) if x is not None) or "none yet"
+            raise SessionError(f"step: {step} is not recorded exactly; the nearest recorded steps are {near}",
+                               field="step", value=step, allowed=f"a recorded step (nearest: {near})")
+        state = record.state(step, self.fast)
+        from_step = self.step
+        self.step_by_step.leave()
+        self.model = state.model
+        self.queue.replace(list(state.queue))
+        self.queue.rng.bit_generator.state = state.queue.rng.bit_generator.state
+        self.dropout_rng.bit_generator.state = state.dropout_rng.bit_generator.state
+        if self.hyper.optimizer != state.model.optimizer:
+            self.history.record_change(self.step, "optimizer", self.hyper.optimizer, state.model.optimizer)
+            self.hyper.optimizer = state.model.optimizer
+        if self.hyper.batch_size != state.keyframe.hyper.batch_size:
+            self.queue.rechunk(self.hyper.batch_size)
+        self.history.truncate(step)
+        self._forget_after(step)
+        self.history.record_change(step, "fork_at", from_step, step)
+        self.last_update = last_update_of(state)
+        self._guard.resume(self.model, None)  # a diverged run goes on from a sane step
+        if self._stop_rule is not None:
+            self.early_stopping = EarlyStopping(self._stop_rule)  # a new watch from here
+        self._version += 1
+        self._guard.move_point(self.model, self.metrics()["train_loss"])
+        return step
 
     # ------------------------------------------------------- import and export
 
@@ -470,4 +551,5 @@ class TrainingSession:
         self.step_by_step.trace_index = trace_index
         self.queue.replace(batches_left)
         self._guard.resume(model, diverged)
+        self.timeline.clear()  # the record of the run that made this session is gone
         self._version += 1

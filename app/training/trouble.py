@@ -1,0 +1,173 @@
+"""Trouble explained: a run that is stuck, dead, oscillating, growing or diverged, in plain words.
+
+Judged from the batch loss of the last `WINDOW` updates and the hidden units'
+outputs on the probe batch (`histograms.probe_rows`), on every task alike:
+
+    stuck        the loss is flat (the means of the window's two halves differ by
+                 less than `FLAT` of their size) while at least `MOST` of the
+                 tanh/sigmoid units are saturated: |tanh| > 0.99, or sigmoid below
+                 0.01 or above 0.99, on at least `SATURATED_POINTS` of the probe points
+    dead         the loss is flat while at least `MOST` of the ReLU units are dead:
+                 zero on every probe point (leaky ReLUs never are)
+    oscillating  the loss goes up and down: at least `SIGN_CHANGES` of its successive
+                 differences change sign (noise alone changes about two in three),
+                 by steps of at least `SWING` of its mean, and no net progress
+    growing      the means of the window's `BLOCKS` blocks rise one after the other,
+                 the last at least `GROWTH` times the first
+    diverged     the loss or a parameter is no longer finite (the divergence guard)
+
+The flat, oscillating and growing tests need a full window: nothing is said
+about a run younger than `WINDOW` updates since its last change (a rebuild, a
+rollback, a fork).
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import numpy as np
+
+from app.nn.network import NetworkSpec, Params, forward
+
+WINDOW = 200
+FLAT = 0.02
+MOST = 0.5
+SATURATED_POINTS = 0.9
+SIGN_CHANGES = 0.85
+SWING = 0.1
+BLOCKS = 5
+GROWTH = 1.5
+SATURATING = {"tanh": "|tanh| > 0.99", "sigmoid": "sigmoid below 0.01 or above 0.99"}
+
+
+@dataclass(frozen=True)
+class Trouble:
+    """What the frame's `trouble` says."""
+
+    kind: str
+    since_step: int
+    message: str
+    advice: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def is_flat(losses: np.ndarray) -> bool:
+    """Whether the two halves of `losses` have means within `FLAT` of each other."""
+    half = len(losses) // 2
+    first, second = float(np.mean(losses[:half])), float(np.mean(losses[half:]))
+    return abs(second - first) <= FLAT * max(abs(first), abs(second), 1e-12)
+
+
+def oscillation(losses: np.ndarray) -> float:
+    """The share of successive differences of `losses` that change sign, when they swing by at least
+    `SWING` of the mean loss on average and the loss makes no net progress; 0 otherwise."""
+    d = np.diff(losses)
+    mean = float(np.mean(losses))
+    half = len(losses) // 2
+    if float(np.mean(np.abs(d))) < SWING * abs(mean) or np.mean(losses[half:]) < (1 - FLAT) * np.mean(losses[:half]):
+        return 0.0
+    signs = np.sign(d)
+    return float(np.mean(signs[1:] * signs[:-1] < 0))
+
+
+def is_growing(losses: np.ndarray) -> bool:
+    means = [float(np.mean(b)) for b in np.array_split(losses, BLOCKS)]
+    return all(b > a for a, b in zip(means, means[1:])) and means[-1] >= GROWTH * means[0]
+
+
+def unit_states(spec: NetworkSpec, params: Params, X: np.ndarray) -> tuple[int, int, int, int]:
+    """(saturated, saturating units, dead, ReLU units) among the hidden units, on the points `X`."""
+    _, cache = forward(spec, params, X)
+    saturated = saturating = dead = relus = 0
+    for act, H in zip(spec.activations, cache.H[1:1 + len(spec.hidden)]):
+        if act == "tanh":
+            saturated += int(np.count_nonzero(np.mean(np.abs(H) > 0.99, axis=0) >= SATURATED_POINTS))
+            saturating += H.shape[1]
+        elif act == "sigmoid":
+            saturated += int(np.count_nonzero(np.mean((H < 0.01) | (H > 0.99), axis=0) >= SATURATED_POINTS))
+            saturating += H.shape[1]
+        elif act == "relu":
+            dead += int(np.count_nonzero(np.all(H == 0, axis=0)))
+            relus += H.shape[1]
+    return saturated, saturating, dead, relus
+
+
+def diagnose(losses: np.ndarray, step: int, spec: NetworkSpec, params: Params, X_probe: np.ndarray,
+             lr: float) -> Trouble | None:
+    """The trouble of a run now at `step` whose last updates had batch `losses` (the newest last,
+    `WINDOW` of them at least for a verdict); None when all looks well."""
+    if len(losses) < WINDOW:
+        return None
+    window = np.asarray(losses[-WINDOW:], dtype=np.float64)
+    if not np.all(np.isfinite(window)):
+        return None  # the divergence guard speaks
+    since = step - WINDOW
+    lower = f"lower the learning rate (now {lr:g}), then roll back (rewind to a step before {since} and go on " \
+            "from there) or reset the weights"
+    if is_growing(window):
+        means = [float(np.mean(b)) for b in np.array_split(window, BLOCKS)]
+        return Trouble("growing", since, f"the loss has grown for {WINDOW} updates, from {means[0]:.3g} to "
+                       f"{means[-1]:.3g}: each step overshoots and lands higher", lower)
+    share = oscillation(window)
+    if share >= SIGN_CHANGES:
+        swing = float(np.mean(np.abs(np.diff(window))))
+        return Trouble("oscillating", since, f"the loss has gone up and down for {WINDOW} updates "
+                       f"({share:.0%} of its steps change direction, by {swing:.3g} on average around "
+                       f"{float(np.mean(window)):.3g}) without coming down: the steps jump across the valley",
+                       f"lower the learning rate (now {lr:g}) or the momentum")
+    if not is_flat(window):
+        return None
+    saturated, saturating, dead, relus = unit_states(spec, params, X_probe)
+    level = float(np.mean(window[WINDOW // 2:]))
+    if relus and dead >= MOST * relus:
+        return Trouble("dead", since, f"the loss has stayed at {level:.3g} for {WINDOW} updates while {dead} of "
+                       f"the {relus} ReLU units ({dead / relus:.0%}) are dead (zero on every probe point): they "
+                       "pass no gradient and cannot come back", lower + "; or try leaky ReLU")
+    if saturating and saturated >= MOST * saturating:
+        acts = sorted({a for a in spec.activations if a in SATURATING})
+        what = ", ".join(SATURATING[a] for a in acts)
+        return Trouble("stuck", since, f"the loss has stayed at {level:.3g} for {WINDOW} updates while "
+                       f"{saturated / saturating:.0%} of the hidden units are saturated ({what} on at least "
+                       f"{SATURATED_POINTS:.0%} of the probe points): their gradients are nearly zero",
+                       lower)
+    return None
+
+
+class TroubleWatch:
+    """The batch losses of the last `WINDOW` updates of a run, and the trouble judged from them
+    (kept while it lasts, so `since_step` stays where it began)."""
+
+    def __init__(self) -> None:
+        self.losses: deque[float] = deque(maxlen=WINDOW)
+        self.current: Trouble | None = None
+        self._judged: tuple[Any, ...] | None = None
+
+    def record(self, losses: list[float]) -> None:
+        self.losses.extend(losses)
+
+    def clear(self) -> None:
+        self.losses.clear()
+        self.current = None
+        self._judged = None
+
+    def judge(self, key: Any, step: int, spec: NetworkSpec, params: Params, X_probe: np.ndarray, lr: float
+              ) -> Trouble | None:
+        """The trouble now, judged once per `key` (the session's step and version)."""
+        if self._judged == key:
+            return self.current
+        found = diagnose(np.fromiter(self.losses, dtype=np.float64, count=len(self.losses)), step, spec, params,
+                         X_probe, lr)
+        if found is not None and self.current is not None and found.kind == self.current.kind:
+            found = Trouble(found.kind, self.current.since_step, _since(found.message, step - self.current.since_step),
+                            found.advice)
+        self.current, self._judged = found, key
+        return found
+
+
+def _since(message: str, updates: int) -> str:
+    """`message` with its window's length replaced by how long the trouble has lasted."""
+    return message.replace(f"for {WINDOW} updates", f"for {updates} updates", 1)
