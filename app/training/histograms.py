@@ -33,6 +33,7 @@ import numpy as np
 
 from app.nn import regularization
 from app.nn.network import NetworkSpec, backward, forward
+from app.training.timeline import Record
 
 KINDS = ("weights", "gradients", "activations")
 PROBE_POINTS = 64
@@ -193,3 +194,48 @@ class Histograms:
 
     def _n_layers(self, kind: str) -> int:
         return len(self.spec.hidden) if kind == "activations" else len(self.spec.hidden) + 1
+
+
+# The `histograms` answer: the record thinned to this many steps at most.
+MAX_STEPS = 200
+
+
+def over_time(record: Record, hist: Histograms, kind: str, use_fast: bool) -> list[dict[str, Any]]:
+    """`kind`'s histograms per layer at up to `MAX_STEPS` recorded steps spread over the record
+    (each counted once: the steps not counted yet are rebuilt, one replay per keyframe)."""
+    steps = record.pick(MAX_STEPS)
+    missing = [s for s in steps if s not in hist.counted]
+    for step, params, kf in record.params_at(missing, use_fast):
+        hist.count(step, params, kf.hyper.regularization, kf.hyper.reg_rate)
+    counted = []
+    for step in steps:
+        found = hist.counted.get(step)
+        if found is None:  # pushed out by other counts meanwhile: counted again
+            ((_, params, kf),) = record.params_at([step], use_fast)
+            found = hist.count(step, params, kf.hyper.regularization, kf.hyper.reg_rate)
+        counted.append((step, found))
+    return hist.layers(kind, counted)
+
+
+@dataclass(frozen=True)
+class Look:
+    """The run as it was at a recorded step: for the `rewound` answer."""
+
+    step: int
+    epoch: int
+    params: Params
+    histograms: dict[str, list[dict[str, Any]]]
+
+
+def look(record: Record, hist: Histograms, step: int, use_fast: bool) -> Look:
+    """The recorded step nearest `step` at or before it, rebuilt exactly, with its histograms;
+    ValueError when nothing is recorded at or before `step`."""
+    used = step if record.find(step) is not None else record.nearest(step)[0]
+    if used is None:
+        first = record.entries[0][0].step if record.entries else None
+        raise ValueError("nothing is recorded yet" if first is None else f"the record starts at step {first}")
+    state = record.state(used, use_fast)
+    kf = state.keyframe
+    counts = hist.count(used, state.model.params, kf.hyper.regularization, kf.hyper.reg_rate)
+    return Look(used, int(state.model.epoch), state.model.params,
+                {kind: hist.layers(kind, [(used, counts)]) for kind in KINDS})

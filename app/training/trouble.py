@@ -12,8 +12,9 @@ outputs on the probe batch (`histograms.probe_rows`), on every task alike:
     oscillating  the loss goes up and down: at least `SIGN_CHANGES` of its successive
                  differences change sign (noise alone changes about two in three),
                  by steps of at least `SWING` of its mean, and no net progress
-    growing      the means of the window's `BLOCKS` blocks rise one after the other,
-                 the last at least `GROWTH` times the first
+    growing      the means of the window's `BLOCKS` blocks rise one after the other (one
+                 fall allowed; noise alone does this about 3 times in 10,000), the last
+                 at least `GROWTH` times the first
     diverged     the loss or a parameter is no longer finite (the divergence guard)
 
 The flat, oscillating and growing tests need a full window: nothing is said
@@ -37,7 +38,7 @@ MOST = 0.5
 SATURATED_POINTS = 0.9
 SIGN_CHANGES = 0.85
 SWING = 0.1
-BLOCKS = 5
+BLOCKS = 10
 GROWTH = 1.5
 SATURATING = {"tanh": "|tanh| > 0.99", "sigmoid": "sigmoid below 0.01 or above 0.99"}
 
@@ -76,7 +77,8 @@ def oscillation(losses: np.ndarray) -> float:
 
 def is_growing(losses: np.ndarray) -> bool:
     means = [float(np.mean(b)) for b in np.array_split(losses, BLOCKS)]
-    return all(b > a for a, b in zip(means, means[1:])) and means[-1] >= GROWTH * means[0]
+    falls = sum(b <= a for a, b in zip(means, means[1:]))
+    return falls <= 1 and means[-1] >= GROWTH * means[0]
 
 
 def unit_states(spec: NetworkSpec, params: Params, X: np.ndarray) -> tuple[int, int, int, int]:
