@@ -1,6 +1,12 @@
-// Banners: connection lost (the page keeps what it shows), divergence (with
-// Roll back), and the server's error messages.
+// Banners: connection lost (the page keeps what it shows), trouble (a run that
+// diverged, is stuck, oscillates or grows: what happened and what to try, with
+// "Lower the learning rate" and "Roll back"), and the server's error messages.
 import { fmt } from "../format.js";
+import { h } from "../dom.js";
+
+// The banner's title per kind of trouble: words first, so colour is never the only sign.
+const TITLES = { diverged: "Training diverged", stuck: "Training is stuck", dead: "Units have died",
+  oscillating: "The loss oscillates", growing: "The loss keeps growing" };
 
 export class StatusView extends EventTarget {
   constructor() {
@@ -8,22 +14,52 @@ export class StatusView extends EventTarget {
     this.conn = document.getElementById("banner-conn");
     this.div = document.getElementById("banner-div");
     this.err = document.getElementById("banner-err");
-    document.getElementById("rollback").addEventListener("click", () =>
-      this.dispatchEvent(new CustomEvent("intent", { detail: { type: "rollback" } })));
+    // The divergence banner grows into the trouble banner: a title, the message, the advice, and the buttons.
+    this.msg = this.div.querySelector(".msg");
+    this.title = h("p", { class: "trouble-title" });
+    this.advice = h("p", { class: "trouble-advice" });
+    this.msg.before(this.title);
+    this.msg.after(this.advice);
+    this.rollbackButton = document.getElementById("rollback");
+    this.lowerButton = h("button", { type: "button", id: "lower-lr" }, "Lower the learning rate");
+    this.rollbackButton.before(this.lowerButton);
+    const text = h("div", { class: "trouble-text" });
+    this.title.before(text);
+    text.append(this.title, this.msg, this.advice);
+    // A divergence rolls back to its rollback point (`rollback`); other trouble to a recorded step before it
+    // began, through the rewind lab ("rollback_to": it finds the recorded step and goes on from there).
+    this.rollbackButton.addEventListener("click", () => {
+      if (this.rollback?.type === "rollback") this.intent(this.rollback);
+      else if (this.rollback) this.dispatchEvent(new CustomEvent("rollback_to", { detail: { step: this.rollback.step } }));
+    });
+    this.lowerButton.addEventListener("click", () => { if (this.lower) this.intent(this.lower); });
     this.errTimer = null;
+    this.shown = null;
+    this.rollback = null; this.lower = null;
   }
+
+  intent(detail) { this.dispatchEvent(new CustomEvent("intent", { detail })); }
 
   setConnected(ok) { this.conn.hidden = ok; }
 
-  reset() { this.div.hidden = true; this.lastDiv = null; }
+  reset() { this.div.hidden = true; this.shown = null; }
 
   update(frame) {
-    const d = frame.diverged;
-    if (!d) { if (!this.div.hidden) this.div.hidden = true; this.lastDiv = null; return; }
-    const key = JSON.stringify(d);
-    if (key === this.lastDiv) return;
-    this.lastDiv = key;
-    this.div.querySelector(".msg").textContent = explain(d, frame);
+    const words = troubleWords(frame);
+    if (!words) { if (!this.div.hidden) this.div.hidden = true; this.shown = null; this.rollback = this.lower = null; return; }
+    this.rollback = words.rollback; this.lower = words.lower;
+    const key = JSON.stringify([words.kind, words.title, words.message, words.advice, !!words.rollback, words.lower?.lr ?? null]);
+    if (key === this.shown) return;
+    this.shown = key;
+    this.div.dataset.kind = words.kind;
+    this.title.textContent = `⚠ ${words.title}`;
+    this.msg.textContent = words.message;
+    this.advice.textContent = words.advice;
+    this.advice.hidden = !words.advice;
+    this.rollbackButton.hidden = !words.rollback;
+    this.rollbackButton.title = words.rollbackTitle || "";
+    this.lowerButton.hidden = !words.lower;
+    this.lowerButton.title = words.lower ? `Set the learning rate from ${frame.hyper.lr} to ${words.lower.lr}` : "";
     this.div.hidden = false;
   }
 
@@ -40,6 +76,37 @@ export class StatusView extends EventTarget {
     this.err.hidden = true;
   }
 }
+
+/**
+ * What the trouble banner says about a frame, or null when all is well: {kind, title, message, advice,
+ * lower: the set_hyper that divides the learning rate by 10 (or null), rollback: {type: "rollback"} for a divergence,
+ * {type: "rollback_to", step} for other trouble (the step before it began), or null when there is none}. A divergence (`diverged`) comes first; else `trouble`.
+ */
+export function troubleWords(frame) {
+  const d = frame.diverged, t = frame.trouble;
+  const lr = frame.hyper?.lr;
+  const lower = typeof lr === "number" && lr > 0 ? { type: "set_hyper", lr: lr / 10 } : null;
+  if (d) {
+    return { kind: "diverged", title: TITLES.diverged, message: explain(d, frame), advice: t?.kind === "diverged" && t.advice ? `What to try: ${t.advice}` : "",
+      lower, rollback: d.rollback_step !== undefined && d.rollback_step !== null ? { type: "rollback" } : null,
+      rollbackTitle: `Return to step ${d.rollback_step}` };
+  }
+  if (!t) return null;
+  const back = rollbackStep(t);
+  return {
+    kind: t.kind, title: `${TITLES[t.kind] || "Trouble"} (since step ${t.since_step})`,
+    message: `${capital(t.message)}.`.replace(/\.\.$/, "."), advice: t.advice ? `What to try: ${t.advice}`.replace(/\.?$/, ".") : "",
+    lower, rollback: back === null ? null : { type: "rollback_to", step: back }, rollbackTitle: back === null ? "" : `Go back to step ${back}, before the trouble began, and go on from there`,
+  };
+}
+
+/** The step before a trouble began (the record keeps a step at or before it), or null when it began at the start. */
+function rollbackStep(t) {
+  const s = t.since_step;
+  return Number.isInteger(s) && s > 0 ? s - 1 : null;
+}
+
+const capital = (s) => (s ? s[0].toUpperCase() + s.slice(1) : "");
 
 /** Plain words for a divergence record {step, cause, rollback_step, advice}. */
 export function explain(d, frame) {

@@ -1,0 +1,215 @@
+// One layer's histograms over time, as the server counted them (a `histograms`
+// message's layer: {scale, edges, steps, counts[step][bin], below, above}):
+// a heat strip (x = recorded step, y = bin, colour = count) and, below it,
+// the histogram at one step as bars. Hovering either says the step, the bin's
+// edges and its count exactly as the server sent them (the colours and bar
+// heights are only pictures of those counts).
+import { h, fill } from "../dom.js";
+import { fmt, int } from "../format.js";
+
+// A sequential palette (light to dark blue-violet) for counts: an empty bin stays the page's background.
+const STOPS = [[247, 251, 255], [198, 219, 239], [107, 174, 214], [33, 113, 181], [8, 48, 107], [63, 0, 125]];
+const EMPTY = [250, 250, 247];
+
+/** The colour of a share t in [0, 1] of the largest count (square-rooted, so a few values still show). */
+export function countColor(t) {
+  if (!(t > 0)) return EMPTY;
+  const x = Math.sqrt(Math.min(1, t)) * (STOPS.length - 1), i = Math.min(STOPS.length - 2, Math.floor(x)), f = x - i;
+  return STOPS[i].map((a, k) => Math.round(a + (STOPS[i + 1][k] - a) * f));
+}
+
+/** The words for bin b of a layer: its range (in |dW| for the log bins) and what its end bins also hold. */
+export function binRange(layer, b) {
+  const lo = layer.edges[b], hi = layer.edges[b + 1], last = b === layer.edges.length - 2;
+  if (layer.scale === "log10_abs") return { text: `|dW| from ${fmt(10 ** lo, 3)} to ${fmt(10 ** hi, 3)}`, exact: `log10 |dW| in [${lo}, ${hi}${last ? "]" : ")"}` };
+  return { text: `from ${fmt(lo, 4)} to ${fmt(hi, 4)}`, exact: `[${lo}, ${hi}${last ? "]" : ")"}` };
+}
+
+/** The column of `steps` (sorted) to show for `step`: the last recorded at or before it (the first if none). */
+export function columnAt(steps, step) {
+  let lo = 0, hi = steps.length - 1, best = 0;
+  while (lo <= hi) { const mid = (lo + hi) >> 1; if (steps[mid] <= step) { best = mid; lo = mid + 1; } else hi = mid - 1; }
+  return best;
+}
+
+/** The spread of one histogram row: the values' lowest and highest bin edges, and the median bin's centre. */
+export function spread(layer, row) {
+  const counts = layer.counts[row] || [], total = counts.reduce((a, b) => a + b, 0);
+  let first = -1, last = -1, seen = 0, median = null;
+  counts.forEach((n, b) => {
+    if (!n) return;
+    if (first < 0) first = b;
+    last = b;
+    seen += n;
+    if (median === null && seen >= total / 2) median = (layer.edges[b] + layer.edges[b + 1]) / 2;
+  });
+  if (first < 0) return null;
+  return { low: layer.edges[first], high: layer.edges[last + 1], median, total };
+}
+
+export class HistogramStrip {
+  /** root: where the strip, the bars and the readout go; tooltip: the page's Tooltip. */
+  constructor(root, tooltip, what) {
+    this.root = root; this.tooltip = tooltip; this.what = what;
+    this.layer = null; this.column = null; this.override = null; this.hover = null;
+    this.strip = h("canvas", { class: "hs-strip", role: "img", "aria-label": "Counts over time" });
+    this.bars = h("canvas", { class: "hs-bars", role: "img", "aria-label": "Counts at the step shown" });
+    this.axis = h("div", { class: "hs-axis muted" });
+    this.barAxis = h("div", { class: "hs-axis muted" });
+    this.readout = h("p", { class: "hs-readout", "aria-live": "polite" });
+    this.barTitle = h("h4", { class: "hs-bar-title" });
+    fill(root, h("div", { class: "hs-strip-box" }, this.strip), this.axis, this.barTitle, h("div", { class: "hs-bars-box" }, this.bars), this.barAxis, this.readout);
+    for (const [cv, kind] of [[this.strip, "strip"], [this.bars, "bars"]]) {
+      cv.addEventListener("pointermove", (ev) => this.pointAt(kind, ev));
+      cv.addEventListener("pointerdown", (ev) => this.pointAt(kind, ev));
+      cv.addEventListener("pointerleave", () => { this.hover = null; this.tooltip.hide(); });
+    }
+    new ResizeObserver(() => this.draw()).observe(root);
+  }
+
+  /**
+   * layer: the server's histograms of one layer over time; step: the step shown as bars (null: the last
+   * recorded); at: that step's own counts ({edges, counts, step}) when the server sent them (a rewind), else null.
+   */
+  show(layer, step = null, at = null) {
+    this.layer = layer;
+    this.column = layer && layer.steps.length ? (step === null ? layer.steps.length - 1 : columnAt(layer.steps, step)) : null;
+    this.override = at;
+    this.draw();
+  }
+
+  /** The counts drawn as bars: {step, edges, counts, below, above, scale} or null. */
+  current() {
+    const L = this.layer;
+    if (this.override) return { scale: L?.scale ?? this.override.scale ?? "linear", ...this.override };
+    if (!L || this.column === null) return null;
+    const c = this.column;
+    return { scale: L.scale, step: L.steps[c], edges: L.edges, counts: L.counts[c], below: L.below?.[c] ?? 0, above: L.above?.[c] ?? 0 };
+  }
+
+  size(cv, cssH) {
+    const w = cv.parentElement.clientWidth, dpr = window.devicePixelRatio || 1;
+    if (!w) return null;
+    const W = Math.round(w * dpr), H = Math.round(cssH * dpr);
+    if (cv.width !== W || cv.height !== H) { cv.width = W; cv.height = H; }
+    cv.style.height = `${cssH}px`;
+    return { w, h: cssH, dpr };
+  }
+
+  draw() {
+    const L = this.layer;
+    const big = document.documentElement.classList.contains("presenter");
+    const s = this.size(this.strip, big ? 190 : 140), b = this.size(this.bars, big ? 130 : 96);
+    if (!s || !b) return;
+    const gs = this.strip.getContext("2d"), gb = this.bars.getContext("2d");
+    gs.setTransform(s.dpr, 0, 0, s.dpr, 0, 0); gs.clearRect(0, 0, s.w, s.h);
+    gb.setTransform(b.dpr, 0, 0, b.dpr, 0, 0); gb.clearRect(0, 0, b.w, b.h);
+    if (!L || !L.steps.length || L.edges.length < 2) {
+      fill(this.axis); fill(this.barAxis); this.barTitle.textContent = ""; this.readout.textContent = L ? "Nothing recorded yet: train a few steps." : "";
+      return;
+    }
+    this.drawStrip(gs, s.w, s.h);
+    this.drawBars(gb, b.w, b.h);
+    const lo = L.edges[0], hi = L.edges[L.edges.length - 1], log = L.scale === "log10_abs";
+    const ends = log ? [`|dW| ${fmt(10 ** lo, 2)}`, `${fmt(10 ** hi, 2)}`] : [fmt(lo, 3), fmt(hi, 3)];
+    fill(this.axis, h("span", null, `step ${int(L.steps[0])}`), h("span", null, `bins: ${ends[0]} (bottom) to ${ends[1]} (top)`),
+      h("span", null, `step ${int(L.steps[L.steps.length - 1])}`));
+    fill(this.barAxis, h("span", null, ends[0]), h("span", null, log ? "log scale" : ""), h("span", null, ends[1]));
+    const cur = this.current();
+    this.barTitle.textContent = cur ? `At step ${int(cur.step)}` : "";
+    this.strip.setAttribute("aria-label", `${this.what}: counts in ${L.edges.length - 1} bins at ${L.steps.length} recorded steps, from step ${L.steps[0]} to ${L.steps[L.steps.length - 1]}`);
+    if (this.hover) this.describe(this.hover.kind, this.hover.col, this.hover.bin, null);
+  }
+
+  /** Column c's x range on a strip w wide: from its step to the next recorded one (the last gets one slot). */
+  colX(c, w) {
+    const st = this.layer.steps, n = st.length, first = st[0], span = st[n - 1] - first;
+    if (!span) return [0, w];
+    const slot = span / Math.max(1, n - 1), x = (v) => ((v - first) / (span + slot)) * w;
+    return [x(st[c]), c + 1 < n ? x(st[c + 1]) : w];
+  }
+
+  drawStrip(g, w, hgt) {
+    const L = this.layer, nb = L.edges.length - 1, bh = hgt / nb;
+    let top = 1;
+    for (const row of L.counts) for (const v of row) if (v > top) top = v;
+    for (let c = 0; c < L.steps.length; c++) {
+      const [x0, x1] = this.colX(c, w), row = L.counts[c];
+      for (let k = 0; k < nb; k++) {
+        const col = countColor(row[k] / top);
+        g.fillStyle = `rgb(${col[0]},${col[1]},${col[2]})`;
+        g.fillRect(x0, hgt - (k + 1) * bh, Math.max(1, x1 - x0 + 0.5), bh + 0.5);
+      }
+    }
+    if (this.column !== null) {
+      const [x0, x1] = this.colX(this.column, w);
+      g.strokeStyle = "#c2410c"; g.lineWidth = 2;
+      g.strokeRect(x0 + 1, 1, Math.max(2, x1 - x0 - 2), hgt - 2);
+    }
+    if (L.scale === "log10_abs") {
+      // |dW| = 1 marked: gradients far below it vanish, far above it explode.
+      const y = hgt - ((0 - L.edges[0]) / (L.edges[nb] - L.edges[0])) * hgt;
+      g.strokeStyle = "rgba(0,0,0,.35)"; g.setLineDash([4, 4]); g.lineWidth = 1;
+      g.beginPath(); g.moveTo(0, y); g.lineTo(w, y); g.stroke(); g.setLineDash([]);
+    }
+  }
+
+  drawBars(g, w, hgt) {
+    const cur = this.current();
+    if (!cur) return;
+    const nb = cur.edges.length - 1, bw = w / nb, top = Math.max(1, ...cur.counts);
+    for (let k = 0; k < nb; k++) {
+      const n = cur.counts[k];
+      if (!n) continue;
+      const bar = Math.max(2, (n / top) * (hgt - 4));
+      g.fillStyle = this.hover && this.hover.kind === "bars" && this.hover.bin === k ? "#c2410c" : "#3f6fb0";
+      g.fillRect(k * bw + (bw > 4 ? 0.5 : 0), hgt - bar, Math.max(1, bw - (bw > 4 ? 1 : 0)), bar);
+    }
+    g.strokeStyle = "#999"; g.lineWidth = 1; g.beginPath(); g.moveTo(0, hgt - 0.5); g.lineTo(w, hgt - 0.5); g.stroke();
+  }
+
+  /** The pointer over a canvas: the column and bin under it, said in the readout and the tooltip. */
+  pointAt(kind, ev) {
+    const L = this.layer;
+    if (!L || !L.steps.length || L.edges.length < 2) return;
+    const cv = kind === "strip" ? this.strip : this.bars, r = cv.getBoundingClientRect();
+    const x = ev.clientX - r.left, y = ev.clientY - r.top;
+    let col = this.column, bin;
+    if (kind === "strip") {
+      const nb = L.edges.length - 1;
+      bin = Math.min(nb - 1, Math.max(0, Math.floor(((r.height - y) / r.height) * nb)));
+      col = 0;
+      for (let c = 0; c < L.steps.length; c++) if (this.colX(c, r.width)[0] <= x) col = c;
+    } else {
+      const cur = this.current();
+      if (!cur) return;
+      bin = Math.min(cur.edges.length - 2, Math.max(0, Math.floor((x / r.width) * (cur.edges.length - 1))));
+    }
+    const changed = !this.hover || this.hover.kind !== kind || this.hover.col !== col || this.hover.bin !== bin;
+    this.hover = { kind, col, bin };
+    this.describe(kind, col, bin, ev);
+    if (changed && kind === "bars") this.drawBars(this.bars.getContext("2d"), r.width, r.height);
+  }
+
+  /** Say one bin's count (strip: at column col; bars: at the step shown); readout always, tooltip when pointed. */
+  describe(kind, col, bin, ev) {
+    const L = this.layer;
+    const src = kind === "strip" ? { step: L.steps[col], edges: L.edges, counts: L.counts[col], below: L.below?.[col] ?? 0, above: L.above?.[col] ?? 0, scale: L.scale } : this.current();
+    if (!src || bin >= src.edges.length - 1) return;
+    const n = src.counts[bin], total = src.counts.reduce((a, b) => a + b, 0);
+    const range = binRange(src, bin), last = bin === src.edges.length - 2;
+    const beyond = bin === 0 && src.below ? ` (${int(src.below)} of them below the first edge)` : last && src.above ? ` (${int(src.above)} of them above the last edge)` : "";
+    const text = `Step ${int(src.step)}, ${range.text}: ${int(n)} of ${int(total)}${beyond}`;
+    this.readout.textContent = text;
+    this.readout.dataset.count = String(n); this.readout.dataset.bin = String(bin); this.readout.dataset.step = String(src.step);
+    if (!ev) return;
+    const content = h("div", null,
+      h("div", { class: "tt-head" }, this.what, " at step ", h("b", { class: "num" }, String(src.step))),
+      h("table", { class: "tt-table" }, h("tbody", null,
+        h("tr", null, h("th", { scope: "row" }, "bin"), h("td", { class: "num" }, range.exact)),
+        h("tr", null, h("th", { scope: "row" }, "count"), h("td", { class: "num" }, `${n} of ${total}`)))),
+      beyond ? h("div", { class: "tt-note" }, `The end bins also hold the values beyond the edges${beyond}.`) : null);
+    this.tooltip.show(content, `hist:${kind}:${col}:${bin}`);
+    this.tooltip.moveTo(ev.clientX, ev.clientY);
+  }
+}

@@ -1,0 +1,272 @@
+// Rewind and histograms over time, below the other labs. The histograms of a
+// layer's weights, gradients or activations over the recorded steps
+// (histogram_strip.js), asked from the server (`histograms`) while the section
+// is on screen and refreshed at a modest rate while training. The rewind
+// scrubber (rewind_scrubber.js) asks to look at a recorded step (`rewind`, one
+// request in flight, the latest position sent when it answers); while looking,
+// the page's network and output views draw the weights of that step (the
+// frames go through `lens`, which swaps in the rewound parameters, so the
+// usual renderers draw them) and the histograms show that step. "Go on from
+// here" sends `fork_at`; "Back to live" draws the live frames again.
+import { h, fill } from "../dom.js";
+import { HistogramStrip, spread } from "./histogram_strip.js";
+import { RewindScrubber } from "./rewind_scrubber.js";
+
+const KINDS = [["weights", "Weights"], ["gradients", "Gradients |dL/dw|"], ["activations", "Activations"]];
+// While training, the histograms are asked again this often at most (the server counts new steps each time).
+const REFRESH_MS = 2500;
+
+/** The name of layer l's histogram of `kind` in a network of n weight layers. */
+export function layerName(kind, l, n) {
+  if (kind === "activations") return `Layer ${l + 1} (outputs of its units)`;
+  return l === n - 1 ? `Weights into the output` : `Weights into layer ${l + 1}`;
+}
+
+export class RewindLab extends EventTarget {
+  /**
+   * root: the #lab-rewind section; socket: the page's Socket (its messages); loop: the FrameLoop (redraws when
+   * paused); network: the NetworkView (weights shown while looking); tooltip: the page's Tooltip; room: the
+   * RoomStore (a follower's lock); state: the page's State (the edge mode to go back to).
+   */
+  constructor(root, { socket, loop, network, tooltip, room, state }) {
+    super();
+    Object.assign(this, { root, socket, loop, network, room, state });
+    this.kind = "weights"; this.layerIndex = 0;
+    this.data = {};            // kind -> the last `histograms` answer's layers
+    this.asking = null;        // the kind asked for and not answered yet
+    this.askedAt = -Infinity;
+    this.look = null;          // {step, params, histograms, live}: the recorded step shown, or null (live)
+    this.inFlight = false; this.pending = null;
+    this.forking = null;       // {step, live}: fork_at sent, its first frame not drawn yet
+    this.live = null;          // the last frame from the server, as it came
+    this.visible = false;
+    this.forkOnArrival = false;   // the trouble banner's Roll back: go on from the step once it is found
+    this.build(tooltip);
+    this.chips = ["h-net", "h-out"].map((id) => document.getElementById(id)?.appendChild(h("span", { class: "rewound-chip" }))).filter(Boolean);
+    socket.addEventListener("frame", ({ detail }) => this.onFrame(detail));
+    socket.addEventListener("histograms", ({ detail }) => this.onHistograms(detail));
+    socket.addEventListener("rewound", ({ detail }) => this.onRewound(detail));
+    socket.addEventListener("session", () => this.onSession());
+    socket.addEventListener("error", ({ detail }) => this.onError(detail));
+    new IntersectionObserver((entries) => {
+      this.visible = entries.some((e) => e.isIntersecting);
+      if (this.visible) this.ask(true);
+    }).observe(root);
+  }
+
+  intent(detail) { this.dispatchEvent(new CustomEvent("intent", { detail })); }
+
+  build(tooltip) {
+    this.kindSelect = h("select", { id: "hist-kind" }, KINDS.map(([v, t]) => h("option", { value: v }, t)));
+    this.layerSelect = h("select", { id: "hist-layer" });
+    this.summary = h("p", { class: "hs-summary note", "aria-live": "polite" });
+    const stripBox = h("div", { class: "hs" });
+    const scrubBox = h("div", { class: "rw-scrub" });
+    this.histCard = h("section", { id: "hist-card", class: "lab-card rw-card", "aria-labelledby": "h-hist" },
+      h("h3", { id: "h-hist" }, "Histograms over time"),
+      h("p", { class: "note" }, "Each column is a recorded step, each row a bin, darker where more values fall. Vanishing and exploding gradients show here: try sigmoid with 8 layers."),
+      h("div", { class: "hs-pickers" },
+        h("label", { class: "fit-field" }, h("span", null, "Show"), this.kindSelect),
+        h("label", { class: "fit-field" }, h("span", null, "Layer"), this.layerSelect)),
+      stripBox, this.summary);
+    this.scrubCard = h("section", { id: "rewind-card", class: "lab-card rw-card", "aria-labelledby": "h-rewind" },
+      h("h3", { id: "h-rewind" }, "Rewind"),
+      h("p", { class: "note" }, "Look at the run as it was at a recorded step: the network, the decision boundary and the histograms show that step's weights while training goes on. Go on from here continues the run from that step (the steps after it are dropped)."),
+      scrubBox);
+    fill(this.root, h("h2", { id: "h-lab-rewind", class: "lab-title" }, "Rewind and histograms"), this.histCard, this.scrubCard);
+    this.strip = new HistogramStrip(stripBox, tooltip, "Weights");
+    this.scrubber = new RewindScrubber(scrubBox);
+    this.kindSelect.addEventListener("change", () => { this.kind = this.kindSelect.value; this.layerIndex = 0; this.showLayers(); this.ask(true); });
+    this.layerSelect.addEventListener("change", () => { this.layerIndex = Number(this.layerSelect.value); this.draw(); });
+    this.scrubber.addEventListener("look", ({ detail }) => this.lookAt(detail.step));
+    this.scrubber.addEventListener("fork", () => this.fork());
+    this.scrubber.addEventListener("live", () => this.backToLive());
+  }
+
+  // ---- histograms ------------------------------------------------------------------------
+
+  /** Ask for the histograms of the kind shown: now (force), or when the last answer is old enough while training. */
+  ask(force = false) {
+    if (!this.visible || this.asking) return;
+    const now = performance.now();
+    if (!force && now - this.askedAt < REFRESH_MS) return;
+    this.askedAt = now; this.asking = this.kind;
+    this.intent({ type: "histograms", kind: this.kind });
+  }
+
+  onHistograms(msg) {
+    this.asking = null;
+    this.data[msg.kind] = msg.layers || [];
+    if (msg.kind === this.kind) this.showLayers();
+    this.updateSpan();
+  }
+
+  /** The layer picker for the kind shown (kept on the same layer when it still exists). */
+  showLayers() {
+    const layers = this.data[this.kind] || [];
+    const names = layers.map((_, l) => layerName(this.kind, l, layers.length));
+    const have = [...this.layerSelect.options].map((o) => o.textContent);
+    if (have.join("\n") !== names.join("\n")) {
+      fill(this.layerSelect, names.map((n, l) => h("option", { value: String(l) }, n)));
+      if (this.layerIndex >= names.length) this.layerIndex = 0;
+      this.layerSelect.value = String(this.layerIndex);
+    }
+    this.draw();
+  }
+
+  /** The layer shown's histograms over time, and the step of the bars (the one looked at, or the last). */
+  draw() {
+    const layers = this.data[this.kind] || [];
+    const layer = layers[this.layerIndex] || null;
+    this.strip.what = KINDS.find(([v]) => v === this.kind)[1];
+    const at = this.look ? this.rewoundCounts(this.look, layer) : null;
+    this.strip.show(layer, this.look ? this.look.step : null, at);
+    this.summary.textContent = layer ? this.describe(layer) : "";
+  }
+
+  /** The rewound step's own counts of the layer shown, from the `rewound` message, if it carries them. */
+  rewoundCounts(look, layer) {
+    const hk = look.histograms?.[this.kind];
+    const L = Array.isArray(hk) ? hk[this.layerIndex] : hk?.layers?.[this.layerIndex];
+    if (!L || !Array.isArray(L.counts)) return null;
+    const counts = Array.isArray(L.counts[0]) ? L.counts[L.counts.length - 1] : L.counts;
+    return { step: look.step, edges: L.edges || layer?.edges, counts, below: L.below?.length !== undefined ? L.below.at(-1) : L.below ?? 0,
+      above: L.above?.length !== undefined ? L.above.at(-1) : L.above ?? 0, scale: L.scale || layer?.scale };
+  }
+
+  /** One line under the strip: where the values of the step shown lie. */
+  describe(layer) {
+    const cur = this.strip.current();
+    if (!cur) return "";
+    const s = spreadRow(cur);
+    if (!s) return "";
+    const f = (x) => (layer.scale === "log10_abs" ? fmtAbs(10 ** x) : fmtNum(x));
+    const what = layer.scale === "log10_abs" ? "|dL/dw|" : this.kind === "activations" ? "outputs" : "weights";
+    return `Step ${cur.step}: ${s.total} ${what} from ${f(s.low)} to ${f(s.high)}, half of them below ${f(s.median)}.`;
+  }
+
+  /** Summary numbers of the histograms shown now, per layer of the kind shown (tests compare them across layers). */
+  spreads() {
+    return (this.data[this.kind] || []).map((L) => ({ scale: L.scale, ...spread(L, L.steps.length - 1) }));
+  }
+
+  // ---- rewind ----------------------------------------------------------------------------
+
+  onSession() {
+    // A new or rebuilt session: its record starts again; a fork's session message means it is done.
+    this.data = {};
+    if (this.forking) this.forking = null;
+    this.leave(false);
+    this.ask(true);
+  }
+
+  onFrame(frame) {
+    if (this.forking && frame.step < this.forking.live) { this.forking = null; this.leave(false); }
+    this.live = frame;
+    this.updateSpan();
+    if (frame.playing) this.ask();
+  }
+
+  /** The scrubber's range: from the first recorded step the histograms know (else 0) to the live step. */
+  updateSpan() {
+    if (!this.live) return;
+    const steps = this.data[this.kind]?.[0]?.steps;
+    this.scrubber.setSpan(steps && steps.length ? steps[0] : 0, this.live.step);
+  }
+
+  /** Roll back to a recorded step at or before `step` (the trouble banner's Roll back): look at it, then go on from it. */
+  rollBackTo(step) {
+    this.forkOnArrival = true;
+    if (this.inFlight) { this.pending = step; return; }
+    this.lookAt(step);
+  }
+
+  lookAt(step) {
+    if (this.forking) return;
+    if (this.inFlight) { this.pending = step; return; }
+    this.inFlight = true; this.pending = null;
+    this.intent({ type: "rewind", step });
+  }
+
+  onRewound(msg) {
+    this.inFlight = false;
+    if (this.forking) return;
+    const wasLive = !this.look;
+    this.look = { step: msg.step, params: msg.params, histograms: msg.histograms || null, live: this.live?.step ?? null };
+    if (wasLive) {
+      this.network.readOnly = true;   // the weights shown are not the session's: nothing to edit
+      this.network.setEdgeMode("weights");
+    }
+    document.documentElement.classList.add("rewound");
+    this.scrubber.failed("");
+    this.scrubber.show(msg.step);
+    this.markViews(msg.step);
+    this.redraw();
+    this.draw();
+    if (this.pending !== null) { const s = this.pending; this.pending = null; this.lookAt(s); return; }
+    if (this.forkOnArrival) { this.forkOnArrival = false; this.fork(); }
+  }
+
+  /** The network's and the output's headings say which step they show (null: live). */
+  markViews(step) {
+    for (const chip of this.chips) chip.textContent = step === null ? "" : `step ${step} (rewound)`;
+  }
+
+  onError(msg) {
+    if (msg.request === "histograms") { this.asking = null; this.summary.textContent = msg.message; }
+    if (msg.request === "rewind") {
+      this.inFlight = false; this.forkOnArrival = false;
+      this.scrubber.failed(msg.message);
+      if (this.pending !== null) { const s = this.pending; this.pending = null; this.lookAt(s); }
+      else if (!this.look) this.scrubber.show(null);
+    }
+    if (msg.request === "fork_at") { this.forking = null; this.scrubber.failed(msg.message); }
+  }
+
+  fork() {
+    if (!this.look || !this.live) return;
+    this.forking = { step: this.look.step, live: this.live.step };
+    this.intent({ type: "fork_at", step: this.look.step });
+  }
+
+  backToLive() { this.pending = null; this.leave(true); }
+
+  /** Show the live run again (redraw: now, from the last live frame, for a paused session). */
+  leave(redraw) {
+    if (!this.look) return;
+    this.look = null;
+    this.network.readOnly = this.room.readOnly;   // the room's lock, as it is now
+    this.network.setEdgeMode(this.state.edges);
+    document.documentElement.classList.remove("rewound");
+    this.markViews(null);
+    this.scrubber.show(null);
+    if (redraw) this.redraw();
+    this.draw();
+  }
+
+  /** Draw the last live frame again (through the lens): a paused session sends no new frame to draw. */
+  redraw() {
+    const f = this.live, loop = this.loop;
+    if (!f || !loop.net || !loop.fits(f)) return;
+    loop.draw(this.lens(f));
+  }
+
+  /**
+   * The frame the page draws: as it came when live; while looking at a recorded step, the same frame with that
+   * step's weights and biases (exact numbers, no gradients: they are not part of the record sent), marked `rewound`.
+   */
+  lens(frame) {
+    const look = this.look;
+    if (!look || !frame.layers || frame.layers.length !== look.params.length) return frame;
+    const layers = frame.layers.map((L, l) => ({ W: look.params[l].W, b: look.params[l].b, frozenW: L.frozenW, frozenb: L.frozenb }));
+    return { ...frame, layers, step: look.step, float32: false, inspected: null, trace: null, phase: null, dropped: null,
+      rewound: { step: look.step, live: frame.step } };
+  }
+}
+
+function spreadRow(cur) {
+  return spread({ edges: cur.edges, counts: [cur.counts] }, 0);
+}
+
+const fmtNum = (x) => (x === null || x === undefined ? "—" : String(Number(x.toPrecision(3))));
+const fmtAbs = (x) => (x === null || x === undefined ? "—" : x < 1e-3 || x >= 1e4 ? x.toExponential(1) : String(Number(x.toPrecision(2))));
