@@ -28,13 +28,16 @@ import { FitLab } from "./views/fit_lab.js";
 import { CompareRuns } from "./views/compare.js";
 import { mountQuantLab } from "./views/quant_lab.js";
 import { TransferLab } from "./views/transfer_lab.js";
+import { mountOptimizerLab } from "./views/optimizer_lab.js";
 import { RewindLab } from "./views/rewind_lab.js";
 
 const $ = (id) => document.getElementById(id);
 const FPS = 60;
 // The optional frame parts each edge mode draws (W and b always come; step-by-step frames carry every part).
 const EDGE_PARTS = { weights: [], gradients: ["gradient"], velocity: ["velocity"], updates: ["update"] };
-const partsFor = (edges) => EDGE_PARTS[edges] || [];
+// Parts a lab asks for besides the edge mode's (the optimizer lab's velocity marks).
+const extraParts = new Set();
+const partsFor = (edges) => [...new Set([...(EDGE_PARTS[edges] || []), ...extraParts])];
 
 // The socket says hello (with the state and the room below) only at connect(), at the end.
 // A student's own first session waits paused while they follow the teacher.
@@ -65,7 +68,7 @@ const views = {
   status,
   // The frame loop hands each frame it draws to the views it lists; the weight norms and the early
   // stopping card ride along with the metrics (their own figures of the same frame).
-  metrics: { reset: (task) => metricsView.reset(task), update: (frame) => { metricsView.update(frame); params.update(frame); fitLab.update(frame); } },
+  metrics: { reset: (task) => metricsView.reset(task), update: (frame) => { metricsView.update(frame); params.update(frame); fitLab.update(frame); optimizerLab.update(frame); } },
   room,   // the frame loop hands it each frame too: the read-only lock follows rebuilt controls
 };
 const { controls, network, output, charts, params } = views;
@@ -154,6 +157,9 @@ status.addEventListener("rollback_to", ({ detail }) => rewindLab.rollBackTo(deta
 const jobsLab = mountJobsLab($("lab-jobs"), { socket, intent: (msg) => intent({ detail: msg }), state, vocab, output });
 // Compression and relevance: it listens to the socket itself and asks through intent like the views.
 const quantLab = mountQuantLab($("lab-quant"), { socket, loop, network, reveal, intent: (msg) => intent({ detail: msg }) });
+// The optimizer lab: landscape, race, learning-rate explorer (background jobs), and velocity marks on the network.
+const optimizerLab = mountOptimizerLab($("lab-optimizer"), { socket, vocab, network, velocityToggle: $("velocity-marks"), intent: (msg) => intent({ detail: msg }),
+  wantParts: (name, on) => { if (on) extraParts.add(name); else extraParts.delete(name); socket.setParts(partsFor(state.edges)); } });
 
 // Your own data: the server parses the file and names it; the name configures the session.
 controls.addEventListener("upload", async ({ detail: file }) => {
@@ -195,6 +201,7 @@ installDebugHandle({ state, vocab, socket, loop, room, views: { charts, network,
 Object.assign(window.paramlab, { fitLab, compare, params });   // the generalization lab's views, for tests too
 window.paramlab.quantLab = quantLab;   // the compression and relevance lab, for tests too
 window.paramlab.transferLab = transferLab;   // the transfer lab, for tests too
+window.paramlab.optimizerLab = optimizerLab;   // the optimizer lab, for tests too
 window.paramlab.rewindLab = rewindLab;   // rewind and histograms over time, for tests too
 
 socket.setParts(partsFor(state.edges));   // said in the hello

@@ -1,0 +1,109 @@
+// Each weight's velocity beside it in the network view: at the middle of every
+// edge a short arrow showing where the optimizer is pushing that weight (up:
+// growing, down: shrinking; length: how hard, against the largest in the
+// network) and, to its left, a trail of the last few pushes, so a weight that
+// overshoots its minimum shows as a trail that flips from up to down and back.
+// The optimizer's first slot is the velocity in gradient units (momentum's v,
+// Adam's m): the weight moves against it, so the arrow points along −v. RMSprop's
+// slot is a mean of squared gradients (no direction) and plain SGD keeps none.
+// Drawn on a canvas of its own over the edges, once per frame drawn.
+import { h } from "../dom.js";
+import { diverging, rgb } from "../colors.js";
+
+const TRAIL = 10;          // pushes remembered per weight
+const MAX_MARKS = 400;     // a larger network: the weights with the largest velocity only
+const DIRECTIONAL = new Set(["momentum", "nesterov", "adam"]);
+
+export class VelocityMarks {
+  /** network: the NetworkView (its stage, edges with their curve points, and the frame drawn). */
+  constructor(network) {
+    this.network = network;
+    this.canvas = h("canvas", { class: "vel-marks", "aria-hidden": "true" });
+    this.on = false;
+    this.trails = new Map();   // "l:i:j" -> [-v, ...] newest last
+    this.lastStep = null;
+    this.drawn = [];           // [{key, x, y, push}] the marks of the last draw (tests read them)
+    this.note = "";
+  }
+
+  /** Show or hide the marks; the caller asks the server for the frame's velocity part while on. */
+  setOn(on) {
+    this.on = on;
+    if (on && !this.canvas.isConnected) {
+      this.network.canvas.after(this.canvas);
+      // The network laid out again (a resize): the marks move with their edges, frame or not.
+      new ResizeObserver(() => { if (this.on) this.draw(this.optimizer); }).observe(this.network.stage);
+    }
+    this.canvas.hidden = !on;
+    this.trails.clear(); this.lastStep = null;
+    if (on && this.network.frame) this.update(this.network.frame);
+  }
+
+  /** A frame was drawn: remember each weight's push and draw the marks. */
+  update(frame) {
+    if (!this.on || !frame?.layers || !this.network.edges.length) return;
+    const optimizer = frame.hyper?.optimizer;
+    this.optimizer = optimizer;
+    if (frame.step !== this.lastStep) {
+      this.lastStep = frame.step;
+      for (const e of this.network.edges) {
+        const v = frame.layers[e.l]?.vW?.[e.i]?.[e.j];
+        if (v === undefined || v === null) continue;
+        const key = `${e.l}:${e.i}:${e.j}`, list = this.trails.get(key) || [];
+        list.push(DIRECTIONAL.has(optimizer) ? -v : v);
+        if (list.length > TRAIL) list.shift();
+        this.trails.set(key, list);
+      }
+    }
+    this.draw(optimizer);
+  }
+
+  draw(optimizer) {
+    const net = this.network, stage = net.stage, w = stage.clientWidth, hgt = stage.clientHeight;
+    if (!w || !hgt) return;
+    const dpr = window.devicePixelRatio || 1, cv = this.canvas;
+    if (cv.width !== Math.round(w * dpr) || cv.height !== Math.round(hgt * dpr)) {
+      cv.width = Math.round(w * dpr); cv.height = Math.round(hgt * dpr);
+      cv.style.width = `${w}px`; cv.style.height = `${hgt}px`;
+    }
+    const g = cv.getContext("2d");
+    g.setTransform(dpr, 0, 0, dpr, 0, 0);
+    g.clearRect(0, 0, w, hgt);
+    this.drawn = [];
+    if (optimizer === "sgd") { this.note = "Plain SGD keeps no velocity: each update is just −lr × the gradient."; return; }
+    const directional = DIRECTIONAL.has(optimizer);
+    this.note = directional ? "" : "RMSprop keeps a running mean of squared gradients, not a velocity: drawn as a bar, without direction.";
+    let scale = 1e-12;
+    for (const list of this.trails.values()) for (const v of list) if (Math.abs(v) > scale) scale = Math.abs(v);
+    let edges = net.edges.filter((e) => e.pts);
+    if (edges.length > MAX_MARKS) {
+      const size = (e) => Math.abs(this.trails.get(`${e.l}:${e.i}:${e.j}`)?.at(-1) ?? 0);
+      edges = [...edges].sort((a, b) => size(b) - size(a)).slice(0, MAX_MARKS);
+    }
+    const big = document.documentElement.classList.contains("presenter"), L = big ? 20 : 14, step = big ? 3 : 2.2;
+    g.lineCap = "round";
+    for (const e of edges) {
+      const key = `${e.l}:${e.i}:${e.j}`, list = this.trails.get(key);
+      if (!list || !list.length) continue;
+      const p = e.pts, x = (p[0] + 3 * p[2] + 3 * p[4] + p[6]) / 8, y = (p[1] + 3 * p[3] + 3 * p[5] + p[7]) / 8;   // the curve at t = 1/2
+      // The trail: earlier pushes as fading dots to the left, the newest at the arrow's foot.
+      for (let k = 0; k < list.length - 1; k++) {
+        const age = list.length - 1 - k, v = list[k];
+        g.fillStyle = rgb(diverging(Math.max(-1, Math.min(1, v / scale))), 0.25 + 0.5 * (1 - age / TRAIL));
+        g.beginPath(); g.arc(x - age * step - 3, y - (v / scale) * L, 1.6, 0, 2 * Math.PI); g.fill();
+      }
+      const v = list[list.length - 1], len = (Math.abs(v) / scale) * L;
+      const col = rgb(diverging(Math.max(-1, Math.min(1, v / scale))));
+      const tipY = directional ? y - Math.sign(v) * len : y - len;
+      // A white casing so the mark reads over an edge of any colour.
+      for (const [stroke, lw] of [["rgba(255,255,255,0.95)", 4.5], [col, 2]]) {
+        g.strokeStyle = stroke; g.lineWidth = lw;
+        g.beginPath(); g.moveTo(x, y); g.lineTo(x, tipY);
+        if (directional && len > 3) { const d = Math.sign(v) * 4; g.moveTo(x - 3.5, tipY + d); g.lineTo(x, tipY); g.lineTo(x + 3.5, tipY + d); }
+        g.stroke();
+      }
+      g.fillStyle = "#222"; g.beginPath(); g.arc(x, y, 1.8, 0, 2 * Math.PI); g.fill();
+      this.drawn.push({ key, x, y, push: v });
+    }
+  }
+}
