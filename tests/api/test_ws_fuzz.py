@@ -57,6 +57,10 @@ TEMPLATES: dict[str, dict[str, Any]] = {
     "cross_validate": {"type": "cross_validate", "k": 2, "epochs": 1},
     "search": {"type": "search", "mode": "random", "space": {"lr": [0.01, 0.1]}, "trials": 2, "epochs": 1},
     "cancel_job": {"type": "cancel_job", "job_id": "job1"},
+    "fine_tune": {"type": "fine_tune", "config": {"rotate": 30}, "start": "current"},
+    "replay": {"type": "replay", "share": 0.3, "buffer": 50},
+    "quantize": {"type": "quantize", "bits": 4, "granularity": "neuron", "aware": False},
+    "importance": {"type": "importance", "repeats": 2},
 }
 RAW = ["NaN", "-Infinity", "Infinity", "1e400", "123456789012345678901234567890", "[" * 1100 + "]" * 1100]
 
