@@ -47,32 +47,51 @@ export function spread(layer, row) {
   return { low: layer.edges[first], high: layer.edges[last + 1], median, total };
 }
 
+/**
+ * The bins worth drawing for these layers (sharing their edges, or each its own: pass one): from the first to the
+ * last bin any of them fills at any step, with a bin to spare each side; [first, end) bin indices, or null if empty.
+ */
+export function occupied(layers) {
+  let lo = Infinity, hi = -Infinity;
+  for (const L of layers) {
+    for (const row of L.counts) row.forEach((n, k) => { if (n) { if (k < lo) lo = k; if (k > hi) hi = k; } });
+  }
+  if (lo > hi) return null;
+  const nb = Math.min(...layers.map((L) => L.edges.length - 1));
+  return [Math.max(0, lo - 1), Math.min(nb, hi + 2)];
+}
+
 export class HistogramStrip {
   /** root: where the strip, the bars and the readout go; tooltip: the page's Tooltip. */
   constructor(root, tooltip, what) {
     this.root = root; this.tooltip = tooltip; this.what = what;
-    this.layer = null; this.column = null; this.override = null; this.hover = null;
-    this.strip = h("canvas", { class: "hs-strip", role: "img", "aria-label": "Counts over time" });
+    this.layer = null; this.column = null; this.override = null; this.hover = null; this.win = [0, 1];
+    // The strip is one Tab stop: arrow keys walk its columns (steps) and rows (bins), the readout says each.
+    this.strip = h("canvas", { class: "hs-strip", role: "img", tabindex: "0", "aria-label": "Counts over time", "aria-describedby": "hs-readout" });
     this.bars = h("canvas", { class: "hs-bars", role: "img", "aria-label": "Counts at the step shown" });
     this.axis = h("div", { class: "hs-axis muted" });
     this.barAxis = h("div", { class: "hs-axis muted" });
-    this.readout = h("p", { class: "hs-readout", "aria-live": "polite" });
+    this.readout = h("p", { id: "hs-readout", class: "hs-readout", "aria-live": "polite" });
     this.barTitle = h("h4", { class: "hs-bar-title" });
     fill(root, h("div", { class: "hs-strip-box" }, this.strip), this.axis, this.barTitle, h("div", { class: "hs-bars-box" }, this.bars), this.barAxis, this.readout);
     for (const [cv, kind] of [[this.strip, "strip"], [this.bars, "bars"]]) {
       cv.addEventListener("pointermove", (ev) => this.pointAt(kind, ev));
       cv.addEventListener("pointerdown", (ev) => this.pointAt(kind, ev));
-      cv.addEventListener("pointerleave", () => { this.hover = null; this.tooltip.hide(); });
+      cv.addEventListener("pointerleave", () => { this.hover = null; this.tooltip.hide(); this.paintStrip(); });
     }
+    this.strip.addEventListener("keydown", (ev) => this.key(ev));
     new ResizeObserver(() => this.draw()).observe(root);
   }
 
   /**
    * layer: the server's histograms of one layer over time; step: the step shown as bars (null: the last
-   * recorded); at: that step's own counts ({edges, counts, step}) when the server sent them (a rewind), else null.
+   * recorded); at: that step's own counts ({edges, counts, step}) when the server sent them (a rewind), else null;
+   * win: the bins drawn, [first, end) (null: all of them): the rest are empty, and far from the values.
    */
-  show(layer, step = null, at = null) {
+  show(layer, step = null, at = null, win = null) {
     this.layer = layer;
+    const nb = layer ? layer.edges.length - 1 : 0;
+    this.win = win && win[0] >= 0 && win[1] <= nb && win[1] > win[0] ? win : [0, Math.max(1, nb)];
     this.column = layer && layer.steps.length ? (step === null ? layer.steps.length - 1 : columnAt(layer.steps, step)) : null;
     this.override = at;
     this.draw();
@@ -108,11 +127,14 @@ export class HistogramStrip {
       fill(this.axis); fill(this.barAxis); this.barTitle.textContent = ""; this.readout.textContent = L ? "Nothing recorded yet: train a few steps." : "";
       return;
     }
-    this.drawStrip(gs, s.w, s.h);
+    this.drawStrip(s);
+    this.paintStrip();
     this.drawBars(gb, b.w, b.h);
-    const lo = L.edges[0], hi = L.edges[L.edges.length - 1], log = L.scale === "log10_abs";
+    const lo = L.edges[this.win[0]], hi = L.edges[this.win[1]], log = L.scale === "log10_abs";
     const ends = log ? [`|dW| ${fmt(10 ** lo, 2)}`, `${fmt(10 ** hi, 2)}`] : [fmt(lo, 3), fmt(hi, 3)];
-    fill(this.axis, h("span", null, `step ${int(L.steps[0])}`), h("span", null, `bins: ${ends[0]} (bottom) to ${ends[1]} (top)`),
+    const most = Math.max(0, ...L.counts.map((row) => Math.max(...row)));
+    const key = h("span", { class: "hs-key" }, h("span", { class: "hs-key-bar", "aria-hidden": "true" }), ` darker: more (most in a bin: ${int(most)})`);
+    fill(this.axis, h("span", null, `step ${int(L.steps[0])}`), h("span", null, `bins: ${ends[0]} (bottom) to ${ends[1]} (top) · `, key),
       h("span", null, `step ${int(L.steps[L.steps.length - 1])}`));
     fill(this.barAxis, h("span", null, ends[0]), h("span", null, log ? "log scale" : ""), h("span", null, ends[1]));
     const cur = this.current();
@@ -129,18 +151,33 @@ export class HistogramStrip {
     return [x(st[c]), c + 1 < n ? x(st[c + 1]) : w];
   }
 
-  drawStrip(g, w, hgt) {
-    const L = this.layer, nb = L.edges.length - 1, bh = hgt / nb;
+  /** The cells of the strip, into a canvas of its own (the marks over them are redrawn alone: paintStrip). */
+  drawStrip({ w, h: hgt, dpr }) {
+    this.base = this.base || document.createElement("canvas");
+    this.base.width = this.strip.width; this.base.height = this.strip.height;
+    const g = this.base.getContext("2d");
+    g.setTransform(dpr, 0, 0, dpr, 0, 0);
+    const L = this.layer, [b0, b1] = this.win, bh = hgt / (b1 - b0);
     let top = 1;
     for (const row of L.counts) for (const v of row) if (v > top) top = v;
     for (let c = 0; c < L.steps.length; c++) {
       const [x0, x1] = this.colX(c, w), row = L.counts[c];
-      for (let k = 0; k < nb; k++) {
+      for (let k = b0; k < b1; k++) {
         const col = countColor(row[k] / top);
         g.fillStyle = `rgb(${col[0]},${col[1]},${col[2]})`;
-        g.fillRect(x0, hgt - (k + 1) * bh, Math.max(1, x1 - x0 + 0.5), bh + 0.5);
+        g.fillRect(x0, hgt - (k - b0 + 1) * bh, Math.max(1, x1 - x0 + 0.5), bh + 0.5);
       }
     }
+  }
+
+  /** The cells, the column shown as bars (outlined), |dW| = 1 (dashed), and the cell pointed at or walked to. */
+  paintStrip() {
+    const L = this.layer, cv = this.strip;
+    if (!L || !this.base || !L.steps.length) return;
+    const dpr = window.devicePixelRatio || 1, w = cv.width / dpr, hgt = cv.height / dpr, [b0, b1] = this.win, bh = hgt / (b1 - b0);
+    const g = cv.getContext("2d");
+    g.setTransform(1, 0, 0, 1, 0, 0); g.clearRect(0, 0, cv.width, cv.height); g.drawImage(this.base, 0, 0);
+    g.setTransform(dpr, 0, 0, dpr, 0, 0);
     if (this.column !== null) {
       const [x0, x1] = this.colX(this.column, w);
       g.strokeStyle = "#c2410c"; g.lineWidth = 2;
@@ -148,22 +185,29 @@ export class HistogramStrip {
     }
     if (L.scale === "log10_abs") {
       // |dW| = 1 marked: gradients far below it vanish, far above it explode.
-      const y = hgt - ((0 - L.edges[0]) / (L.edges[nb] - L.edges[0])) * hgt;
+      const y = hgt - ((0 - L.edges[b0]) / (L.edges[b1] - L.edges[b0])) * hgt;
       g.strokeStyle = "rgba(0,0,0,.35)"; g.setLineDash([4, 4]); g.lineWidth = 1;
       g.beginPath(); g.moveTo(0, y); g.lineTo(w, y); g.stroke(); g.setLineDash([]);
+    }
+    const hv = this.hover;
+    if (hv && hv.kind === "strip" && hv.col < L.steps.length) {
+      const [x0, x1] = this.colX(hv.col, w);
+      g.strokeStyle = "#111"; g.lineWidth = 1.5;
+      g.strokeRect(x0 - 1, hgt - (hv.bin - b0 + 1) * bh - 1, Math.max(3, x1 - x0) + 2, bh + 2);
     }
   }
 
   drawBars(g, w, hgt) {
     const cur = this.current();
     if (!cur) return;
-    const nb = cur.edges.length - 1, bw = w / nb, top = Math.max(1, ...cur.counts);
-    for (let k = 0; k < nb; k++) {
+    const [b0, b1] = this.win, bw = w / (b1 - b0), top = Math.max(1, ...cur.counts);
+    g.clearRect(0, 0, w, hgt);
+    for (let k = b0; k < b1; k++) {
       const n = cur.counts[k];
       if (!n) continue;
       const bar = Math.max(2, (n / top) * (hgt - 4));
       g.fillStyle = this.hover && this.hover.kind === "bars" && this.hover.bin === k ? "#c2410c" : "#3f6fb0";
-      g.fillRect(k * bw + (bw > 4 ? 0.5 : 0), hgt - bar, Math.max(1, bw - (bw > 4 ? 1 : 0)), bar);
+      g.fillRect((k - b0) * bw + (bw > 4 ? 0.5 : 0), hgt - bar, Math.max(1, bw - (bw > 4 ? 1 : 0)), bar);
     }
     g.strokeStyle = "#999"; g.lineWidth = 1; g.beginPath(); g.moveTo(0, hgt - 0.5); g.lineTo(w, hgt - 0.5); g.stroke();
   }
@@ -176,19 +220,43 @@ export class HistogramStrip {
     const x = ev.clientX - r.left, y = ev.clientY - r.top;
     let col = this.column, bin;
     if (kind === "strip") {
-      const nb = L.edges.length - 1;
-      bin = Math.min(nb - 1, Math.max(0, Math.floor(((r.height - y) / r.height) * nb)));
+      const [b0, b1] = this.win;
+      bin = Math.min(b1 - 1, Math.max(b0, b0 + Math.floor(((r.height - y) / r.height) * (b1 - b0))));
       col = 0;
       for (let c = 0; c < L.steps.length; c++) if (this.colX(c, r.width)[0] <= x) col = c;
     } else {
       const cur = this.current();
       if (!cur) return;
-      bin = Math.min(cur.edges.length - 2, Math.max(0, Math.floor((x / r.width) * (cur.edges.length - 1))));
+      const [b0, b1] = this.win;
+      bin = Math.min(b1 - 1, Math.max(b0, b0 + Math.floor((x / r.width) * (b1 - b0))));
     }
     const changed = !this.hover || this.hover.kind !== kind || this.hover.col !== col || this.hover.bin !== bin;
     this.hover = { kind, col, bin };
     this.describe(kind, col, bin, ev);
     if (changed && kind === "bars") this.drawBars(this.bars.getContext("2d"), r.width, r.height);
+    if (changed) this.paintStrip();
+  }
+
+  /** Arrow keys on the strip: left and right walk the steps, up and down the bins. */
+  key(ev) {
+    const L = this.layer;
+    if (!L || !L.steps.length || L.edges.length < 2) return;
+    const moves = { ArrowLeft: [-1, 0], ArrowRight: [1, 0], ArrowUp: [0, 1], ArrowDown: [0, -1], Home: [-Infinity, 0], End: [Infinity, 0] };
+    const m = moves[ev.key];
+    if (!m) return;
+    ev.preventDefault();
+    let { col, bin } = this.hover?.kind === "strip" ? this.hover : { col: this.column ?? L.steps.length - 1, bin: this.peak(this.column ?? L.steps.length - 1) };
+    if (this.hover?.kind === "strip") { col += m[0]; bin += m[1]; }
+    col = Math.max(0, Math.min(L.steps.length - 1, col)); bin = Math.max(this.win[0], Math.min(this.win[1] - 1, bin));
+    this.hover = { kind: "strip", col, bin };
+    this.describe("strip", col, bin, null);
+    this.paintStrip();
+  }
+
+  /** The fullest bin of column c. */
+  peak(c) {
+    const row = this.layer.counts[c] || [];
+    return row.reduce((best, n, k) => (n > row[best] ? k : best), 0);
   }
 
   /** Say one bin's count (strip: at column col; bars: at the step shown); readout always, tooltip when pointed. */

@@ -395,6 +395,7 @@ export class NetworkView extends EventTarget {
   /** Tooltip content plus what the picture shows by leaving out: a dropped neuron, a weight exactly 0. */
   withNotes(content, key) {
     const [kind, a, b, c] = String(key).split(":").map((x, i) => (i ? Number(x) : x));
+    if (this.frame?.rewound && (kind === "e" || kind === "b")) return this.rewoundView(kind, a, b, c);
     let note = null;
     if (kind === "n" && this.nodes?.[a]?.[b]?.dropped) {
       note = "Dropped for this update: dropout switched this neuron off for the current mini-batch (its output counts as 0).";
@@ -414,6 +415,21 @@ export class NetworkView extends EventTarget {
         "; at full precision ", h("span", { class: "num", title: String(full) }, fmt(full, 6)), "."));
     }
     return content;
+  }
+
+  /**
+   * The tooltip of a weight or bias while the rewind lab shows a recorded step (the frame's `rewound`): its exact
+   * value there; the record sent has no gradients or optimizer state, so the update rule is not shown.
+   */
+  rewoundView(kind, a, b, c) {
+    const L = this.frame.layers[a], v = kind === "e" ? L?.W?.[b]?.[c] : L?.b?.[b];
+    const what = kind === "e" ? `${nodeName(this.ctxInfo, a, b)} → ${nodeName(this.ctxInfo, a + 1, c)}` : `bias of ${nodeName(this.ctxInfo, a + 1, b)}`;
+    const { step, live } = this.frame.rewound;
+    return h("div", null,
+      h("div", { class: "tt-head" }, h("span", { class: "chip param" }, "parameter"), " ", kind === "e" ? "Weight " : "", h("b", null, what)),
+      h("table", { class: "tt-table" }, h("tbody", null,
+        h("tr", null, h("th", { scope: "row" }, `value at step ${step}`), h("td", null, h("span", { class: "num", title: String(v) }, fmt(v, 6)))))),
+      h("div", { class: "tt-note" }, `As it was at step ${step} (the live run is at step ${live}). Back to live, or go on from here, in the Rewind card.`));
   }
 
   /** Biases now; the edges now, or (a big network) in the passes refresh() draws. */

@@ -9,7 +9,7 @@
 // usual renderers draw them) and the histograms show that step. "Go on from
 // here" sends `fork_at`; "Back to live" draws the live frames again.
 import { h, fill } from "../dom.js";
-import { HistogramStrip, spread } from "./histogram_strip.js";
+import { HistogramStrip, spread, occupied } from "./histogram_strip.js";
 import { RewindScrubber } from "./rewind_scrubber.js";
 
 const KINDS = [["weights", "Weights"], ["gradients", "Gradients |dL/dw|"], ["activations", "Activations"]];
@@ -42,7 +42,10 @@ export class RewindLab extends EventTarget {
     this.visible = false;
     this.forkOnArrival = false;   // the trouble banner's Roll back: go on from the step once it is found
     this.build(tooltip);
-    this.chips = ["h-net", "h-out"].map((id) => document.getElementById(id)?.appendChild(h("span", { class: "rewound-chip" }))).filter(Boolean);
+    // Which step the network and the map show while looking back: beside the network's heading, over the map
+    // (not beside the output's heading: the figures under it stay the live run's).
+    this.chips = [document.getElementById("h-net"), document.querySelector("#output .out-stage")]
+      .filter(Boolean).map((el) => el.appendChild(h("span", { class: "rewound-chip", "aria-live": "polite" })));
     socket.addEventListener("frame", ({ detail }) => this.onFrame(detail));
     socket.addEventListener("histograms", ({ detail }) => this.onHistograms(detail));
     socket.addEventListener("rewound", ({ detail }) => this.onRewound(detail));
@@ -120,7 +123,11 @@ export class RewindLab extends EventTarget {
     const layer = layers[this.layerIndex] || null;
     this.strip.what = KINDS.find(([v]) => v === this.kind)[1];
     const at = this.look ? this.rewoundCounts(this.look, layer) : null;
-    this.strip.show(layer, this.look ? this.look.step : null, at);
+    // The bins drawn: those any step fills. The gradients' bins are the same for every layer: the window is
+    // shared, so layers compare at a glance; the others' bins are each layer's own.
+    const shown = layer ? (layer.scale === "log10_abs" ? layers : [layer]) : [];
+    const win = occupied([...shown, ...(at && at.edges?.length === layer?.edges.length ? [{ edges: at.edges, counts: [at.counts] }] : [])]);
+    this.strip.show(layer, this.look ? this.look.step : null, at, win);
     this.summary.textContent = layer ? this.describe(layer) : "";
   }
 
