@@ -97,6 +97,26 @@ def test_the_live_path_moves_as_training_runs_and_on_two_weights_is_their_offset
     assert check["got"] == check["expect"], check
 
 
+def test_a_two_parameter_network_has_an_exact_landscape_along_its_weight_and_bias(app):
+    app.open("hidden=&features=x1&playing=false")
+    assert app.js("paramlab.session.architecture.total_params") == 2
+    result = compute_landscape(app, resolution="11")
+    assert result["exact"] is True and result["weights"] == [[0, 0, 0], [0, "b", 0]]
+    note = app.js("document.querySelector('#ol-landscape-card .ol-exact')")
+    assert note is not None
+    assert not app.js("document.querySelector('#ol-landscape-card .ol-exact').hidden")
+    assert "whole loss landscape" in app.js("document.querySelector('#ol-landscape-card .ol-exact').textContent")
+    assert app.js(f"{LAB}.landscape.view.axisNames") == ["a: w x₁ → output", "b: bias of output"]
+    app.js("paramlab.socket.send({type: 'play'})")
+    app.wait(f"{LAB}.landscape.live.length >= 4", timeout=20000)
+    app.pause()
+    check = app.js(f"""(() => {{
+      const s = {LAB}.landscape.slice, L = paramlab.frame.layers[0], live = {LAB}.landscape.live;
+      return {{ expect: [L.W[0][0] - s.origin[0], L.b[0] - s.origin[1]], got: live[live.length - 1] }};
+    }})()""")
+    assert check["got"] == check["expect"] and check["got"] != [0, 0], check
+
+
 def test_a_race_of_two_optimizers_draws_two_curves_and_two_paths(app):
     app.open("playing=false")
     compute_landscape(app, resolution="11")

@@ -15,10 +15,13 @@ const MAX_PATH = 4000;      // points kept of the live path (halved, every other
 const HINT = "Hover the landscape for a grid point's coordinates and its exact loss.";
 
 export class LandscapePanel extends JobPart {
-  /** send(msg): the page's intent path; pick: {start(), stop(), names}: picking edges in the network view (optimizer_lab.js). */
-  constructor({ send, pick }) {
+  /**
+   * send(msg): the page's intent path; pick: {start(), stop()}: picking in the network view (optimizer_lab.js);
+   * nameOf([layer, i | "b", j]): a parameter's name in words.
+   */
+  constructor({ send, pick, nameOf }) {
     super({ kind: "landscape", request: "landscape", title: "Loss landscape", id: "ol-landscape", send, what: "landscape" });
-    this.pickCtl = pick;
+    this.pickCtl = pick; this.nameOf = nameOf;
     this.run.textContent = "Compute the landscape";
     this.picked = [];          // [{l, i, j, name}] the edges picked (mode "weights")
     this.slice = null;         // {origin, d1, d2, result, step}: the landscape shown and its directions
@@ -66,12 +69,12 @@ export class LandscapePanel extends JobPart {
   togglePick(on) {
     const now = on === undefined ? this.pickBtn.getAttribute("aria-pressed") !== "true" : on;
     this.pickBtn.setAttribute("aria-pressed", String(now));
-    this.pickBtn.textContent = now ? "Picking: click two edges in the network (Esc stops)" : "Pick two edges in the network";
+    this.pickBtn.textContent = now ? "Picking: click two edges (or bias squares) in the network; Esc stops" : "Pick two edges in the network";
     if (now) { this.picked = []; this.pickCtl.start(); } else this.pickCtl.stop();
     this.showPicked();
   }
 
-  /** An edge was clicked in the network view while picking. */
+  /** An edge or a bias ({l, i (or "b"), j, name}) was clicked in the network view while picking. */
   pickEdge(edge) {
     if (this.picked.some((p) => p.l === edge.l && p.i === edge.i && p.j === edge.j)) return;
     this.picked.push(edge);
@@ -110,9 +113,8 @@ export class LandscapePanel extends JobPart {
   }
 
   done(result) {
-    const names = result.mode === "weights" && this.plan?.weights
-      ? this.picked.length === 2 ? this.picked.map((p, k) => `${"ab"[k]}: ${p.short}`) : ["a (weight 1)", "b (weight 2)"]
-      : result.exact ? ["a (parameter 1)", "b (parameter 2)"] : ["a (direction 1)", "b (direction 2)"];
+    // Along two parameters (mode "weights", or the whole of a two-parameter network): their names on the axes.
+    const names = result.weights ? result.weights.map((w, k) => `${"ab"[k]}: ${this.nameOf(w)}`) : ["a (direction 1)", "b (direction 2)"];
     this.slice = { result, origin: Float64Array.from(result.origin), d1: Float64Array.from(result.directions[0]), d2: Float64Array.from(result.directions[1]) };
     this.live = [[0, 0]];
     this.lastStep = null;

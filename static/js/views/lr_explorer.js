@@ -18,6 +18,13 @@ export function roundRate(lr) {
   return Math.min(LR_MAX, Math.max(LR_MIN, Number(lr.toPrecision(3))));
 }
 
+/** Ticks of a log axis from lo to hi: the powers of ten between them (a range inside one decade: its ends and middle). */
+export function decades(lo, hi) {
+  const out = [];
+  for (let e = Math.ceil(Math.log10(lo) - 1e-9); e <= Math.floor(Math.log10(hi) + 1e-9); e++) out.push(10 ** e);
+  return out.length >= 2 ? out : [lo, Math.sqrt(lo * hi), hi];
+}
+
 export class LrExplorer extends JobPart {
   constructor({ send }) {
     super({ kind: "lr_sweep", request: "lr_sweep", title: "Learning-rate explorer", id: "ol-lr", send, what: "sweep" });
@@ -98,7 +105,7 @@ export class LrExplorer extends JobPart {
       ...this.size(),
       scales: { x: { time: false, distr: 3, range: () => this.xRange() }, y: { range: (u, lo, hi) => [0, Math.max(hi ?? 1, 1e-9) * 1.12] } },
       axes: [{ label: "learning rate (log scale)", size: big ? 44 : 36, labelSize: big ? 18 : 14, font, labelFont: `bold ${font}`, stroke: "#555", grid: { stroke: "#eee" },
-        values: (u, ticks) => ticks.map((t) => fmt(t, 2)) },
+        splits: (u, i, lo, hi) => decades(lo, hi), values: (u, ticks) => ticks.map((t) => fmt(t, 2)) },
       { label: "training loss after", size: big ? 64 : 52, labelSize: big ? 18 : 14, font, labelFont: `bold ${font}`, stroke: "#555", grid: { stroke: "#eee" } }],
       series: [{ label: "learning rate", value: exactValue },
         { label: "training loss", stroke: C_LOSS, width: 2, value: exactValue, spanGaps: false, points: { show: true, size: big ? 9 : 7, fill: C_LOSS } }],

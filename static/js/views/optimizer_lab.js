@@ -26,18 +26,24 @@ export function mountOptimizerLab(root, ctx) {
 
   // ---- picking two edges in the network view (mode "weights") ----------------------------
   let picking = false;
-  const edgeOf = (el) => {
-    const key = el?.dataset?.key;
-    if (!key || !key.startsWith("e:")) return null;
-    const [l, i, j] = key.slice(2).split(":").map(Number);
+  // A parameter as the wire names it ([layer, i, j] a weight, [layer, "b", j] a bias), in words.
+  const nameOf = ([l, i, j]) => {
     const info = network.ctxInfo;
-    const name = `${nodeName(info, l, i)} → ${nodeName(info, l + 1, j)}`;
-    return { l, i, j, name, short: `w ${name}` };
+    return i === "b" ? `bias of ${nodeName(info, l + 1, j)}` : `w ${nodeName(info, l, i)} → ${nodeName(info, l + 1, j)}`;
+  };
+  // The weight (an edge, "e:l:i:j") or bias ("b:l:j") an element of the network view stands for, or null.
+  const paramOf = (el) => {
+    const key = el?.dataset?.key ?? "";
+    let ref = null;
+    if (key.startsWith("e:")) ref = key.slice(2).split(":").map(Number);
+    else if (key.startsWith("b:")) { const [l, j] = key.slice(2).split(":").map(Number); ref = [l, "b", j]; }
+    if (!ref) return null;
+    return { l: ref[0], i: ref[1], j: ref[2], name: nameOf(ref) };
   };
   // Capture on the stage runs before the edge's own click (which opens the editor): while picking, a click picks.
   network.stage.addEventListener("click", (ev) => {
     if (!picking) return;
-    const edge = edgeOf(ev.target);
+    const edge = paramOf(ev.target);
     if (!edge) return;
     ev.stopPropagation(); ev.preventDefault();
     landscape.pickEdge(edge);
@@ -46,7 +52,7 @@ export function mountOptimizerLab(root, ctx) {
     if (!picking) return;
     if (ev.key === "Escape") { landscape.togglePick(false); return; }
     if (ev.key !== "Enter" && ev.key !== " ") return;
-    const edge = edgeOf(document.activeElement);
+    const edge = paramOf(document.activeElement);
     if (!edge) return;
     ev.stopPropagation(); ev.preventDefault();
     landscape.pickEdge(edge);
@@ -56,7 +62,7 @@ export function mountOptimizerLab(root, ctx) {
     stop: () => { picking = false; network.stage.classList.remove("ol-picking"); },
   };
 
-  const landscape = new LandscapePanel({ send, pick });
+  const landscape = new LandscapePanel({ send, pick, nameOf });
   const race = new RacePanel({ send, vocab });
   const lr = new LrExplorer({ send });
   const velocity = new VelocityMarks(network);

@@ -73,14 +73,18 @@ export class VelocityMarks {
     if (optimizer === "sgd") { this.note = "Plain SGD keeps no velocity: each update is just −lr × the gradient."; return; }
     const directional = DIRECTIONAL.has(optimizer);
     this.note = directional ? "" : "RMSprop keeps a running mean of squared gradients, not a velocity: drawn as a bar, without direction.";
+    // Against the largest push now (an old outlier would shrink every arrow), on a square-root scale so
+    // the small pushes still show beside the large ones.
     let scale = 1e-12;
-    for (const list of this.trails.values()) for (const v of list) if (Math.abs(v) > scale) scale = Math.abs(v);
+    for (const list of this.trails.values()) { const v = list[list.length - 1]; if (Math.abs(v) > scale) scale = Math.abs(v); }
+    const size = (v) => Math.sqrt(Math.min(1, Math.abs(v) / scale));
+    const colour = (v, alpha = 1) => rgb(diverging(Math.sign(v) * (0.35 + 0.65 * size(v))), alpha);
     let edges = net.edges.filter((e) => e.pts);
     if (edges.length > MAX_MARKS) {
       const size = (e) => Math.abs(this.trails.get(`${e.l}:${e.i}:${e.j}`)?.at(-1) ?? 0);
       edges = [...edges].sort((a, b) => size(b) - size(a)).slice(0, MAX_MARKS);
     }
-    const big = document.documentElement.classList.contains("presenter"), L = big ? 20 : 14, step = big ? 3 : 2.2;
+    const big = document.documentElement.classList.contains("presenter"), L = big ? 22 : 16, step = big ? 3.4 : 2.6;
     g.lineCap = "round";
     for (const e of edges) {
       const key = `${e.l}:${e.i}:${e.j}`, list = this.trails.get(key);
@@ -89,11 +93,11 @@ export class VelocityMarks {
       // The trail: earlier pushes as fading dots to the left, the newest at the arrow's foot.
       for (let k = 0; k < list.length - 1; k++) {
         const age = list.length - 1 - k, v = list[k];
-        g.fillStyle = rgb(diverging(Math.max(-1, Math.min(1, v / scale))), 0.25 + 0.5 * (1 - age / TRAIL));
-        g.beginPath(); g.arc(x - age * step - 3, y - (v / scale) * L, 1.6, 0, 2 * Math.PI); g.fill();
+        g.fillStyle = colour(v, 0.35 + 0.6 * (1 - age / TRAIL));
+        g.beginPath(); g.arc(x - age * step - 3, y - (directional ? Math.sign(v) : 1) * size(v) * L, big ? 2.4 : 1.9, 0, 2 * Math.PI); g.fill();
       }
-      const v = list[list.length - 1], len = (Math.abs(v) / scale) * L;
-      const col = rgb(diverging(Math.max(-1, Math.min(1, v / scale))));
+      const v = list[list.length - 1], len = size(v) * L;
+      const col = colour(v);
       const tipY = directional ? y - Math.sign(v) * len : y - len;
       // A white casing so the mark reads over an edge of any colour.
       for (const [stroke, lw] of [["rgba(255,255,255,0.95)", 4.5], [col, 2]]) {
