@@ -47,6 +47,15 @@ def test_at_learning_rate_10_the_banner_says_stuck_in_the_servers_words_and_lowe
     app.page.get_by_role("button", name="Lower the learning rate").click()
     app.wait(f"paramlab.frame.hyper.lr === {lr / 10!r}")
     assert get_json(app, f"/api/sessions/{sid}/hyper")["lr"] == lr / 10
+    # Roll back: to the recorded step before the trouble began, and on from there at the new rate.
+    since = trouble["since_step"]
+    assert since > 0
+    live = app.frame()["step"]
+    app.page.locator("#banner-div").get_by_role("button", name="Roll back").click()
+    app.wait(f"paramlab.frame && paramlab.frame.step < {since} && !paramlab.frame.rewound && paramlab.rewindLab.look === null", timeout=20000)
+    back = app.frame()["step"]
+    assert get_json(app, f"/api/sessions/{sid}/model")["step"] == back < since < live
+    assert get_json(app, f"/api/sessions/{sid}/hyper")["lr"] == lr / 10
 
 
 def test_with_sigmoid_and_8_layers_the_first_layers_gradients_are_smaller_than_the_lasts(app):

@@ -101,6 +101,7 @@ export class RewindLab extends EventTarget {
     this.asking = null;
     this.data[msg.kind] = msg.layers || [];
     if (msg.kind === this.kind) this.showLayers();
+    else this.ask(true);   // the kind shown changed while this one was on its way
     this.updateSpan();
   }
 
