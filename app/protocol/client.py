@@ -262,6 +262,36 @@ class Importance(Strict):
     repeats: Annotated[int, Field(ge=1, le=20)] = 5
 
 
+# The optimizer lab's record (`app.training.timeline`): looks at a recorded step, and a fork from one.
+HistogramKind = Literal["weights", "gradients", "activations"]
+RecordedStep = Annotated[int, Field(ge=0, le=2**53)]
+
+
+class Histograms(Strict):
+    """The histograms of one kind per layer over the whole record, thinned to at most 200 steps
+    (answered with `histograms`)."""
+
+    type: Literal["histograms"]
+    kind: HistogramKind
+
+
+class Rewind(Strict):
+    """A read-only look at the run as it was at recorded step `step` (the nearest recorded at or before
+    it): answered with `rewound`; the live session goes on."""
+
+    type: Literal["rewind"]
+    step: RecordedStep
+
+
+class ForkAt(Strict):
+    """Go back to recorded step `step` exactly and train on from there (weights and optimizer state as
+    recorded, the history after it dropped); refused, with the nearest recorded steps, when `step` is
+    not recorded exactly."""
+
+    type: Literal["fork_at"]
+    step: RecordedStep
+
+
 class Ack(Strict):
     """Acknowledge a frame: flow control."""
 
@@ -354,11 +384,12 @@ CLIENT_MESSAGES: dict[str, type[BaseModel]] = {
     "early_stopping": EarlyStopping, "restore_best": RestoreBest, "cross_validate": CrossValidate,
     "search": Search, "cancel_job": CancelJob,
     "fine_tune": FineTune, "replay": Replay, "quantize": Quantize, "importance": Importance,
+    "histograms": Histograms, "rewind": Rewind, "fork_at": ForkAt,
 }
 # Messages that change a session: refused to a follower and to anyone without the room's teacher key.
 CONTROL_MESSAGES = ("play", "pause", "step", "set_speed", "set_hyper", "configure", "reset", "set_param",
                     "freeze", "rollback", "trace", "early_stopping", "restore_best", "fine_tune", "replay",
-                    "quantize")
+                    "quantize", "fork_at")
 # Messages that start or cancel background work on a session: refused as the controls are.
 JOB_MESSAGES = ("cross_validate", "search", "cancel_job")
 

@@ -257,6 +257,16 @@ class Diverged(TypedDict):
     advice: str
 
 
+@with_config(WIRE)
+class TroubleState(TypedDict):
+    """What is wrong with the run, in plain words with its numbers, and what to try (`app.training.trouble`)."""
+
+    kind: Literal["stuck", "dead", "oscillating", "growing", "diverged"]
+    since_step: int
+    message: str
+    advice: str
+
+
 Phase = Literal["forward", "loss", "backward", "update"]
 
 
@@ -311,6 +321,7 @@ class FrameBody(TypedDict):
     early_stopping: Annotated[dict[str, Any], checked_as(EarlyStoppingState)] | None
     dropped: Sequence[Mask] | None    # per hidden layer, the units dropout dropped (None: no dropout)
     quantized: Annotated[dict[str, Any], checked_as(QuantizedState)] | None  # None while quantization is off
+    trouble: Annotated[dict[str, Any], checked_as(TroubleState)] | None  # None while all looks well
 
 
 @with_config(WIRE)
@@ -463,6 +474,49 @@ class ImportanceMessage(TypedDict):
 
 
 @with_config(WIRE)
+class HistogramLayer(TypedDict):
+    """One layer's histograms: `counts[k]` in the bins between `edges` at `steps[k]` (each row sums to the
+    number of values; the end bins also hold the `below[k]` values under the first edge and the `above[k]`
+    over the last, NaN included). `scale`: "linear", or "log10_abs" (gradients: log10 of |dW|)."""
+
+    scale: Literal["linear", "log10_abs"]
+    edges: list[float]
+    steps: list[int]
+    counts: list[list[int]]
+    below: list[int]
+    above: list[int]
+
+
+@with_config(WIRE)
+class HistogramsMessage(TypedDict):
+    """The answer to `histograms`: one kind's histograms per layer (weights and gradients: one per layer
+    of weights; activations: one per hidden layer) over the record."""
+
+    type: Literal["histograms"]
+    kind: Literal["weights", "gradients", "activations"]
+    layers: list[HistogramLayer]
+
+
+@with_config(WIRE)
+class RewoundParams(TypedDict):
+    W: list[list[Number]]
+    b: list[Number]
+
+
+@with_config(WIRE)
+class RewoundMessage(TypedDict):
+    """The answer to `rewind`: the run at recorded `step` (the nearest at or before the one asked), its
+    exact weights and biases per layer and its histograms of every kind (each with that one step)."""
+
+    type: Literal["rewound"]
+    step: int
+    epoch: int
+    first_step: int      # the oldest recorded step
+    params: list[RewoundParams]
+    histograms: dict[Literal["weights", "gradients", "activations"], list[HistogramLayer]]
+
+
+@with_config(WIRE)
 class Error(TypedDict):
     """The one shape of every error, as sent (`ErrorMessage.model_dump()`)."""
 
@@ -485,7 +539,9 @@ SERVER_MESSAGES: dict[str, Any] = {
 
 # Answers whose type is also the request's (`importance`): apart, since a type names one message in
 # `SERVER_MESSAGES` and in docs/protocol.md's sections (there the answer's example is a `json answer` block).
-ANSWERS: dict[str, Any] = {"importance": ImportanceMessage}
+# `rewound`, the answer to `rewind`, is documented the same way, under `rewind`.
+ANSWERS: dict[str, Any] = {"importance": ImportanceMessage, "histograms": HistogramsMessage,
+                           "rewound": RewoundMessage}
 
 
 def check_server_message(message: Any) -> None:

@@ -64,6 +64,9 @@ def apply(live: LiveSession, msg: BaseModel) -> str | None:
         s.set_replay(msg.share, msg.buffer)
     elif isinstance(msg, p.Quantize):
         s.set_quantization(msg.bits, msg.granularity, msg.aware)
+    elif isinstance(msg, p.ForkAt):
+        s.fork_at(msg.step)
+        rebuilt = "rebuilt"  # the history was cut back there, as after a rollback
     elif isinstance(msg, p.RestoreBest):
         s.restore_best()
         live.set_playing(False)

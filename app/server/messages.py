@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 from app import protocol as p
@@ -9,7 +11,8 @@ from app.protocol import LIMITS, PROTOCOL_VERSION, binary_frame, encode
 from app.protocol.binary_frame import EncodedBody
 from app.server import frames
 from app.server.registry import Client, LiveSession
-from app.training import relevance
+from app.training import histograms, relevance
+from app.training.timeline import Record
 
 
 def session_message(live: LiveSession, fps: int) -> p.SessionMessage:
@@ -74,8 +77,11 @@ def frame_bytes(live: LiveSession, client: Client) -> bytes:
         parts = frames.ALL_PARTS if client.parts is None else client.parts
         view = s.view()
         quantized = s.quantized()  # computed once per state, whatever the content
+        trouble = s.trouble()  # judged once per state; null most of the time
         # Given only when on: the frame's default is null (the frame body's signature stays as it was).
-        extra = {"quantized": quantized} if quantized is not None else {}
+        extra: dict[str, Any] = {"quantized": quantized} if quantized is not None else {}
+        if trouble is not None:
+            extra["trouble"] = trouble.to_dict()
         if client.frames == "binary":
             body: bytes | EncodedBody = frames.binary_body(view, live.playing, live.updates_per_second, parts,
                                                            **extra)
@@ -109,3 +115,18 @@ def inspected_message(live: LiveSession, layer: int, kind: str, i: int, j: int) 
     """The exact numbers of one parameter now; None when the network has no such entry."""
     numbers = frames.inspected(live.session.view(), layer, kind, i, j)
     return None if numbers is None else {"type": "inspected", **numbers}
+
+
+def histograms_answer(record: Record, hist: histograms.Histograms, kind: str, use_fast: bool) -> p.HistogramsMessage:
+    """The `histograms` answer: `kind` over the record (steps rebuilt by replay: run it in a thread)."""
+    return {"type": "histograms", "kind": kind,  # type: ignore[typeddict-item]  # a HistogramKind
+            "layers": histograms.over_time(record, hist, kind, use_fast)}  # type: ignore[typeddict-item]
+
+
+def rewound_answer(record: Record, hist: histograms.Histograms, step: int, use_fast: bool) -> p.RewoundMessage:
+    """The `rewind` answer at recorded `step` or the nearest before (rebuilt by replay: run it in a thread);
+    ValueError when nothing is recorded at or before it."""
+    seen = histograms.look(record, hist, step, use_fast)
+    return {"type": "rewound", "step": seen.step, "epoch": seen.epoch, "first_step": record.entries[0][0].step,
+            "params": [{"W": layer["W"], "b": layer["b"]} for layer in seen.params],  # type: ignore[typeddict-item]
+            "histograms": seen.histograms}  # type: ignore[typeddict-item]

@@ -69,6 +69,7 @@ class Connection:
         self.inspect: tuple[int, str, int, int] | None = None  # the parameter watched (`inspect`)
         self.jobs = LabClient(service.lab, address, self.settings.lab_jobs_per_client, self.send)
         self.measuring: set[asyncio.Task[None]] = set()  # `importance` answers on their way
+        self.looking = 0  # `histograms` and `rewind` answers being computed (in threads)
 
     @property
     def live(self) -> LiveSession | None:
@@ -182,6 +183,11 @@ class Connection:
             self.measuring.add(task)
             task.add_done_callback(self.measuring.discard)
             return
+        if isinstance(msg, (p.Histograms, p.Rewind)):
+            task = asyncio.create_task(self.look(msg))  # answered when computed, as `importance` is
+            self.measuring.add(task)
+            task.add_done_callback(self.measuring.discard)
+            return
         if kind in p.CONTROL_MESSAGES:
             await self.control(kind, msg)
             return
@@ -240,6 +246,42 @@ class Connection:
             answer = await self.jobs.importance(live, msg.repeats)
         except ServiceError as exc:
             answer = exc.error.model_dump()
+        with contextlib.suppress(Exception):  # the client may have gone meanwhile
+            await self.send(answer)
+
+    async def look(self, msg: p.Histograms | p.Rewind) -> None:
+        """Answer `histograms` or `rewind`: read-only looks at the session's record (a follower's too),
+        rebuilt in a thread from a copy of the record taken now, at most `lab_jobs_per_client` at once."""
+        live = self.live
+        assert live is not None
+        s = live.session
+        most = self.settings.lab_jobs_per_client
+        answer: Mapping[str, Any]
+        try:
+            if self.seat.mode != "follow":
+                self.service.check_key(live, self.seat.teacher_key, msg.type)
+            if self.looking >= most:
+                raise ServiceError(429, p.ErrorMessage(
+                    code="limit", request=msg.type, field="type", value=msg.type,
+                    allowed=f"at most {most} histograms or rewind requests at once",
+                    message=f"{self.looking} histograms or rewind answers are being computed for you, the most "
+                            "allowed; wait for them"))
+            record = s.record()
+            self.looking += 1
+            try:
+                if isinstance(msg, p.Histograms):
+                    answer = await asyncio.to_thread(messages.histograms_answer, record, s.histograms, msg.kind,
+                                                     s.fast)
+                else:
+                    answer = await asyncio.to_thread(messages.rewound_answer, record, s.histograms, msg.step, s.fast)
+            finally:
+                self.looking -= 1
+        except ServiceError as exc:
+            answer = exc.error.model_dump()
+        except ValueError as exc:  # rewind: nothing recorded at or before the step
+            answer = error("invalid", f"step: {exc}; rewind to a step from the record's first on", msg.type,
+                           field="step", value=getattr(msg, "step", None),
+                           allowed="a step at or after the record's first (see the histograms' steps)")
         with contextlib.suppress(Exception):  # the client may have gone meanwhile
             await self.send(answer)
 

@@ -61,6 +61,9 @@ TEMPLATES: dict[str, dict[str, Any]] = {
     "replay": {"type": "replay", "share": 0.3, "buffer": 50},
     "quantize": {"type": "quantize", "bits": 4, "granularity": "neuron", "aware": False},
     "importance": {"type": "importance", "repeats": 2},
+    "histograms": {"type": "histograms", "kind": "gradients"},
+    "rewind": {"type": "rewind", "step": 1},
+    "fork_at": {"type": "fork_at", "step": 1},
 }
 RAW = ["NaN", "-Infinity", "Infinity", "1e400", "123456789012345678901234567890", "[" * 1100 + "]" * 1100]
 
@@ -102,7 +105,8 @@ frames = st.one_of(
     st.binary(max_size=200),
     st.sampled_from([b"", json.dumps(TEMPLATES["step"]).encode()]),
 )
-STREAMED = ("frame", "session", "dataset", "history", "room_status", "notice", "job")  # job: whenever a job moves on
+STREAMED = ("frame", "session", "dataset", "history", "room_status", "notice", "job",  # job: whenever a job moves on
+            "histograms", "rewound")  # answered when computed, in a thread: maybe after a later message's answer
 
 
 def refused(raw: str | bytes) -> bool:
@@ -127,7 +131,7 @@ class Socket:
 
     def read(self) -> dict[str, Any]:
         message = json.loads(self.ws.receive_text())
-        assert message["type"] in P.SERVER_MESSAGES, message
+        assert message["type"] in P.SERVER_MESSAGES or message["type"] in P.ANSWERS, message
         P.check_server_message(message)
         if message["type"] == "room" and message["teacher_key"]:
             self.teacher_keys.append(message["teacher_key"])
