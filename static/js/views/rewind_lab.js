@@ -15,6 +15,8 @@ import { RewindScrubber } from "./rewind_scrubber.js";
 const KINDS = [["weights", "Weights"], ["gradients", "Gradients |dL/dw|"], ["activations", "Activations"]];
 // While training, the histograms are asked again this often at most (the server counts new steps each time).
 const REFRESH_MS = 2500;
+// A rewind unanswered this long (a reconnect lost it) no longer holds the next one back.
+const STALE_MS = 10000;
 
 /** The name of layer l's histogram of `kind` in a network of n weight layers. */
 export function layerName(kind, l, n) {
@@ -36,7 +38,7 @@ export class RewindLab extends EventTarget {
     this.asking = null;        // the kind asked for and not answered yet
     this.askedAt = -Infinity;
     this.look = null;          // {step, params, histograms, live}: the recorded step shown, or null (live)
-    this.inFlight = false; this.pending = null;
+    this.inFlight = 0; this.pending = null;   // inFlight: when the rewind on its way was sent (0: none)
     this.forking = null;       // {step, live}: fork_at sent, its first frame not drawn yet
     this.live = null;          // the last frame from the server, as it came
     this.visible = false;
@@ -185,19 +187,19 @@ export class RewindLab extends EventTarget {
   /** Roll back to a recorded step at or before `step` (the trouble banner's Roll back): look at it, then go on from it. */
   rollBackTo(step) {
     this.forkOnArrival = true;
-    if (this.inFlight) { this.pending = step; return; }
     this.lookAt(step);
   }
 
   lookAt(step) {
     if (this.forking) return;
-    if (this.inFlight) { this.pending = step; return; }
-    this.inFlight = true; this.pending = null;
+    // One request in flight: the newest position waits for its answer (unless that answer is long overdue).
+    if (this.inFlight && performance.now() - this.inFlight < STALE_MS) { this.pending = step; return; }
+    this.inFlight = performance.now(); this.pending = null;
     this.intent({ type: "rewind", step });
   }
 
   onRewound(msg) {
-    this.inFlight = false;
+    this.inFlight = 0;
     if (this.forking) return;
     const wasLive = !this.look;
     this.look = { step: msg.step, params: msg.params, histograms: msg.histograms || null, live: this.live?.step ?? null };
@@ -223,7 +225,7 @@ export class RewindLab extends EventTarget {
   onError(msg) {
     if (msg.request === "histograms") { this.asking = null; this.summary.textContent = msg.message; }
     if (msg.request === "rewind") {
-      this.inFlight = false; this.forkOnArrival = false;
+      this.inFlight = 0; this.forkOnArrival = false;
       this.scrubber.failed(msg.message);
       if (this.pending !== null) { const s = this.pending; this.pending = null; this.lookAt(s); }
       else if (!this.look) this.scrubber.show(null);

@@ -26,6 +26,13 @@ export class StatusView extends EventTarget {
     const text = h("div", { class: "trouble-text" });
     this.title.before(text);
     text.append(this.title, this.msg, this.advice);
+    // The message counts the updates the trouble has lasted, so it changes with every frame: the banner is
+    // not a live region itself; a hidden one says the trouble once, when it begins or changes kind.
+    this.div.setAttribute("role", "region");
+    this.div.setAttribute("aria-label", "Trouble");
+    this.announce = h("p", { class: "sr-only", role: "alert" });
+    this.div.append(this.announce);
+    this.said = null;
     // A divergence rolls back to its rollback point (`rollback`); other trouble to a recorded step before it
     // began, through the rewind lab ("rollback_to": it finds the recorded step and goes on from there).
     this.rollbackButton.addEventListener("click", () => {
@@ -42,16 +49,17 @@ export class StatusView extends EventTarget {
 
   setConnected(ok) { this.conn.hidden = ok; }
 
-  reset() { this.div.hidden = true; this.shown = null; }
+  reset() { this.div.hidden = true; this.shown = this.said = null; }
 
   update(frame) {
     const words = troubleWords(frame);
-    if (!words) { if (!this.div.hidden) this.div.hidden = true; this.shown = null; this.rollback = this.lower = null; return; }
+    if (!words) { if (!this.div.hidden) this.div.hidden = true; this.shown = this.said = null; this.rollback = this.lower = null; return; }
     this.rollback = words.rollback; this.lower = words.lower;
     const key = JSON.stringify([words.kind, words.title, words.message, words.advice, !!words.rollback, words.lower?.lr ?? null]);
     if (key === this.shown) return;
     this.shown = key;
     this.div.dataset.kind = words.kind;
+    if (this.said !== words.title) { this.said = words.title; this.announce.textContent = `${words.title}. ${words.message} ${words.advice}`; }
     this.title.textContent = `⚠ ${words.title}`;
     this.msg.textContent = words.message;
     this.advice.textContent = words.advice;
