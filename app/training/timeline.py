@@ -25,6 +25,8 @@ over it, so an uninterrupted run stays exact at every step (at a longer
 replay), and only the steps after a change in a dropped bucket are lost. The
 record keeps at most `MAX_KEYFRAMES` keyframes and `MAX_BYTES` of them: past
 either, the old bucket doubles (and, if that is not enough, the oldest go).
+Thinning reads every keyframe, so it runs once per `THIN_EVERY` keyframes added
+(and at once past a bound): a keyframe is thinned a little after it ages.
 
 The record is in memory only: it is not saved with a session, and a rebuilt
 or restored session starts a new one.
@@ -34,7 +36,7 @@ from __future__ import annotations
 
 import copy
 from bisect import bisect_right
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -61,6 +63,7 @@ KEY_EVERY = 256       # an uninterrupted run takes a keyframe this often: the lo
 MAX_KEYFRAMES = 3_000
 MAX_BYTES = 16 * 2**20  # per session (estimated: arrays and a fixed overhead per keyframe)
 KEYFRAME_OVERHEAD = 2_000  # bytes: the Python objects and generator states of one keyframe
+THIN_EVERY = 64       # keyframes added between two thinnings (a thinning reads every keyframe), unless over a bound
 
 
 @dataclass
@@ -118,10 +121,15 @@ def keyframe_of(step: int, model: Model, buffers: fast.Buffers, queue: BatchQueu
     if previous is None or not previous.batches or not batches or batches[0].base is not previous.batches[0].base:
         nbytes += sum(b.nbytes for b in batches)  # a new epoch's indices (shared ones are counted once)
     return Keyframe(step=step, end=step, continued=False, model=checkpoint, batches=batches,
-                    batch_rng=copy.deepcopy(dict(queue.rng.bit_generator.state)),
+                    batch_rng=_copy_state(queue.rng.bit_generator.state),
                     replay=(queue.replay_share, queue.replay_pool, queue.n_train),
-                    dropout_rng=copy.deepcopy(dict(dropout_rng.bit_generator.state)), hyper=copy.copy(hyper),
+                    dropout_rng=_copy_state(dropout_rng.bit_generator.state), hyper=copy.copy(hyper),
                     quantization=quantization, spec=spec, task=task, X=X, Y=Y, nbytes=nbytes)
+
+
+def _copy_state(state: Mapping[str, Any]) -> dict[str, Any]:
+    """A copy of a bit generator's state (nested dicts of numbers: copied a level down, faster than deepcopy)."""
+    return {k: dict(v) if isinstance(v, dict) else v for k, v in state.items()}
 
 
 def _generator(state: dict[str, Any]) -> np.random.Generator:
@@ -185,10 +193,13 @@ class Timeline:
     _open: bool = False              # a run of updates is going on (between `begin` and `close`)
     _closed_at: tuple[int, int] | None = None  # (step, version) when the last run ended
     nbytes: int = 0
+    _added: int = 0                  # keyframes added since the last thinning
+    thinned_at: int = 0              # the step the record was last thinned at
 
     def clear(self) -> None:
         self.keyframes.clear()
-        self.old_bucket, self._open, self._closed_at, self.nbytes = OLD_BUCKET, False, None, 0
+        self.old_bucket, self._open, self._closed_at, self.nbytes, self._added = OLD_BUCKET, False, None, 0, 0
+        self.thinned_at = 0
 
     @property
     def last(self) -> Keyframe | None:
@@ -228,7 +239,11 @@ class Timeline:
             return
         self.keyframes.append(kf)
         self.nbytes += kf.nbytes
-        self.thin(kf.step)
+        self._added += 1
+        # Thinned every THIN_EVERY keyframes: a keyframe leaving the newest RECENT updates is thinned
+        # at most that many keyframes late (each of them at least an update later).
+        if self._added >= THIN_EVERY or len(self.keyframes) > MAX_KEYFRAMES or self.nbytes > MAX_BYTES:
+            self.thin(kf.step)
 
     def truncate(self, step: int) -> None:
         """Forget what came after `step` (the run went back there)."""
@@ -240,6 +255,7 @@ class Timeline:
 
     def thin(self, now: int) -> None:
         """Drop keyframes as the module's docstring says, for a run now at step `now`."""
+        self._added, self.thinned_at = 0, now
         while True:
             self._thin_once(now)
             if len(self.keyframes) <= MAX_KEYFRAMES and self.nbytes <= MAX_BYTES:
