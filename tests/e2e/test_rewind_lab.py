@@ -127,6 +127,8 @@ def test_the_scrubber_shows_an_earlier_steps_weights_exactly_and_goes_on_from_th
     assert model["step"] == step
     assert app.frame()["layers"][0]["W"][0][1] == w
     assert app.page.locator("#rw-where").inner_text().startswith("Live: step")
+    # The fork is logged with the choices made (and marked on the loss chart), not as a weight typed by hand.
+    app.wait(f"[...document.querySelectorAll('.changes-log li')].some(li => li.textContent === 'step {step}: went back from step {live} to step {step}')")
     app.js("paramlab.socket.send({type: 'play'})")
     app.wait(f"paramlab.frame && paramlab.frame.step > {step + 5}", timeout=20000)
 

@@ -29,6 +29,7 @@ function settingText(v) {
 }
 
 export function changeLabel(field, a, b) {
+  if (field === "fork_at") return `went back from step ${a} to step ${b}`;   // the rewind lab's "Go on from here"
   const f = (v) => (typeof v === "number" ? fmt(v, 3) : v && typeof v === "object" ? settingText(v) : String(v));
   return `${FIELD_LABEL[field] || field} ${f(a)} → ${f(b)}`;
 }
@@ -61,7 +62,8 @@ export class ChartsView {
     this.editsEl = root.querySelector(".edits-log");
     this.editsHead = root.querySelector(".edits-head");
     // Replay's share and buffer are settings chosen like hyperparameters, not parameters typed by hand.
-    this.hyperFields = new Set([...hyperFields, "replay_share", "replay_buffer", "quantization"]);
+    // A fork back to a recorded step is logged (and marked on the chart) with them: a choice, not a weight typed.
+    this.hyperFields = new Set([...hyperFields, "replay_share", "replay_buffer", "quantization", "fork_at"]);
     this.cols = null; this.changes = []; this.live = null;
     this.dirty = false; this.lastFlush = 0; this.flushes = 0;
     this.lossPlot = this.makePlot(this.lossEl, "loss", LOSS_SERIES);

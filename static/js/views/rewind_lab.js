@@ -42,6 +42,7 @@ export class RewindLab extends EventTarget {
     this.forking = null;       // {step, live}: fork_at sent, its first frame not drawn yet
     this.live = null;          // the last frame from the server, as it came
     this.visible = false;
+    this.firstStep = null;        // the oldest recorded step, as the last `rewound` said
     this.forkOnArrival = false;   // the trouble banner's Roll back: go on from the step once it is found
     this.build(tooltip);
     // Which step the network and the map show while looking back: beside the network's heading, over the map
@@ -52,6 +53,8 @@ export class RewindLab extends EventTarget {
     socket.addEventListener("histograms", ({ detail }) => this.onHistograms(detail));
     socket.addEventListener("rewound", ({ detail }) => this.onRewound(detail));
     socket.addEventListener("session", () => this.onSession());
+    // A fork's history follows it (the steps after it dropped): the fork is done, the record cut back there.
+    socket.addEventListener("history", () => { if (this.forking) this.forked(); });
     socket.addEventListener("error", ({ detail }) => this.onError(detail));
     new IntersectionObserver((entries) => {
       this.visible = entries.some((e) => e.isIntersecting);
@@ -163,15 +166,23 @@ export class RewindLab extends EventTarget {
   // ---- rewind ----------------------------------------------------------------------------
 
   onSession() {
-    // A new or rebuilt session: its record starts again; a fork's session message means it is done.
-    this.data = {};
+    // A new or rebuilt session: its record starts again.
+    this.data = {}; this.firstStep = null;
     if (this.forking) this.forking = null;
     this.leave(false);
     this.ask(true);
   }
 
+  /** The session went back to the step looked at: show it live, and ask for the histograms of its cut record. */
+  forked() {
+    this.forking = null;
+    this.leave(false);
+    this.data = {};
+    this.ask(true);
+  }
+
   onFrame(frame) {
-    if (this.forking && frame.step < this.forking.live) { this.forking = null; this.leave(false); }
+    if (this.forking && frame.step < this.forking.live) this.forked();
     this.live = frame;
     this.updateSpan();
     if (frame.playing) this.ask();
@@ -181,7 +192,8 @@ export class RewindLab extends EventTarget {
   updateSpan() {
     if (!this.live) return;
     const steps = this.data[this.kind]?.[0]?.steps;
-    this.scrubber.setSpan(steps && steps.length ? steps[0] : 0, this.live.step);
+    const first = this.firstStep ?? (steps && steps.length ? steps[0] : 0);
+    this.scrubber.setSpan(first, this.live.step);
   }
 
   /** Roll back to a recorded step at or before `step` (the trouble banner's Roll back): look at it, then go on from it. */
@@ -203,6 +215,7 @@ export class RewindLab extends EventTarget {
     if (this.forking) return;
     const wasLive = !this.look;
     this.look = { step: msg.step, params: msg.params, histograms: msg.histograms || null, live: this.live?.step ?? null };
+    if (Number.isInteger(msg.first_step)) this.firstStep = msg.first_step;   // the oldest step the record keeps
     if (wasLive) {
       this.network.readOnly = true;   // the weights shown are not the session's: nothing to edit
       this.network.setEdgeMode("weights");
