@@ -475,7 +475,7 @@ class TrainingSession:
         if d is not None:
             return Trouble("diverged", d.step, d.cause, d.advice)
         return self.trouble_watch.judge((self.step, self.version), self.step, self.spec, self.params,
-                                        self.histograms.X, self.hyper.lr)
+                                        self.histograms.X, self.histograms.Y, self.hyper.lr)
 
     def fork_at(self, step: int) -> int:
         """Go back to recorded step `step` exactly (weights, optimizer state, counters, the rest of its

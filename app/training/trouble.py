@@ -6,7 +6,11 @@ outputs on the probe batch (`histograms.probe_rows`), on every task alike:
     stuck        the loss is flat (the means of the window's two halves differ by
                  less than `FLAT` of their size) while at least `MOST` of the
                  tanh/sigmoid units are saturated: |tanh| > 0.99, or sigmoid below
-                 0.01 or above 0.99, on at least `SATURATED_POINTS` of the probe points
+                 0.01 or above 0.99, on at least `SATURATED_POINTS` of the probe points;
+                 or, on the playground task (a tanh output under the square loss, whose
+                 gradient vanishes with it), while the output is saturated on at least
+                 `SATURATED_POINTS` of the probe points and on the wrong side on at
+                 least `WRONG` of them
     dead         the loss is flat while at least `MOST` of the ReLU units are dead:
                  zero on every probe point (leaky ReLUs never are)
     oscillating  the loss goes up and down: at least `SIGN_CHANGES` of its successive
@@ -40,6 +44,7 @@ SIGN_CHANGES = 0.85
 SWING = 0.1
 BLOCKS = 10
 GROWTH = 1.5
+WRONG = 0.1
 SATURATING = {"tanh": "|tanh| > 0.99", "sigmoid": "sigmoid below 0.01 or above 0.99"}
 
 
@@ -81,6 +86,16 @@ def is_growing(losses: np.ndarray) -> bool:
     return falls <= 1 and means[-1] >= GROWTH * means[0]
 
 
+def output_saturation(spec: NetworkSpec, params: Params, X: np.ndarray, Y: np.ndarray) -> tuple[float, float]:
+    """On the playground task, the shares of the points `X` (targets `Y`, -1 or +1) where the tanh output
+    is saturated (|o| > 0.99), and saturated on the wrong side; (0, 0) on the other tasks."""
+    if spec.task != "playground":
+        return 0.0, 0.0
+    out, _ = forward(spec, params, X)
+    saturated = np.abs(out) > 0.99
+    return float(np.mean(saturated)), float(np.mean(saturated & (np.sign(out) != np.sign(Y))))
+
+
 def unit_states(spec: NetworkSpec, params: Params, X: np.ndarray) -> tuple[int, int, int, int]:
     """(saturated, saturating units, dead, ReLU units) among the hidden units, on the points `X`."""
     _, cache = forward(spec, params, X)
@@ -99,9 +114,10 @@ def unit_states(spec: NetworkSpec, params: Params, X: np.ndarray) -> tuple[int, 
 
 
 def diagnose(losses: np.ndarray, step: int, spec: NetworkSpec, params: Params, X_probe: np.ndarray,
-             lr: float) -> Trouble | None:
+             Y_probe: np.ndarray, lr: float) -> Trouble | None:
     """The trouble of a run now at `step` whose last updates had batch `losses` (the newest last,
-    `WINDOW` of them at least for a verdict); None when all looks well."""
+    `WINDOW` of them at least for a verdict), judged on the probe points `X_probe` (targets
+    `Y_probe`); None when all looks well."""
     if len(losses) < WINDOW:
         return None
     window = np.asarray(losses[-WINDOW:], dtype=np.float64)
@@ -136,6 +152,11 @@ def diagnose(losses: np.ndarray, step: int, spec: NetworkSpec, params: Params, X
                        f"{saturated / saturating:.0%} of the hidden units are saturated ({what} on at least "
                        f"{SATURATED_POINTS:.0%} of the probe points): their gradients are nearly zero",
                        lower)
+    saturated_out, wrong = output_saturation(spec, params, X_probe, Y_probe)
+    if saturated_out >= SATURATED_POINTS and wrong >= WRONG:
+        return Trouble("stuck", since, f"the loss has stayed at {level:.3g} for {WINDOW} updates while the output "
+                       f"is saturated (|tanh| > 0.99) on {saturated_out:.0%} of the probe points, on the wrong side "
+                       f"on {wrong:.0%}: its gradient is nearly zero there", lower)
     return None
 
 
@@ -156,13 +177,13 @@ class TroubleWatch:
         self.current = None
         self._judged = None
 
-    def judge(self, key: Any, step: int, spec: NetworkSpec, params: Params, X_probe: np.ndarray, lr: float
-              ) -> Trouble | None:
+    def judge(self, key: Any, step: int, spec: NetworkSpec, params: Params, X_probe: np.ndarray,
+              Y_probe: np.ndarray, lr: float) -> Trouble | None:
         """The trouble now, judged once per `key` (the session's step and version)."""
         if self._judged == key:
             return self.current
         found = diagnose(np.fromiter(self.losses, dtype=np.float64, count=len(self.losses)), step, spec, params,
-                         X_probe, lr)
+                         X_probe, Y_probe, lr)
         if found is not None and self.current is not None and found.kind == self.current.kind:
             found = Trouble(found.kind, self.current.since_step, _since(found.message, step - self.current.since_step),
                             found.advice)

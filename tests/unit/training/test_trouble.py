@@ -14,6 +14,7 @@ from app.training.session import TrainingSession
 from app.training.trouble import TroubleWatch, diagnose, unit_states
 
 X = np.random.default_rng(0).uniform(-1, 1, (64, 2))
+Y = np.where(X[:, :1] * X[:, 1:] > 0, 1.0, -1.0)  # xor's signs
 FLAT = np.full(trouble.WINDOW, 1.06) + np.random.default_rng(1).normal(0, 0.01, trouble.WINDOW)
 
 
@@ -33,7 +34,7 @@ def test_a_flat_loss_with_saturated_units_is_stuck(activation: str, task: str) -
     spec, params = _network(activation, task, scale=1e4)
     saturated, saturating, _, _ = unit_states(spec, params, X)
     assert saturating == 7 and saturated >= 6
-    found = diagnose(FLAT, 500, spec, params, X, lr=10)
+    found = diagnose(FLAT, 500, spec, params, X, Y, lr=10)
     assert found is not None and found.kind == "stuck" and found.since_step == 500 - trouble.WINDOW
     assert f"{saturated / saturating:.0%} of the hidden units are saturated" in found.message
     assert "stayed at 1.06 for 200 updates" in found.message
@@ -43,7 +44,7 @@ def test_a_flat_loss_with_saturated_units_is_stuck(activation: str, task: str) -
 def test_units_saturated_on_few_points_are_not_counted() -> None:
     spec, params = _network("tanh", scale=1.0)
     assert unit_states(spec, params, X)[0] == 0
-    assert diagnose(FLAT, 500, spec, params, X, lr=0.03) is None  # flat, but the units work
+    assert diagnose(FLAT, 500, spec, params, X, Y, lr=0.03) is None  # flat, but the units work
 
 
 @pytest.mark.parametrize("task", ["binary", "regression"])
@@ -51,11 +52,11 @@ def test_a_flat_loss_with_dead_relus_is_dead(task: str) -> None:
     spec, params = _network("relu", task, bias=-100.0)
     _, _, dead, relus = unit_states(spec, params, X)
     assert (dead, relus) == (7, 7)
-    found = diagnose(FLAT, 400, spec, params, X, lr=0.5)
+    found = diagnose(FLAT, 400, spec, params, X, Y, lr=0.5)
     assert found is not None and found.kind == "dead"
     assert "7 of the 7 ReLU units (100%) are dead" in found.message
     alive = _network("relu", task)
-    assert diagnose(FLAT, 400, *alive, X, lr=0.5) is None
+    assert diagnose(FLAT, 400, *alive, X, Y, lr=0.5) is None
     leaky = _network("leaky_relu", task, bias=-100.0)
     assert unit_states(*leaky, X)[2:] == (0, 0)  # a leaky ReLU is never dead
 
@@ -64,32 +65,32 @@ def test_an_alternating_loss_oscillates_and_noise_does_not() -> None:
     spec, params = _network("tanh")
     i = np.arange(trouble.WINDOW)
     zigzag = 0.8 + 0.3 * (-1.0) ** i
-    found = diagnose(zigzag, 1000, spec, params, X, lr=3)
+    found = diagnose(zigzag, 1000, spec, params, X, Y, lr=3)
     assert found is not None and found.kind == "oscillating" and "100% of its steps change direction" in found.message
     noise = 0.8 + np.random.default_rng(3).normal(0, 0.2, trouble.WINDOW)
     assert trouble.oscillation(noise) < trouble.SIGN_CHANGES  # noise changes direction about 2 times in 3
-    assert diagnose(noise, 1000, spec, params, X, lr=3) is None
+    assert diagnose(noise, 1000, spec, params, X, Y, lr=3) is None
     falling_zigzag = zigzag * np.exp(-i / 50)
-    assert diagnose(falling_zigzag, 1000, spec, params, X, lr=3) is None  # it comes down: progress
+    assert diagnose(falling_zigzag, 1000, spec, params, X, Y, lr=3) is None  # it comes down: progress
 
 
 def test_a_loss_that_grows_for_many_updates_is_growing() -> None:
     spec, params = _network("tanh")
     i = np.arange(trouble.WINDOW)
     growing = 0.5 * np.exp(i / 150) + np.random.default_rng(4).normal(0, 0.01, trouble.WINDOW)
-    found = diagnose(growing, 900, spec, params, X, lr=1)
+    found = diagnose(growing, 900, spec, params, X, Y, lr=1)
     assert found is not None and found.kind == "growing" and found.message.startswith("the loss has grown")
-    assert diagnose(growing[::-1], 900, spec, params, X, lr=1) is None
-    assert diagnose(growing[:-1], 900, spec, params, X, lr=1) is None  # not a full window yet
+    assert diagnose(growing[::-1], 900, spec, params, X, Y, lr=1) is None
+    assert diagnose(growing[:-1], 900, spec, params, X, Y, lr=1) is None  # not a full window yet
 
 
 def test_the_watch_keeps_the_start_of_a_trouble_while_it_lasts() -> None:
     spec, params = _network("tanh", scale=1e4)
     watch = TroubleWatch()
     watch.record(FLAT.tolist())
-    first = watch.judge((500, 1), 500, spec, params, X, 10)
+    first = watch.judge((500, 1), 500, spec, params, X, Y, 10)
     watch.record(FLAT[:100].tolist())
-    later = watch.judge((600, 2), 600, spec, params, X, 10)
+    later = watch.judge((600, 2), 600, spec, params, X, Y, 10)
     assert first is not None and later is not None
     assert later.since_step == first.since_step == 300 and "for 300 updates" in later.message
 
@@ -111,3 +112,18 @@ def test_nothing_is_flagged_on_a_healthy_run(make_session: Callable[..., Trainin
     for _ in range(160):  # 4,000 updates, judged as every frame would
         s.advance(25)
         assert s.trouble() is None, (s.step, s.trouble())
+
+
+def test_a_saturated_output_on_the_wrong_side_is_stuck_on_the_playground_task() -> None:
+    spec, params = _network("relu", "playground")
+    params[-1]["W"][:] = 0.0
+    params[-1]["b"][:] = 50.0  # the output is +1 everywhere: wrong wherever the target is -1
+    found = diagnose(FLAT, 700, spec, params, X, Y, lr=1)
+    wrong = float(np.mean(Y < 0))
+    assert found is not None and found.kind == "stuck"
+    assert f"output is saturated (|tanh| > 0.99) on 100% of the probe points, on the wrong side on {wrong:.0%}" \
+        in found.message
+    assert diagnose(FLAT, 700, spec, params, X, np.ones_like(Y), lr=1) is None  # saturated and right: converged
+    binary = _network("relu", "binary")
+    binary[1][-1]["b"][:] = 50.0
+    assert diagnose(FLAT, 700, *binary, X, Y, lr=1) is None  # a sigmoid output under cross-entropy keeps its gradient
