@@ -218,7 +218,10 @@ export class RewindLab extends EventTarget {
     if (Number.isInteger(msg.first_step)) this.firstStep = msg.first_step;   // the oldest step the record keeps
     if (wasLive) {
       this.network.readOnly = true;   // the weights shown are not the session's: nothing to edit
+      // Only the weights are in the record sent: the edges show them (and the edge choice says so).
       this.network.setEdgeMode("weights");
+      this.loop.views.controls?.showEdgeMode("weights");
+      this.edgeChoices(false);
     }
     document.documentElement.classList.add("rewound");
     this.scrubber.failed("");
@@ -260,11 +263,21 @@ export class RewindLab extends EventTarget {
     this.look = null;
     this.network.readOnly = this.room.readOnly;   // the room's lock, as it is now
     this.network.setEdgeMode(this.state.edges);
+    this.loop.views.controls?.showEdgeMode(this.state.edges);
+    this.edgeChoices(true);
     document.documentElement.classList.remove("rewound");
     this.markViews(null);
     this.scrubber.show(null);
     if (redraw) this.redraw();
     this.draw();
+  }
+
+  /** The edge choices other than weights: usable live, not while looking at a recorded step (it has none of them). */
+  edgeChoices(on) {
+    for (const r of document.querySelectorAll("input[name=edges]:not([value=weights])")) {
+      r.disabled = !on;
+      r.parentElement.title = on ? "" : "Not recorded: a rewound step shows its weights only";
+    }
   }
 
   /** Draw the last live frame again (through the lens): a paused session sends no new frame to draw. */
