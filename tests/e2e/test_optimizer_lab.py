@@ -168,7 +168,12 @@ def test_the_lr_explorer_draws_its_points_and_a_click_sets_the_servers_rate(app)
     result = job["result"]
     assert len(result["lrs"]) == 5 and result["lrs"][0] == pytest.approx(0.001) and result["lrs"][-1] == pytest.approx(1)
     assert app.js(f"{LAB}.lr.plot.data[0]") == result["lrs"]
-    assert app.js(f"{LAB}.lr.plot.data[1]") == [None if d else v for v, d in zip(result["losses"], result["diverged"], strict=True)]
+    # On the log axis: every finite loss up to 100 times the loss before; the others are marked along the top.
+    cap = 100 * result["start_loss"]
+    on_axis = [None if d or v is None or v > cap else v for v, d in zip(result["losses"], result["diverged"], strict=True)]
+    assert app.js(f"{LAB}.lr.plot.data[1]") == on_axis
+    assert app.js(f"{LAB}.lr.drawn.offScale.length + {LAB}.lr.drawn.diverged.length") == on_axis.count(None)
+    assert app.js(f"{LAB}.lr.drawn.start") == result["start_loss"]
     assert app.js(f"{LAB}.lr.drawn.now") == app.js("paramlab.frame.hyper.lr")
     # A click at 0.1 on the log axis sets the live rate there.
     app.page.locator("#ol-lr-card").scroll_into_view_if_needed()
@@ -180,6 +185,20 @@ def test_the_lr_explorer_draws_its_points_and_a_click_sets_the_servers_rate(app)
     app.wait(f"paramlab.frame.hyper.lr === {LAB}.lr.picked")
     assert app.js(f"{LAB}.lr.drawn.now") == picked
     assert f"{picked}" in app.js("document.querySelector('#ol-lr-card .lj-loaded').textContent")
+
+
+def test_the_lr_explorer_marks_rates_that_blow_the_loss_up_along_the_top(app):
+    app.open("dataset=plane&task=regression&playing=false")
+    app.page.fill("#ol-lr-points", "7")
+    app.page.fill("#ol-lr-updates", "50")
+    app.page.locator("#ol-lr-card button.lj-run").click()
+    app.wait(f"{LAB}.lr.job && ['done', 'failed', 'cancelled'].includes({LAB}.lr.job.state)", timeout=60000)
+    result = app.js(f"{LAB}.lr.job.result")
+    cap = 100 * result["start_loss"]
+    blown = [lr for lr, v, d in zip(result["lrs"], result["losses"], result["diverged"], strict=True) if d or v is None or v > cap]
+    assert blown and blown[-1] == 10, result   # regression at learning rate 10 blows up
+    assert sorted(app.js(f"{LAB}.lr.drawn.offScale") + app.js(f"{LAB}.lr.drawn.diverged")) == sorted(blown)
+    assert "along the top" in app.js("document.querySelector('#ol-lr-card .ol-lr-keys').textContent")
 
 
 def test_the_velocity_toggle_asks_for_velocity_and_draws_a_mark_per_weight(app):

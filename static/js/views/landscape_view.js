@@ -57,7 +57,7 @@ export class LandscapeView {
   constructor(root, { onHover = () => {} } = {}) {
     this.onHover = onHover;
     this.base = h("canvas", { class: "ls-base", "aria-hidden": "true" });
-    this.over = h("canvas", { class: "ls-over", role: "img", "aria-label": "No landscape yet" });
+    this.over = h("canvas", { class: "ls-over", role: "img", tabindex: "0", "aria-label": "No landscape yet" });
     this.stage = h("div", { class: "ls-stage" }, this.base, this.over);
     this.legend = h("div", { class: "ls-legend" });
     fill(root, this.stage, this.legend);
@@ -68,6 +68,9 @@ export class LandscapeView {
     this.baseDraws = 0; this.overDraws = 0;   // what was drawn (tests read them)
     this.over.addEventListener("pointermove", (ev) => this.hover(ev));
     this.over.addEventListener("pointerleave", () => { this.hovered = null; this.onHover(null); this.drawPaths(); });
+    // The keyboard walks the grid as the pointer does: arrow keys from the centre, each point's numbers read out.
+    this.over.addEventListener("keydown", (ev) => this.key(ev));
+    this.over.addEventListener("blur", () => { if (this.hovered) { this.hovered = null; this.onHover(null); this.drawPaths(); } });
     new ResizeObserver(() => this.draw()).observe(this.stage);
   }
 
@@ -242,6 +245,15 @@ export class LandscapeView {
     this.hovered = { m, k };
     this.onHover(this.pointAt(m, k));
     this.drawPaths();
+  }
+
+  key(ev) {
+    const d = { ArrowRight: [1, 0], ArrowLeft: [-1, 0], ArrowUp: [0, 1], ArrowDown: [0, -1] }[ev.key];
+    if (!d || !this.landscape) return;
+    ev.preventDefault();
+    const r = this.landscape.alphas.length, rows = this.landscape.betas.length;
+    const at = this.hovered ?? { m: Math.floor(r / 2) - d[0], k: Math.floor(rows / 2) - d[1] };
+    this.hoverAt(Math.max(0, Math.min(r - 1, at.m + d[0])), Math.max(0, Math.min(rows - 1, at.k + d[1])));
   }
 
   /** Grid point (column m, row k): its coordinates and loss as the server sent them. */

@@ -18,11 +18,22 @@ export function roundRate(lr) {
   return Math.min(LR_MAX, Math.max(LR_MIN, Number(lr.toPrecision(3))));
 }
 
-/** Ticks of a log axis from lo to hi: the powers of ten between them (a range inside one decade: its ends and middle). */
-export function decades(lo, hi) {
-  const out = [];
-  for (let e = Math.ceil(Math.log10(lo) - 1e-9); e <= Math.floor(Math.log10(hi) + 1e-9); e++) out.push(10 ** e);
-  return out.length >= 2 ? out : [lo, Math.sqrt(lo * hi), hi];
+/**
+ * Ticks of a log axis from lo to hi: powers of ten between them, every k-th so at most `most` (a range inside
+ * one decade: its ends and middle).
+ */
+export function decades(lo, hi, most = 7) {
+  const first = Math.ceil(Math.log10(lo) - 1e-9), last = Math.floor(Math.log10(hi) + 1e-9);
+  if (!(last > first)) return [lo, Math.sqrt(lo * hi), hi];
+  const every = Math.ceil((last - first + 1) / most), out = [];
+  for (let e = first; e <= last; e += every) out.push(10 ** e);
+  return out;
+}
+
+/** The y range of positive losses on a log axis, with a little room above and below. */
+function lossRange(lo, hi) {
+  if (!(lo > 0) || !(hi > 0)) return [0.01, 10];
+  return lo === hi ? [lo / 2, hi * 2] : [lo / 1.6, hi * 1.6];
 }
 
 export class LrExplorer extends JobPart {
@@ -35,6 +46,7 @@ export class LrExplorer extends JobPart {
     this.chartEl = h("div", { class: "ol-lr-chart" });
     this.readout = h("p", { class: "lj-readout ol-readout", "aria-live": "polite" }, "Click the chart to set the live learning rate there.");
     this.loaded = h("p", { class: "lj-loaded", role: "status", "aria-live": "polite" });
+    this.keyNote = h("p", { class: "muted ol-note ol-lr-keys" });
     const i = this.inputs;
     const row = (id, label, ...inputs) => [h("label", { for: id }, label), h("div", { class: "lj-pair" }, inputs)];
     i.high.setAttribute("aria-label", "Learning rate, high end");
@@ -45,7 +57,7 @@ export class LrExplorer extends JobPart {
         row("ol-lr-low", "Learning rate from … to", i.low, h("span", { "aria-hidden": "true" }, "to"), i.high),
         row("ol-lr-points", "Rates (3 to 41, log-spaced)", i.points),
         row("ol-lr-updates", "Updates at each (1 to 500)", i.updates)), "Learning-rate sweep settings"),
-      this.status, this.progress, this.chartEl, this.readout, this.loaded);
+      this.status, this.progress, this.chartEl, this.keyNote, this.readout, this.loaded);
     this.plot = null;
     new ResizeObserver(() => { if (this.plot) this.plot.setSize(this.size()); }).observe(this.chartEl);
   }
@@ -103,12 +115,12 @@ export class LrExplorer extends JobPart {
     const font = `${big ? 15 : 11}px system-ui, sans-serif`;
     this.plot = new uPlot({
       ...this.size(),
-      scales: { x: { time: false, distr: 3, range: () => this.xRange() }, y: { range: (u, lo, hi) => [0, Math.max(hi ?? 1, 1e-9) * 1.12] } },
+      scales: { x: { time: false, distr: 3, range: () => this.xRange() }, y: { distr: 3, range: (u, lo, hi) => lossRange(lo, hi) } },
       axes: [{ label: "learning rate (log scale)", size: big ? 44 : 36, labelSize: big ? 18 : 14, font, labelFont: `bold ${font}`, stroke: "#555", grid: { stroke: "#eee" },
-        splits: (u, i, lo, hi) => decades(lo, hi), values: (u, ticks) => ticks.map((t) => fmt(t, 2)) },
-      { label: "training loss after", size: big ? 64 : 52, labelSize: big ? 18 : 14, font, labelFont: `bold ${font}`, stroke: "#555", grid: { stroke: "#eee" } }],
+        splits: (u) => decades(u.scales.x.min, u.scales.x.max), filter: (u, splits) => splits, values: (u, ticks) => ticks.map((t) => fmt(t, 2)) },
+      { label: "training loss after (log)", splits: (u) => decades(u.scales.y.min, u.scales.y.max, 5), filter: (u, splits) => splits, values: (u, ticks) => ticks.map((t) => fmt(t, 2)), size: big ? 64 : 52, labelSize: big ? 18 : 14, font, labelFont: `bold ${font}`, stroke: "#555", grid: { stroke: "#eee" } }],
       series: [{ label: "learning rate", value: exactValue },
-        { label: "training loss", stroke: C_LOSS, width: 2, value: exactValue, spanGaps: false, points: { show: true, size: big ? 9 : 7, fill: C_LOSS } }],
+        { label: "training loss", stroke: C_LOSS, width: 2, value: (u, v, si, idx) => this.lossText(idx), spanGaps: false, points: { show: true, size: big ? 9 : 7, fill: C_LOSS } }],
       legend: { show: true, live: true },
       cursor: { drag: { x: false, y: false } },
       hooks: { draw: [(u) => this.marks(u)] },
@@ -118,15 +130,31 @@ export class LrExplorer extends JobPart {
     this.plot.over.title = "Click to set the live learning rate here";
   }
 
+  /** The hovered rate's loss exactly, whether on the axis or not. */
+  lossText(idx) {
+    const p = idx === null || idx === undefined ? null : this.points()[idx];
+    if (!p) return "";
+    return p.diverged || p.loss === null ? "diverged" : String(p.loss);
+  }
+
   xRange() {
     const p = this.plan ?? { low: 1e-4, high: 10 };
     return [p.low / 1.5, p.high * 1.5];
   }
 
+  /** The highest loss drawn on the axis: 100 times the loss before (a rate that blew the loss up past it is marked at the top). */
+  cap() {
+    const start = this.result?.start_loss;
+    return Number.isFinite(start) && start > 0 ? start * 100 : Infinity;
+  }
+
+  /** A point on the axis: a finite positive loss up to the cap (the others are marked along the top). */
+  onAxis(p) { return !p.diverged && Number.isFinite(p.loss) && p.loss > 0 && p.loss <= this.cap(); }
+
   flush() {
     if (!this.plot) return;
     const pts = this.points();
-    this.plot.setData([pts.map((p) => p.lr), pts.map((p) => (p.diverged || !Number.isFinite(p.loss) ? null : p.loss))]);
+    this.plot.setData([pts.map((p) => p.lr), pts.map((p) => (this.onAxis(p) ? p.loss : null))]);
   }
 
   /** Diverged rates as crosses along the top, the best rate ringed, the live rate as a line. */
@@ -135,7 +163,8 @@ export class LrExplorer extends JobPart {
     const fs = (document.documentElement.classList.contains("presenter") ? 16 : 11) * dpr;
     g.save();
     g.font = `${fs}px system-ui, sans-serif`; g.textBaseline = "top"; g.textAlign = "left";
-    this.drawn = { diverged: [], now: null, best: null };
+    g.globalAlpha = 1;   // uPlot leaves the last series' alpha in the context
+    this.drawn = { diverged: [], offScale: [], now: null, best: null, start: null };
     const pts = this.points();
     g.strokeStyle = C_DIV; g.lineWidth = 2.5 * dpr;
     for (const p of pts) {
@@ -144,9 +173,12 @@ export class LrExplorer extends JobPart {
       g.beginPath(); g.moveTo(x - r, y - r); g.lineTo(x + r, y + r); g.moveTo(x + r, y - r); g.lineTo(x - r, y + r); g.stroke();
       this.drawn.diverged.push(p.lr);
     }
-    if (this.drawn.diverged.length) {
-      const text = "× diverged"; const tw = g.measureText(text).width;
-      g.fillStyle = C_DIV; g.fillText(text, left + width - tw - 4 * dpr, top + 18 * dpr);
+    g.fillStyle = C_DIV;
+    for (const p of pts) {
+      if (p.diverged || this.onAxis(p) || !Number.isFinite(p.loss)) continue;
+      const x = u.valToPos(p.lr, "x", true), y = top + 4 * dpr, r = 6 * dpr;
+      g.beginPath(); g.moveTo(x, y); g.lineTo(x + r, y + 1.6 * r); g.lineTo(x - r, y + 1.6 * r); g.closePath(); g.fill();
+      this.drawn.offScale.push(p.lr);
     }
     const best = this.result?.best_lr;
     if (best !== null && best !== undefined) {
@@ -157,6 +189,20 @@ export class LrExplorer extends JobPart {
         this.drawn.best = best;
       }
     }
+    const start = this.result?.start_loss;
+    if (Number.isFinite(start) && start > 0) {
+      const y = u.valToPos(start, "y", true);
+      if (y >= top && y <= top + height) {
+        g.strokeStyle = "#777"; g.lineWidth = 1.5 * dpr; g.setLineDash([2 * dpr, 3 * dpr]);
+        g.beginPath(); g.moveTo(left, y); g.lineTo(left + width, y); g.stroke(); g.setLineDash([]);
+        this.drawn.start = start;
+      }
+    }
+    const keys = [this.drawn.start !== null ? `dotted line: the loss before, ${fmt(start, 4)}` : null,
+      this.drawn.diverged.length ? "× along the top: diverged (the loss became infinite)" : null,
+      this.drawn.offScale.length ? "▲ along the top: the loss grew past 100 × the loss before" : null].filter(Boolean);
+    const text = keys.length ? `${keys.join("; ")}.` : "";
+    if (this.keyNote.textContent !== text) { this.keyNote.textContent = text; this.keyNote.title = Number.isFinite(start) ? `loss before: ${start}` : ""; }
     const now = this.currentLr;
     if (now !== null) {
       const x = u.valToPos(now, "x", true);

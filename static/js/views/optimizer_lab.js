@@ -109,8 +109,8 @@ export function mountOptimizerLab(root, ctx) {
   // ---- server -> parts -------------------------------------------------------------------
   let sessionId = null, sizes = null;
   socket.addEventListener("session", ({ detail: msg }) => {
-    const id = msg.session_id ?? null, a = msg.architecture, shape = a ? JSON.stringify([a.n_inputs, ...a.hidden, a.n_outputs, a.activations]) : null;
-    // Another session or another network: the slice and the race's paths no longer apply.
+    const id = msg.session_id ?? null, a = msg.architecture, shape = a ? JSON.stringify([a.n_inputs, a.hidden, a.n_outputs, a.activations, msg.config]) : null;
+    // Another session, network or data: the slice and the race's paths no longer apply.
     if (id !== sessionId || shape !== sizes) { landscape.forget(); drawPaths(); }
     sessionId = id; sizes = shape;
     const why = id === null ? "Following the teacher: background jobs run on your own session only (fork to experiment)." : null;
