@@ -187,6 +187,19 @@ def test_the_lr_explorer_draws_its_points_and_a_click_sets_the_servers_rate(app)
     assert f"{picked}" in app.js("document.querySelector('#ol-lr-card .lj-loaded').textContent")
 
 
+def test_a_race_can_be_cancelled(app):
+    app.open("playing=false")
+    for name in ["sgd", "momentum", "nesterov", "adam", "rmsprop"]:
+        app.page.locator(f"#ol-r-{name}").set_checked(True)
+    app.page.fill("#ol-r-updates", "5000")
+    app.page.locator("#ol-race-card button.lj-run").click()
+    app.wait(f"{LAB}.race.job && {LAB}.race.job.state === 'running'", timeout=30000)
+    app.page.get_by_role("button", name="Cancel race").click()
+    app.wait(f"{LAB}.race.job.state === 'cancelled'", timeout=30000)
+    assert app.js(f"{LAB}.race.status.textContent") == "Cancelled."
+    assert app.js(f"{LAB}.race.run.disabled") is False
+
+
 def test_the_lr_explorer_marks_rates_that_blow_the_loss_up_along_the_top(app):
     app.open("dataset=plane&task=regression&playing=false")
     app.page.fill("#ol-lr-points", "7")
@@ -211,10 +224,15 @@ def test_the_velocity_toggle_asks_for_velocity_and_draws_a_mark_per_weight(app):
     n_edges = app.js("paramlab.network.edges.length")
     drawn = app.js(f"{LAB}.velocity.drawn")
     assert len(drawn) == n_edges
-    # The arrow points where the weight goes: against momentum's velocity.
-    frame_v = app.js(f"""(() => {{ const m = {LAB}.velocity.drawn[0].key.split(':').map(Number);
-      return paramlab.frame.layers[m[0]].vW[m[1]][m[2]]; }})()""")
-    assert drawn[0]["push"] == -frame_v or app.js("paramlab.frame.playing")
+    # The arrow points where the weight goes: against momentum's velocity, the frame's own numbers.
+    app.pause()
+    step = app.js("paramlab.frame.step")
+    app.js("paramlab.socket.send({type: 'step'})")
+    app.wait(f"paramlab.frame.step > {step} && {LAB}.velocity.lastStep === paramlab.frame.step")
+    pushes = app.js(f"""{LAB}.velocity.drawn.map((d) => {{ const [l, i, j] = d.key.split(':').map(Number);
+      return [d.push, -paramlab.frame.layers[l].vW[i][j]]; }})""")
+    assert len(pushes) == n_edges and all(a == b for a, b in pushes), pushes
+    assert any(a != 0 for a, _ in pushes)
     ink = app.js(f"""(() => {{ const c = {LAB}.velocity.canvas, d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
       let n = 0; for (let k = 3; k < d.length; k += 4) if (d[k]) n++; return n; }})()""")
     assert ink > 50

@@ -133,7 +133,8 @@ export class LandscapeView {
     this.stage.hidden = !this.landscape;
     if (!w || !this.landscape) { this.drawLegend(); return; }
     const big = this.big(), pad = big ? { ...PAD, left: 68, bottom: 56 } : PAD;
-    const side = Math.max(120, Math.min(w - pad.left - pad.right, big ? 620 : 460));
+    // As large as the column allows, up to most of the window's height (a projector's picture stays whole on screen).
+    const side = Math.max(120, Math.min(w - pad.left - pad.right, big ? 760 : 520, Math.round(window.innerHeight * 0.72)));
     const hgt = side + pad.top + pad.bottom;
     const dpr = window.devicePixelRatio || 1;
     for (const cv of [this.base, this.over]) {
