@@ -3,7 +3,8 @@
 For each case two sessions train the same run in the same process, one with the
 record on (as the server runs) and one with it off (a record that keeps nothing),
 in alternating rounds so that the machine's other work hits both alike; the
-figure is the median of the rounds' updates per second. Then the recording
+figures are the best round of each (the least disturbed by other work: the
+cost of the record itself) and the median rounds. Then the recording
 session's record is read: how many keyframes it holds and their bytes, whether
 each of the last 1,000 updates is recorded, the longest replay a rebuilt step
 needs, and the time to rebuild one step, to answer `rewind` and `histograms`.
@@ -13,7 +14,8 @@ One JSON line per case:
     case, network, updates_per_call (a frame's worth; 1: one update per call, as
     stepping by hand), change_every_call (a hyperparameter change before every
     call: a keyframe per call, the record's worst case), updates_per_s_on,
-    updates_per_s_off, cost (1 - on/off), keyframes, record_bytes,
+    updates_per_s_off, cost (1 - on/off, best rounds), median_on, median_off,
+    median_cost, keyframes, record_bytes,
     recent_updates_exact, longest_replay, rebuild_ms, rewind_ms, histograms_ms
 
     python benchmarks/timeline.py            # about a minute
@@ -96,12 +98,14 @@ def run_case(case: dict[str, Any], rounds: int, updates: int) -> dict[str, Any]:
     start = time.perf_counter()
     messages.histograms_answer(record, on.histograms, "gradients", on.fast)
     histograms_ms = (time.perf_counter() - start) * 1e3
-    on_speed, off_speed = statistics.median(speeds_on), statistics.median(speeds_off)
+    on_speed, off_speed = max(speeds_on), max(speeds_off)
+    median_on, median_off = statistics.median(speeds_on), statistics.median(speeds_off)
     return {
         "case": case["case"], "network": on.architecture()["hidden"], "optimizer": on.hyper.optimizer,
         "updates_per_call": case["per_call"], "change_every_call": case["change"], "fast_path": fast.available(),
         "updates_per_s_on": round(on_speed), "updates_per_s_off": round(off_speed),
-        "cost": round(1 - on_speed / off_speed, 3), "updates": now,
+        "cost": round(1 - on_speed / off_speed, 3), "median_on": round(median_on), "median_off": round(median_off),
+        "median_cost": round(1 - median_on / median_off, 3), "updates": now,
         "keyframes": len(spans), "record_bytes": on.timeline.nbytes,
         "recent_updates_exact": all(record.find(s) is not None for s in range(max(0, now - timeline.RECENT), now + 1)),
         "longest_replay": max(e - a for a, e in spans),
@@ -115,7 +119,7 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="fewer rounds and updates: a smoke run")
     args = parser.parse_args()
     fast.warm_up()
-    rounds, updates = (3, 500) if args.quick else (7, 3000)
+    rounds, updates = (3, 500) if args.quick else (15, 2000)
     for case in CASES:
         print(json.dumps(run_case(case, rounds, updates if case["per_call"] > 1 else updates // 5)), flush=True)
 

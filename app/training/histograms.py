@@ -42,7 +42,7 @@ MAX_BINS = 200
 LOG_LOW, LOG_HIGH, LOG_WIDTH = -16, 4, 0.25
 FIXED_RANGES = {"tanh": (-1.0, 1.0), "sigmoid": (0.0, 1.0)}
 FIXED_BINS = 40
-MAX_CACHED = 4_000  # steps whose counts are kept
+MAX_CACHED_BYTES = 4 * 2**20  # the counts kept per run (the oldest counted go first); counted again when asked
 
 Params = list[dict[str, np.ndarray]]
 
@@ -100,7 +100,7 @@ class Bins:
         idx[values == edges[-1]] = n - 1  # the last bin is closed on the right
         below = int(np.count_nonzero(idx < 0))
         above = int(np.count_nonzero(idx >= n))
-        counts = np.bincount(np.clip(idx, 0, n - 1), minlength=n)
+        counts = np.bincount(np.clip(idx, 0, n - 1), minlength=n).astype(np.int32)
         return Counts(self.lo, counts, below, above)
 
 
@@ -132,6 +132,10 @@ def layer_values(spec: NetworkSpec, params: Params, X: np.ndarray, Y: np.ndarray
             "activations": [H.ravel() for H in cache.H[1:1 + len(spec.hidden)]]}
 
 
+def _nbytes(counted: dict[str, list[Counts]]) -> int:
+    return sum(c.counts.nbytes + 100 for layers in counted.values() for c in layers)
+
+
 class Histograms:
     """The bins and the counts of one run, counted when first asked for. Thread-safe: the
     counts are asked for from worker threads while the run goes on."""
@@ -142,6 +146,7 @@ class Histograms:
         self.X, self.Y = X_train[rows].copy(), Y_train[rows].copy()
         self.bins: dict[tuple[str, int], Bins] = {}
         self.counted: dict[int, dict[str, list[Counts]]] = {}
+        self.counted_bytes = 0
         self._lock = threading.Lock()
         for l, act in enumerate(spec.activations):
             if act in FIXED_RANGES:
@@ -166,16 +171,17 @@ class Histograms:
                         bins = self.bins[kind, l] = Bins.first(v)
                     bins.widen(v)
                     out[kind].append(bins.count(v))
-            if len(self.counted) >= MAX_CACHED:
-                del self.counted[next(iter(self.counted))]
             self.counted[step] = out
+            self.counted_bytes += _nbytes(out)
+            while self.counted_bytes > MAX_CACHED_BYTES and len(self.counted) > 1:
+                self.counted_bytes -= _nbytes(self.counted.pop(next(iter(self.counted))))
             return out
 
     def forget_after(self, step: int) -> None:
         """Drop the counts of steps after `step` (the run went back there)."""
         with self._lock:
             for s in [s for s in self.counted if s > step]:
-                del self.counted[s]
+                self.counted_bytes -= _nbytes(self.counted.pop(s))
 
     def layers(self, kind: str, counted: list[tuple[int, dict[str, list[Counts]]]]) -> list[dict[str, Any]]:
         """`kind`'s histograms per layer over the `counted` steps, in today's bins."""
