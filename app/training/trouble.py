@@ -124,8 +124,9 @@ def diagnose(losses: np.ndarray, step: int, spec: NetworkSpec, params: Params, X
     if not np.all(np.isfinite(window)):
         return None  # the divergence guard speaks
     since = step - WINDOW
-    lower = f"lower the learning rate (now {lr:g}), then roll back (rewind to a step before {since} and go on " \
-            "from there) or reset the weights"
+    lower = (f"lower the learning rate (now {lr:g}), then roll back (rewind to a step before {since} and go on "
+             "from there) or reset the weights" if since > 0 else
+             f"lower the learning rate (now {lr:g}), then reset the weights (it went wrong from the start)")
     if is_growing(window):
         means = [float(np.mean(b)) for b in np.array_split(window, BLOCKS)]
         return Trouble("growing", since, f"the loss has grown for {WINDOW} updates, from {means[0]:.3g} to "

@@ -127,3 +127,10 @@ def test_a_saturated_output_on_the_wrong_side_is_stuck_on_the_playground_task() 
     binary = _network("relu", "binary")
     binary[1][-1]["b"][:] = 50.0
     assert diagnose(FLAT, 700, *binary, X, Y, lr=1) is None  # a sigmoid output under cross-entropy keeps its gradient
+
+
+def test_trouble_from_the_start_advises_a_reset_not_a_rewind() -> None:
+    spec, params = _network("tanh", scale=1e4)
+    found = diagnose(FLAT, trouble.WINDOW, spec, params, X, Y, lr=10)
+    assert found is not None and found.since_step == 0
+    assert "reset the weights (it went wrong from the start)" in found.advice and "rewind" not in found.advice
