@@ -1,8 +1,8 @@
 // Each weight's velocity beside it in the network view: at the middle of every
 // edge a short arrow showing where the optimizer is pushing that weight (up:
 // growing, down: shrinking; length: how hard, against the largest in the
-// network) and, to its left, a trail of the last few pushes, so a weight that
-// overshoots its minimum shows as a trail that flips from up to down and back.
+// network) and, to its left, a trail of the last few pushes (a short line), so a
+// weight that overshoots its minimum shows as a trail that swings up and down.
 // The optimizer's first slot is the velocity in gradient units (momentum's v,
 // Adam's m): the weight moves against it, so the arrow points along −v. RMSprop's
 // slot is a mean of squared gradients (no direction) and plain SGD keeps none.
@@ -11,7 +11,7 @@ import { h } from "../dom.js";
 import { diverging, rgb } from "../colors.js";
 
 const TRAIL = 10;          // pushes remembered per weight
-const MAX_MARKS = 400;     // a larger network: the weights with the largest velocity only
+const MAX_MARKS = 160;     // a larger network: the weights with the largest velocity only (a frame's drawing stays short)
 const DIRECTIONAL = new Set(["momentum", "nesterov", "adam"]);
 
 export class VelocityMarks {
@@ -20,7 +20,8 @@ export class VelocityMarks {
     this.network = network;
     this.canvas = h("canvas", { class: "vel-marks", "aria-hidden": "true" });
     this.on = false;
-    this.trails = new Map();   // "l:i:j" -> [-v, ...] newest last
+    this.trails = new Map();   // edge (the network view's) -> [push, ...] newest last
+    this.edgesSeen = null;     // the network's edge list the trails belong to
     this.lastStep = null;
     this.drawn = [];           // [{key, x, y, push}] the marks of the last draw (tests read them)
     this.note = "";
@@ -44,15 +45,17 @@ export class VelocityMarks {
     if (!this.on || !frame?.layers || !this.network.edges.length) return;
     const optimizer = frame.hyper?.optimizer;
     this.optimizer = optimizer;
+    if (this.edgesSeen !== this.network.edges) { this.edgesSeen = this.network.edges; this.trails.clear(); }   // a rebuilt network
     if (frame.step !== this.lastStep) {
       this.lastStep = frame.step;
+      const sign = DIRECTIONAL.has(optimizer) ? -1 : 1;
       for (const e of this.network.edges) {
         const v = frame.layers[e.l]?.vW?.[e.i]?.[e.j];
         if (v === undefined || v === null) continue;
-        const key = `${e.l}:${e.i}:${e.j}`, list = this.trails.get(key) || [];
-        list.push(DIRECTIONAL.has(optimizer) ? -v : v);
+        let list = this.trails.get(e);
+        if (!list) { list = []; this.trails.set(e, list); }
+        list.push(sign * v);
         if (list.length > TRAIL) list.shift();
-        this.trails.set(key, list);
       }
     }
     this.draw(optimizer);
@@ -81,22 +84,28 @@ export class VelocityMarks {
     const colour = (v, alpha = 1) => rgb(diverging(Math.sign(v) * (0.35 + 0.65 * size(v))), alpha);
     let edges = net.edges.filter((e) => e.pts);
     if (edges.length > MAX_MARKS) {
-      const size = (e) => Math.abs(this.trails.get(`${e.l}:${e.i}:${e.j}`)?.at(-1) ?? 0);
+      this.note = `${this.note ? `${this.note} ` : ""}Only the ${MAX_MARKS} weights pushed hardest now, of ${edges.length}, are marked.`;
+      const size = (e) => Math.abs(this.trails.get(e)?.at(-1) ?? 0);
       edges = [...edges].sort((a, b) => size(b) - size(a)).slice(0, MAX_MARKS);
     }
     const big = document.documentElement.classList.contains("presenter"), L = big ? 22 : 16, step = big ? 3.4 : 2.6;
     g.lineCap = "round";
     for (const e of edges) {
-      const key = `${e.l}:${e.i}:${e.j}`, list = this.trails.get(key);
+      const list = this.trails.get(e);
       if (!list || !list.length) continue;
       const p = e.pts, x = (p[0] + 3 * p[2] + 3 * p[4] + p[6]) / 8, y = (p[1] + 3 * p[3] + 3 * p[5] + p[7]) / 8;   // the curve at t = 1/2
-      // The trail: earlier pushes as fading dots to the left, the newest at the arrow's foot.
-      for (let k = 0; k < list.length - 1; k++) {
-        const age = list.length - 1 - k, v = list[k];
-        g.fillStyle = colour(v, 0.35 + 0.6 * (1 - age / TRAIL));
-        g.beginPath(); g.arc(x - age * step - 3, y - (directional ? Math.sign(v) : 1) * size(v) * L, big ? 2.4 : 1.9, 0, 2 * Math.PI); g.fill();
+      // The trail: the earlier pushes as one short line to the left, ending at the arrow's foot.
+      const v = list[list.length - 1];
+      if (list.length > 1) {
+        g.strokeStyle = colour(v, 0.6); g.lineWidth = big ? 1.8 : 1.4;
+        g.beginPath();
+        list.forEach((u, k) => {
+          const X = x - (list.length - 1 - k) * step - 3, Y = y - (directional ? Math.sign(u) : 1) * size(u) * L;
+          if (k) g.lineTo(X, Y); else g.moveTo(X, Y);
+        });
+        g.stroke();
       }
-      const v = list[list.length - 1], len = size(v) * L;
+      const len = size(v) * L;
       const col = colour(v);
       const tipY = directional ? y - Math.sign(v) * len : y - len;
       // A white casing so the mark reads over an edge of any colour.
@@ -107,7 +116,7 @@ export class VelocityMarks {
         g.stroke();
       }
       g.fillStyle = "#222"; g.beginPath(); g.arc(x, y, 1.8, 0, 2 * Math.PI); g.fill();
-      this.drawn.push({ key, x, y, push: v });
+      this.drawn.push({ key: `${e.l}:${e.i}:${e.j}`, x, y, push: v });
     }
   }
 }
