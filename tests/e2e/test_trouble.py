@@ -30,7 +30,14 @@ def test_at_learning_rate_10_the_banner_says_stuck_in_the_servers_words_and_lowe
     app.wait("paramlab.frame && paramlab.frame.trouble && paramlab.frame.trouble.kind === 'stuck'", timeout=60000)
     banner = app.page.locator("#banner-div")
     banner.wait_for(state="visible")
-    app.pause()   # the message counts the updates it has lasted: compare it with the frame the banner shows
+    # The message counts the updates it has lasted: compare it with the frame the banner shows, paused on
+    # one that says it (the server's verdict on the noisy loss comes and goes between updates).
+    for _ in range(20):
+        app.pause()
+        if (app.frame()["trouble"] or {}).get("kind") == "stuck":
+            break
+        app.js("paramlab.socket.send({type: 'play'})")
+        app.wait("paramlab.frame.playing && paramlab.frame.trouble && paramlab.frame.trouble.kind === 'stuck'", timeout=30000)
     app.settle()
     trouble = app.frame()["trouble"]
     assert trouble and trouble["kind"] == "stuck"

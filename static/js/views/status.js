@@ -5,6 +5,8 @@ import { fmt } from "../format.js";
 import { h } from "../dom.js";
 
 // The banner's title per kind of trouble: words first, so colour is never the only sign.
+// How long a trouble stays on the banner after the server last said it (see StatusView.steady).
+const HOLD_MS = 4000;
 const TITLES = { diverged: "Training diverged", stuck: "Training is stuck", dead: "Units have died",
   oscillating: "The loss oscillates", growing: "The loss keeps growing" };
 
@@ -32,7 +34,7 @@ export class StatusView extends EventTarget {
     this.div.setAttribute("aria-label", "Trouble");
     this.announce = h("p", { class: "sr-only", role: "alert" });
     this.div.append(this.announce);
-    this.said = null;
+    this.said = null; this.held = null;
     // A divergence rolls back to its rollback point (`rollback`); other trouble to a recorded step before it
     // began, through the rewind lab ("rollback_to": it finds the recorded step and goes on from there).
     this.rollbackButton.addEventListener("click", () => {
@@ -49,17 +51,30 @@ export class StatusView extends EventTarget {
 
   setConnected(ok) { this.conn.hidden = ok; }
 
-  reset() { this.div.hidden = true; this.shown = this.said = null; }
+  reset() { this.div.hidden = true; this.shown = this.said = this.held = null; }
+
+  /**
+   * The frame with its trouble held for HOLD_MS after the server stops saying it: its verdict on a noisy loss comes
+   * and goes from one update to the next, and a banner blinking several times a second cannot be read. Not held
+   * across anything that answers it: a lower learning rate, a step back (roll back, go on from an earlier step).
+   */
+  steady(frame) {
+    const t = frame.trouble, lr = frame.hyper?.lr, now = performance.now();
+    if (t && t.kind !== "diverged") { this.held = { trouble: t, at: now, step: frame.step, lr }; return frame; }
+    const h = this.held;
+    if (t || frame.diverged || !h || now - h.at > HOLD_MS || frame.step < h.step || lr !== h.lr) { this.held = null; return frame; }
+    return { ...frame, trouble: h.trouble };
+  }
 
   update(frame) {
-    const words = troubleWords(frame);
+    const words = troubleWords(this.steady(frame));
     if (!words) { if (!this.div.hidden) this.div.hidden = true; this.shown = this.said = null; this.rollback = this.lower = null; return; }
     this.rollback = words.rollback; this.lower = words.lower;
     const key = JSON.stringify([words.kind, words.title, words.message, words.advice, !!words.rollback, words.lower?.lr ?? null]);
     if (key === this.shown) return;
     this.shown = key;
     this.div.dataset.kind = words.kind;
-    if (this.said !== words.title) { this.said = words.title; this.announce.textContent = `${words.title}. ${words.message} ${words.advice}`; }
+    if (this.said !== words.kind) { this.said = words.kind; this.announce.textContent = `${words.title}. ${words.message} ${words.advice}`; }
     this.title.textContent = `⚠ ${words.title}`;
     this.msg.textContent = words.message;
     this.advice.textContent = words.advice;
