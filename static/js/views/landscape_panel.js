@@ -11,7 +11,7 @@ import { LandscapeView } from "./landscape_view.js";
 import { flatParams, project } from "./slice_projection.js";
 import { parseNumber, parseCount, checked } from "./optimizer_inputs.js";
 
-const MAX_PATH = 4000;      // points kept of the live path (halved, every other one, when full)
+const MAX_PATH = 2000;      // points kept of the live path (halved, every other one, when full): a frame redraws them all
 const HINT = "Hover the landscape (or focus it and use the arrow keys) for a grid point's coordinates and its exact loss.";
 
 export class LandscapePanel extends JobPart {

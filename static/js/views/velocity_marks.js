@@ -76,11 +76,11 @@ export class VelocityMarks {
     if (optimizer === "sgd") { this.note = "Plain SGD keeps no velocity: each update is just −lr × the gradient."; return; }
     const directional = DIRECTIONAL.has(optimizer);
     this.note = directional ? "" : "RMSprop keeps a running mean of squared gradients, not a velocity: drawn as a bar, without direction.";
-    // Against the largest push now (an old outlier would shrink every arrow), on a square-root scale so
-    // the small pushes still show beside the large ones.
+    // Against the largest push now (an old outlier would shrink every arrow), linear: a square-root scale
+    // made the sign flips of tiny pushes look like large swings.
     let scale = 1e-12;
     for (const list of this.trails.values()) { const v = list[list.length - 1]; if (Math.abs(v) > scale) scale = Math.abs(v); }
-    const size = (v) => Math.sqrt(Math.min(1, Math.abs(v) / scale));
+    const size = (v) => Math.min(1, Math.abs(v) / scale);
     const colour = (v, alpha = 1) => rgb(diverging(Math.sign(v) * (0.35 + 0.65 * size(v))), alpha);
     let edges = net.edges.filter((e) => e.pts);
     if (edges.length > MAX_MARKS) {
