@@ -15,6 +15,7 @@ import { RewindScrubber } from "./rewind_scrubber.js";
 const KINDS = [["weights", "Weights"], ["gradients", "Gradients |dL/dw|"], ["activations", "Activations"]];
 // While training, the histograms are asked again this often at most (the server counts new steps each time).
 const REFRESH_MS = 2500;
+const FOLLOWING = "Following the teacher: the histograms and the rewind are for your own session (fork to use them).";
 // A rewind unanswered this long (a reconnect lost it) no longer holds the next one back.
 const STALE_MS = 10000;
 
@@ -96,6 +97,7 @@ export class RewindLab extends EventTarget {
   /** Ask for the histograms of the kind shown: now (force), or when the last answer is old enough while training. */
   ask(force = false) {
     if (!this.visible || this.asking) return;
+    if (!this.room.allows("histograms")) { this.summary.textContent = FOLLOWING; return; }   // not asked over and over
     const now = performance.now();
     if (!force && now - this.askedAt < REFRESH_MS) return;
     this.askedAt = now; this.asking = this.kind;
@@ -204,6 +206,7 @@ export class RewindLab extends EventTarget {
 
   lookAt(step) {
     if (this.forking) return;
+    if (!this.room.allows("rewind")) { this.scrubber.failed(FOLLOWING); this.scrubber.show(null); return; }
     // One request in flight: the newest position waits for its answer (unless that answer is long overdue).
     if (this.inFlight && performance.now() - this.inFlight < STALE_MS) { this.pending = step; return; }
     this.inFlight = performance.now(); this.pending = null;
