@@ -100,6 +100,8 @@ def test_the_scrubber_shows_an_earlier_steps_weights_exactly_and_goes_on_from_th
     live = app.frame()["step"]
     assert app.frame()["layers"][0]["W"][0][1] != w
     app.page.locator("#lab-rewind").scroll_into_view_if_needed()
+    app.js("""(() => { window.__rewound = [];
+      paramlab.socket.addEventListener("rewound", ({ detail }) => __rewound.push(JSON.parse(JSON.stringify(detail)))); })()""")
     # Move the scrubber to that step (as a drag would: input events on the range).
     app.js(f"""(() => {{ const r = document.getElementById('rw-range'); r.value = '{step}';
       r.dispatchEvent(new Event('input', {{bubbles: true}})); }})()""")
@@ -118,6 +120,12 @@ def test_the_scrubber_shows_an_earlier_steps_weights_exactly_and_goes_on_from_th
     app.wait("paramlab.grid && !paramlab.grid.sweeping && paramlab.grid.version === paramlab.net.version")
     assert "step" in app.page.locator("#h-net").inner_text() and "rewound" in app.page.locator("#h-net").inner_text()
     app.shot("rewind_looking", full_page=False)
+    # The histograms' bars are that step's own counts, as the server sent them.
+    rewound = app.js("window.__rewound.at(-1)")
+    assert rewound["step"] == step and rewound["params"][0]["W"][0][1] == w
+    app.wait("paramlab.rewindLab.strip.current() && paramlab.rewindLab.strip.current().step === " + str(step))
+    assert app.js("Array.from(paramlab.rewindLab.strip.current().counts)") == rewound["histograms"]["weights"][0]["counts"][0]
+    assert app.page.locator(".hs-bar-title").inner_text() == f"At step {step:,}"
     # The live session went on untouched.
     assert get_json(app, f"/api/sessions/{app.session_id()}/model")["step"] == live
     # Go on from here: the session goes back to that step, with those weights, and trains on from it.

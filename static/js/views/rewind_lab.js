@@ -38,7 +38,7 @@ export class RewindLab extends EventTarget {
     this.data = {};            // kind -> the last `histograms` answer's layers
     this.asking = null;        // the kind asked for and not answered yet
     this.askedAt = -Infinity;
-    this.look = null;          // {step, params, histograms, live}: the recorded step shown, or null (live)
+    this.look = null;          // {step, params, histograms}: the recorded step shown, or null (live)
     this.inFlight = 0; this.pending = null;   // inFlight: when the rewind on its way was sent (0: none)
     this.forking = null;       // {step, live}: fork_at sent, its first frame not drawn yet
     this.live = null;          // the last frame from the server, as it came
@@ -139,14 +139,12 @@ export class RewindLab extends EventTarget {
     this.summary.textContent = layer ? this.describe(layer) : "";
   }
 
-  /** The rewound step's own counts of the layer shown, from the `rewound` message, if it carries them. */
+  /** The rewound step's own counts of the layer shown (the `rewound` answer's histograms: that one step), or null. */
   rewoundCounts(look, layer) {
-    const hk = look.histograms?.[this.kind];
-    const L = Array.isArray(hk) ? hk[this.layerIndex] : hk?.layers?.[this.layerIndex];
-    if (!L || !Array.isArray(L.counts)) return null;
-    const counts = Array.isArray(L.counts[0]) ? L.counts[L.counts.length - 1] : L.counts;
-    return { step: look.step, edges: L.edges || layer?.edges, counts, below: L.below?.length !== undefined ? L.below.at(-1) : L.below ?? 0,
-      above: L.above?.length !== undefined ? L.above.at(-1) : L.above ?? 0, scale: L.scale || layer?.scale };
+    const L = look.histograms?.[this.kind]?.[this.layerIndex];
+    if (!L || !L.counts?.length) return null;
+    return { step: look.step, edges: L.edges ?? layer?.edges, counts: L.counts[0], below: L.below?.[0] ?? 0, above: L.above?.[0] ?? 0,
+      scale: L.scale ?? layer?.scale };
   }
 
   /** One line under the strip: where the values of the step shown lie. */
@@ -217,7 +215,7 @@ export class RewindLab extends EventTarget {
     this.inFlight = 0;
     if (this.forking) return;
     const wasLive = !this.look;
-    this.look = { step: msg.step, params: msg.params, histograms: msg.histograms || null, live: this.live?.step ?? null };
+    this.look = { step: msg.step, params: msg.params, histograms: msg.histograms || null };
     if (Number.isInteger(msg.first_step)) this.firstStep = msg.first_step;   // the oldest step the record keeps
     if (wasLive) {
       this.network.readOnly = true;   // the weights shown are not the session's: nothing to edit
