@@ -154,3 +154,51 @@ def test_back_to_live_draws_the_live_weights_again(app):
     app.wait(f"paramlab.rewindLab.look === null && !paramlab.frame.rewound && paramlab.frame.step === {now['step']}")
     assert app.frame()["layers"][0]["W"] == now["layers"][0]["W"]
     assert app.js("document.documentElement.classList.contains('rewound')") is False
+
+
+# Log, in order, each `histograms` or `rewind` the page sends ("ask") and each answer it gets ("answer").
+SPY_TURNS = """(() => {
+  window.__turns = [];
+  const socket = paramlab.socket, rawSend = socket.rawSend.bind(socket);
+  socket.rawSend = (msg) => { if (msg.type === "histograms" || msg.type === "rewind") __turns.push(["ask", msg.type, msg.step ?? msg.kind]);
+    return rawSend(msg); };
+  // Logged as they arrive, before any listener (the lab's answers one by sending the next).
+  const dispatch = socket.dispatchEvent.bind(socket);
+  socket.dispatchEvent = (ev) => {
+    if (ev.type === "histograms") __turns.push(["answer", "histograms", ev.detail.layers[0].steps.at(-1)]);
+    if (ev.type === "rewound") __turns.push(["answer", "rewind", ev.detail.step]);
+    return dispatch(ev);
+  };
+})()"""
+
+
+def in_flight_at_most_one(turns: list, kind: str) -> bool:
+    waiting = 0
+    for what, k, _ in turns:
+        if k != kind:
+            continue
+        waiting += 1 if what == "ask" else -1
+        if waiting > 1 or waiting < 0:
+            return False
+    return True
+
+
+def test_histograms_refresh_while_training_and_a_fast_drag_keeps_one_rewind_in_flight(app):
+    app.open("playing=false", frames=1)
+    train_to(app, 100)
+    app.js(SPY_TURNS)
+    app.page.locator("#lab-rewind").scroll_into_view_if_needed()
+    app.js("paramlab.socket.send({type: 'play'})")
+    # While training, the histograms are asked again: a later answer covers newer steps.
+    app.wait("window.__turns.filter(t => t[0] === 'answer' && t[1] === 'histograms').length >= 2", timeout=30000)
+    answers = [t[2] for t in app.js("window.__turns") if t[0] == "answer" and t[1] == "histograms"]
+    assert answers[-1] > answers[0]
+    app.pause()
+    # A fast drag: 40 positions in one go. One rewind in flight at a time, the last position shown in the end.
+    app.js("""(() => { const r = document.getElementById('rw-range');
+      for (let s = 10; s <= 89; s += 2) { r.value = String(s); r.dispatchEvent(new Event('input', {bubbles: true})); } })()""")
+    app.wait("paramlab.rewindLab.look && paramlab.rewindLab.look.step === 88 && paramlab.rewindLab.pending === null", timeout=20000)
+    turns = app.js("window.__turns")
+    asks = [t for t in turns if t[:2] == ["ask", "rewind"]]
+    assert in_flight_at_most_one(turns, "rewind") and in_flight_at_most_one(turns, "histograms")
+    assert 2 <= len(asks) < 40 and asks[-1][2] == 88
