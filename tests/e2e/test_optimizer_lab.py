@@ -60,6 +60,19 @@ def test_a_landscape_is_drawn_and_its_centre_is_the_training_loss_the_frame_show
     assert readout == f"a = {app.js('String', a)}, b = {app.js('String', b)}: training loss {app.js('String', loss)}"
 
 
+def test_with_a_penalty_the_landscape_can_shade_the_loss_training_minimizes(app):
+    app.open("regularization=l2&reg_rate=0.1&playing=false")
+    assert app.js("paramlab.session.hyper.regularization") == "l2"
+    result = compute_landscape(app, resolution="11")
+    assert result["loss_penalized"] is not None
+    assert app.js(f"{LAB}.landscape.view.landscape.loss") == result["loss"]
+    app.page.locator("#ol-penalty").check()
+    assert app.js(f"{LAB}.landscape.view.landscape.loss") == result["loss_penalized"]
+    assert all(p > q for rp, rq in zip(result["loss_penalized"], result["loss"], strict=True) for p, q in zip(rp, rq, strict=True))
+    app.page.locator("#ol-penalty").uncheck()
+    assert app.js(f"{LAB}.landscape.view.landscape.loss") == result["loss"]
+
+
 def test_the_live_path_moves_as_training_runs_and_on_two_weights_is_their_offsets_exactly(app):
     app.open("playing=false")
     compute_landscape(app, resolution="11")
@@ -71,6 +84,9 @@ def test_the_live_path_moves_as_training_runs_and_on_two_weights_is_their_offset
     assert len({tuple(p) for p in path}) >= 5, path   # the projected coordinates change
     drawn = app.js(f"{LAB}.landscape.view.overDraws")
     assert drawn >= len(path) - 1
+    # The numbers of where the weights are now, exact in the titles.
+    shown = "[...document.querySelectorAll('#ol-landscape-card .ol-now .num')].map((e) => e.title).join()"
+    app.wait(f"{shown} === {LAB}.landscape.live.at(-1).map(String).join()", timeout=2000)
 
     # Two weights, picked by clicking two edges in the network view.
     app.page.locator("#ol-landscape-card input[value=weights]").check()

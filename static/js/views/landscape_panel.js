@@ -42,6 +42,12 @@ export class LandscapePanel extends JobPart {
     this.centre = h("p", { class: "ol-centre muted" });
     this.readout = h("p", { class: "lj-readout ol-readout", "aria-live": "polite" }, HINT);
     this.away = h("p", { class: "ol-away", hidden: true });
+    this.nowA = h("span", { class: "num" }); this.nowB = h("span", { class: "num" });
+    this.now = h("p", { class: "ol-now", hidden: true }, "The weights now: a = ", this.nowA, ", b = ", this.nowB);
+    this.shownAt = 0; this.nowTimer = null; this.nowAb = null;
+    // A slice of a run with a penalty can show the loss training minimizes (with it) or the plain one.
+    this.penaltyBox = h("input", { type: "checkbox", id: "ol-penalty", onchange: () => this.showLoss() });
+    this.penalty = h("label", { class: "check ol-penalty", hidden: true }, this.penaltyBox, " Add the regularization penalty (the loss training minimizes)");
     this.mapEl = h("div", { class: "ol-map" });
     this.view = new LandscapeView(this.mapEl, { onHover: (p) => this.showPoint(p) });
     this.root = h("div", { class: "lj-part ol-part", role: "group", "aria-labelledby": "h-ol-landscape" },
@@ -52,7 +58,7 @@ export class LandscapePanel extends JobPart {
         row("ol-span", "Span (−span to +span)", this.inputs.span, "0 < span ≤ 10"),
         row("ol-res", "Resolution (points per side)", this.inputs.resolution, "5 to 61"),
         row("ol-seed", "Seed of the directions", this.inputs.seed, "optional"))], "Landscape settings"),
-      this.status, this.progress, this.exactNote, this.mapEl, this.readout, this.centre, this.away);
+      this.status, this.progress, this.exactNote, this.mapEl, this.now, this.readout, this.penalty, this.centre, this.away);
   }
 
   get mode() { return this.modeBox.querySelector("input:checked").value; }
@@ -118,7 +124,9 @@ export class LandscapePanel extends JobPart {
     this.slice = { result, origin: Float64Array.from(result.origin), d1: Float64Array.from(result.directions[0]), d2: Float64Array.from(result.directions[1]) };
     this.live = [[0, 0]];
     this.lastStep = null;
-    this.view.setLandscape(result, names);
+    this.names = names;
+    this.penalty.hidden = !result.loss_penalized;
+    this.showLoss();
     this.setProgress(1, 1, `${result.alphas.length} × ${result.betas.length} points`);
     this.run.textContent = "Recompute here";
     this.exactNote.hidden = !result.exact;
@@ -127,7 +135,16 @@ export class LandscapePanel extends JobPart {
     const r = result.alphas.length, mid = (r - 1) / 2, centreLoss = Number.isInteger(mid) ? result.loss[mid][mid] : null;
     this.centre.replaceChildren("Loss where the weights were (the centre): ", h("span", { class: "num", title: String(result.center_loss) }, fmt(result.center_loss, 6)),
       centreLoss !== null ? "; on the grid there: " : "", centreLoss !== null ? h("span", { class: "num", title: String(centreLoss) }, fmt(centreLoss, 6)) : "",
-      ". The loss is the training loss without any penalty.");
+      result.loss_penalized ? ". Shaded: the training loss, with the penalty when ticked above." : ". The loss is the training loss (this run has no penalty).");
+    this.onPaths();
+  }
+
+  /** Shade the plain training loss, or (ticked, with a penalty) the loss training minimizes. */
+  showLoss() {
+    const r = this.slice?.result;
+    if (!r) return;
+    const penalized = this.penaltyBox.checked && r.loss_penalized;
+    this.view.setLandscape(penalized ? { ...r, loss: r.loss_penalized } : r, this.names);
     this.onPaths();
   }
 
@@ -149,9 +166,24 @@ export class LandscapePanel extends JobPart {
     this.lastStep = frame.step;
     if (this.live.length > MAX_PATH) this.live = this.live.filter((_, k) => k % 2 === 0 || k === this.live.length - 1);
     this.onPaths();
+    this.showNow(ab);
     const out = this.view.outside?.includes("live");
     this.away.hidden = !out;
     if (out) this.away.textContent = "The weights have left this slice (the arrow on its edge points where): recompute here to slice around them.";
+  }
+
+  /** The numbers of where the weights are, a few times a second (text every frame would cost layout); the last always shown. */
+  showNow(ab) {
+    this.nowAb = ab;
+    if (this.nowTimer) return;
+    const write = () => {
+      this.nowTimer = null; this.shownAt = performance.now();
+      const [a, b] = this.nowAb;
+      this.now.hidden = false;
+      for (const [el, v] of [[this.nowA, a], [this.nowB, b]]) { el.textContent = fmt(v, 4); el.title = String(v); }
+    };
+    const wait = 150 - (performance.now() - this.shownAt);
+    if (wait <= 0) write(); else this.nowTimer = setTimeout(write, wait);
   }
 
   /** Another network (a rebuild): the slice no longer applies. */
@@ -159,7 +191,8 @@ export class LandscapePanel extends JobPart {
     this.slice = null; this.live = [];
     this.view.setLandscape(null);
     this.run.textContent = "Compute the landscape";
-    this.exactNote.hidden = true; this.away.hidden = true;
+    clearTimeout(this.nowTimer); this.nowTimer = null;
+    this.exactNote.hidden = true; this.away.hidden = true; this.now.hidden = true; this.penalty.hidden = true;
     this.centre.textContent = "";
     this.picked = []; this.showPicked();
   }
