@@ -13,9 +13,10 @@ import math
 from typing import Annotated, Any, Literal
 
 import orjson
-from pydantic import BaseModel, Field, PlainValidator, ValidationError
+from pydantic import BaseModel, Field, PlainValidator, ValidationError, ValidationInfo, field_validator
 from pydantic_core import PydanticCustomError
 
+from app.nn.optimizers import OptimizerName
 from app.nn.quantization import Granularity
 from app.protocol.base import Strict, Version
 from app.protocol.config import ConfigPatch, HyperPatch
@@ -239,6 +240,83 @@ class CancelJob(Strict):
     job_id: Annotated[str, Field(min_length=1, max_length=32)]
 
 
+# The optimizer lab's background jobs. Bounds are the engine's (`app.training.landscape`, `race`,
+# `lr_sweep`), repeated here as above; which weights a network has is checked against the session.
+PARAM_REF_ALLOWED = (f'[layer, i, j] (a weight) or [layer, "b", j] (a bias): layer 0 to {MAX_LAYERS}, '
+                     f"i and j 0 to {MAX_NEURONS}")
+
+
+def _param_ref(value: Any) -> tuple[int, int | str, int]:
+    """One parameter named as `[layer, i, j]` (weight W[layer][i, j]) or `[layer, "b", j]` (bias b[layer][j])."""
+    def whole(v: Any, most: int) -> bool:
+        return isinstance(v, int) and not isinstance(v, bool) and 0 <= v <= most
+
+    if (not isinstance(value, list) or len(value) != 3 or not whole(value[0], MAX_LAYERS)
+            or not (value[1] == "b" or whole(value[1], MAX_NEURONS)) or not whole(value[2], MAX_NEURONS)):
+        raise PydanticCustomError("param_ref", "Input should name one weight or bias",
+                                  {"allowed": PARAM_REF_ALLOWED})
+    return (value[0], value[1], value[2])
+
+
+ParamRef = Annotated[tuple[int, int | str, int], PlainValidator(_param_ref)]
+
+
+class Landscape(Strict):
+    """Compute the training loss over a 2-D slice of parameter space around the current weights in the
+    background: along two random directions normalized per neuron ("random"), or along two chosen
+    parameters ("weights", with `weights`); answered with `job` messages of kind "landscape"."""
+
+    type: Literal["landscape"]
+    mode: Literal["random", "weights"] = "random"
+    weights: Annotated[list[ParamRef], Field(min_length=2, max_length=2)] | None = None
+    span: Annotated[float, Field(gt=0, le=10, allow_inf_nan=False)] = 1.0
+    resolution: Annotated[int, Field(ge=5, le=61)] = 41
+    seed: Annotated[int, Field(ge=0, le=2**32 - 1)] | None = None
+
+
+class RaceContender(Strict):
+    """One optimizer of a race and its hyperparameters (the bounds of `Hyper`; null: the session's)."""
+
+    optimizer: OptimizerName
+    lr: Annotated[float, Field(ge=1e-5, le=10, allow_inf_nan=False)] | None = None
+    momentum: Annotated[float, Field(ge=0, le=0.999, allow_inf_nan=False)] | None = None
+    beta1: Annotated[float, Field(ge=0, le=0.999, allow_inf_nan=False)] | None = None
+    beta2: Annotated[float, Field(ge=0, le=0.9999, allow_inf_nan=False)] | None = None
+    rho: Annotated[float, Field(ge=0, le=0.9999, allow_inf_nan=False)] | None = None
+
+
+class Race(Strict):
+    """Train 2 to 5 optimizers from the current weights on the same mini-batches for `updates` updates
+    in the background; answered with `job` messages of kind "race"."""
+
+    type: Literal["race"]
+    contenders: Annotated[list[RaceContender], Field(min_length=2, max_length=5)]
+    updates: Annotated[int, Field(ge=1, le=5000)]
+
+
+SweepLr = Annotated[float, Field(ge=1e-5, le=10, allow_inf_nan=False)]
+
+
+class LrSweep(Strict):
+    """Train a few updates from the current weights at each of `points` learning rates from `low` to
+    `high` (log-spaced) in the background; answered with `job` messages of kind "lr_sweep"."""
+
+    type: Literal["lr_sweep"]
+    low: SweepLr
+    high: SweepLr
+    points: Annotated[int, Field(ge=3, le=41)] = 13
+    updates: Annotated[int, Field(ge=1, le=500)] = 20
+
+    @field_validator("high")
+    @classmethod
+    def _above_low(cls, high: float, info: ValidationInfo) -> float:
+        low = info.data.get("low")
+        if isinstance(low, (int, float)) and high <= low:
+            raise PydanticCustomError("high_not_above_low", "Input should be above low ({low})",
+                                      {"low": low, "allowed": f"above low ({low:g}) and at most 10"})
+        return high
+
+
 # The transfer and compression lab: quantization and feature relevance. Bounds are the engine's
 # (`app.nn.quantization.MAX_BITS`, `app.training.relevance.MAX_REPEATS`), repeated here as above.
 
@@ -385,13 +463,14 @@ CLIENT_MESSAGES: dict[str, type[BaseModel]] = {
     "search": Search, "cancel_job": CancelJob,
     "fine_tune": FineTune, "replay": Replay, "quantize": Quantize, "importance": Importance,
     "histograms": Histograms, "rewind": Rewind, "fork_at": ForkAt,
+    "landscape": Landscape, "race": Race, "lr_sweep": LrSweep,
 }
 # Messages that change a session: refused to a follower and to anyone without the room's teacher key.
 CONTROL_MESSAGES = ("play", "pause", "step", "set_speed", "set_hyper", "configure", "reset", "set_param",
                     "freeze", "rollback", "trace", "early_stopping", "restore_best", "fine_tune", "replay",
                     "quantize", "fork_at")
 # Messages that start or cancel background work on a session: refused as the controls are.
-JOB_MESSAGES = ("cross_validate", "search", "cancel_job")
+JOB_MESSAGES = ("cross_validate", "search", "cancel_job", "landscape", "race", "lr_sweep")
 
 
 def parse_client_message(raw: str | bytes) -> BaseModel:

@@ -441,12 +441,13 @@ class RoomClosed(TypedDict):
 
 @with_config(WIRE)
 class JobMessage(TypedDict):
-    """A background job of this client (cross-validation or search) moved on: its state, the event
-    (progress, a fold or trial done, the trials drawn), and at the end its result or why it failed."""
+    """A background job of this client (cross-validation, search, landscape, race, learning-rate sweep)
+    moved on: its state, the event (progress, a fold or trial done, the trials drawn, rows of a
+    landscape, a race's new losses), and at the end its result or why it failed."""
 
     type: Literal["job"]
     job_id: str
-    kind: Literal["cross_validation", "search"]
+    kind: Literal["cross_validation", "search", "landscape", "race", "lr_sweep"]
     state: Literal["waiting", "running", "done", "cancelled", "failed"]
     event: dict[str, Any] | None
     result: dict[str, Any] | None

@@ -15,6 +15,12 @@ starts, and refused with an `error` naming the field; what the protocol checks
 
 The last finished job of each kind is kept on the `LiveSession`
 (`lab_results`, in memory only) for the CSV and model exports.
+
+The optimizer lab's jobs (landscape, race, learning-rate sweep) run the same way and
+count against the same limits, but start from the session's current point, not its
+initial weights: a landscape copies the weights and the training split, a race or a
+sweep the whole state (`persist.session_state`), so their copies train on the very
+batches the live run would take next. Their results are not kept.
 """
 
 from __future__ import annotations
@@ -32,14 +38,17 @@ from app import protocol as p
 from app.server.lab_jobs import Event, JobRefused, LabJobs
 from app.server.registry import LiveSession
 from app.server.service import ServiceError
-from app.training import lab_work, relevance
+from app.training import lab_work, landscape, race, relevance
 from app.training.build import Built
 from app.training.cross_validation import check_k
+from app.training.persist import session_state
 from app.training.search import grid, random_draws
 from app.training.session import TrainingSession
 
 Send = Callable[[dict[str, Any]], Awaitable[None]]
-KINDS = {"cross_validate": "cross_validation", "search": "search"}
+KINDS = {"cross_validate": "cross_validation", "search": "search", "landscape": "landscape", "race": "race",
+         "lr_sweep": "lr_sweep"}
+KEPT = ("cross_validation", "search")  # kinds whose last result the session keeps for the exports
 _connections = itertools.count(1)
 # Importance measurements running per client address (in threads: see `LabClient.importance`).
 _importance_running: collections.Counter[str] = collections.Counter()
@@ -78,6 +87,59 @@ def search_trials(s: TrainingSession, msg: p.Search) -> list[dict[str, float]]:
                       f"space: {exc}") from None
 
 
+OptimizerLabMessage = p.Landscape | p.Race | p.LrSweep
+
+
+def optimizer_lab_job(s: TrainingSession, msg: OptimizerLabMessage) -> tuple[Callable[..., Any], tuple[Any, ...]]:
+    """The job function and arguments of an optimizer-lab message, checked against the session:
+    copies of what the job reads (the weights and training split for a landscape, the whole
+    state for a race or a sweep), taken now. ServiceError for a diverged run, or for weights
+    a landscape names that the network does not have."""
+    request = msg.type
+    if s.diverged is not None:
+        raise invalid(request, "type", request, "a run that has not diverged (roll back first)",
+                      f"the run diverged (its weights are not finite): roll back before you start a {request}")
+    if isinstance(msg, p.Landscape):
+        weights = landscape_weights(s, msg)
+        seed = msg.seed if msg.seed is not None else s.config.seed
+        return lab_work.landscape_job, (s.spec, copy.deepcopy(s.params), copy.deepcopy(s.model.trainable),
+                                        s.data.X["train"].copy(), s.Y["train"].copy(), s.hyper.regularization,
+                                        s.hyper.reg_rate, msg.mode, weights, msg.span, msg.resolution, seed)
+    state = session_state(s)  # read now, between two turns of training: the state of one moment
+    if isinstance(msg, p.Race):
+        contenders = [race.Contender(**c.model_dump()) for c in msg.contenders]
+        return functools.partial(lab_work.race_job, fast_path=s.fast), (state, contenders, msg.updates)
+    return functools.partial(lab_work.lr_sweep_job, fast_path=s.fast), (state, msg.low, msg.high, msg.points,
+                                                                        msg.updates)
+
+
+def landscape_weights(s: TrainingSession, msg: p.Landscape) -> list[landscape.Param] | None:
+    """The engine's names of the two parameters a "weights" landscape is along (None in "random"
+    mode); ServiceError naming the entry the network does not have."""
+    if msg.mode == "random":
+        if msg.weights is not None:
+            raise invalid("landscape", "weights", msg.weights, 'null in mode "random"',
+                          'weights: a random landscape takes no weights; send mode "weights" to slice along two')
+        return None
+    if msg.weights is None:
+        raise invalid("landscape", "weights", None, "two parameters, [[layer, i, j], [layer, i, j]]",
+                      'weights: mode "weights" needs the two parameters to slice along')
+    params: list[landscape.Param] = [(layer, "b", 0, j) if i == "b" else (layer, "W", int(i), j)
+                                     for layer, i, j in msg.weights]
+    for k, param in enumerate(params):
+        try:
+            landscape.flat_index(s.params, param)
+        except ValueError as exc:
+            sizes = s.spec.layer_sizes
+            raise invalid("landscape", f"weights.{k}", list(msg.weights[k]),
+                          f"layer 0 to {len(sizes) - 2}; in layer l, i below its inputs and j below its units "
+                          f"(units per layer: {list(sizes)})", f"weights.{k}: {exc}") from None
+    if landscape.flat_index(s.params, params[0]) == landscape.flat_index(s.params, params[1]):
+        raise invalid("landscape", "weights", [list(w) for w in msg.weights], "two different parameters",
+                      "weights: the two parameters are the same one; choose two different ones")
+    return params
+
+
 class LabClient:
     """The jobs of one connection (their owner); `per_client` at most for its address."""
 
@@ -92,7 +154,7 @@ class LabClient:
         return sum(1 for job in self.lab.jobs.values()
                    if job.owner.rsplit(" #", 1)[0] == self.address and not job.finished)
 
-    async def start(self, live: LiveSession, msg: p.CrossValidate | p.Search) -> str:
+    async def start(self, live: LiveSession, msg: p.CrossValidate | p.Search | OptimizerLabMessage) -> str:
         """Check `msg` against `live`, submit its job and tell the client it waits; returns its id."""
         request = msg.type
         s = live.session
@@ -112,13 +174,15 @@ class LabClient:
             config, hyper, built = job_copy(s)
             target: Callable[..., Any] = functools.partial(lab_work.cross_validation_job, fast_path=s.fast)
             args: tuple[Any, ...] = (config, hyper, built, msg.k, msg.epochs, s.stop_rule)
-        else:
+        elif isinstance(msg, p.Search):
             search_trials(s, msg)
             config, hyper, built = job_copy(s)
             seed = msg.seed if msg.seed is not None else s.config.seed
             space = {name: list(values) for name, values in msg.space.items()}
             target = functools.partial(lab_work.search_job, fast_path=s.fast)
             args = (config, hyper, built, msg.mode, space, msg.trials, seed, msg.epochs, s.stop_rule)
+        else:
+            target, args = optimizer_lab_job(s, msg)
         kind = KINDS[request]
         ids: list[str] = []  # the job's id, known once submitted (its task first runs after this returns)
 
@@ -140,7 +204,7 @@ class LabClient:
         if "state" in event:
             state = str(event["state"])
             result = event.get("result")
-            if state == "done" and isinstance(result, dict):
+            if state == "done" and isinstance(result, dict) and kind in KEPT:
                 live.lab_results[kind] = result
                 result = {k: v for k, v in result.items() if k != "csv"}  # the CSV: over HTTP (lab.csv)
             await self._send_job(job_id, kind, state, result=result, message=event.get("message"))

@@ -2,11 +2,18 @@
 worker process (`app.server.lab_jobs`): each reports its progress through
 `report(event)` and returns a JSON-ready result.
 
+The generalization lab's (cross-validation, search):
+
 Events: `{"folds": [val_index, ...]}` (the points each fold holds out) or
 `{"trials": [...]}` (the values each trial tries) before the first runs;
 `{"fold": i, "epoch": e}` as epochs end, thinned (`Progress`); `{"fold_done": ...}`
 / `{"trial_done": ...}` with that fold's or trial's curve and score as each ends,
 so a page draws them one by one.
+
+The optimizer lab's (landscape, race, learning-rate sweep): `{"rows_done": k}` as rows of
+a landscape are done; `{"contender": i, "done": n, "losses": [...], "path": [...]}` as a
+race goes on (`race.run`); `{"lr_done": i, "lr", "loss", "diverged"}` as each learning rate
+of a sweep ends.
 """
 
 from __future__ import annotations
@@ -19,6 +26,8 @@ import numpy as np
 
 from app.data.splits import kfold_indices
 from app.nn import fast
+from app.nn.network import NetworkSpec
+from app.training import landscape, lr_sweep, race
 from app.training.build import Built
 from app.training.config import HyperState, RunConfig
 from app.training.cross_validation import CV_STREAM, FoldResult, check_k, cross_validate
@@ -28,6 +37,7 @@ from app.training.session import TrainingSession
 from app.training.trials import TrialResult
 
 Report = Callable[[dict[str, Any]], None]
+Params = list[dict[str, np.ndarray]]
 
 
 def use_fast_path(enabled: bool) -> None:
@@ -100,3 +110,44 @@ def search_job(config: RunConfig, hyper: HyperState, built: Built, mode: str, sp
     winner = best(outcomes)
     return {"mode": mode, "trials": [{"values": o.values, "score": o.trial.score()} for o in outcomes],
             "best": winner.index if winner is not None else None, "csv": outcomes_csv(outcomes)}
+
+
+def _wire_param(param: landscape.Param) -> list[int | str]:
+    """A parameter as the wire names it: [layer, i, j] (a weight) or [layer, "b", j] (a bias)."""
+    layer, kind, i, j = param
+    return [layer, i, j] if kind == "W" else [layer, "b", j]
+
+
+def _grid(values: np.ndarray) -> list[list[float | None]]:
+    return [[landscape.as_json(v) for v in row] for row in values.tolist()]
+
+
+def landscape_job(spec: NetworkSpec, params: Params, trainable: Params, X: np.ndarray, Y: np.ndarray,
+                  regularization: str, reg_rate: float, mode: str, weights: list[landscape.Param] | None,
+                  span: float, resolution: int, seed: int, *, report: Report) -> dict[str, Any]:
+    """The loss landscape around `params` on the training split `X`, `Y` (`landscape.compute`)."""
+    result = landscape.compute(spec, params, X, Y, mode=mode, weights=weights, span=span, resolution=resolution,
+                               seed=seed, regularization=regularization, reg_rate=reg_rate, trainable=trainable,
+                               on_rows=lambda k: report({"rows_done": k}))
+    return {"mode": result.mode, "origin": result.origin.tolist(),
+            "directions": [d.tolist() for d in result.directions],
+            "weights": [_wire_param(w) for w in result.weights] if result.weights is not None else None,
+            "alphas": result.alphas.tolist(), "betas": result.betas.tolist(), "loss": _grid(result.loss),
+            "loss_penalized": _grid(result.loss_penalized) if result.loss_penalized is not None else None,
+            "center_loss": landscape.as_json(result.center_loss), "exact": result.exact, "span": span,
+            "resolution": resolution, "seed": seed}
+
+
+def race_job(state: dict[str, Any], contenders: list[race.Contender], updates: int, *, report: Report,
+             fast_path: bool = False) -> dict[str, Any]:
+    """A race of `contenders` from the session's state (`race.run`); the result holds each one's run."""
+    use_fast_path(fast_path)
+    lanes = race.run(state, contenders, updates, report=report)
+    return {"updates": updates, "contenders": [race.summary(lane) for lane in lanes]}
+
+
+def lr_sweep_job(state: dict[str, Any], low: float, high: float, points: int, updates: int, *, report: Report,
+                 fast_path: bool = False) -> dict[str, Any]:
+    """A learning-rate sweep from the session's state (`lr_sweep.run`)."""
+    use_fast_path(fast_path)
+    return {**lr_sweep.run(state, low, high, points, updates, report=report).to_dict(), "updates": updates}
