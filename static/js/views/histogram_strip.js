@@ -21,8 +21,9 @@ export function countColor(t) {
 /** The words for bin b of a layer: its range (in |dW| for the log bins) and what its end bins also hold. */
 export function binRange(layer, b) {
   const lo = layer.edges[b], hi = layer.edges[b + 1], last = b === layer.edges.length - 2;
-  if (layer.scale === "log10_abs") return { text: `|dW| from ${fmt(10 ** lo, 3)} to ${fmt(10 ** hi, 3)}`, exact: `log10 |dW| in [${lo}, ${hi}${last ? "]" : ")"}` };
-  return { text: `from ${fmt(lo, 4)} to ${fmt(hi, 4)}`, exact: `[${lo}, ${hi}${last ? "]" : ")"}` };
+  const close = last ? "]" : ")";   // the last bin also holds its upper edge
+  if (layer.scale === "log10_abs") return { text: `|dW| from ${fmt(10 ** lo, 3)} to ${fmt(10 ** hi, 3)}`, exact: `log10 |dW| in [${lo}, ${hi}${close}` };
+  return { text: `from ${fmt(lo, 4)} to ${fmt(hi, 4)}`, exact: `[${lo}, ${hi}${close}` };
 }
 
 /** The column of `steps` (sorted) to show for `step`: the last recorded at or before it (the first if none). */
@@ -73,7 +74,8 @@ export class HistogramStrip {
     this.barAxis = h("div", { class: "hs-axis muted" });
     this.readout = h("p", { id: "hs-readout", class: "hs-readout", "aria-live": "polite" });
     this.barTitle = h("h4", { class: "hs-bar-title" });
-    fill(root, h("div", { class: "hs-strip-box" }, this.strip), this.axis, this.barTitle, h("div", { class: "hs-bars-box" }, this.bars), this.barAxis, this.readout);
+    fill(root, h("div", { class: "hs-strip-box" }, this.strip), this.axis,
+      this.barTitle, h("div", { class: "hs-bars-box" }, this.bars), this.barAxis, this.readout);
     for (const [cv, kind] of [[this.strip, "strip"], [this.bars, "bars"]]) {
       cv.addEventListener("pointermove", (ev) => this.pointAt(kind, ev));
       cv.addEventListener("pointerdown", (ev) => this.pointAt(kind, ev));
@@ -101,8 +103,12 @@ export class HistogramStrip {
   current() {
     const L = this.layer;
     if (this.override) return { scale: L?.scale ?? this.override.scale ?? "linear", ...this.override };
-    if (!L || this.column === null) return null;
-    const c = this.column;
+    return L && this.column !== null ? this.columnCounts(this.column) : null;
+  }
+
+  /** Column c of the strip as one step's counts: {step, edges, counts, below, above, scale}. */
+  columnCounts(c) {
+    const L = this.layer;
     return { scale: L.scale, step: L.steps[c], edges: L.edges, counts: L.counts[c], below: L.below?.[c] ?? 0, above: L.above?.[c] ?? 0 };
   }
 
@@ -139,7 +145,8 @@ export class HistogramStrip {
     fill(this.barAxis, h("span", null, ends[0]), h("span", null, log ? "log scale" : ""), h("span", null, ends[1]));
     const cur = this.current();
     this.barTitle.textContent = cur ? `At step ${int(cur.step)}` : "";
-    this.strip.setAttribute("aria-label", `${this.what}: counts in ${L.edges.length - 1} bins at ${L.steps.length} recorded steps, from step ${L.steps[0]} to ${L.steps[L.steps.length - 1]}`);
+    this.strip.setAttribute("aria-label", `${this.what}: counts in ${L.edges.length - 1} bins at ${L.steps.length} recorded steps, ` +
+      `from step ${L.steps[0]} to ${L.steps[L.steps.length - 1]}`);
     if (this.hover) this.describe(this.hover.kind, this.hover.col, this.hover.bin, null);
   }
 
@@ -245,7 +252,9 @@ export class HistogramStrip {
     const m = moves[ev.key];
     if (!m) return;
     ev.preventDefault();
-    let { col, bin } = this.hover?.kind === "strip" ? this.hover : { col: this.column ?? L.steps.length - 1, bin: this.peak(this.column ?? L.steps.length - 1) };
+    const start = this.column ?? L.steps.length - 1;
+    // The first key lands on the fullest bin of the column shown as bars; the next ones move from there.
+    let { col, bin } = this.hover?.kind === "strip" ? this.hover : { col: start, bin: this.peak(start) };
     if (this.hover?.kind === "strip") { col += m[0]; bin += m[1]; }
     col = Math.max(0, Math.min(L.steps.length - 1, col)); bin = Math.max(this.win[0], Math.min(this.win[1] - 1, bin));
     this.hover = { kind: "strip", col, bin };
@@ -262,11 +271,13 @@ export class HistogramStrip {
   /** Say one bin's count (strip: at column col; bars: at the step shown); readout always, tooltip when pointed. */
   describe(kind, col, bin, ev) {
     const L = this.layer;
-    const src = kind === "strip" ? { step: L.steps[col], edges: L.edges, counts: L.counts[col], below: L.below?.[col] ?? 0, above: L.above?.[col] ?? 0, scale: L.scale } : this.current();
+    const src = kind === "strip" ? this.columnCounts(col) : this.current();
     if (!src || bin >= src.edges.length - 1) return;
     const n = src.counts[bin], total = src.counts.reduce((a, b) => a + b, 0);
     const range = binRange(src, bin), last = bin === src.edges.length - 2;
-    const beyond = bin === 0 && src.below ? ` (${int(src.below)} of them below the first edge)` : last && src.above ? ` (${int(src.above)} of them above the last edge)` : "";
+    let beyond = "";
+    if (bin === 0 && src.below) beyond = ` (${int(src.below)} of them below the first edge)`;
+    else if (last && src.above) beyond = ` (${int(src.above)} of them above the last edge)`;
     const text = `Step ${int(src.step)}, ${range.text}: ${int(n)} of ${int(total)}${beyond}`;
     this.readout.textContent = text;
     this.readout.dataset.count = String(n); this.readout.dataset.bin = String(bin); this.readout.dataset.step = String(src.step);

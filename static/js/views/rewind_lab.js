@@ -73,14 +73,16 @@ export class RewindLab extends EventTarget {
     const scrubBox = h("div", { class: "rw-scrub" });
     this.histCard = h("section", { id: "hist-card", class: "lab-card rw-card", "aria-labelledby": "h-hist" },
       h("h3", { id: "h-hist" }, "Histograms over time"),
-      h("p", { class: "note" }, "Each column is a recorded step, each row a bin, darker where more values fall. Vanishing and exploding gradients show here: try sigmoid with 8 layers."),
+      h("p", { class: "note" }, "Each column is a recorded step, each row a bin, darker where more values fall. " +
+        "Vanishing and exploding gradients show here: try sigmoid with 8 layers."),
       h("div", { class: "hs-pickers" },
         h("label", { class: "fit-field" }, h("span", null, "Show"), this.kindSelect),
         h("label", { class: "fit-field" }, h("span", null, "Layer"), this.layerSelect)),
       stripBox, this.summary);
     this.scrubCard = h("section", { id: "rewind-card", class: "lab-card rw-card", "aria-labelledby": "h-rewind" },
       h("h3", { id: "h-rewind" }, "Rewind"),
-      h("p", { class: "note" }, "Look at the run as it was at a recorded step: the network, the decision boundary and the histograms show that step's weights while training goes on. Go on from here continues the run from that step (the steps after it are dropped)."),
+      h("p", { class: "note" }, "Look at the run as it was at a recorded step: the network, the decision boundary and the histograms " +
+        "show that step's weights while training goes on. Go on from here continues the run from that step (the steps after it are dropped)."),
       scrubBox);
     fill(this.root, h("h2", { id: "h-lab-rewind", class: "lab-title" }, "Rewind and histograms"), this.histCard, this.scrubCard);
     this.strip = new HistogramStrip(stripBox, tooltip, "Weights");

@@ -19,7 +19,7 @@ export class RewindScrubber extends EventTarget {
     this.err = h("p", { class: "rw-err", role: "alert" });
     fill(root,
       h("label", { for: "rw-range", class: "rw-label" }, "Recorded step"),
-      h("div", { class: "rw-track" }, h("span", { class: "rw-end num", "aria-hidden": "true" }, ""), this.range, h("span", { class: "rw-end num", "aria-hidden": "true" }, "")),
+      h("div", { class: "rw-track" }, h("span", { class: "rw-end num", "aria-hidden": "true" }), this.range, h("span", { class: "rw-end num", "aria-hidden": "true" })),
       this.where,
       h("div", { class: "row" }, this.fork, this.back),
       this.err);

@@ -119,7 +119,8 @@ export function troubleWords(frame) {
   return {
     kind: t.kind, title: `${TITLES[t.kind] || "Trouble"} (since step ${t.since_step})`,
     message: `${capital(t.message)}.`.replace(/\.\.$/, "."), advice: t.advice ? `What to try: ${t.advice}`.replace(/\.?$/, ".") : "",
-    lower, rollback: back === null ? null : { type: "rollback_to", step: back }, rollbackTitle: back === null ? "" : `Go back to step ${back}, before the trouble began, and go on from there`,
+    lower, rollback: back === null ? null : { type: "rollback_to", step: back },
+    rollbackTitle: back === null ? "" : `Go back to step ${back}, before the trouble began, and go on from there`,
   };
 }
 
