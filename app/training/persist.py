@@ -46,6 +46,15 @@ def _set_rng_state(rng: np.random.Generator, state: dict[str, Any]) -> None:
     rng.bit_generator.state = {**state, "state": {k: int(v) for k, v in state["state"].items()}}
 
 
+def _dropout_state(s: TrainingSession) -> dict[str, Any]:
+    """The dropout generator's position; with an update half done, where it stood before that update
+    drew its masks (the update is stored as not begun, so it draws them again, the same)."""
+    before = s.step_by_step.dropout_before if s.step_by_step.pending is not None else None
+    if before is None:
+        return _rng_state(s.dropout_rng)
+    return {**before, "state": {k: str(v) for k, v in before["state"].items()}}
+
+
 def session_state(s: TrainingSession) -> dict[str, Any]:
     """Everything needed to continue `s` elsewhere; JSON-safe."""
     # An update half done in step-by-step mode is stored as not begun: its batch
@@ -63,7 +72,7 @@ def session_state(s: TrainingSession) -> dict[str, Any]:
         "hyper": hyper,
         "model": model,
         "initial_params": _params(s.initial_params),
-        "rng": {"batch": _rng_state(s.queue.rng), "dropout": _rng_state(s.dropout_rng)},
+        "rng": {"batch": _rng_state(s.queue.rng), "dropout": _dropout_state(s)},
         "queue": queue,
         "history": s.history.to_state(),
         "trace_index": s.step_by_step.trace_index,

@@ -10,6 +10,7 @@ The phases are in `phases`, the update phase in `updates`.
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 
@@ -48,6 +49,7 @@ class StepByStep:
         self.phase: str | None = None        # the name of the last phase run; None outside the mode
         self.trace: Trace | None = None      # what that phase computed for the traced sample
         self.trace_index = 0                 # the traced training sample
+        self.dropout_before: dict[str, Any] | None = None  # the dropout generator's state as `pending` began
 
     def step(self, ctx: UpdateContext, queue: BatchQueue, last: LastUpdate, raw: np.ndarray,
              record: Record) -> str:
@@ -56,6 +58,9 @@ class StepByStep:
         gradients in `last` before the update uses them. Returns the phase's name."""
         if self.pending is None:
             self.pending = Pending(queue.next(ctx.hyper.batch_size))
+            # Where dropout's generator stood before this update drew its masks: a session stored
+            # mid-update restarts the update from there (persist.session_state), masks and all.
+            self.dropout_before = ctx.dropout_rng.bit_generator.state
         pending = self.pending
         phase = pending.phase + 1
         run_phase(ctx, pending, phase, record)

@@ -115,3 +115,20 @@ def test_a_restored_session_stops_where_the_original_does() -> None:
     assert s.stopped_early and twin.stopped_early
     assert s.early_stopping is not None and twin.early_stopping is not None
     assert s.early_stopping.stopped == twin.early_stopping.stopped == (3, s.step)
+
+
+@pytest.mark.parametrize("phases_done", [1, 2, 3])
+def test_a_session_stored_mid_update_with_dropout_goes_on_as_the_original(phases_done: int) -> None:
+    """A half-done update is stored as not begun; its dropout masks were already drawn, so the
+    stored generator is where it stood before them: the copy draws the same masks again."""
+    s = _session(False)
+    s.advance(7)
+    for _ in range(phases_done):
+        s.step_phase()
+    copy_ = restore_session(session_state(s))
+    copy_.fast = False
+    s.advance(12)
+    copy_.advance(12)
+    for a, b in zip(s.params, copy_.params):
+        assert np.array_equal(a["W"], b["W"]) and np.array_equal(a["b"], b["b"])
+    assert s.step == copy_.step and s.last_update.loss == copy_.last_update.loss
