@@ -110,7 +110,7 @@ export function troubleWords(frame) {
   const lr = frame.hyper?.lr;
   const lower = typeof lr === "number" && lr > 0 ? { type: "set_hyper", lr: lr / 10 } : null;
   if (d) {
-    return { kind: "diverged", title: TITLES.diverged, message: explain(d, frame), advice: t?.kind === "diverged" && t.advice ? `What to try: ${t.advice}` : "",
+    return { kind: "diverged", title: TITLES.diverged, message: explain(d, frame), advice: "",   // explain() says what to try
       lower, rollback: d.rollback_step !== undefined && d.rollback_step !== null ? { type: "rollback" } : null,
       rollbackTitle: `Return to step ${d.rollback_step}` };
   }
