@@ -60,7 +60,7 @@ class StepByStep:
             self.pending = Pending(queue.next(ctx.hyper.batch_size))
             # Where dropout's generator stood before this update drew its masks: a session stored
             # mid-update restarts the update from there (persist.session_state), masks and all.
-            self.dropout_before = ctx.dropout_rng.bit_generator.state
+            self.dropout_before = dict(ctx.dropout_rng.bit_generator.state)
         pending = self.pending
         phase = pending.phase + 1
         run_phase(ctx, pending, phase, record)
