@@ -11,6 +11,7 @@ import json
 import urllib.request
 
 import pytest
+from test_accessibility import assert_none_blocking
 
 pytestmark = pytest.mark.e2e
 
@@ -202,3 +203,16 @@ def test_histograms_refresh_while_training_and_a_fast_drag_keeps_one_rewind_in_f
     asks = [t for t in turns if t[:2] == ["ask", "rewind"]]
     assert in_flight_at_most_one(turns, "rewind") and in_flight_at_most_one(turns, "histograms")
     assert 2 <= len(asks) < 40 and asks[-1][2] == 88
+
+
+def test_the_lab_looking_back_has_no_serious_violation(app):
+    app.open("playing=false", frames=1)
+    train_to(app, 60)
+    open_histograms(app, "gradients")
+    app.js("""(() => { const r = document.getElementById('rw-range'); r.value = '30';
+      r.dispatchEvent(new Event('input', {bubbles: true})); })()""")
+    app.wait("paramlab.rewindLab.look && paramlab.frame.rewound")
+    app.page.locator(".hs-strip").focus()
+    app.page.keyboard.press("ArrowLeft")   # the strip walked by keyboard: the readout says the bin
+    assert app.page.locator(".hs-readout").inner_text().startswith("Step ")
+    assert_none_blocking(app, "rewound")
