@@ -11,6 +11,7 @@ import math
 import urllib.request
 
 import pytest
+from test_accessibility import assert_none_blocking
 
 pytestmark = pytest.mark.e2e
 
@@ -48,6 +49,7 @@ def test_at_learning_rate_10_the_banner_says_stuck_in_the_servers_words_and_lowe
     assert trouble["message"][1:] in text and trouble["advice"][1:] in text
     assert app.page.locator("#banner-div").get_attribute("data-kind") == "stuck"
     app.shot("trouble_stuck", full_page=False)
+    assert_none_blocking(app, "stuck")
     sid = app.session_id()
     lr = get_json(app, f"/api/sessions/{sid}/hyper")["lr"]
     assert lr == 10
