@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from app.nn import network, optimizers, regularization
+from app.nn import fast, network, optimizers, regularization
 from app.nn.optimizers import Hyperparams
 from app.training import race
 from app.training.landscape import flatten
@@ -61,9 +61,14 @@ def alone(s: TrainingSession, c: race.Contender, updates: int) -> tuple[Params, 
     return params, losses
 
 
+@pytest.mark.parametrize("use_fast", [False, True])  # the race on the numpy path and on the compiled one
 @pytest.mark.parametrize("updates", [1, 60])
 def test_each_contender_is_its_optimizer_run_alone_to_the_bit(make_session: Callable[..., TrainingSession],
-                                                              updates: int) -> None:
+                                                              monkeypatch: pytest.MonkeyPatch, updates: int,
+                                                              use_fast: bool) -> None:
+    if use_fast and not fast.available(wait=True):
+        pytest.skip(f"the fast path is not available here: {fast.reason()}")
+    monkeypatch.setattr(TrainingSession, "fast", use_fast)  # the contenders' sessions are made in the race
     s = started(make_session)
     before = flatten(s.params).tobytes()
     lanes = race.run(session_state(s), CONTENDERS, updates)
