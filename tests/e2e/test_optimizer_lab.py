@@ -94,6 +94,8 @@ def test_the_live_path_moves_as_training_runs_and_on_two_weights_is_their_offset
     app.page.locator('#network path[data-key="e:0:1:2"]').dispatch_event("click")
     app.page.locator('#network path[data-key="e:1:3:0"]').dispatch_event("click")
     assert not app.js(f"{LAB}.picking")
+    ringed = app.js("[...document.querySelectorAll('#network .ol-picked-param')].map((e) => e.dataset.key)")
+    assert ringed == ["e:0:1:2", "e:1:3:0"]
     assert app.js("document.querySelector('.tooltip .editor')") is None   # the click picked; it opened no editor
     app.page.locator("#ol-landscape-card button.lj-run").click()
     result = landscape_done(app)

@@ -28,6 +28,7 @@ export class LandscapePanel extends JobPart {
     this.live = [];            // [[a, b], ...] the live weights' path since the slice was computed
     this.lastStep = null;
     this.onPaths = () => {};   // the lab redraws every path (the race's too) when the live one moves
+    this.onPicked = () => {};  // the lab rings the picked parameters in the network view
     const text = (id, value, extra = {}) => h("input", { type: "text", id, value, spellcheck: "false", autocomplete: "off", inputmode: "decimal", ...extra });
     this.inputs = { span: text("ol-span", "1"), resolution: text("ol-res", "41", { inputmode: "numeric" }), seed: text("ol-seed", "", { inputmode: "numeric", placeholder: "any" }) };
     const radio = (value, label, checkedNow) => h("label", { class: "lj-radio" },
@@ -90,6 +91,7 @@ export class LandscapePanel extends JobPart {
   }
 
   showPicked() {
+    this.onPicked(this.picked);
     const [p, q] = this.picked;
     this.pickedText.textContent = !p ? "No edge picked yet." : !q ? `a: ${p.name}; now pick the second.` : `a: ${p.name}; b: ${q.name}.`;
   }

@@ -93,6 +93,14 @@ export function mountOptimizerLab(root, ctx) {
     ]);
   }
   landscape.onPaths = drawPaths;
+  // The picked weights (or biases) ringed in the network view, so the slice's two axes can be found there.
+  landscape.onPicked = (list) => {
+    for (const el of network.stage.querySelectorAll(".ol-picked-param")) el.classList.remove("ol-picked-param");
+    for (const p of list) {
+      const key = p.i === "b" ? `b:${p.l}:${p.j}` : `e:${p.l}:${p.i}:${p.j}`;
+      network.stage.querySelector(`[data-key="${key}"]`)?.classList.add("ol-picked-param");
+    }
+  };
   race.onPaths = drawPaths;
 
   // ---- velocity marks --------------------------------------------------------------------
