@@ -17,16 +17,19 @@ export class RewindScrubber extends EventTarget {
     this.fork = h("button", { type: "button", id: "rw-fork", class: "primary", disabled: true }, "Go on from here");
     this.back = h("button", { type: "button", id: "rw-live", disabled: true }, "Back to live");
     this.err = h("p", { class: "rw-err", role: "alert" });
+    // On a phone the network is far above: one tap brings it (no link: the page's hash holds its settings).
+    this.see = h("button", { type: "button", class: "rw-see", hidden: true }, "See the network");
     fill(root,
       h("label", { for: "rw-range", class: "rw-label" }, "Recorded step"),
       h("div", { class: "rw-track" }, h("span", { class: "rw-end num", "aria-hidden": "true" }), this.range, h("span", { class: "rw-end num", "aria-hidden": "true" })),
       this.where,
-      h("div", { class: "row" }, this.fork, this.back),
+      h("div", { class: "row" }, this.fork, this.back, this.see),
       this.err);
     this.range.addEventListener("input", () => this.ask());
     this.range.addEventListener("change", () => this.ask());
     this.fork.addEventListener("click", () => this.dispatchEvent(new CustomEvent("fork")));
     this.back.addEventListener("click", () => this.dispatchEvent(new CustomEvent("live")));
+    this.see.addEventListener("click", () => document.getElementById("h-net")?.scrollIntoView({ block: "start" }));
     this.say();
   }
 
@@ -54,6 +57,7 @@ export class RewindScrubber extends EventTarget {
     if (step === null) { this.asked = null; this.range.value = String(this.live); }
     else if (document.activeElement !== this.range) this.range.value = String(step);
     this.fork.disabled = this.back.disabled = step === null;
+    this.see.hidden = step === null;
     this.say();
   }
 
