@@ -33,19 +33,21 @@ export function columnAt(steps, step) {
   return best;
 }
 
-/** The spread of one histogram row: the values' lowest and highest bin edges, and the median bin's centre. */
+/** The spread of one histogram row: the values' lowest and highest bin edges, and the bin of the middle value
+ * (its edges, and its centre as `median`). */
 export function spread(layer, row) {
   const counts = layer.counts[row] || [], total = counts.reduce((a, b) => a + b, 0);
-  let first = -1, last = -1, seen = 0, median = null;
+  let first = -1, last = -1, seen = 0, mid = -1;
   counts.forEach((n, b) => {
     if (!n) return;
     if (first < 0) first = b;
     last = b;
     seen += n;
-    if (median === null && seen >= total / 2) median = (layer.edges[b] + layer.edges[b + 1]) / 2;
+    if (mid < 0 && seen >= total / 2) mid = b;
   });
   if (first < 0) return null;
-  return { low: layer.edges[first], high: layer.edges[last + 1], median, total };
+  const [midLow, midHigh] = [layer.edges[mid], layer.edges[mid + 1]];
+  return { low: layer.edges[first], high: layer.edges[last + 1], median: (midLow + midHigh) / 2, midLow, midHigh, total };
 }
 
 /**

@@ -157,7 +157,7 @@ export class RewindLab extends EventTarget {
     if (!s) return "";
     const f = (x) => (layer.scale === "log10_abs" ? fmtAbs(10 ** x) : fmtNum(x));
     const what = layer.scale === "log10_abs" ? "|dL/dw|" : this.kind === "activations" ? "outputs" : "weights";
-    return `Step ${cur.step}: ${s.total} ${what} from ${f(s.low)} to ${f(s.high)}, half of them below ${f(s.median)}.`;
+    return `Step ${cur.step}: ${s.total} ${what} from ${f(s.low)} to ${f(s.high)}; the middle one between ${f(s.midLow)} and ${f(s.midHigh)}.`;
   }
 
   /** Summary numbers of the histograms shown now, per layer of the kind shown (tests compare them across layers). */
