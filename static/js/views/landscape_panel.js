@@ -43,6 +43,8 @@ export class LandscapePanel extends JobPart {
     this.centre = h("p", { class: "ol-centre muted" });
     this.readout = h("p", { class: "lj-readout ol-readout", "aria-live": "polite" }, HINT);
     this.away = h("p", { class: "ol-away", hidden: true });
+    this.caveat = h("p", { class: "muted ol-note", hidden: true },
+      "A cut, not the whole landscape: the shading holds every other parameter where it was at the centre, while training moves them all, so the path may cross what looks like a hill here. Recompute here to cut again around the weights.");
     this.nowA = h("span", { class: "num" }); this.nowB = h("span", { class: "num" });
     this.now = h("p", { class: "ol-now", hidden: true }, "The weights now: a = ", this.nowA, ", b = ", this.nowB);
     this.shownAt = 0; this.nowTimer = null; this.nowAb = null;
@@ -59,7 +61,7 @@ export class LandscapePanel extends JobPart {
         row("ol-span", "Span (−span to +span)", this.inputs.span, "0 < span ≤ 10"),
         row("ol-res", "Resolution (points per side)", this.inputs.resolution, "5 to 61"),
         row("ol-seed", "Seed of the directions", this.inputs.seed, "optional"))], "Landscape settings"),
-      this.status, this.progress, this.exactNote, this.mapEl, this.now, this.readout, this.penalty, this.centre, this.away);
+      this.status, this.progress, this.exactNote, this.mapEl, this.now, this.readout, this.penalty, this.centre, this.caveat, this.away);
   }
 
   get mode() { return this.modeBox.querySelector("input:checked").value; }
@@ -134,6 +136,7 @@ export class LandscapePanel extends JobPart {
     this.exactNote.hidden = !result.exact;
     this.exactNote.textContent = result.exact
       ? "Exact: training moves only these two parameters, so this slice is the whole loss landscape, not a cut through it." : "";
+    this.caveat.hidden = result.exact;
     const r = result.alphas.length, mid = (r - 1) / 2, centreLoss = Number.isInteger(mid) ? result.loss[mid][mid] : null;
     this.centre.replaceChildren("Loss where the weights were (the centre): ", h("span", { class: "num", title: String(result.center_loss) }, fmt(result.center_loss, 6)),
       centreLoss !== null ? "; on the grid there: " : "", centreLoss !== null ? h("span", { class: "num", title: String(centreLoss) }, fmt(centreLoss, 6)) : "",
@@ -194,7 +197,7 @@ export class LandscapePanel extends JobPart {
     this.view.setLandscape(null);
     this.run.textContent = "Compute the landscape";
     clearTimeout(this.nowTimer); this.nowTimer = null;
-    this.exactNote.hidden = true; this.away.hidden = true; this.now.hidden = true; this.penalty.hidden = true;
+    this.exactNote.hidden = true; this.away.hidden = true; this.now.hidden = true; this.penalty.hidden = true; this.caveat.hidden = true;
     this.centre.textContent = "";
     this.picked = []; this.showPicked();
   }
