@@ -98,9 +98,11 @@ export class RewindLab extends EventTarget {
 
   /** Ask for the histograms of the kind shown: now (force), or when the last answer is old enough while training. */
   ask(force = false) {
-    if (!this.visible || this.asking) return;
-    if (!this.room.allows("histograms")) { this.summary.textContent = FOLLOWING; return; }   // not asked over and over
     const now = performance.now();
+    // Not before the session's first frame, nor while disconnected; an answer long overdue (lost to a reconnect)
+    // no longer holds the next request back.
+    if (!this.visible || !this.live || !this.socket.connected || (this.asking && now - this.askedAt < STALE_MS)) return;
+    if (!this.room.allows("histograms")) { this.summary.textContent = FOLLOWING; return; }   // not asked over and over
     if (!force && now - this.askedAt < REFRESH_MS) return;
     this.askedAt = now; this.asking = this.kind;
     this.intent({ type: "histograms", kind: this.kind });
@@ -185,9 +187,10 @@ export class RewindLab extends EventTarget {
 
   onFrame(frame) {
     if (this.forking && frame.step < this.forking.live) this.forked();
+    const first = !this.live;
     this.live = frame;
     this.updateSpan();
-    if (frame.playing) this.ask();
+    if (frame.playing || first) this.ask(first);
   }
 
   /** The scrubber's range: from the first recorded step the histograms know (else 0) to the live step. */
