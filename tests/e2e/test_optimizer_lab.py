@@ -15,10 +15,11 @@ from e2e_support import SHOTS
 pytestmark = pytest.mark.e2e
 
 LAB = "paramlab.optimizerLab"
+ENDED = "['done', 'failed', 'cancelled']"
 
 
 def landscape_done(app: Any, timeout: float = 60000) -> dict[str, Any]:
-    app.wait(f"{LAB}.landscape.job && ['done', 'failed', 'cancelled'].includes({LAB}.landscape.job.state)", timeout=timeout)
+    app.wait(f"{LAB}.landscape.job && {ENDED}.includes({LAB}.landscape.job.state)", timeout=timeout)
     job = app.js(f"{LAB}.landscape.job")
     assert job["state"] == "done", job
     return job["result"]
@@ -42,7 +43,8 @@ def test_a_landscape_is_drawn_and_its_centre_is_the_training_loss_the_frame_show
     assert shown == app.js("String", frame_loss)
     assert result["center_loss"] == pytest.approx(frame_loss, rel=1e-12)
     assert result["loss"][10][10] == pytest.approx(frame_loss, rel=1e-9)
-    assert app.js("document.querySelector('#ol-landscape-card .ol-centre .num').title") == app.js("String", result["center_loss"])
+    centre_shown = app.js("document.querySelector('#ol-landscape-card .ol-centre .num').title")
+    assert centre_shown == app.js("String", result["center_loss"])
     assert result["exact"] is False and app.js("document.querySelector('#ol-landscape-card .ol-exact').hidden")
     # Drawn: the base once, with colour at the middle of the plot; hovering a grid point says its exact loss.
     assert app.js(f"{LAB}.landscape.view.baseDraws") >= 1
@@ -68,7 +70,8 @@ def test_with_a_penalty_the_landscape_can_shade_the_loss_training_minimizes(app)
     assert app.js(f"{LAB}.landscape.view.landscape.loss") == result["loss"]
     app.page.locator("#ol-penalty").check()
     assert app.js(f"{LAB}.landscape.view.landscape.loss") == result["loss_penalized"]
-    assert all(p > q for rp, rq in zip(result["loss_penalized"], result["loss"], strict=True) for p, q in zip(rp, rq, strict=True))
+    pairs = zip(result["loss_penalized"], result["loss"], strict=True)
+    assert all(p > q for rp, rq in pairs for p, q in zip(rp, rq, strict=True))
     app.page.locator("#ol-penalty").uncheck()
     assert app.js(f"{LAB}.landscape.view.landscape.loss") == result["loss"]
 
@@ -106,7 +109,11 @@ def test_the_live_path_moves_as_training_runs_and_on_two_weights_is_their_offset
     # The last point is the drawn frame's two weights minus the origin's, to the bit.
     check = app.js(f"""(() => {{
       const s = {LAB}.landscape.slice, f = paramlab.frame, sizes = paramlab.network.ctxInfo.sizes;
-      const flat = (l, i, j) => {{ let o = 0; for (let k = 0; k < l; k++) o += sizes[k] * sizes[k + 1] + sizes[k + 1]; return o + i * sizes[l + 1] + j; }};
+      const flat = (l, i, j) => {{
+        let o = 0;
+        for (let k = 0; k < l; k++) o += sizes[k] * sizes[k + 1] + sizes[k + 1];
+        return o + i * sizes[l + 1] + j;
+      }};
       const a = f.layers[0].W[1][2] - s.origin[flat(0, 1, 2)], b = f.layers[1].W[3][0] - s.origin[flat(1, 3, 0)];
       const live = {LAB}.landscape.live;
       return {{ expect: [a, b], got: live[live.length - 1], moved: a !== 0 || b !== 0 }};
@@ -143,7 +150,7 @@ def test_a_race_of_two_optimizers_draws_two_curves_and_two_paths(app):
     app.page.fill("#ol-r-momentum-lr", "0.1")
     app.page.fill("#ol-r-updates", "60")
     app.page.locator("#ol-race-card button.lj-run").click()
-    app.wait(f"{LAB}.race.job && ['done', 'failed', 'cancelled'].includes({LAB}.race.job.state)", timeout=60000)
+    app.wait(f"{LAB}.race.job && {ENDED}.includes({LAB}.race.job.state)", timeout=60000)
     job = app.js(f"{LAB}.race.job")
     assert job["state"] == "done", job
     assert [c["optimizer"] for c in job["result"]["contenders"]] == ["sgd", "momentum"]
@@ -180,15 +187,17 @@ def test_the_lr_explorer_draws_its_points_and_a_click_sets_the_servers_rate(app)
     app.page.fill("#ol-lr-points", "5")
     app.page.fill("#ol-lr-updates", "10")
     app.page.locator("#ol-lr-card button.lj-run").click()
-    app.wait(f"{LAB}.lr.job && ['done', 'failed', 'cancelled'].includes({LAB}.lr.job.state)", timeout=60000)
+    app.wait(f"{LAB}.lr.job && {ENDED}.includes({LAB}.lr.job.state)", timeout=60000)
     job = app.js(f"{LAB}.lr.job")
     assert job["state"] == "done", job
     result = job["result"]
-    assert len(result["lrs"]) == 5 and result["lrs"][0] == pytest.approx(0.001) and result["lrs"][-1] == pytest.approx(1)
+    assert len(result["lrs"]) == 5
+    assert result["lrs"][0] == pytest.approx(0.001) and result["lrs"][-1] == pytest.approx(1)
     assert app.js(f"{LAB}.lr.plot.data[0]") == result["lrs"]
     # On the log axis: every finite loss up to 100 times the loss before; the others are marked along the top.
     cap = 100 * result["start_loss"]
-    on_axis = [None if d or v is None or v > cap else v for v, d in zip(result["losses"], result["diverged"], strict=True)]
+    rows = zip(result["losses"], result["diverged"], strict=True)
+    on_axis = [None if d or v is None or v > cap else v for v, d in rows]
     assert app.js(f"{LAB}.lr.plot.data[1]") == on_axis
     assert app.js(f"{LAB}.lr.drawn.offScale.length + {LAB}.lr.drawn.diverged.length") == on_axis.count(None)
     assert app.js(f"{LAB}.lr.drawn.start") == result["start_loss"]
@@ -223,10 +232,11 @@ def test_the_lr_explorer_marks_rates_that_blow_the_loss_up_along_the_top(app):
     app.page.fill("#ol-lr-points", "7")
     app.page.fill("#ol-lr-updates", "50")
     app.page.locator("#ol-lr-card button.lj-run").click()
-    app.wait(f"{LAB}.lr.job && ['done', 'failed', 'cancelled'].includes({LAB}.lr.job.state)", timeout=60000)
+    app.wait(f"{LAB}.lr.job && {ENDED}.includes({LAB}.lr.job.state)", timeout=60000)
     result = app.js(f"{LAB}.lr.job.result")
     cap = 100 * result["start_loss"]
-    blown = [lr for lr, v, d in zip(result["lrs"], result["losses"], result["diverged"], strict=True) if d or v is None or v > cap]
+    rows = zip(result["lrs"], result["losses"], result["diverged"], strict=True)
+    blown = [lr for lr, v, d in rows if d or v is None or v > cap]
     assert blown and blown[-1] == 10, result   # regression at learning rate 10 blows up
     assert sorted(app.js(f"{LAB}.lr.drawn.offScale") + app.js(f"{LAB}.lr.drawn.diverged")) == sorted(blown)
     assert "along the top" in app.js("document.querySelector('#ol-lr-card .ol-lr-keys').textContent")
@@ -251,7 +261,8 @@ def test_the_velocity_toggle_asks_for_velocity_and_draws_a_mark_per_weight(app):
       return [d.push, -paramlab.frame.layers[l].vW[i][j]]; }})""")
     assert len(pushes) == n_edges and all(a == b for a, b in pushes), pushes
     assert any(a != 0 for a, _ in pushes)
-    ink = app.js(f"""(() => {{ const c = {LAB}.velocity.canvas, d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+    ink = app.js(f"""(() => {{ const c = {LAB}.velocity.canvas;
+      const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
       let n = 0; for (let k = 3; k < d.length; k += 4) if (d[k]) n++; return n; }})()""")
     assert ink > 50
     assert app.js("document.getElementById('ol-velocity').checked")   # the lab's own switch follows

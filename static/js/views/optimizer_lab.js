@@ -89,7 +89,7 @@ export function mountOptimizerLab(root, ctx) {
     race.pathNote.hidden = true;
     landscape.view.setPaths([
       { key: "live", label: "live weights", color: LIVE_COLOR, casing: "#111", points: landscape.live },
-      ...race.paths(proj),
+      ...race.paths(proj, s),
     ]);
   }
   landscape.onPaths = drawPaths;

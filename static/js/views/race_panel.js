@@ -83,7 +83,7 @@ export class RacePanel extends JobPart {
 
   begin(msg) {
     this.plan = msg;
-    this.racers = msg.contenders.map((c) => ({ ...c, name: this.vocab.label("optimizer", c.optimizer), losses: [], flat: [], final_loss: null, train_acc: null }));
+    this.racers = msg.contenders.map((c) => ({ ...c, name: this.vocab.label("optimizer", c.optimizer), losses: [], flat: [], proj: [], final_loss: null, train_acc: null }));
     this.build();
     fill(this.table);
     this.setProgress(0, msg.updates * this.racers.length, `0 of ${msg.updates} updates`);
@@ -160,11 +160,15 @@ export class RacePanel extends JobPart {
       }))));
   }
 
-  /** The contenders' paths projected by `proj(flat) -> [a, b] | null` (the server's first point is the start). */
-  paths(proj) {
-    return this.racers.map((r) => ({
-      key: `race:${r.optimizer}`, label: r.name, color: RACE_COLORS[r.optimizer], casing: "rgba(0,0,0,0.8)",
-      points: r.flat.map(proj).filter(Boolean),
-    })).filter((p) => p.points.length > 1);
+  /**
+   * The contenders' paths projected by `proj(flat) -> [a, b] | null` onto `slice` (the server's first point is the
+   * start). Each point is projected once per slice: a frame redraws the paths without projecting them again.
+   */
+  paths(proj, slice) {
+    return this.racers.map((r) => {
+      if (r.projSlice !== slice || r.projFlat !== r.flat || r.proj.length > r.flat.length) { r.projSlice = slice; r.projFlat = r.flat; r.proj = []; }
+      for (let k = r.proj.length; k < r.flat.length; k++) r.proj.push(proj(r.flat[k]));
+      return { key: `race:${r.optimizer}`, label: r.name, color: RACE_COLORS[r.optimizer], casing: "rgba(0,0,0,0.8)", points: r.proj.filter(Boolean) };
+    }).filter((p) => p.points.length > 1);
   }
 }
