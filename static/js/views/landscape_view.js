@@ -67,6 +67,7 @@ export class LandscapeView {
     this.box = null;
     this.baseDraws = 0; this.overDraws = 0;   // what was drawn (tests read them)
     this.over.addEventListener("pointermove", (ev) => this.hover(ev));
+    this.over.addEventListener("pointerdown", (ev) => this.hover(ev));   // a tap on a phone reads a point too
     this.over.addEventListener("pointerleave", () => { this.hovered = null; this.onHover(null); this.drawPaths(); });
     // The keyboard walks the grid as the pointer does: arrow keys from the centre, each point's numbers read out.
     this.over.addEventListener("keydown", (ev) => this.key(ev));
