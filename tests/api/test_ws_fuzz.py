@@ -64,7 +64,7 @@ TEMPLATES: dict[str, dict[str, Any]] = {
     "histograms": {"type": "histograms", "kind": "gradients"},
     "rewind": {"type": "rewind", "step": 1},
     "fork_at": {"type": "fork_at", "step": 1},
-    "landscape": {"type": "landscape", "mode": "weights", "weights": [[0, 1, 0], [1, "b", 0]], "span": 1.5,
+    "landscape": {"type": "landscape", "mode": "weights", "weights": [[0, 1, 0], [1, 2, 0]], "span": 1.5,
                   "resolution": 5, "seed": 3},
     "race": {"type": "race", "contenders": [{"optimizer": "sgd", "lr": 0.1}, {"optimizer": "adam", "beta1": 0.8}],
              "updates": 3},
