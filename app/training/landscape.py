@@ -239,12 +239,13 @@ def points_losses(spec: NetworkSpec, params: Params, D1: Params, D2: Params, X: 
     with np.errstate(over="ignore", invalid="ignore", divide="ignore"):  # a far point may overflow: NaN, told
         for l, (p, d1, d2) in enumerate(zip(params, D1, D2)):
             if l == 0:  # the inputs are the same for every point: three small products
-                Z = ((X @ p["W"]) + p["b"])[None] + a3 * (X @ d1["W"] + d1["b"])[None] \
-                    + b3 * (X @ d2["W"] + d2["b"])[None]
+                Z = a3 * (X @ d1["W"] + d1["b"])[None]  # [P x N x n_1]; summed in place below
+                Z += ((X @ p["W"]) + p["b"])[None]
+                Z += b3 * (X @ d2["W"] + d2["b"])[None]
             else:  # each point's own weights [P x n_l x n_out]: one batched product
                 W = p["W"] + a3 * d1["W"] + b3 * d2["W"]
-                bias = (p["b"] + a[:, None] * d1["b"] + b[:, None] * d2["b"])[:, None, :]  # [P x 1 x n_out]
-                Z = np.matmul(A, W) + bias
+                Z = np.matmul(A, W)
+                Z += (p["b"] + a[:, None] * d1["b"] + b[:, None] * d2["b"])[:, None, :]  # [P x 1 x n_out]
             if l < n_hidden:
                 A = ACTIVATIONS[spec.activations[l]].value(Z)
         return mean_losses(spec.task, Z, Y)
