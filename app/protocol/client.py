@@ -242,8 +242,25 @@ class CancelJob(Strict):
 
 # The optimizer lab's background jobs. Bounds are the engine's (`app.training.landscape`, `race`,
 # `lr_sweep`), repeated here as above; which weights a network has is checked against the session.
-# A weight W[layer][i][j] as [layer, i, j] (the network's own bounds: the session's check).
-WeightRef = Annotated[list[Annotated[int, Field(ge=0, le=MAX_NEURONS)]], Field(min_length=3, max_length=3)]
+PARAM_REF_ALLOWED = (f'[layer, i, j] (a weight) or [layer, "b", j] (a bias), integers 0 to {MAX_NEURONS} '
+                     f"and the string \"b\"")
+
+
+def _param_ref(value: Any) -> tuple[int, int | str, int]:
+    """One parameter: `[layer, i, j]` (weight W[layer][i][j]) or `[layer, "b", j]` (bias b[layer][j]);
+    whether the network has it is the session's check."""
+    def whole(v: Any) -> bool:
+        return isinstance(v, int) and not isinstance(v, bool) and 0 <= v <= MAX_NEURONS
+
+    if (not isinstance(value, list) or len(value) != 3 or not whole(value[0])
+            or not (value[1] == "b" or whole(value[1])) or not whole(value[2])):
+        raise PydanticCustomError("param_ref", "Input should name one weight or bias",
+                                  {"allowed": PARAM_REF_ALLOWED})
+    return (value[0], value[1], value[2])
+
+
+# A mixed triple (an integer or "b" in the middle): checked whole by its own validator, so typed Any.
+ParamRef = Annotated[Any, PlainValidator(_param_ref)]
 
 
 class Landscape(Strict):
@@ -253,7 +270,7 @@ class Landscape(Strict):
 
     type: Literal["landscape"]
     mode: Literal["random", "weights"] = "random"
-    weights: Annotated[list[WeightRef], Field(min_length=2, max_length=2)] | None = None
+    weights: Annotated[list[ParamRef], Field(min_length=2, max_length=2)] | None = None
     span: Annotated[float, Field(gt=0, le=10, allow_inf_nan=False)] = 1.0
     resolution: Annotated[int, Field(ge=5, le=61)] = 41
     seed: Annotated[int, Field(ge=0, le=2**32 - 1)] | None = None

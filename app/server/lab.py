@@ -122,9 +122,10 @@ def landscape_weights(s: TrainingSession, msg: p.Landscape) -> list[landscape.Pa
                           'weights: a random landscape takes no weights; send mode "weights" to slice along two')
         return None
     if msg.weights is None:
-        raise invalid("landscape", "weights", None, "two weights, [[layer, i, j], [layer, i, j]]",
-                      'weights: mode "weights" needs the two weights to slice along')
-    params: list[landscape.Param] = [(layer, "W", i, j) for layer, i, j in msg.weights]
+        raise invalid("landscape", "weights", None, 'two parameters, [layer, i, j] (a weight) or [layer, "b", j]',
+                      'weights: mode "weights" needs the two parameters to slice along')
+    params: list[landscape.Param] = [(layer, "b", 0, j) if i == "b" else (layer, "W", i, j)
+                                     for layer, i, j in msg.weights]
     for k, param in enumerate(params):
         try:
             landscape.flat_index(s.params, param)
@@ -134,8 +135,8 @@ def landscape_weights(s: TrainingSession, msg: p.Landscape) -> list[landscape.Pa
                           f"layer 0 to {len(sizes) - 2}; in layer l, i below its inputs and j below its units "
                           f"(units per layer: {list(sizes)})", f"weights.{k}: {exc}") from None
     if landscape.flat_index(s.params, params[0]) == landscape.flat_index(s.params, params[1]):
-        raise invalid("landscape", "weights", [list(w) for w in msg.weights], "two different weights",
-                      "weights: the two weights are the same one; choose two different ones")
+        raise invalid("landscape", "weights", [list(w) for w in msg.weights], "two different parameters",
+                      "weights: the two parameters are the same one; choose two different ones")
     return params
 
 

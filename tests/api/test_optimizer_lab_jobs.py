@@ -102,13 +102,15 @@ def local(config: dict[str, Any], updates: int) -> TrainingSession:
     ({"type": "landscape", "mode": "weights", "weights": [[0, 0, 0]]}, "weights"),
     ({"type": "landscape", "mode": "weights", "weights": [[0, 0, 0], [0, 1, 0], [0, 0, 1]]}, "weights"),
     ({"type": "landscape", "mode": "weights", "weights": [[0, 0], [0, 1, 0]]}, "weights.0"),
-    ({"type": "landscape", "mode": "weights", "weights": [[0, "0", 0], [0, 1, 0]]}, "weights.0.1"),
-    ({"type": "landscape", "mode": "weights", "weights": [[0, 0, 0], [0, "b", 0]]}, "weights.1.1"),
-    ({"type": "landscape", "mode": "weights", "weights": [[0, 0, 0], [-1, 0, 0]]}, "weights.1.0"),
-    ({"type": "landscape", "mode": "weights", "weights": [[0, 0, 0], [33, 0, 0]]}, "weights.1.0"),
-    ({"type": "landscape", "mode": "weights", "weights": [[0, 0, 0], [0, 33, 0]]}, "weights.1.1"),
-    ({"type": "landscape", "mode": "weights", "weights": [[0, 0, 0], [0, 0, True]]}, "weights.1.2"),
-    ({"type": "landscape", "mode": "weights", "weights": [[0, 0, 0], [0, 0, 0.0]]}, "weights.1.2"),
+    ({"type": "landscape", "mode": "weights", "weights": [[0, "0", 0], [0, 1, 0]]}, "weights.0"),
+    ({"type": "landscape", "mode": "weights", "weights": [[0, 0, 0], [0, "c", 0]]}, "weights.1"),
+    ({"type": "landscape", "mode": "weights", "weights": [[0, 0, 0], ["b", 0, 0]]}, "weights.1"),
+    ({"type": "landscape", "mode": "weights", "weights": [[0, 0, 0], [-1, 0, 0]]}, "weights.1"),
+    ({"type": "landscape", "mode": "weights", "weights": [[0, 0, 0], [33, 0, 0]]}, "weights.1"),
+    ({"type": "landscape", "mode": "weights", "weights": [[0, 0, 0], [0, 33, 0]]}, "weights.1"),
+    ({"type": "landscape", "mode": "weights", "weights": [[0, 0, 0], [0, 0, True]]}, "weights.1"),
+    ({"type": "landscape", "mode": "weights", "weights": [[0, 0, 0], [0, 0, 0.0]]}, "weights.1"),
+    ({"type": "landscape", "mode": "weights", "weights": [[0, 0, 0], {"layer": 0}]}, "weights.1"),
     ({"type": "landscape", "mode": "weights", "weights": "W0"}, "weights"),
     ({"type": "landscape", "zoom": 2}, "zoom"),
     ({"type": "race", "contenders": [{"optimizer": "sgd"}], "updates": 10}, "contenders"),
@@ -159,8 +161,8 @@ def test_high_not_above_low_says_what_is_allowed() -> None:
 
 def test_valid_optimizer_lab_messages_parse() -> None:
     landscape_msg = p.parse_client_message(json.dumps(
-        {"type": "landscape", "mode": "weights", "weights": [[0, 1, 0], [2, 3, 0]], "span": 2.5}))
-    assert isinstance(landscape_msg, p.Landscape) and landscape_msg.weights == [[0, 1, 0], [2, 3, 0]]
+        {"type": "landscape", "mode": "weights", "weights": [[0, 1, 0], [2, "b", 0]], "span": 2.5}))
+    assert isinstance(landscape_msg, p.Landscape) and landscape_msg.weights == [(0, 1, 0), (2, "b", 0)]
     assert landscape_msg.resolution == 41 and landscape_msg.seed is None
     sweep = p.parse_client_message(json.dumps({"type": "lr_sweep", "low": 1e-5, "high": 10}))
     assert isinstance(sweep, p.LrSweep) and (sweep.points, sweep.updates) == (13, 20)
@@ -174,6 +176,7 @@ def test_valid_optimizer_lab_messages_parse() -> None:
     ({"type": "landscape", "mode": "weights", "weights": [[0, 0, 0], [0, 2, 0]]}, "weights.1", "i 2"),
     ({"type": "landscape", "mode": "weights", "weights": [[0, 0, 0], [1, 0, 3]]}, "weights.1", "j 3"),
     ({"type": "landscape", "mode": "weights", "weights": [[0, 0, 0], [9, 0, 0]]}, "weights.1", "layer 9"),
+    ({"type": "landscape", "mode": "weights", "weights": [[0, 0, 0], [0, "b", 5]]}, "weights.1", "j 5"),
     ({"type": "landscape", "mode": "weights", "weights": [[1, 1, 0], [1, 1, 0]]}, "weights", "the same one"),
     ({"type": "landscape", "mode": "weights"}, "weights", "needs the two"),
     ({"type": "landscape", "weights": [[0, 0, 0], [0, 1, 0]]}, "weights", "takes no weights"),
@@ -230,6 +233,9 @@ def test_a_two_parameter_landscape_over_the_wire_says_exact(client: TestClient) 
         frame = stepped(me, 5)
         me.send({"type": "landscape", "resolution": 5})  # random mode: along the network's two parameters
         result = job_messages(me)[-1]["result"]
+        me.send({"type": "landscape", "mode": "weights", "weights": [[0, "b", 0], [0, 0, 0]], "resolution": 5})
+        named = job_messages(me)[-1]["result"]
+    assert named["exact"] is True and named["loss"] == result["loss"]
     assert result["exact"] is True
     assert result["weights"] == [[0, 0, 0], [0, "b", 0]]  # the network's own two, in its order
     assert result["directions"] == [[1.0, 0.0], [0.0, 1.0]] and result["origin"] == flat(frame)
