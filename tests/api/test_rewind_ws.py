@@ -7,6 +7,7 @@ from __future__ import annotations
 import contextlib
 import json
 import re
+import struct
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -198,3 +199,23 @@ def test_the_documented_record_bounds_are_the_code_s() -> None:
     assert f"every {timeline.KEY_EVERY} updates" in LAB
     assert f"at most {timeline.MAX_KEYFRAMES:,}" in LAB and f"{timeline.MAX_BYTES // 2**20} MB per session" in LAB
     assert f"up to {histograms.PROBE_POINTS} training points" in LAB and f"last {trouble.WINDOW} updates" in LAB
+
+
+def test_a_binary_frame_carries_trouble_in_its_header(client: TestClient) -> None:
+    with client.websocket_connect("/ws") as ws:
+        ws.send_text(json.dumps({"type": "hello", "config": CONFIG, "hyper": {"lr": 10}, "playing": False,
+                                 "frames": "binary"}))
+        ws.send_text(json.dumps({"type": "step", "unit": "update", "count": 400}))
+        for _ in range(200):
+            message = ws.receive()
+            raw = message.get("bytes")
+            if raw is None:
+                continue
+            (length,) = struct.unpack("<I", raw[4:8])
+            header = json.loads(raw[8:8 + length])
+            ws.send_text(json.dumps({"type": "ack", "seq": header["seq"]}))
+            if header["step"] == 400:
+                break
+        assert raw[:4] == b"PLF1" and header["step"] == 400
+        assert header["trouble"]["kind"] == "stuck"
+        TypeAdapter(p.TroubleState).validate_python(header["trouble"])
