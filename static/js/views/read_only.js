@@ -11,6 +11,7 @@ const SESSION_CONTROLS = [
   "#play", "#step", "#reset", "#reset-new", "#speed", ".hyperbar input", ".hyperbar select",
   "#datasets button", ".col-data input:not(#show_test)", ".col-data select", "#regenerate",
   "#add-layer", "#remove-layer", "#size-preset", ".net-head button", ".net-head input", "#next-phase", "#rollback",
+  "#lower-lr",
   "#export-model", "#export-csv",   // links to the session's own id, which a follower never learns
 ];
 
