@@ -22,7 +22,7 @@ from starlette.routing import Match
 from app import protocol as p
 from app.nn import fast
 from app.protocol.reach import Reach
-from app.server import api, reach, uploads
+from app.server import api, lessons_api, reach, uploads
 from app.server.guard import HostPolicy, RequestGuard, host_name, is_loopback
 from app.server.headers import SecurityHeaders
 from app.server.lab_jobs import LabJobs
@@ -199,6 +199,7 @@ def create_app(settings: Settings | None = None, list_addresses: reach.ListAddre
     app.add_middleware(SecurityHeaders, frame_ancestors=settings.frame_ancestors)
     app.include_router(api.router)
     app.include_router(uploads.router)
+    app.include_router(lessons_api.router)
     app.add_api_websocket_route("/ws", websocket_endpoint)
     app.mount("/static", StaticFiles(directory=str(ROOT / "static")), name="static")
     return app
