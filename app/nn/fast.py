@@ -46,7 +46,7 @@ from app.nn.optimizers import Hyperparams, OptState
 from app.nn.regularization import REGULARIZATIONS
 
 ACTIVATION_CODES = {"linear": 0, "relu": 1, "leaky_relu": 2, "tanh": 3, "sigmoid": 4}
-TASK_CODES = {"binary": 0, "playground": 1, "multiclass": 2, "regression": 3}
+TASK_CODES = {"binary": 0, "playground": 1, "multiclass": 2, "regression": 3, "hinge": 4}
 OPTIMIZER_CODES = {"sgd": 0, "momentum": 1, "nesterov": 2, "adam": 3, "rmsprop": 4}
 REG_CODES = {"none": 0, "l1": 1, "l2": 2}
 # Optimizer slots the kernel reads and writes, as (S1, S2, St).

@@ -48,7 +48,7 @@ from numba.extending import intrinsic
 
 # Codes shared with app.nn.fast (which maps names to them).
 LINEAR, RELU, LEAKY_RELU, TANH, SIGMOID = 0, 1, 2, 3, 4
-BINARY, PLAYGROUND, MULTICLASS, REGRESSION = 0, 1, 2, 3
+BINARY, PLAYGROUND, MULTICLASS, REGRESSION, HINGE = 0, 1, 2, 3, 4
 SGD, MOMENTUM, NESTEROV, ADAM, RMSPROP = 0, 1, 2, 3, 4
 REG_NONE, REG_L1, REG_L2 = 0, 1, 2
 # Indices into the ``hyper`` vector.
@@ -423,7 +423,7 @@ def _output_and_loss(fp, scratch, task, Z, A, T, zo, n, K, rows, tmp, tmp2):
         _unary(fp, FP_TANH, scratch, Z, zo, A, zo, count)
     elif task == BINARY:
         _sigmoid_block(fp, scratch, Z, A, tmp, zo, count)
-    elif task == REGRESSION:
+    elif task in (REGRESSION, HINGE):
         for e in range(count):
             A[zo + e] = Z[zo + e]
     else:
@@ -457,6 +457,9 @@ def _output_and_loss(fp, scratch, task, Z, A, T, zo, n, K, rows, tmp, tmp2):
             if task == BINARY:
                 z = Z[zo + e]
                 tmp[k] = _logaddexp0(z) - T[e] * z
+            elif task == HINGE:
+                m = 1.0 - T[e] * A[zo + e]
+                tmp[k] = m if (m > 0.0 or m != m) else 0.0  # np.maximum(m, 0): NaN stays NaN
             else:
                 d = A[zo + e] - T[e]
                 tmp[k] = d * d
@@ -464,7 +467,7 @@ def _output_and_loss(fp, scratch, task, Z, A, T, zo, n, K, rows, tmp, tmp2):
     mean = (0.0 + _pairwise(rows, 0, n, 1)) / n
     if task == MULTICLASS:
         return -mean
-    if task == BINARY:
+    if task in (BINARY, HINGE):
         return mean
     return 0.5 * mean
 
@@ -606,6 +609,9 @@ def train_run(X, Y, idx, starts, sizes, acts, task, opt, reg, hyper, fp,
             out = A[zo + e]
             if task == PLAYGROUND:
                 dZ[e] = (out - T[e]) * (1.0 - out * out) / n
+            elif task == HINGE:
+                # losses._hinge_dz: -t / n strictly inside the margin, else 0 (the subgradient at the kink)
+                dZ[e] = (-T[e]) / n if 1.0 - T[e] * out > 0.0 else 0.0 / n
             else:
                 dZ[e] = (out - T[e]) / n
         for l in range(L - 1, -1, -1):
@@ -728,7 +734,7 @@ def _accuracy(task, A, T, n, K):
             if _argmax(A, i * K, K) == _argmax(T, i * K, K):
                 right += 1
         return right / n
-    cut = 0.5 if task == BINARY else 0.0  # a probability, or a tanh output
+    cut = 0.5 if task == BINARY else 0.0  # a probability, or a tanh output or hinge score
     for e in range(n * K):
         if (A[e] > cut) == (T[e] > cut):
             right += 1

@@ -10,12 +10,18 @@ binary     sigmoid    -(y log p + (1-y) log(1-p)), y in {0, 1}     p - y
 playground tanh       0.5 * sum_k (o_k - t_k)^2, t in {-1, +1}     (o-t)(1-o^2)
 multiclass softmax    -sum_k y_k log p_k, y one-hot, K <= 8        p - y
 regression linear     0.5 * sum_k (o_k - t_k)^2                    o - t
+hinge      linear     max(0, 1 - t f), t in {-1, +1}               -t if 1 - t f > 0, else 0
 ========== ========== ============================================ ===========
 
 Regression uses ``0.5 * sum_k (o-t)^2`` (mean over samples, summed over
 outputs), the same square loss as the playground task and TF Playground, so
 the gradient is simply ``(o - t) / N``. ``tests/golden/make_golden.py`` uses
 the same definition in PyTorch.
+
+Hinge (one output ``f``, the linear SVM's loss when there is no hidden layer
+and L2 is on): at the kink, ``1 - t f == 0`` exactly, the gradient is the
+subgradient 0, as PyTorch's ``relu`` backward gives it (``clamp(min=0)``
+would pass the gradient there); ``tests/golden`` holds it to ``relu``.
 
 ``loss(out, Y, z=None)``: when the output pre-activation ``z`` is given the
 binary and multiclass losses are computed from it stably (``logaddexp`` and
@@ -36,7 +42,7 @@ from app.nn.activations import sigmoid
 
 Array = NDArray[np.float64]
 
-TaskName = Literal["playground", "binary", "multiclass", "regression"]  # the keys of TASKS
+TaskName = Literal["playground", "binary", "multiclass", "regression", "hinge"]  # the keys of TASKS
 MAX_CLASSES = 8
 _CLIP = 1e-15  # only for the fallback loss computed from probabilities
 
@@ -123,6 +129,12 @@ def _multiclass_targets(y: ArrayLike, n_classes: int | None = None) -> Array:
     return Y
 
 
+def _hinge_targets(y: ArrayLike) -> Array:
+    arr = _column(y)
+    _check_labels(arr, (-1.0, 0.0, 1.0), "hinge")
+    return np.where(arr > 0, 1.0, -1.0)
+
+
 def _regression_targets(y: ArrayLike) -> Array:
     return _column(y)
 
@@ -138,6 +150,10 @@ def _binary_loss(out: Array, Y: Array, z: Array | None = None) -> float:
 def _square_loss(out: Array, Y: Array, z: Array | None = None) -> float:
     diff = out - Y
     return float(0.5 * np.mean(np.sum(diff * diff, axis=1)))
+
+
+def _hinge_loss(out: Array, Y: Array, z: Array | None = None) -> float:
+    return float(np.mean(np.sum(np.maximum(1.0 - Y * out, 0.0), axis=1)))
 
 
 def _multiclass_loss(out: Array, Y: Array, z: Array | None = None) -> float:
@@ -159,6 +175,12 @@ def _playground_dz(out: Array, Y: Array) -> Array:
 
 def _regression_dz(out: Array, Y: Array) -> Array:
     dz: Array = (out - Y) / out.shape[0]
+    return dz
+
+
+def _hinge_dz(out: Array, Y: Array) -> Array:
+    # Strictly inside the margin only: at 1 - t f == 0 the subgradient 0 (see the module's notes).
+    dz: Array = np.where(1.0 - Y * out > 0.0, -Y, 0.0) / out.shape[0]
     return dz
 
 
@@ -198,5 +220,9 @@ TASKS: dict[str, Task] = {
     "regression": Task(
         "regression", _identity, _square_loss, _regression_dz, _regression_targets,
         _no_accuracy, 1, 8,
+    ),
+    "hinge": Task(
+        "hinge", _identity, _hinge_loss, _hinge_dz, _hinge_targets,
+        _playground_accuracy, 1, 1,
     ),
 }

@@ -305,6 +305,26 @@ class QuantizedState(QuantizationState):
 
 
 @with_config(WIRE)
+class Solution(TypedDict):
+    """Weights and biases laid out as a layer of the network: `W [F x K]`, `b [K]`."""
+
+    W: list[list[Number]]
+    b: list[Number]
+
+
+@with_config(WIRE)
+class LeastSquaresState(TypedDict):
+    """Linear regression's closed-form minimum on the training split (`app.training.model_types`): the
+    ordinary least-squares solution, the ridge one under L2 (else None), the penalty in force and a note."""
+
+    ordinary: Solution
+    ridge: Solution | None
+    penalty: Literal["none", "l1", "l2"]
+    rate: float
+    note: str
+
+
+@with_config(WIRE)
 class FrameBody(TypedDict):
     """A frame without its per-client part (`type`, `seq`, `history`): encoded once per state."""
 
@@ -322,6 +342,8 @@ class FrameBody(TypedDict):
     dropped: Sequence[Mask] | None    # per hidden layer, the units dropout dropped (None: no dropout)
     quantized: Annotated[dict[str, Any], checked_as(QuantizedState)] | None  # None while quantization is off
     trouble: Annotated[dict[str, Any], checked_as(TroubleState)] | None  # None while all looks well
+    support: list[int] | None  # hinge: the training points on or inside the margin, sorted; None for other tasks
+    least_squares: Annotated[dict[str, Any], checked_as(LeastSquaresState)] | None  # linear regression only
 
 
 @with_config(WIRE)

@@ -53,7 +53,7 @@ ACTIVATION_LABELS: dict[str, str] = {
 }
 TASK_LABELS: dict[str, str] = {
     "playground": "Playground (tanh)", "binary": "Binary (sigmoid)", "multiclass": "Classes (softmax)",
-    "regression": "Regression",
+    "regression": "Regression", "hinge": "Hinge (SVM)",
 }
 INIT_LABELS: dict[str, str] = {"uniform": "uniform ±0.5", "glorot": "Glorot", "he": "He", "zeros": "zeros"}
 OPTIMIZER_LABELS: dict[str, str] = {

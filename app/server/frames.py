@@ -100,10 +100,13 @@ def trace_dict(trace: Trace) -> p.TraceState:
 
 def frame_body(view: SessionView, playing: bool, updates_per_second: float | None,
                parts: Collection[str] = ALL_PARTS, quantized: dict[str, Any] | None = None,
-               trouble: dict[str, Any] | None = None) -> p.FrameBody:
+               trouble: dict[str, Any] | None = None, support: list[int] | None = None,
+               least_squares: dict[str, Any] | None = None) -> p.FrameBody:
     """A frame without its per-client part (`type`, `seq`, `history`); `quantized`: the session's
     quantized model (`TrainingSession.quantized`), None while quantization is off; `trouble`: what is
-    wrong with the run (`TrainingSession.trouble`), None while all looks well."""
+    wrong with the run (`TrainingSession.trouble`), None while all looks well; `support` and
+    `least_squares`: the network read as an SVM or as linear regression (`TrainingSession.support`,
+    `TrainingSession.least_squares`), None when it is neither."""
     sent = parts_sent(view, playing, parts)
     return {
         "playing": playing, "updates_per_second": updates_per_second,
@@ -112,13 +115,14 @@ def frame_body(view: SessionView, playing: bool, updates_per_second: float | Non
         "trace": trace_dict(view.trace) if view.trace is not None else None,
         "diverged": view.diverged.to_dict() if view.diverged is not None else None,
         "early_stopping": view.early_stopping, "dropped": view.dropped, "quantized": quantized,
-        "trouble": trouble,
+        "trouble": trouble, "support": support, "least_squares": least_squares,
     }
 
 
 def binary_body(view: SessionView, playing: bool, updates_per_second: float | None,
                 parts: Collection[str] = ALL_PARTS, quantized: dict[str, Any] | None = None,
-                trouble: dict[str, Any] | None = None) -> EncodedBody:
+                trouble: dict[str, Any] | None = None, support: list[int] | None = None,
+                least_squares: dict[str, Any] | None = None) -> EncodedBody:
     """The shared part of a binary frame: the JSON frame's fields but `layers` in its header, the layers as
     blocks: float32 numbers while training, float64 (exact) when still."""
     sizes = [view.layers[0].W.shape[0], *(L.b.shape[0] for L in view.layers)] if view.layers else []
@@ -128,7 +132,7 @@ def binary_body(view: SessionView, playing: bool, updates_per_second: float | No
         "trace": trace_dict(view.trace) if view.trace is not None else None,
         "diverged": view.diverged.to_dict() if view.diverged is not None else None,
         "early_stopping": view.early_stopping, "dropped": view.dropped, "quantized": quantized,
-        "trouble": trouble,
+        "trouble": trouble, "support": support, "least_squares": least_squares,
     }
     floats = "f8" if still(view, playing) else "f4"
     return encode_body(header, sizes, layer_blocks(view.layers, parts_sent(view, playing, parts), floats))

@@ -82,6 +82,11 @@ def frame_bytes(live: LiveSession, client: Client) -> bytes:
         extra: dict[str, Any] = {"quantized": quantized} if quantized is not None else {}
         if trouble is not None:
             extra["trouble"] = trouble.to_dict()
+        support, least_squares = s.support(), s.least_squares()  # null unless an SVM or linear regression
+        if support is not None:
+            extra["support"] = support
+        if least_squares is not None:
+            extra["least_squares"] = least_squares
         if client.frames == "binary":
             body: bytes | EncodedBody = frames.binary_body(view, live.playing, live.updates_per_second, parts,
                                                            **extra)

@@ -14,7 +14,7 @@ from typing import Any
 # "playground" task (tanh output, squared error, labels +-1) is TF Playground's,
 # so the default run compares with it number for number.
 TASKS_BY_KIND: dict[str, tuple[str, ...]] = {
-    "binary": ("playground", "binary"),
+    "binary": ("playground", "binary", "hinge"),
     "multiclass": ("multiclass",),
     "regression": ("regression",),
 }

@@ -37,7 +37,7 @@ from app.nn import fast
 from app.nn.model import Model
 from app.nn.network import forward
 from app.nn.quantization import Setting
-from app.training import edits, metrics, model_document, quantized_view
+from app.training import edits, metrics, model_document, model_types, quantized_view
 from app.training.build import Built, architecture, batch_queue, build, dropout_rng, new_weights, reconfigure
 from app.training.config import HyperState, RunConfig
 from app.training.early_stopping import EarlyStopping, StopRule
@@ -111,6 +111,8 @@ class TrainingSession:
         self.trouble_watch = TroubleWatch()
         self._guard = DivergenceGuard(self._buffers, self.queue)
         self._metrics = MetricsCache()
+        self._support: tuple[tuple[int, int], list[int] | None] | None = None  # (step, version), support vectors
+        self._least_squares: tuple[tuple[str, float], dict[str, Any] | None] | None = None  # (penalty, rate), solution
         self.step_by_step = StepByStep()
         self.last_update = LastUpdate(model.params)
         self.early_stopping: EarlyStopping[RollbackPoint] | None = (
@@ -180,6 +182,24 @@ class TrainingSession:
         computed once per state."""
         return self._quantized.get((self.step, self.version), lambda: quantized_view.report(
             self.spec, self.params, self.data, self.Y, self.quantization))
+
+    def support(self) -> list[int] | None:
+        """A hinge network's support vectors: the training points (rows of the training split) on or
+        inside the margin, sorted (`model_types.support_vectors`); None for other tasks. Once per state."""
+        key = (self.step, self.version)
+        if self._support is None or self._support[0] != key:
+            self._support = (key, model_types.support_vectors(self.spec, self.params, self.data.X["train"],
+                                                              self.Y["train"]))
+        return self._support[1]
+
+    def least_squares(self) -> dict[str, Any] | None:
+        """Linear regression (no hidden layer): the least-squares solution on the training split, and the
+        ridge one under L2 (`model_types.least_squares`); None for other networks. Once per penalty."""
+        key = (self.hyper.regularization, float(self.hyper.reg_rate))
+        if self._least_squares is None or self._least_squares[0] != key:
+            self._least_squares = (key, model_types.least_squares(self.spec, self.data.X["train"], self.Y["train"],
+                                                                  *key))
+        return self._least_squares[1]
 
     def predict(self, X: np.ndarray) -> np.ndarray:
         """Network outputs `[N x K]` for network inputs `X [N x F]`."""

@@ -3,7 +3,8 @@
 Run by hand, with torch installed (not a project dependency):
 
     pip install torch==2.13.0
-    python tests/golden/make_golden.py
+    python tests/golden/make_golden.py            # every case
+    python tests/golden/make_golden.py hinge_linear hinge_tanh   # only these
 
 For every network below and every optimizer (sgd, momentum, nesterov, adam,
 rmsprop) with and without L2 (and, on the first network, with L1), it runs
@@ -15,7 +16,9 @@ before every step, the params every 10 steps and the final optimizer state.
 The losses are written here independently of app/nn, from torch primitives:
 binary = binary_cross_entropy_with_logits, playground = 0.5*sum_k (tanh(z)-t)^2
 averaged over samples, multiclass = cross_entropy, regression =
-0.5*sum_k (z-t)^2 averaged over samples; L2 = rate/2 * sum W^2 and
+0.5*sum_k (z-t)^2 averaged over samples, hinge = relu(1 - t z) averaged over
+samples (relu, whose gradient at 0 is 0: the engine's subgradient at the kink;
+clamp(min=0) would pass the gradient there); L2 = rate/2 * sum W^2 and
 L1 = rate * sum |W| over weights only; with L1, a weight a step carries across
 zero is then set to exactly 0 and its momentum cleared (the engine's rule,
 app/nn/optimizers.py).
@@ -24,6 +27,7 @@ app/nn/optimizers.py).
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -50,6 +54,11 @@ CASES: list[dict[str, Any]] = [
     {"name": "regression_mixed", "n_inputs": 3, "hidden": [6, 4],
      "activations": ["sigmoid", "leaky_relu"], "n_outputs": 2, "task": "regression", "n": 30,
      "regs": [("none", 0.0), ("l2", 0.01)]},
+    # No hidden layer and L2: a linear support vector machine.
+    {"name": "hinge_linear", "n_inputs": 2, "hidden": [], "activations": [], "n_outputs": 1,
+     "task": "hinge", "n": 40, "regs": [("none", 0.0), ("l2", 0.01)]},
+    {"name": "hinge_tanh", "n_inputs": 2, "hidden": [4], "activations": ["tanh"], "n_outputs": 1,
+     "task": "hinge", "n": 40, "regs": [("none", 0.0), ("l2", 0.01)]},
 ]
 
 # (hyperparameters at step 0, changes at LR_CHANGE_AT, changes at MOMENTUM_CHANGE_AT)
@@ -78,6 +87,8 @@ def make_data(case: dict[str, Any], rng: np.random.Generator) -> tuple[np.ndarra
     task = case["task"]
     if task == "playground":
         Y = np.where(X[:, 0] * X[:, 1] > 0, 1.0, -1.0)[:, None]
+    elif task == "hinge":  # a tilted line, with some points on its wrong side: labels +-1
+        Y = np.where(X[:, 0] + 0.5 * X[:, 1] + 0.4 * rng.normal(size=n) > 0, 1.0, -1.0)[:, None]
     elif task == "binary":
         Y = (X[:, 0] ** 2 + X[:, 1] ** 2 < 1.0).astype(float)[:, None]
     elif task == "multiclass":
@@ -105,6 +116,8 @@ def data_loss(case: dict[str, Any], z: torch.Tensor, Y: torch.Tensor) -> torch.T
         return F.binary_cross_entropy_with_logits(z, Y)
     if task == "playground":
         return 0.5 * ((torch.tanh(z) - Y) ** 2).sum(dim=1).mean()
+    if task == "hinge":
+        return torch.relu(1.0 - Y * z).sum(dim=1).mean()
     if task == "multiclass":
         return F.cross_entropy(z, Y.argmax(dim=1))
     return 0.5 * ((z - Y) ** 2).sum(dim=1).mean()
@@ -244,9 +257,14 @@ def amplification(case: dict[str, Any], X: np.ndarray, Y: np.ndarray,
 MAX_AMPLIFICATION = 1e3  # round-off of 1e-16 then stays far below the 1e-9 tolerance
 
 
-def main() -> None:
+def main(names: list[str]) -> None:
     torch.set_num_threads(1)
+    unknown = set(names) - {case["name"] for case in CASES}
+    if unknown:
+        raise SystemExit(f"unknown case {sorted(unknown)}; known: {', '.join(c['name'] for c in CASES)}")
     for seed, case in enumerate(CASES):
+        if names and case["name"] not in names:
+            continue  # its seed stays its index, so a case comes out the same alone or with all
         rng = np.random.default_rng(1000 + seed)
         X, Y = make_data(case, rng)
         params = make_params(case, rng)
@@ -279,4 +297,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    main(sys.argv[1:])

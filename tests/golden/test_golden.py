@@ -86,3 +86,15 @@ def test_trajectory_matches_torch(path: Path, index: int) -> None:
                 assert np.max(np.abs(layer[kind] - ref_arr)) < TOL, f"{slot} layer {l} {kind}"
     # The run must have moved: a trajectory that never left its start proves nothing.
     assert _max_diff(model.params, run["params"]["0"]) > 1e-3
+
+
+def test_hinge_golden_holds_a_linear_svm() -> None:
+    # The hinge task's reference: a network with no hidden layer trained with L2 (a linear SVM),
+    # and one with a hidden layer, each with every optimizer.
+    docs = {p.stem: _load(p) for p in FILES}
+    linear, hidden = docs["golden_hinge_linear"], docs["golden_hinge_tanh"]
+    assert linear["spec"]["task"] == hidden["spec"]["task"] == "hinge"
+    assert linear["spec"]["hidden"] == [] and hidden["spec"]["hidden"] == [4]
+    for doc in (linear, hidden):
+        assert {(r["optimizer"], r["reg"]) for r in doc["runs"]} >= {("sgd", "l2"), ("adam", "none")}
+        assert set(np.unique(doc["Y"])) == {-1.0, 1.0}

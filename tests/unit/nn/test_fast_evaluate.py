@@ -17,7 +17,7 @@ from app.nn.losses import TASKS
 from app.nn.model import Model
 from app.nn.network import NetworkSpec
 
-N_OUTPUTS = {"binary": 1, "playground": 1, "multiclass": 8, "regression": 3}
+N_OUTPUTS = {"binary": 1, "playground": 1, "multiclass": 8, "regression": 3, "hinge": 1}
 # (n_inputs, hidden, n): one input (an inner dimension of 1: numpy's plain loop),
 # one row (vector @ matrix: gemv), a one-neuron layer (matrix @ vector), no
 # hidden layer, and splits longer than 128 rows (numpy's pairwise sum recurses).
@@ -54,6 +54,7 @@ def _targets(task: str, n: int, rng: np.random.Generator) -> np.ndarray:
     labels = {
         "binary": lambda: rng.integers(0, 2, size=n),
         "playground": lambda: rng.choice([-1, 1], size=n),
+        "hinge": lambda: rng.choice([-1, 1], size=n),
         "multiclass": lambda: rng.integers(0, N_OUTPUTS["multiclass"], size=n),
         "regression": lambda: rng.normal(size=(n, N_OUTPUTS["regression"])),
     }[task]()

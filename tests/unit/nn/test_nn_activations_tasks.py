@@ -23,7 +23,7 @@ EXPECTED = {
 
 def test_table_names() -> None:
     assert set(ACTIVATIONS) == {"linear", "relu", "leaky_relu", "tanh", "sigmoid"}
-    assert set(TASKS) == {"binary", "playground", "multiclass", "regression"}
+    assert set(TASKS) == {"binary", "playground", "multiclass", "regression", "hinge"}
     assert LEAKY_SLOPE == 0.01
 
 

@@ -23,7 +23,7 @@ from app.nn.regularization import add_penalty_grad, penalty
 H = 1e-5
 MARGIN = 1e-3
 TOL = 1e-7
-N_OUT = {"binary": 1, "playground": 1, "multiclass": 3, "regression": 2}
+N_OUT = {"binary": 1, "playground": 1, "multiclass": 3, "regression": 2, "hinge": 1}
 
 
 def _rel_error(a: np.ndarray, n: np.ndarray) -> float:
@@ -34,7 +34,7 @@ def _rel_error(a: np.ndarray, n: np.ndarray) -> float:
 def _targets(task: str, n: int, rng: np.random.Generator) -> np.ndarray:
     if task == "binary":
         return rng.integers(0, 2, size=(n, 1)).astype(float)
-    if task == "playground":
+    if task in ("playground", "hinge"):
         return rng.choice([-1.0, 1.0], size=(n, 1))
     if task == "multiclass":
         return np.eye(3)[rng.integers(0, 3, size=n)]
@@ -52,6 +52,11 @@ def _problem(spec: NetworkSpec, seed: int, masks_rate: float = 0.0):  # type: ig
         Y = _targets(spec.task, 6, rng)
         masks = make_masks(spec, masks_rate, 6, rng) if masks_rate else None
         _, cache = forward(spec, params, X, masks)
+        # hinge: its kink is at margin 0; points outside the margin carry no gradient, and the
+        # bias's is -sum(t)/N over those inside (0 when their labels balance)
+        margin = 1.0 - Y * cache.Z[-1]
+        if spec.task == "hinge" and (np.abs(margin).min() <= MARGIN or Y[margin > 0].sum() == 0):
+            continue
         if all(np.abs(Z).min() > MARGIN for Z in cache.Z) and all(
             np.abs(p["W"]).min() > MARGIN for p in params
         ):

@@ -18,7 +18,7 @@ from app.training.config import HyperState, RunConfig
 from app.training.session import TrainingSession
 
 BODY = ["playing", "updates_per_second", "step", "epoch", "phase", "hyper", "layers", "metrics", "trace", "diverged",
-        "early_stopping", "dropped", "quantized"]
+        "early_stopping", "dropped", "quantized", "trouble", "support", "least_squares"]
 LAYER = ["W", "b", "dW", "db", "vW", "vb", "deltaW", "deltab", "frozenW", "frozenb"]
 ADAM = ["sW", "sb", "tW", "tb"]
 TRACE = ["index", "x", "inputs", "target", "output", "in_batch", "z", "a", "batch_size"]
