@@ -256,3 +256,21 @@ def vocabulary() -> dict[str, Any]:
         "panels": PANELS, "controls": CONTROLS, "events": list(get_args(EventName)),
         "variables": {name: {"kind": kind, "from": where} for name, (kind, where) in conditions.VARIABLES.items()},
     }
+
+
+def fill_then(text: str, values: dict[str, Any]) -> str:
+    """A step's `then` with its placeholders filled from `values` (as `conditions.values_from` gives them);
+    a name without a value shows as a dash. The reference for the page's own filling."""
+    out: list[str] = []
+    for literal, name, spec, _ in string.Formatter().parse(text):
+        out.append(literal)
+        if name is None:
+            continue
+        value = values.get(name)
+        if value is None or (isinstance(value, float) and value != value):
+            out.append("–")
+        elif spec and isinstance(value, (int, float)) and not isinstance(value, bool):
+            out.append(format(value, spec))
+        else:
+            out.append(str(value).lower() if isinstance(value, bool) else str(value))
+    return "".join(out)
