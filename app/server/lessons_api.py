@@ -10,6 +10,7 @@ Parsing runs in a worker thread, so live sessions keep their frames meanwhile.
 from __future__ import annotations
 
 import asyncio
+import logging
 from typing import Annotated, Any
 
 import orjson
@@ -23,6 +24,7 @@ from app.server.api import ERRORS, QUOTA, ApiError, known_query
 from app.server.quotas import QuotaExceeded
 from app.server.service import Service, over_quota
 
+log = logging.getLogger("paramlab.lessons")
 router = APIRouter(prefix="/api", tags=["lessons"], responses=ERRORS, dependencies=[Depends(known_query)])
 
 # The JSON around the text: its escapes (\n, \", \u00e9) make the body longer than the file.
@@ -43,13 +45,16 @@ class Lessons:
 
     def __init__(self, store: library.TextStore | None) -> None:
         self.builtin = library.load_builtin()
+        if not self.builtin:
+            log.warning("no built-in lessons: %s has no lesson files", library.BUILTIN_DIR)
         self.uploaded = library.Uploaded(store)
 
 
-def _lessons(request: Request) -> Lessons:
+async def _lessons(request: Request) -> Lessons:
     lessons: Lessons | None = getattr(request.app.state, "lessons", None)
-    if lessons is None:  # made on first use, from the store the sessions use
-        lessons = request.app.state.lessons = Lessons(request.app.state.registry.store)
+    if lessons is None:  # made on first use, from the store the sessions use; files read in a thread
+        lessons = await asyncio.to_thread(Lessons, request.app.state.registry.store)
+        request.app.state.lessons = lessons
     return lessons
 
 
@@ -68,7 +73,7 @@ def lesson_document(lesson_id: str, lesson: format.Lesson, builtin: bool) -> dic
 async def list_lessons(request: Request) -> dict[str, Any]:
     """Each built-in lesson's id, title, summary, ideas and number of steps; with the ideas, panels,
     controls, events and condition variables a lesson file may name (docs/lessons.md)."""
-    lessons = _lessons(request)
+    lessons = await _lessons(request)
     return {"lessons": [{"id": lesson_id, "title": lesson.title, "summary": lesson.summary, "ideas": lesson.ideas,
                          "steps": len(lesson.steps)} for lesson_id, lesson in lessons.builtin.items()],
             "vocabulary": format.vocabulary()}
@@ -76,7 +81,7 @@ async def list_lessons(request: Request) -> dict[str, Any]:
 
 @router.get("/lessons/{lesson_id}", summary="One lesson, whole, as JSON", responses=NOT_FOUND)
 async def get_lesson(request: Request, lesson_id: LessonId) -> dict[str, Any]:
-    lessons = _lessons(request)
+    lessons = await _lessons(request)
     if lesson_id in lessons.builtin:
         return lesson_document(lesson_id, lessons.builtin[lesson_id], True)
     lesson = None
@@ -143,7 +148,7 @@ async def upload_lesson(request: Request) -> dict[str, Any]:
         refusal = over_quota(exc, "upload_lesson")  # a dataset upload's quota: the same bytes stored
         raise ApiError(refusal.status, refusal.error) from None
     try:
-        lesson_id, lesson = await asyncio.to_thread(_lessons(request).uploaded.add, text)
+        lesson_id, lesson = await asyncio.to_thread((await _lessons(request)).uploaded.add, text)
     except LessonError as exc:
         raise _refuse(422, "invalid", str(exc), field=exc.field or "text", value=exc.value,
                       allowed=exc.allowed or RULES) from None
