@@ -206,3 +206,22 @@ def test_the_record_is_cleared_on_rebuild_and_truncated_by_a_rollback(make_sessi
     assert s.diverged is not None
     back = s.rollback()
     assert s.timeline.spans()[-1][1] == back
+
+
+def test_replayed_batches_of_a_previous_task_are_rebuilt_exactly(make_session: Callable[..., TrainingSession]
+                                                                  ) -> None:
+    def run(s: TrainingSession, until: int) -> None:
+        s.advance(120)
+        s.fine_tune({"rotate": 90}, "current")
+        s.set_replay(0.3, 50)
+        while s.step < until:
+            s.advance(min(40, until - s.step))
+
+    s, twin = make_session({"dropout": 0.1}), make_session({"dropout": 0.1})
+    run(s, 700)
+    run(twin, 333)
+    assert _same(s.record().state(333, True).model.params, twin.params)
+    s.fork_at(333)
+    s.advance(200)
+    twin.advance(200)
+    assert _same(s.params, twin.params)
