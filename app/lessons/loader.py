@@ -25,6 +25,7 @@ from app.lessons.format import Lesson
 
 MAX_LESSON_BYTES = 64 * 1024
 MAX_NODES = 20_000  # far above a 30-step lesson; bounds the work a small file can ask for
+MAX_DEPTH = 20  # a lesson nests 7 deep (steps, a step, setup, lab, early_stopping, rule, a field)
 TAG = "tag:yaml.org,2002:"
 
 
@@ -71,6 +72,8 @@ class _Reader:
         self.nodes += 1
         if self.nodes > MAX_NODES:
             raise self.fail(node, f"the file has more than {MAX_NODES:,} values", path)
+        if len(path) > MAX_DEPTH:
+            raise self.fail(node, "the file is nested too deeply", path, f"at most {MAX_DEPTH} levels of nesting")
         self.lines[path] = node.start_mark.line + 1
         if isinstance(node, (yaml.MappingNode, yaml.SequenceNode)):
             if id(node) in seen:
@@ -126,9 +129,15 @@ def read_yaml(text: str, source: str) -> tuple[Any, dict[tuple[Any, ...], int]]:
                           f"at most {MAX_LESSON_BYTES:,} bytes")
     try:
         root = yaml.compose(text, Loader=_Loader)
+    except RecursionError:  # PyYAML composes nested collections recursively
+        raise LessonError(source, None, None, "the file is nested too deeply",
+                          f"at most {MAX_DEPTH} levels of nesting") from None
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
-        reason = " ".join(part for part in (exc.context, exc.problem) if part)
+        # Where it was noticed (the line), and where what it was reading began (an unclosed bracket's line).
+        context = exc.context and exc.context + (f" begun on line {exc.context_mark.line + 1}"
+                                                 if exc.context_mark and exc.context_mark is not mark else "")
+        reason = ", ".join(part for part in (context, exc.problem) if part)
         raise LessonError(source, mark.line + 1 if mark else None, None, f"not valid YAML: {reason}",
                           "a YAML mapping (see docs/lessons.md)") from None
     except yaml.YAMLError as exc:

@@ -122,8 +122,15 @@ def test_an_empty_or_non_mapping_file_is_refused() -> None:
 
 def test_a_date_stays_a_string_and_a_yes_stays_a_word() -> None:
     lesson = parse_lesson(GOOD.replace("title: Demo", "title: 2024-01-01").replace(
-        "summary: A lesson to break on purpose.", "summary: yes"), "demo.yaml")
-    assert lesson.title == "2024-01-01" and lesson.summary == "yes"
+        "summary: A lesson to break on purpose.", "summary: yes").replace("text: Drag the learning rate up.", "text: 1:30"), "demo.yaml")
+    action = lesson.steps[0].action
+    assert lesson.title == "2024-01-01" and lesson.summary == "yes" and action is not None and action.text == "1:30"
+
+
+@pytest.mark.parametrize("depth", [30, 20000])
+def test_a_file_nested_too_deeply_is_refused_not_a_crash(depth: int) -> None:
+    with pytest.raises(LessonError, match="nested too deeply"):
+        parse_lesson("title: " + "[" * depth + "]" * depth, "deep.yaml")
 
 
 def test_a_file_over_the_size_limit_is_refused_before_it_is_read() -> None:
