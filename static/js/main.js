@@ -104,7 +104,7 @@ socket.addEventListener("session", ({ detail: msg }) => {
   fitLab.setSession(msg);
   compare.mainSession(msg);
 });
-socket.addEventListener("dataset", ({ detail: msg }) => { loop.setDataset(msg); fitLab.setDataset(msg); controls.setDataset(msg); });
+socket.addEventListener("dataset", ({ detail: msg }) => { loop.setDataset(msg); fitLab.setDataset(msg); controls.setDataset(msg); params.setInputNames(msg.features); });
 socket.addEventListener("history", ({ detail: msg }) => charts.setHistory(msg));
 // While the rewind lab looks at a recorded step, frames are drawn with that step's weights (its lens).
 socket.addEventListener("frame", ({ detail: msg }) => loop.push(rewindLab.lens(msg)));

@@ -21,6 +21,8 @@ export class OutputView extends EventTarget {
     this.inspect = null; this.traceIndex = null;
     this.dataset = null; this.net = null; this.frame = null;
     this.fold = null; this.foldRings = 0;   // a cross-validation fold's held-out points, ringed (the lab card sets them)
+    // A hinge network's support vectors (the frame's `support`: training points on or inside the margin), ringed.
+    this.support = null; this.supportKey = ""; this.supportRings = 0;
     this.pointsCanvas.addEventListener("click", (ev) => this.pick(ev));
     new ResizeObserver(() => this.drawPoints()).observe(this.stage);
   }
@@ -29,6 +31,7 @@ export class OutputView extends EventTarget {
   reset(net, ctx, dataset, grid) {
     this.net = net; this.ctxInfo = ctx; this.dataset = dataset; this.frame = null;
     this.inspect = null; this.traceIndex = null;
+    this.support = null; this.supportKey = "";
     this.grid = grid;
     if (grid && (!this.heat || this.heat.n !== grid.n)) this.heat = new HeatMap(this.mapCanvas, grid.n);
     this.mapCanvas.hidden = !ctx.plane;
@@ -59,6 +62,7 @@ export class OutputView extends EventTarget {
     const t = this.ctxInfo.task;
     let text = t === "regression" ? "Output: the regression surface" : "Output: the decision boundary";
     if (!this.ctxInfo.plane) text = "Output: where the network puts each point";
+    if (t === "hinge" && this.ctxInfo.plane) text = "Output: the decision boundary; ringed: the support vectors (on or inside the margin)";
     if (this.inspect) text = `Map of ${nodeName(this.ctxInfo, this.inspect.c, this.inspect.k)} (hovered)`;
     this.caption.textContent = text;
   }
@@ -68,7 +72,10 @@ export class OutputView extends EventTarget {
     this.frame = frame;
     if (!this.grid && this.dataset && !this.dataset.plane) this.drawStrip();
     const ti = frame.trace ? frame.trace.index : null;
-    if (ti !== this.traceIndex) { this.traceIndex = ti; this.drawPoints(); }
+    const support = frame.support ?? null, key = support ? support.join(",") : "";
+    const supportChanged = key !== this.supportKey;
+    if (supportChanged) { this.support = support; this.supportKey = key; }
+    if (ti !== this.traceIndex || supportChanged) { this.traceIndex = ti; this.drawPoints(); }
   }
 
   drawMap() {
@@ -140,6 +147,7 @@ export class OutputView extends EventTarget {
     draw(ds.train, false);
     if (this.showTest) draw(ds.test, true);
     this.drawFold(g, size, r, colorOf);
+    this.drawSupport(g, size, r);
     if (this.traceIndex !== null && ds.train.x[this.traceIndex]) {
       const [x1, x2] = ds.train.x[this.traceIndex];
       const px = this.toPx(x1, size), py = size - this.toPx(x2, size);
@@ -164,6 +172,25 @@ export class OutputView extends EventTarget {
       g.beginPath(); g.arc(px, py, r + 3, 0, 2 * Math.PI);
       g.lineWidth = 2; g.strokeStyle = "#5b2d8e"; g.stroke();
       this.foldRings++;
+    }
+    g.restore();
+  }
+
+  /** The support vectors: each a double ring (dark, then white) around its training point. */
+  drawSupport(g, size, r) {
+    this.supportRings = 0;
+    if (!this.support) return;
+    const train = this.dataset.train.x;
+    g.save();
+    for (const i of this.support) {
+      const x = train[i];
+      if (!x) continue;   // an index of another dataset (the data changed since the frame was sent)
+      const px = this.toPx(x[0], size), py = size - this.toPx(x[1], size);
+      g.beginPath(); g.arc(px, py, r + 3, 0, 2 * Math.PI);
+      g.lineWidth = 2; g.strokeStyle = "#111"; g.stroke();
+      g.beginPath(); g.arc(px, py, r + 4.6, 0, 2 * Math.PI);
+      g.lineWidth = 1; g.strokeStyle = "#fff"; g.stroke();
+      this.supportRings++;
     }
     g.restore();
   }

@@ -4,11 +4,20 @@
 // and the count of weights exactly 0 shows what L1 does. Freezing isolates
 // parameters: each layer counts its frozen ones (training leaves them as they
 // are), and the foot of the table says how many are trainable and how many frozen.
+// Parameters differ by model type: with no hidden layer a regression network is
+// linear regression, and a small table sets its weights beside the least-squares
+// (and, under L2, the ridge) solution the server computed (the frame's `least_squares`).
 import { int, setNum } from "../format.js";
 import { h, fill } from "../dom.js";
 
 export class ParamsPanel {
-  constructor(root) { this.root = root; this.normCells = []; this.zeroCells = []; this.frozenCells = []; this.counts = null; }
+  constructor(root) {
+    this.root = root; this.normCells = []; this.zeroCells = []; this.frozenCells = []; this.counts = null;
+    this.lsq = null; this.lsqKey = ""; this.lsqCells = []; this.inputNames = null;
+  }
+
+  /** The network's input names (the dataset message's `features`), to label the coefficients. */
+  setInputNames(names) { this.inputNames = names; this.lsqKey = ""; }
 
   /** From the session's architecture: sizes [n_inputs, ...hidden, n_outputs]. */
   reset(arch) {
@@ -41,12 +50,48 @@ export class ParamsPanel {
           h("td", { id: "frozen-params", class: "num" }, "0")))),
       this.isolation = h("p", { id: "trainable-params", class: "note params-isolation", "aria-live": "polite" }),
       h("p", { class: "note" }, "Weights (edges) and biases (small squares) are the parameters: orange negative, blue positive. Everything tagged ",
-        hyper, " is a choice you make."));
+        hyper, " is a choice you make."),
+      this.lsq = h("div", { id: "least-squares", class: "least-squares", hidden: true }));
+    this.lsqKey = ""; this.lsqCells = [];
+  }
+
+  /** Linear regression: the learned weights beside the least-squares (and ridge) solution; hidden otherwise. */
+  showLeastSquares(frame) {
+    const ls = frame.least_squares ?? null, box = this.lsq;
+    if (!box) return;
+    if (box.hidden !== !ls) box.hidden = !ls;
+    if (!ls || frame.layers.length !== 1) { this.lsqKey = ""; return; }
+    const L = frame.layers[0], nIn = L.W.length, nOut = L.b.length;
+    const key = `${nIn}x${nOut}/${ls.ridge ? "ridge" : ""}/${ls.note}`;
+    if (key !== this.lsqKey) { this.lsqKey = key; this.buildLeastSquares(ls, nIn, nOut); }
+    // A binary frame's rows are typed arrays (flatMap would keep them whole): copied out as numbers.
+    const values = (W, b) => [...W.flatMap((row) => Array.from(row)), ...Array.from(b)];
+    const columns = [values(L.W, L.b), values(ls.ordinary.W, ls.ordinary.b), ...(ls.ridge ? [values(ls.ridge.W, ls.ridge.b)] : [])];
+    this.lsqCells.forEach((row, r) => row.forEach((cell, c) => setNum(cell, columns[c][r], 4)));
+  }
+
+  buildLeastSquares(ls, nIn, nOut) {
+    const name = (i) => this.inputNames?.[i] ?? `input ${i + 1}`;
+    const out = (k) => (nOut > 1 ? ` → output ${k + 1}` : "");
+    const labels = [];
+    for (let i = 0; i < nIn; i++) for (let k = 0; k < nOut; k++) labels.push(`weight of ${name(i)}${out(k)}`);
+    for (let k = 0; k < nOut; k++) labels.push(`bias${out(k)}`);
+    const heads = [["learned", "the weights gradient descent has found so far"],
+      ["least squares", "the exact minimum of the training loss without a penalty: np.linalg.lstsq of the inputs and a column of ones"],
+      ...(ls.ridge ? [["ridge", `the exact minimum with the L2 penalty (rate ${ls.rate}) the training uses: the bias is not penalized`]] : [])];
+    this.lsqCells = labels.map(() => heads.map(() => h("td", { class: "num" }, "—")));
+    fill(this.lsq,
+      h("h3", null, "Linear regression: the weights are its coefficients"),
+      h("table", { class: "lsq-table" },
+        h("thead", null, h("tr", null, h("th", null, "parameter"), heads.map(([c, t]) => h("th", { title: t }, c)))),
+        h("tbody", null, labels.map((label, r) => h("tr", null, h("td", null, label), this.lsqCells[r])))),
+      h("p", { class: "note lsq-note" }, ls.note));
   }
 
   /** Per frame: each layer's ‖W‖, its weights exactly 0 and its frozen parameters. */
   update(frame) {
     this.countFrozen(frame);
+    this.showLeastSquares(frame);
     frame.layers.forEach((L, l) => {
       const cell = this.normCells[l];
       if (!cell || !L.W) return;
