@@ -101,7 +101,9 @@ export class OutputView extends EventTarget {
     g.fillStyle = "#fafaf7"; g.fillRect(0, 0, size, size);
     g.strokeStyle = "#ccc"; g.beginPath(); g.moveTo(size / 2, 0); g.lineTo(size / 2, size); g.stroke();
     const task = this.ctxInfo.task, k = ds.n_classes || 2;
-    const pos = (out) => (task === "multiclass" ? Math.max(...out) : task === "playground" ? (out[0] + 1) / 2 : out[0]);
+    // hinge: the score f from -2 to 2, so the margin (f = -1, 1) lies at a quarter and three quarters
+    const pos = (out) => (task === "multiclass" ? Math.max(...out) : task === "playground" ? (out[0] + 1) / 2
+      : task === "hinge" ? (Math.max(-2, Math.min(2, out[0])) + 2) / 4 : out[0]);
     const sets = this.showTest ? [[ds.train, false], [ds.test, true]] : [[ds.train, false]];
     let n = 0;
     const total = sets.reduce((a, [set]) => a + set.x.length, 0);
