@@ -161,3 +161,34 @@ def test_fast_path_takes_the_subgradient_at_the_kink() -> None:
     result = fast.train_run(spec, fst.params, fst.opt_state, fst.trainable, hp, X, Y, [np.arange(4)], "none", 0.0)
     assert _same(result.grads[0]["W"], step.grads.dW[0]) and _same(result.grads[0]["b"], step.grads.db[0])
     assert _same(fst.params[0]["W"], ref.params[0]["W"])
+
+
+@pytest.mark.usefixtures("fast_ready")
+@pytest.mark.parametrize("hidden", [(), (4,)], ids=["linear_svm", "hidden"])
+def test_a_hinge_session_on_the_fast_path_matches_the_reference_session(hidden: tuple[int, ...],
+                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    # End to end through TrainingSession (the path a page's run takes): the same bits, metrics,
+    # history and support vectors, with dropout on the hidden network.
+    from app.training.config import HyperState, RunConfig
+    from app.training.session import TrainingSession
+
+    runs = []
+    real_run = fast.train_run
+    monkeypatch.setattr(fast, "train_run", lambda *a, **k: runs.append(1) or real_run(*a, **k))
+    sessions = []
+    for use_fast in (True, False):
+        hyper = HyperState()
+        hyper.regularization, hyper.reg_rate, hyper.dropout = "l2", 0.01, 0.2 if hidden else 0.0
+        s = TrainingSession(RunConfig(dataset="xor" if hidden else "gauss", task="hinge", hidden=hidden), hyper)
+        s.fast = use_fast
+        before = len(runs)
+        s.advance(700)
+        assert (len(runs) > before) == use_fast  # the fast session ran the kernel, the other did not
+        sessions.append(s)
+    fst, ref = sessions
+    assert fst.step == ref.step == 700
+    for p, q in zip(fst.params, ref.params, strict=True):
+        assert _same(p["W"], q["W"]) and _same(p["b"], q["b"])
+    assert fst.metrics() == ref.metrics()
+    assert fst.history.to_csv() == ref.history.to_csv()
+    assert fst.support() == ref.support() and fst.support()
