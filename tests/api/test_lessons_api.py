@@ -12,7 +12,7 @@ import pytest
 from fastapi.testclient import TestClient
 from support.inprocess import Peer
 
-from app.lessons import conditions
+from app.lessons import conditions, format
 from app.lessons.library import BUILTIN_DIR, STORE_KIND
 from app.lessons.loader import MAX_LESSON_BYTES
 from app.server.main import create_app
@@ -217,3 +217,58 @@ def test_a_step_notices_its_action_on_real_frames(client: TestClient) -> None:
         peer.send({"type": "step", "unit": "update", "count": 1})
         after = next_frame(peer, lambda f: f["step"] >= 2)
         assert conditions.evaluate(condition, conditions.values_from(after, session))
+
+
+# What a student does at each built-in step that asks for something: the messages the page sends.
+# Every such step must be here (the test below says which is missing), so a new lesson is walked too.
+STUDENT: dict[tuple[str, int], list[dict[str, Any]]] = {
+    ("parameters-and-hyperparameters", 0): [{"type": "play"}],
+    ("parameters-and-hyperparameters", 1): [{"type": "set_hyper", "lr": 0.1}],
+    ("parameters-and-hyperparameters", 2): [{"type": "configure", "config": {"hidden": [4, 2, 2]}}],
+    ("learning-rate", 0): [{"type": "play"}],
+    ("learning-rate", 1): [],  # the setup plays: the class watches
+    ("learning-rate", 2): [{"type": "set_hyper", "lr": 4}],
+    ("mammal-or-fish", 0): [{"type": "play"}],
+    ("mammal-or-fish", 1): [{"type": "importance"}],
+    ("mammal-or-fish", 2): [{"type": "configure", "config": {
+        "columns": ["vertebrate", "lays_eggs", "body_temperature", "noise_1", "noise_2"]}}, {"type": "play"}],
+}
+
+
+def setup_messages(setup: dict[str, Any]) -> list[dict[str, Any]]:
+    """A step's setup as the page sends it."""
+    out: list[dict[str, Any]] = []
+    if setup["config"]:
+        out.append({"type": "configure", "config": setup["config"]})
+    if setup["hyper"]:
+        out.append({"type": "set_hyper", **setup["hyper"]})
+    out += [message for message in (setup["lab"] or {}).values() if message is not None]
+    if setup["playing"] is not None:
+        out.append({"type": "play" if setup["playing"] else "pause"})
+    return out
+
+
+def test_every_built_in_step_notices_its_action_done_as_a_student_would(client: TestClient) -> None:
+    """Each step's setup, then the student's action; the notice (event and condition, evaluated on the
+    session's own frames by the reference evaluator) must fire, and `then` must fill with numbers."""
+    with client.websocket_connect("/ws") as ws:
+        peer = Peer(ws)
+        peer.session = peer.hello(playing=False)  # type: ignore[attr-defined]
+        peer.send({"type": "set_speed", "updates_per_second": None})  # as fast as the CPU share allows
+        for listed in client.get("/api/lessons").json()["lessons"]:
+            for index, step in enumerate(client.get(f"/api/lessons/{listed['id']}").json()["steps"]):
+                if step["action"] is None:
+                    continue
+                key = (listed["id"], index)
+                assert key in STUDENT, f"how does a student do step {index} of {listed['id']}? add it to STUDENT"
+                notice = step["action"]["notice"]
+                sent = setup_messages(step["setup"]) + STUDENT[key]
+                assert notice["event"] is None or notice["event"] in [m["type"] for m in sent], key
+                for message in sent:
+                    peer.send(message)
+                condition = conditions.parse(notice["when"] or "true")
+                frame = next_frame(peer, lambda f, condition=condition: conditions.evaluate(
+                    condition, conditions.values_from(f, peer.session)), limit=2000)  # type: ignore[attr-defined]
+                then = format.fill_then(step["then"], conditions.values_from(frame, peer.session))  # type: ignore[attr-defined]
+                assert "–" not in then and "{" not in then, (key, then)
+                peer.send({"type": "pause"})
