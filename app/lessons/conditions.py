@@ -290,3 +290,17 @@ def values_from(frame: dict[str, Any], session: dict[str, Any]) -> dict[str, Any
         elif root == "config" and name not in out:
             out[name] = config.get(field)
     return out
+
+
+def to_json(node: Node) -> list[Any]:
+    """The tree as JSON lists, for a page that evaluates without parsing: `["var", name]`, `["const", value]`,
+    `["not", x]`, `["and", x, y, ...]`, `["or", x, y, ...]`, `[op, left, right]` for a comparison."""
+    if isinstance(node, Const):
+        return ["const", node.value]
+    if isinstance(node, Var):
+        return ["var", node.name]
+    if isinstance(node, Not):
+        return ["not", to_json(node.operand)]
+    if isinstance(node, Logic):
+        return [node.op, *(to_json(operand) for operand in node.operands)]
+    return [node.op, to_json(node.left), to_json(node.right)]

@@ -15,7 +15,7 @@ import re
 import string
 from typing import Annotated, Any, Literal, get_args
 
-from pydantic import AfterValidator, Field, field_serializer, model_validator
+from pydantic import AfterValidator, Field, computed_field, field_serializer, model_validator
 from pydantic_core import PydanticCustomError
 
 from app import protocol as p
@@ -214,6 +214,12 @@ class Notice(p.Strict):
 
     event: EventName | None = None
     when: Condition | None = None
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def tree(self) -> list[Any] | None:
+        """`when` parsed (`conditions.to_json`): the page evaluates it without a parser of its own."""
+        return None if self.when is None else conditions.to_json(conditions.parse(self.when))
 
     @model_validator(mode="after")
     def _one_at_least(self) -> Notice:

@@ -63,7 +63,9 @@ def test_a_built_in_lesson_comes_whole(client: TestClient) -> None:
     assert lesson["id"] == "learning-rate" and lesson["builtin"] is True and len(lesson["steps"]) == 3
     first = lesson["steps"][0]
     assert first["setup"]["hyper"] == {"lr": 0.001, "momentum": 0, "optimizer": "sgd", "batch_size": 10}
-    assert first["action"]["notice"] == {"event": None, "when": "step >= 300"} and first["highlight"] == "play"
+    assert first["action"]["notice"] == {"event": None, "when": "step >= 300",
+                                         "tree": [">=", ["var", "step"], ["const", 300]]}
+    assert first["highlight"] == "play"
 
 
 def test_an_unknown_lesson_is_a_404_that_says_where_ids_come_from(client: TestClient) -> None:

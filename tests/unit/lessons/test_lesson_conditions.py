@@ -27,6 +27,28 @@ from app.lessons import conditions as c
 ])
 def test_a_condition_evaluates_as_written(text: str, values: dict, expected: bool) -> None:
     assert c.evaluate(c.parse(text), values) is expected
+    assert evaluate_json(c.to_json(c.parse(text)), values) is expected  # the tree the page gets says the same
+
+
+def evaluate_json(tree: list, values: dict) -> object:
+    """An evaluator of the JSON tree written apart from the module's, as the page's will be."""
+    head, *rest = tree
+    if head == "const":
+        return rest[0]
+    if head == "var":
+        value = values.get(rest[0])
+        return None if value != value else value  # NaN reads as null
+    if head == "not":
+        return not evaluate_json(rest[0], values)
+    if head in ("and", "or"):
+        results = [bool(evaluate_json(x, values)) for x in rest]
+        return all(results) if head == "and" else any(results)
+    left, right = evaluate_json(rest[0], values), evaluate_json(rest[1], values)
+    if head in ("==", "!="):
+        return (left == right) is (head == "==")
+    if left is None or right is None:
+        return False
+    return {"<": left < right, "<=": left <= right, ">": left > right, ">=": left >= right}[head]
 
 
 @pytest.mark.parametrize("text, words", [
