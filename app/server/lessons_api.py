@@ -18,7 +18,8 @@ from fastapi import APIRouter, Depends, Path, Request
 from starlette.requests import ClientDisconnect
 
 from app import protocol as p
-from app.lessons import format, library
+from app.lessons import format as lesson_format
+from app.lessons import library
 from app.lessons.loader import MAX_LESSON_BYTES, LessonError
 from app.server.api import ERRORS, QUOTA, ApiError, known_query
 from app.server.quotas import QuotaExceeded
@@ -64,7 +65,7 @@ def _refuse(status: int, code: p.ErrorCode, message: str, field: str = "text", v
                                            allowed=allowed, message=message))
 
 
-def lesson_document(lesson_id: str, lesson: format.Lesson, builtin: bool) -> dict[str, Any]:
+def lesson_document(lesson_id: str, lesson: lesson_format.Lesson, builtin: bool) -> dict[str, Any]:
     """A lesson as the page gets it: every field, under the id its link uses."""
     return lesson.model_dump(mode="json") | {"id": lesson_id, "builtin": builtin}
 
@@ -76,7 +77,7 @@ async def list_lessons(request: Request) -> dict[str, Any]:
     lessons = await _lessons(request)
     return {"lessons": [{"id": lesson_id, "title": lesson.title, "summary": lesson.summary, "ideas": lesson.ideas,
                          "steps": len(lesson.steps)} for lesson_id, lesson in lessons.builtin.items()],
-            "vocabulary": format.vocabulary()}
+            "vocabulary": lesson_format.vocabulary()}
 
 
 @router.get("/lessons/{lesson_id}", summary="One lesson, whole, as JSON", responses=NOT_FOUND)
@@ -85,7 +86,7 @@ async def get_lesson(request: Request, lesson_id: LessonId) -> dict[str, Any]:
     if lesson_id in lessons.builtin:
         return lesson_document(lesson_id, lessons.builtin[lesson_id], True)
     lesson = None
-    if lesson_id.startswith(format.UPLOADED_PREFIX):
+    if lesson_id.startswith(lesson_format.UPLOADED_PREFIX):
         try:
             lesson = await asyncio.to_thread(lessons.uploaded.get, lesson_id)
         except LessonError as exc:  # stored by a server with other rules: say so rather than fail
@@ -97,7 +98,7 @@ async def get_lesson(request: Request, lesson_id: LessonId) -> dict[str, Any]:
             allowed="a built-in lesson's id (GET /api/lessons) or an id POST /api/lessons gave",
             message=f"no lesson {lesson_id[:p.MAX_ECHO_BYTES]!r} on this server"
                     + (" (an uploaded lesson is kept for a while, then must be uploaded again)"
-                       if lesson_id.startswith(format.UPLOADED_PREFIX) else "")))
+                       if lesson_id.startswith(lesson_format.UPLOADED_PREFIX) else "")))
     return lesson_document(lesson_id, lesson, False)
 
 

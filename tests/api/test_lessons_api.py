@@ -12,7 +12,8 @@ import pytest
 from fastapi.testclient import TestClient
 from support.inprocess import Peer
 
-from app.lessons import conditions, format
+from app.lessons import conditions
+from app.lessons import format as lesson_format
 from app.lessons.library import BUILTIN_DIR, STORE_KIND
 from app.lessons.loader import MAX_LESSON_BYTES
 from app.server.main import create_app
@@ -271,6 +272,6 @@ def test_every_built_in_step_notices_its_action_done_as_a_student_would(client: 
                 condition = conditions.parse(notice["when"] or "true")
                 frame = next_frame(peer, lambda f, condition=condition: conditions.evaluate(
                     condition, conditions.values_from(f, peer.session)), limit=2000)  # type: ignore[attr-defined]
-                then = format.fill_then(step["then"], conditions.values_from(frame, peer.session))  # type: ignore[attr-defined]
+                then = lesson_format.fill_then(step["then"], conditions.values_from(frame, peer.session))  # type: ignore[attr-defined]
                 assert "–" not in then and "{" not in then, (key, then)
                 peer.send({"type": "pause"})
