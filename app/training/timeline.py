@@ -300,10 +300,14 @@ class Record:
     """A timeline's keyframes as they were when taken, each with its span's end."""
 
     entries: list[tuple[Keyframe, int]]
+    starts: list[int] = field(init=False)  # the keyframes' steps, to search
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "starts", [k.step for k, _ in self.entries])
 
     def find(self, step: int) -> tuple[Keyframe, int] | None:
         """The keyframe whose span holds `step`, or None when `step` was not recorded exactly."""
-        i = bisect_right([k.step for k, _ in self.entries], step) - 1
+        i = bisect_right(self.starts, step) - 1
         if i >= 0:
             kf, end = self.entries[i]
             if step <= end:
