@@ -5,6 +5,7 @@ COPY pyproject.toml README.md ./
 COPY app ./app
 COPY static ./static
 COPY templates ./templates
+COPY lessons ./lessons
 # Compile the fast path into the image (the non-root user could not write its cache).
 RUN pip install --no-cache-dir -e . \
     && python -c "from app.nn import fast; fast.warm_up() or print('fast path unavailable:', fast.reason())" \
