@@ -23,7 +23,8 @@ outputs on the probe batch (`histograms.probe_rows`), on every task alike:
 
 The flat, oscillating and growing tests need a full window: nothing is said
 about a run younger than `WINDOW` updates since its last change (a rebuild, a
-rollback, a fork).
+rollback, a fork, a hyperparameter change). A trouble found stays said, with
+its start, until it has not been found for `CLEAR_AFTER` updates.
 """
 
 from __future__ import annotations
@@ -45,6 +46,10 @@ SWING = 0.1
 BLOCKS = 10
 GROWTH = 1.5
 WRONG = 0.1
+# A trouble found stays said until it has not been found for this many updates: its tests sit near their
+# thresholds on a noisy loss, and a verdict that came and went every few dozen updates (its start moving
+# each time) would blink on the page and never say how long it had lasted.
+CLEAR_AFTER = WINDOW // 2
 SATURATING = {"tanh": "|tanh| > 0.99", "sigmoid": "sigmoid below 0.01 or above 0.99"}
 
 
@@ -114,27 +119,29 @@ def unit_states(spec: NetworkSpec, params: Params, X: np.ndarray) -> tuple[int, 
 
 
 def diagnose(losses: np.ndarray, step: int, spec: NetworkSpec, params: Params, X_probe: np.ndarray,
-             Y_probe: np.ndarray, lr: float) -> Trouble | None:
+             Y_probe: np.ndarray, lr: float, since: int | None = None) -> Trouble | None:
     """The trouble of a run now at `step` whose last updates had batch `losses` (the newest last,
     `WINDOW` of them at least for a verdict), judged on the probe points `X_probe` (targets
-    `Y_probe`); None when all looks well."""
+    `Y_probe`); None when all looks well. `since`: the step the trouble began, when it was seen
+    before (the words then say how long it has lasted); by default the window's first step."""
     if len(losses) < WINDOW:
         return None
     window = np.asarray(losses[-WINDOW:], dtype=np.float64)
     if not np.all(np.isfinite(window)):
         return None  # the divergence guard speaks
-    since = step - WINDOW
+    since = step - WINDOW if since is None else since
+    lasted = step - since
     lower = (f"lower the learning rate (now {lr:g}), then roll back (rewind to a step before {since} and go on "
              "from there) or reset the weights" if since > 0 else
              f"lower the learning rate (now {lr:g}), then reset the weights (it went wrong from the start)")
     if is_growing(window):
         means = [float(np.mean(b)) for b in np.array_split(window, BLOCKS)]
-        return Trouble("growing", since, f"the loss has grown for {WINDOW} updates, from {means[0]:.3g} to "
+        return Trouble("growing", since, f"the loss has grown for {lasted} updates, from {means[0]:.3g} to "
                        f"{means[-1]:.3g}: each step overshoots and lands higher", lower)
     share = oscillation(window)
     if share >= SIGN_CHANGES:
         swing = float(np.mean(np.abs(np.diff(window))))
-        return Trouble("oscillating", since, f"the loss has gone up and down for {WINDOW} updates "
+        return Trouble("oscillating", since, f"the loss has gone up and down for {lasted} updates "
                        f"({share:.0%} of its steps change direction, by {swing:.3g} on average around "
                        f"{float(np.mean(window)):.3g}) without coming down: the steps jump across the valley",
                        f"lower the learning rate (now {lr:g}) or the momentum")
@@ -143,19 +150,19 @@ def diagnose(losses: np.ndarray, step: int, spec: NetworkSpec, params: Params, X
     saturated, saturating, dead, relus = unit_states(spec, params, X_probe)
     level = float(np.mean(window[WINDOW // 2:]))
     if relus and dead >= MOST * relus:
-        return Trouble("dead", since, f"the loss has stayed at {level:.3g} for {WINDOW} updates while {dead} of "
+        return Trouble("dead", since, f"the loss has stayed at {level:.3g} for {lasted} updates while {dead} of "
                        f"the {relus} ReLU units ({dead / relus:.0%}) are dead (zero on every probe point): they "
                        "pass no gradient and cannot come back", lower + "; or try leaky ReLU")
     if saturating and saturated >= MOST * saturating:
         acts = sorted({a for a in spec.activations if a in SATURATING})
         what = ", ".join(SATURATING[a] for a in acts)
-        return Trouble("stuck", since, f"the loss has stayed at {level:.3g} for {WINDOW} updates while "
+        return Trouble("stuck", since, f"the loss has stayed at {level:.3g} for {lasted} updates while "
                        f"{saturated / saturating:.0%} of the hidden units are saturated ({what} on at least "
                        f"{SATURATED_POINTS:.0%} of the probe points): their gradients are nearly zero",
                        lower)
     saturated_out, wrong = output_saturation(spec, params, X_probe, Y_probe)
     if saturated_out >= SATURATED_POINTS and wrong >= WRONG:
-        return Trouble("stuck", since, f"the loss has stayed at {level:.3g} for {WINDOW} updates while the output "
+        return Trouble("stuck", since, f"the loss has stayed at {level:.3g} for {lasted} updates while the output "
                        f"is saturated (|tanh| > 0.99) on {saturated_out:.0%} of the probe points, on the wrong side "
                        f"on {wrong:.0%}: its gradient is nearly zero there", lower)
     return None
@@ -169,6 +176,7 @@ class TroubleWatch:
         self.losses: deque[float] = deque(maxlen=WINDOW)
         self.current: Trouble | None = None
         self._judged: tuple[Any, ...] | None = None
+        self._last_found = 0  # the step the current trouble was last found at
 
     def record(self, losses: list[float]) -> None:
         self.losses.extend(losses)
@@ -180,18 +188,19 @@ class TroubleWatch:
 
     def judge(self, key: Any, step: int, spec: NetworkSpec, params: Params, X_probe: np.ndarray,
               Y_probe: np.ndarray, lr: float) -> Trouble | None:
-        """The trouble now, judged once per `key` (the session's step and version)."""
+        """The trouble now, judged once per `key` (the session's step and version). A trouble of the
+        kind already said keeps its start; one no longer found is still said for `CLEAR_AFTER` updates."""
         if self._judged == key:
             return self.current
-        found = diagnose(np.fromiter(self.losses, dtype=np.float64, count=len(self.losses)), step, spec, params,
-                         X_probe, Y_probe, lr)
-        if found is not None and self.current is not None and found.kind == self.current.kind:
-            found = Trouble(found.kind, self.current.since_step, _since(found.message, step - self.current.since_step),
-                            found.advice)
+        losses = np.fromiter(self.losses, dtype=np.float64, count=len(self.losses))
+        current = self.current
+        found = diagnose(losses, step, spec, params, X_probe, Y_probe, lr,
+                         since=current.since_step if current is not None else None)
+        if found is not None and current is not None and found.kind != current.kind:
+            found = diagnose(losses, step, spec, params, X_probe, Y_probe, lr)  # a new trouble: from its window
+        if found is not None:
+            self._last_found = step
+        elif current is not None and step - self._last_found < CLEAR_AFTER and len(losses) >= WINDOW:
+            found = current
         self.current, self._judged = found, key
         return found
-
-
-def _since(message: str, updates: int) -> str:
-    """`message` with its window's length replaced by how long the trouble has lasted."""
-    return message.replace(f"for {WINDOW} updates", f"for {updates} updates", 1)

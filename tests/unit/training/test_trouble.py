@@ -134,3 +134,40 @@ def test_trouble_from_the_start_advises_a_reset_not_a_rewind() -> None:
     found = diagnose(FLAT, trouble.WINDOW, spec, params, X, Y, lr=10)
     assert found is not None and found.since_step == 0
     assert "reset the weights (it went wrong from the start)" in found.advice and "rewind" not in found.advice
+
+
+def test_a_trouble_no_longer_found_is_still_said_for_a_while_then_cleared() -> None:
+    """A verdict near its thresholds comes and goes on a noisy loss: it is held, with its start,
+    for `CLEAR_AFTER` updates after it was last found, and then dropped."""
+    spec, params = _network("tanh", scale=1e4)
+    watch = TroubleWatch()
+    watch.record(FLAT.tolist())
+    first = watch.judge((500, 1), 500, spec, params, X, Y, 10)
+    assert first is not None and first.kind == "stuck"
+    falling = np.linspace(1.0, 0.1, trouble.WINDOW)
+    assert diagnose(falling, 600, spec, params, X, Y, 10) is None
+    watch.record(falling.tolist())
+    held = watch.judge((500 + trouble.CLEAR_AFTER - 1, 2), 500 + trouble.CLEAR_AFTER - 1, spec, params, X, Y, 10)
+    assert held == first
+    assert watch.judge((500 + trouble.CLEAR_AFTER, 3), 500 + trouble.CLEAR_AFTER, spec, params, X, Y, 10) is None
+
+
+def test_the_advice_names_the_step_the_trouble_began() -> None:
+    spec, params = _network("tanh", scale=1e4)
+    watch = TroubleWatch()
+    watch.record(FLAT.tolist())
+    watch.judge((500, 1), 500, spec, params, X, Y, 10)
+    watch.record(FLAT[:100].tolist())
+    later = watch.judge((600, 2), 600, spec, params, X, Y, 10)
+    assert later is not None and later.since_step == 300 and "before 300" in later.advice
+
+
+def test_a_lower_learning_rate_is_judged_afresh(make_session: Callable[..., TrainingSession]) -> None:
+    s = make_session({"lr": 10})
+    while s.step < 600 and s.trouble() is None:
+        s.advance(25)
+    assert s.trouble() is not None
+    s.set_hyper({"lr": 1.0})
+    assert s.trouble() is None           # nothing said until a full window at the new rate
+    s.advance(trouble.WINDOW - 1)
+    assert s.trouble() is None
