@@ -72,3 +72,15 @@ def test_a_linear_regression_shows_the_least_squares_table(app: Any) -> None:
     app.wait("paramlab.frame.least_squares && paramlab.frame.least_squares.ridge !== null")
     app.wait("document.querySelectorAll('#least-squares thead th').length === 4")
     assert not app.errors
+
+
+def test_on_tabular_data_the_strip_rings_the_support_vectors(app: Any) -> None:
+    app.open("dataset=mammals&task=hinge&hidden=&regularization=l2&reg_rate=0.3", frames=2)  # a wide margin: points in it
+    app.wait("paramlab.frame && paramlab.frame.step > 200", timeout=30000)
+    app.pause()
+    app.settle()
+    support = app.frame()["support"]
+    assert isinstance(support, list) and len(support) > 0
+    app.wait(f"paramlab.output.supportRings === {len(support)}")
+    assert "support vectors" in app.js("document.querySelector('#output .out-caption').textContent")
+    assert not app.errors

@@ -62,7 +62,7 @@ export class OutputView extends EventTarget {
     const t = this.ctxInfo.task;
     let text = t === "regression" ? "Output: the regression surface" : "Output: the decision boundary";
     if (!this.ctxInfo.plane) text = "Output: where the network puts each point";
-    if (t === "hinge" && this.ctxInfo.plane) text = "Output: the decision boundary; ringed: the support vectors (on or inside the margin)";
+    if (t === "hinge") text += "; ringed: the support vectors (on or inside the margin)";
     if (this.inspect) text = `Map of ${nodeName(this.ctxInfo, this.inspect.c, this.inspect.k)} (hovered)`;
     this.caption.textContent = text;
   }
@@ -107,6 +107,8 @@ export class OutputView extends EventTarget {
     const sets = this.showTest ? [[ds.train, false], [ds.test, true]] : [[ds.train, false]];
     let n = 0;
     const total = sets.reduce((a, [set]) => a + set.x.length, 0);
+    const ringed = new Set(this.support || []);   // a hinge network's support vectors (training points)
+    this.supportRings = 0;
     for (const [set, test] of sets) {
       for (let q = 0; q < set.x.length; q++, n++) {
         const out = this.net.forward(set.x[q]).out;
@@ -114,6 +116,11 @@ export class OutputView extends EventTarget {
         g.beginPath(); g.arc(px, py, 2.6, 0, 2 * Math.PI);
         g.fillStyle = rgb(classColor(set.y[q], k)); g.fill();
         g.lineWidth = 1; g.strokeStyle = test ? "#111" : "#fff"; g.stroke();
+        if (!test && ringed.has(q)) {
+          g.beginPath(); g.arc(px, py, 5.2, 0, 2 * Math.PI);
+          g.lineWidth = 1.6; g.strokeStyle = "#111"; g.stroke();
+          this.supportRings++;
+        }
       }
     }
   }
