@@ -16,8 +16,8 @@ def test_the_task_menu_offers_hinge(app: Any) -> None:
 
 
 def test_a_hinge_run_rings_its_support_vectors(app: Any) -> None:
-    # A linear SVM: no hidden layer, hinge loss, L2.
-    app.open("dataset=gauss&noise=0&task=hinge&hidden=&regularization=l2&reg_rate=0.01&lr=0.03", frames=2)
+    # A linear SVM: no hidden layer, hinge loss, L2; the classes overlap, so points stay inside the margin.
+    app.open("dataset=gauss&noise=30&task=hinge&hidden=&regularization=l2&reg_rate=0.01&lr=0.03", frames=2)
     app.wait("paramlab.frame && paramlab.frame.step > 300", timeout=30000)
     app.pause()
     app.settle()
