@@ -264,6 +264,8 @@ def mean_losses(task: str, Z: np.ndarray, Y: np.ndarray) -> np.ndarray:
     elif task in ("playground", "regression"):  # 0.5 * sum (o - t)^2, o = tanh(z) or z
         diff = (np.tanh(Z) if task == "playground" else Z) - Y
         per_sample = 0.5 * np.sum(diff * diff, axis=2)
+    elif task == "hinge":  # max(0, 1 - t f), t = +-1, f = z
+        per_sample = np.sum(np.maximum(1.0 - Y * Z, 0.0), axis=2)
     else:
         raise ValueError(f"unknown task {task!r}")
     result: np.ndarray = per_sample.mean(axis=1)

@@ -31,7 +31,7 @@ export const ACTIVATIONS = {
 };
 
 /** Output function per task (softmax is applied across the output row). */
-export const OUTPUT_FN = { playground: "tanh", binary: "sigmoid", multiclass: "softmax", regression: "linear" };
+export const OUTPUT_FN = { playground: "tanh", binary: "sigmoid", multiclass: "softmax", regression: "linear", hinge: "linear" };
 
 export const PLANE = 6;  // the input plane is [-PLANE, PLANE]^2
 

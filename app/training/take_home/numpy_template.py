@@ -68,7 +68,8 @@ def softmax(z):
 
 
 # The output layer of each task
-OUTPUT = {"binary": sigmoid, "playground": np.tanh, "multiclass": softmax, "regression": lambda z: z.copy()}
+OUTPUT = {"binary": sigmoid, "playground": np.tanh, "multiclass": softmax, "regression": lambda z: z.copy(),
+          "hinge": lambda z: z.copy()}
 
 
 def batch_loss(out, Y, z):
@@ -79,6 +80,8 @@ def batch_loss(out, Y, z):
         shifted = z - z.max(axis=1, keepdims=True)
         log_p = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
         return float(-np.mean(np.sum(Y * log_p, axis=1)))
+    if TASK == "hinge":  # the linear SVM's loss, targets -1 / +1
+        return float(np.mean(np.sum(np.maximum(1.0 - Y * out, 0.0), axis=1)))
     diff = out - Y  # playground (tanh output) and regression: half the squared error
     return float(0.5 * np.mean(np.sum(diff * diff, axis=1)))
 
@@ -87,6 +90,8 @@ def loss_grad(out, Y):
     """dLoss/dZ of the output layer, already divided by the batch size N."""
     if TASK == "playground":
         return (out - Y) * (1.0 - out * out) / out.shape[0]
+    if TASK == "hinge":  # -t strictly inside the margin; at the kink the subgradient 0
+        return np.where(1.0 - Y * out > 0.0, -Y, 0.0) / out.shape[0]
     return (out - Y) / out.shape[0]  # sigmoid + cross-entropy, softmax + cross-entropy, linear + square
 
 

@@ -105,6 +105,8 @@ def data_loss(z, Y):
         return F.binary_cross_entropy_with_logits(z, Y)
     if TASK == "multiclass":
         return -(Y * torch.log_softmax(z, dim=1)).sum(dim=1).mean()
+    if TASK == "hinge":  # the linear SVM's loss; relu's gradient at the kink is 0, as the engine's
+        return torch.relu(1.0 - Y * z).sum(dim=1).mean()
     out = torch.tanh(z) if TASK == "playground" else z
     return 0.5 * ((out - Y) ** 2).sum(dim=1).mean()  # half the squared error
 

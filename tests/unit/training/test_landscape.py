@@ -22,6 +22,7 @@ TASKS = [  # (config, hyper): one of each task
     ({"dataset": "xor", "task": "binary", "hidden": [3]}, {}),    # sigmoid + cross-entropy
     ({"dataset": "spiral3", "hidden": [5, 3], "activation": "relu"}, {}),  # softmax, 3 classes
     ({"dataset": "plane", "hidden": [3], "activation": "sigmoid"}, {"lr": 0.01}),  # regression
+    ({"dataset": "gauss", "hidden": [3], "task": "hinge", "noise": 30}, {"lr": 0.05}),  # hinge
 ]
 
 

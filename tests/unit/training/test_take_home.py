@@ -47,6 +47,8 @@ CASES: dict[str, tuple[dict[str, Any], dict[str, Any], int, str | None]] = {
     "quantization_aware_4_bits_per_neuron": ({"hidden": [6, 4]}, {"optimizer": "adam", "lr": 0.01,
                                                                  "regularization": "l2", "reg_rate": 0.01}, 21, "qat4"),
     "quantization_aware_1_bit": ({"dataset": "xor"}, {"optimizer": "momentum"}, 18, "qat1"),
+    "hinge_linear_svm": ({"dataset": "gauss", "hidden": [], "task": "hinge", "noise": 30},
+                         {"optimizer": "sgd", "lr": 0.1, "regularization": "l2", "reg_rate": 0.05}, 29, None),
 }
 
 
@@ -244,7 +246,7 @@ def test_what_does_not_change_the_run_is_exported(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("case", ["momentum_mid_epoch", "adam", "l1_stops_at_zero", "frozen_neuron_adam",
                                   "three_classes", "half_done_update_with_dropout", "replay_across_an_epoch_end",
-                                  "quantization_aware_4_bits_per_neuron", "quantization_aware_1_bit"])
+                                  "quantization_aware_4_bits_per_neuron", "quantization_aware_1_bit", "hinge_linear_svm"])
 def test_the_torch_script_continues_the_run(case: str, tmp_path: Path) -> None:
     """Where PyTorch is installed (it is not a dependency of the project or of CI)."""
     pytest.importorskip("torch")
