@@ -194,21 +194,20 @@ def test_background_work_waits_for_time_to_spare(loop: VirtualTimeLoop) -> None:
 
 
 def test_a_late_turn_runs_at_most_a_frame_and_a_half() -> None:
-    # Owed 0.2 s of updates (a stall): the turn runs at most 1.5 frames' worth (37 updates),
-    # ending at the epoch's end (25); the rest stays owed, so that on a saturated machine
-    # frames do not give way to ever larger turns.
+    # Owed 0.25 s of updates (a stall: 125 at 500/s): the turn runs at most 1.5 frames' worth
+    # (37 updates), ending at the epoch's end (25); the rest stays owed, so that on a saturated
+    # machine frames do not give way to ever larger turns.
     now = time.perf_counter()  # read once: the turn sees no time pass (its session's deadline is on this clock)
-    slice_seconds = 3600.0  # the updates run stop at the owed count, never at the deadline (on a loaded machine
-    # the real clock could pass a 1 s deadline set from `now` between the two turns)
+    slice_seconds = 3600.0     # the runs stop at the owed count, never at the deadline
     live = LiveSession("s", TrainingSession(RunConfig(), HyperState()))
     live.updates_per_second = 500.0
     live.clients.add(Client(20))
     live.set_playing(True)
-    live.last_tick = now - 0.2
+    live.last_tick = now - 0.25  # a power of two: now - last_tick is exactly 0.25 (0.2 came back a hair short)
     assert scheduler.run_turn(live, slice_seconds, clock=lambda: now) == 25
-    assert live.credit == pytest.approx(100 - 25)
+    assert live.credit == 125 - 25
     live.clients.clear()  # nobody watching: all that is owed, to the last epoch end within it
-    assert scheduler.run_turn(live, slice_seconds, clock=lambda: now) == 75
+    assert scheduler.run_turn(live, slice_seconds, clock=lambda: now) == 100
 
 
 def test_turns_end_at_the_end_of_an_epoch() -> None:
