@@ -334,7 +334,6 @@ class TrainingSession:
                 logged.append({"step": self.step, "field": field, "old": old, "new": new})
         if logged:
             self._version += 1
-            self.trouble_watch.clear()  # a run judged again at its new settings, after a full window
         return logged
 
     def configure(self, changes: dict[str, Any]) -> None:

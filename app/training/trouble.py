@@ -23,8 +23,9 @@ outputs on the probe batch (`histograms.probe_rows`), on every task alike:
 
 The flat, oscillating and growing tests need a full window: nothing is said
 about a run younger than `WINDOW` updates since its last change (a rebuild, a
-rollback, a fork, a hyperparameter change). A trouble found stays said, with
-its start, until it has not been found for `CLEAR_AFTER` updates.
+rollback, a fork). A trouble found stays said, with its start, until it has
+not been found for `CLEAR_AFTER` updates; a lower learning rate does not hide
+it at once, so that the advice's second half (roll back) stays at hand.
 """
 
 from __future__ import annotations

@@ -161,13 +161,3 @@ def test_the_advice_names_the_step_the_trouble_began() -> None:
     later = watch.judge((600, 2), 600, spec, params, X, Y, 10)
     assert later is not None and later.since_step == 300 and "before 300" in later.advice
 
-
-def test_a_lower_learning_rate_is_judged_afresh(make_session: Callable[..., TrainingSession]) -> None:
-    s = make_session({"lr": 10})
-    while s.step < 600 and s.trouble() is None:
-        s.advance(25)
-    assert s.trouble() is not None
-    s.set_hyper({"lr": 1.0})
-    assert s.trouble() is None           # nothing said until a full window at the new rate
-    s.advance(trouble.WINDOW - 1)
-    assert s.trouble() is None
