@@ -15,7 +15,6 @@ from typing import Annotated, Any
 
 import orjson
 from fastapi import APIRouter, Depends, Path, Request
-from starlette.requests import ClientDisconnect
 
 from app import protocol as p
 from app.lessons import format as lesson_format
@@ -24,6 +23,7 @@ from app.lessons.loader import MAX_LESSON_BYTES, LessonError
 from app.server.api import ERRORS, QUOTA, ApiError, known_query
 from app.server.quotas import QuotaExceeded
 from app.server.service import Service, over_quota
+from app.server.uploads import read_body
 
 log = logging.getLogger("paramlab.lessons")
 router = APIRouter(prefix="/api", tags=["lessons"], responses=ERRORS, dependencies=[Depends(known_query)])
@@ -102,20 +102,6 @@ async def get_lesson(request: Request, lesson_id: LessonId) -> dict[str, Any]:
     return lesson_document(lesson_id, lesson, False)
 
 
-async def _read_body(request: Request, limit: int) -> bytes:
-    """The request body, refused as soon as it passes `limit` bytes (never read whole)."""
-    chunks, size = [], 0
-    try:
-        async for chunk in request.stream():
-            size += len(chunk)
-            if size > limit:
-                raise _refuse(413, "too_large", f"the request is larger than {limit:,} bytes")
-            chunks.append(chunk)
-    except ClientDisconnect:
-        raise _refuse(400, "invalid", f"the upload was cut off after {size:,} bytes") from None
-    return b"".join(chunks)
-
-
 def _text_of(raw: bytes) -> str:
     try:
         body = orjson.loads(raw)
@@ -140,7 +126,7 @@ def _text_of(raw: bytes) -> str:
 async def upload_lesson(request: Request) -> dict[str, Any]:
     """The lesson is checked as the built-in ones are: a 422 names the line and the field at fault.
     The same file uploaded twice gets the same id; `link` opens the page on the lesson."""
-    text = _text_of(await _read_body(request, MAX_BODY_BYTES))
+    text = _text_of(await read_body(request, MAX_BODY_BYTES, _refuse, "request"))
     service: Service = request.app.state.service
     try:
         service.quotas.store_write(request.client.host if request.client else "unknown", "upload",

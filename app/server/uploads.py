@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from typing import Any
 
 from fastapi import APIRouter, Depends, Request
@@ -38,20 +39,22 @@ def _refuse(status: int, code: p.ErrorCode, message: str, value: Any = None) -> 
                                            allowed=RULES, message=message))
 
 
-async def _read_body(request: Request, limit: int) -> bytes:
-    """The request body, refused as soon as it passes `limit` bytes (never read whole)."""
+async def read_body(request: Request, limit: int, refuse: Callable[[int, p.ErrorCode, str], ApiError],
+                    what: str = "file") -> bytes:
+    """The request body, refused as soon as it passes `limit` bytes (never read whole); `refuse`
+    makes the route's own error, `what` names the body in it."""
     chunks, size = [], 0
     try:
         async for chunk in request.stream():
             size += len(chunk)
             if size > limit:
-                raise _refuse(413, "too_large", f"the file is larger than {limit:,} bytes")
+                raise refuse(413, "too_large", f"the {what} is larger than {limit:,} bytes")
             chunks.append(chunk)
     except ClientDisconnect:
         # One line, not a traceback: an aborted upload is the client's business.
         client = request.client.host if request.client else "unknown"
         log.info("upload from %s aborted after %d bytes", client, size)
-        raise _refuse(400, "invalid", f"the upload was cut off after {size:,} bytes") from None
+        raise refuse(400, "invalid", f"the upload was cut off after {size:,} bytes") from None
     return b"".join(chunks)
 
 
@@ -65,7 +68,7 @@ async def upload_dataset(request: Request) -> dict[str, Any]:
     uploaded twice gets the same name; a shared link naming it works on any
     server process that shares this one's store.
     """
-    raw = await _read_body(request, csv_import.MAX_BYTES)
+    raw = await read_body(request, csv_import.MAX_BYTES, _refuse)
     if not raw.strip():
         raise _refuse(422, "invalid", "the file is empty")
     service: Service = request.app.state.service

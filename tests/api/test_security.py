@@ -429,7 +429,7 @@ def test_an_aborted_upload_logs_one_line_not_a_traceback(caplog: pytest.LogCaptu
 
     caplog.set_level(logging.INFO, logger="paramlab.uploads")
     with pytest.raises(Exception) as refused:
-        asyncio.run(uploads._read_body(CutOff(), 1000))  # type: ignore[arg-type]
+        asyncio.run(uploads.read_body(CutOff(), 1000, uploads._refuse))  # type: ignore[arg-type]
     assert refused.value.status_code == 400  # type: ignore[attr-defined]
     records = [r for r in caplog.records if r.name == "paramlab.uploads"]
     assert len(records) == 1 and records[0].exc_info is None and "aborted after 6 bytes" in records[0].getMessage()
