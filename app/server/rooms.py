@@ -43,6 +43,11 @@ class Room:
     expires_at: float
     share_gallery: bool = True
     address: str | None = None  # who opened it (quotas)
+    # The lesson the teacher has the class on (room_lessons.py): its id and step, and how many times the
+    # step has changed, so a student's "done" counts for the step it was sent for and no later one.
+    lesson_id: str | None = None
+    lesson_step: int | None = None
+    lesson_round: int = 0
 
     def expired(self, now: float | None = None) -> bool:
         return (now or time.time()) >= self.expires_at
@@ -52,14 +57,16 @@ class Room:
 
     def to_doc(self) -> dict[str, Any]:
         return {"code": self.code, "teacher_key_hash": self.teacher_key_hash, "session_id": self.session_id,
-                "expires_at": self.expires_at, "share_gallery": self.share_gallery, "address": self.address}
+                "expires_at": self.expires_at, "share_gallery": self.share_gallery, "address": self.address,
+                "lesson_id": self.lesson_id, "lesson_step": self.lesson_step, "lesson_round": self.lesson_round}
 
     @classmethod
     def from_doc(cls, doc: dict[str, Any]) -> Room:
         hashed = doc.get("teacher_key_hash") or hash_key(doc["teacher_key"])  # older rooms kept the key itself
         return cls(code=doc["code"], teacher_key_hash=hashed, session_id=doc["session_id"],
                    expires_at=float(doc["expires_at"]), share_gallery=bool(doc["share_gallery"]),
-                   address=doc.get("address"))
+                   address=doc.get("address"), lesson_id=doc.get("lesson_id"), lesson_step=doc.get("lesson_step"),
+                   lesson_round=int(doc.get("lesson_round", 0)))
 
 
 class Rooms:
