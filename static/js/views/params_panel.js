@@ -9,11 +9,13 @@
 // (and, under L2, the ridge) solution the server computed (the frame's `least_squares`).
 import { int, setNum } from "../format.js";
 import { h, fill } from "../dom.js";
+import { ModelScale } from "./model_scale.js";
 
 export class ParamsPanel {
   constructor(root) {
     this.root = root; this.normCells = []; this.zeroCells = []; this.frozenCells = []; this.counts = null;
     this.lsq = null; this.lsqKey = ""; this.lsqCells = []; this.inputNames = null;
+    this.scale = null;
   }
 
   /** The network's input names (the dataset message's `features`), to label the coefficients. */
@@ -51,8 +53,11 @@ export class ParamsPanel {
       this.isolation = h("p", { id: "trainable-params", class: "note params-isolation", "aria-live": "polite" }),
       h("p", { class: "note" }, "Weights (edges) and biases (small squares) are the parameters: orange negative, blue positive. Everything tagged ",
         hyper, " is a choice you make."),
-      this.lsq = h("div", { id: "least-squares", class: "least-squares", hidden: true }));
+      this.lsq = h("div", { id: "least-squares", class: "least-squares", hidden: true }),
+      h("div", { id: "model-scale", class: "model-scale" }));
     this.lsqKey = ""; this.lsqCells = [];
+    this.scale = new ModelScale(this.root.querySelector("#model-scale"));
+    this.scale.reset({ ...arch, total_params: total });
   }
 
   /** Linear regression: the learned weights beside the least-squares (and ridge) solution; hidden otherwise. */
@@ -90,6 +95,7 @@ export class ParamsPanel {
 
   /** Per frame: each layer's ‖W‖, its weights exactly 0 and its frozen parameters. */
   update(frame) {
+    this.scale?.update(frame);
     this.countFrozen(frame);
     this.showLeastSquares(frame);
     frame.layers.forEach((L, l) => {
