@@ -51,6 +51,12 @@ class Settings(BaseSettings):
     slice_seconds: float = 0.004
     # Where sessions, saved runs and rooms are stored ("sqlite" in `data_dir`, or "memory").
     store: str = "sqlite"
+    # Several processes (and hosts) as one server: with a Redis URL ("redis://host:6379/0") every
+    # document goes to Redis instead of `store`, a session is trained by one process at a time
+    # (a lease), and room frames and messages fan out through Redis (docs/architecture.md).
+    redis_url: str | None = None
+    # A process that dies loses its leases after this many seconds; its sessions resume elsewhere.
+    lease_seconds: float = 5.0
     data_dir: str = "data"
     # Live sessions are snapshotted to the store this often: a killed server resumes
     # every session from a state at most about this many seconds old.
@@ -122,6 +128,24 @@ class Settings(BaseSettings):
                 or "?" in value or "#" in value or parts.username is not None or " " in value.strip()):
             raise ValueError(f"PARAMLAB_PUBLIC_URL must be {allowed} (got {value!r})")
         return value.strip().rstrip("/")
+
+    @field_validator("redis_url")
+    @classmethod
+    def _redis_url(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():  # PARAMLAB_REDIS_URL= (empty) leaves it unset
+            return None
+        parts = urlsplit(value.strip())
+        if parts.scheme not in ("redis", "rediss", "unix") or not (parts.hostname or parts.path):
+            raise ValueError("PARAMLAB_REDIS_URL must be a Redis URL such as redis://127.0.0.1:6379/0 "
+                             f"(redis://, rediss:// or unix://; got {value!r})")
+        return value.strip()
+
+    @field_validator("lease_seconds")
+    @classmethod
+    def _lease_seconds(cls, value: float) -> float:
+        if not 1.0 <= value <= 300.0:
+            raise ValueError(f"PARAMLAB_LEASE_SECONDS must be from 1 to 300 seconds (got {value})")
+        return value
 
     @field_validator("network_addresses")
     @classmethod

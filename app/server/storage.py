@@ -27,7 +27,7 @@ Clock = Callable[[], float]
 Item = tuple[str, str, dict[str, Any] | bytes]
 
 
-def _encode(doc: dict[str, Any] | bytes) -> bytes:
+def encode_doc(doc: dict[str, Any] | bytes) -> bytes:
     return doc if isinstance(doc, bytes) else orjson.dumps(doc)
 
 
@@ -70,7 +70,7 @@ class MemoryStore:
         self.put_many([(kind, key, doc)])
 
     def put_many(self, items: Iterable[Item]) -> None:
-        rows = [((kind, key), _encode(doc)) for kind, key, doc in items]
+        rows = [((kind, key), encode_doc(doc)) for kind, key, doc in items]
         now = self._clock()
         with self._lock:
             for k, raw in rows:
@@ -183,7 +183,7 @@ class SQLiteStore:
         now = self._clock()
         values: list[Any] = []
         for kind, key, doc in items:
-            raw = _encode(doc)
+            raw = encode_doc(doc)
             values += (kind, key, raw, now, len(raw))
         with self._lock, self._db:  # one transaction: committed, or rolled back on an error
             for start in range(0, len(values), 5 * INSERT_ROWS):

@@ -1,0 +1,9 @@
+"""Beyond one process: several servers sharing one Redis (set `PARAMLAB_REDIS_URL`).
+
+`store`: the `Store` of every document in Redis. `leases`: one process trains
+a session at a time. `node`: this process in the cluster (its control channel,
+lease renewal, hand-overs, Redis health). `feed`: a room's frames published
+once by the process training its session, and relayed to followers elsewhere.
+Without a Redis URL none of this is imported and the server runs as one
+process on SQLite, as before.
+"""
