@@ -27,6 +27,7 @@ from support.nginx import DEPLOY, Nginx, nginx_path, tls_site_config
 from support.server import Server
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
+from websockets.typing import Origin
 
 pytestmark = pytest.mark.skipif(nginx_path() is None, reason="nginx is not installed (apt-get install nginx)")
 
@@ -61,7 +62,7 @@ def fetch(url: str, method: str = "GET", body: bytes | None = None,
 def ws_to(nginx: Nginx, source: str, origin: str | None = None, headers: dict[str, str] | None = None) -> Any:
     """A websocket to nginx from the loopback address `source`, sent with the page's own Origin
     (as a browser sends it) unless another is given."""
-    return connect(nginx.ws, proxy=None, origin=origin or nginx.url, additional_headers=headers,
+    return connect(nginx.ws, proxy=None, origin=Origin(origin or nginx.url), additional_headers=headers,
                    local_addr=(source, 0), max_size=2**24, open_timeout=10, close_timeout=2)
 
 
