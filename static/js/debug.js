@@ -1,6 +1,7 @@
 // window.paramlab: the page's insides, for tests, benchmarks and the curious.
 // Browser tests wait on it (paramlab.stats.framesDrawn, paramlab.frame) and
 // compare what it holds with the server's numbers; nothing in the page uses it.
+import { lessonPlayer } from "./lesson/player.js";
 
 /** Install window.paramlab over the running page. */
 export function installDebugHandle({ state, vocab, socket, loop, room, views }) {
@@ -27,5 +28,8 @@ export function installDebugHandle({ state, vocab, socket, loop, room, views }) 
     /** The value the heatmaps were painted from at grid cell (r, c): column col (0 = inputs), neuron k. */
     heatmapValue: (col, k, r, c) => loop.grid.acts[col][(r * loop.grid.n + c) * loop.ctx.sizes[col] + k],
     markerCount: () => charts.changes.length,
+    /** The lesson open ({id, step (from 0), noticed, lesson}) or null; the player itself for tests to drive. */
+    get lesson() { return lessonPlayer.current(); },
+    lessonPlayer,
   };
 }

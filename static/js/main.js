@@ -30,6 +30,7 @@ import { mountQuantLab } from "./views/quant_lab.js";
 import { TransferLab } from "./views/transfer_lab.js";
 import { mountOptimizerLab } from "./views/optimizer_lab.js";
 import { RewindLab } from "./views/rewind_lab.js";
+import { lessonPlayer } from "./lesson/player.js";
 
 const $ = (id) => document.getElementById(id);
 const FPS = 60;
@@ -190,6 +191,24 @@ controls.addEventListener("ui", ({ detail }) => {
     document.documentElement.classList.toggle("presenter", detail.presenter);
     requestAnimationFrame(() => { network.layout(); network.draw(); output.drawPoints(); charts.setPresenter(); });
   }
+});
+
+// ---- lessons ---------------------------------------------------------------------------
+
+// A lesson step's setup goes through the page's own state (sliders, play button, link follow it), sent at once.
+function lessonSend(msg) {
+  if (msg.type === "set_hyper") { const { type, ...fields } = msg; Object.assign(state, fields); hash.touch(); }
+  if (msg.type === "play" || msg.type === "pause") { state.playing = msg.type === "play"; controls.setPlaying(state.playing); hash.touch(); }
+  return socket.send(msg);
+}
+lessonPlayer.mount({
+  socket, state, send: lessonSend, request: (path, init) => http.request(path, init), frame: () => loop.frame,
+  setStepUnit: (unit) => { $("step-unit").value = unit; },
+  readOnly: () => room.readOnly,
+  // The lesson's locks are off: a follower's lock stays, else the controls take back their own limits.
+  relocked: () => { if (room.readOnly) room.lock.apply(); else if (loop.session) controls.reset(loop.session); },
+  error: (message) => status.error({ message }),
+  card: $("lesson-card"), list: $("lessons"), toggle: $("lessons-toggle"),
 });
 
 // ---- keyboard, export ----------------------------------------------------------------
