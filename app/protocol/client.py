@@ -454,13 +454,46 @@ class RoomNewCode(Strict):
     type: Literal["room_new_code"]
 
 
+# A room's lesson: a built-in lesson's id or an uploaded one's (`app.lessons.format`), and a step counted from 0
+# as in the lesson file's fields; whether the lesson exists and has that step is the server's check.
+LessonId = Annotated[str, Field(min_length=1, max_length=64)]
+LessonStep = Annotated[int, Field(ge=0, le=999)]
+
+
+class RoomLesson(Strict):
+    """The teacher puts the room on step `step` (from 0) of lesson `id`: every student's page shows that
+    step. `id` null (and no step) ends the room's lesson. Teacher only."""
+
+    type: Literal["room_lesson"]
+    id: LessonId | None
+    step: Annotated[LessonStep | None, Field(validate_default=True)] = None  # checked against id when left out
+
+    @field_validator("step")
+    @classmethod
+    def _step_with_a_lesson(cls, step: int | None, info: ValidationInfo) -> int | None:
+        if "id" in info.data and (step is None) != (info.data["id"] is None):
+            raise PydanticCustomError("step_with_lesson", "Input should be a step with a lesson id, null without one",
+                                      {"allowed": "a step from 0 with a lesson id; null (or none) when id is null"})
+        return step
+
+
+class LessonDone(Strict):
+    """A student did the action of the room's lesson step `step` (from 0) of lesson `id` on their own session;
+    the teacher's `room_status` lists them as done."""
+
+    type: Literal["lesson_done"]
+    id: LessonId
+    step: LessonStep
+
+
 CLIENT_MESSAGES: dict[str, type[BaseModel]] = {
     "hello": Hello, "play": Play, "pause": Pause, "step": Step, "set_speed": SetSpeed,
     "set_fps": SetFps, "set_hyper": SetHyper, "configure": Configure, "reset": Reset,
     "set_param": SetParam, "freeze": Freeze, "rollback": Rollback, "trace": Trace, "ack": Ack,
     "views": Views, "inspect": Inspect,
     "save": Save, "room_create": RoomCreate, "room_join": RoomJoin, "fork": Fork, "follow": Follow,
-    "room_push": RoomPush, "room_close": RoomClose, "room_new_code": RoomNewCode,
+    "room_push": RoomPush, "room_close": RoomClose, "room_new_code": RoomNewCode, "room_lesson": RoomLesson,
+    "lesson_done": LessonDone,
     "early_stopping": EarlyStopping, "restore_best": RestoreBest, "cross_validate": CrossValidate,
     "search": Search, "cancel_job": CancelJob,
     "fine_tune": FineTune, "replay": Replay, "quantize": Quantize, "importance": Importance,

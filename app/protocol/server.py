@@ -415,8 +415,18 @@ class GalleryEntry(TypedDict):
 
 
 @with_config(WIRE)
+class LessonProgress(TypedDict):
+    """The room's lesson step (from 0) and the students by name: who has done its action, who not yet."""
+
+    id: str
+    step: int
+    done: list[str]
+    waiting: list[str]
+
+
+@with_config(WIRE)
 class RoomStatus(TypedDict):
-    """For the teacher: who is in the room and, if the class opted in, their losses."""
+    """For the teacher: who is in the room, if the class opted in their losses, and the lesson's progress."""
 
     type: Literal["room_status"]
     code: str
@@ -424,6 +434,16 @@ class RoomStatus(TypedDict):
     following: int
     forked: int
     gallery: list[GalleryEntry] | None
+    lesson: LessonProgress | None
+
+
+@with_config(WIRE)
+class RoomLessonMessage(TypedDict):
+    """To every seat of a room: the lesson and step (from 0) the teacher has the class on; `id` null: none."""
+
+    type: Literal["room_lesson"]
+    id: str | None
+    step: int | None
 
 
 @with_config(WIRE)
@@ -554,7 +574,7 @@ class Error(TypedDict):
 
 SERVER_MESSAGES: dict[str, Any] = {
     "session": SessionMessage, "dataset": DatasetMessage, "history": HistoryMessage,
-    "frame": FrameMessage, "error": Error, "room": RoomMessage, "room_status": RoomStatus,
+    "frame": FrameMessage, "error": Error, "room": RoomMessage, "room_status": RoomStatus, "room_lesson": RoomLessonMessage,
     "saved": Saved, "notice": Notice, "room_closed": RoomClosed, "inspected": InspectedMessage,
     "job": JobMessage,
 }

@@ -19,6 +19,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any, Literal
 
 from app import protocol as p
+from app.server import room_lessons
 from app.server.quotas import QuotaExceeded
 from app.server.ratelimit import Window
 from app.server.registry import LiveSession
@@ -48,6 +49,7 @@ class Seat:
         self.share = False
         self.wrong_codes = Window(60.0)  # wrong room codes from this seat in the last minute
         self.status_task: asyncio.Task[None] | None = None  # a teacher's room status
+        self.lesson_done: tuple[str, int, int] | None = None  # the room's lesson step done (room_lessons.py)
 
     def show(self, live: LiveSession | None) -> None:
         """Show `live` from now on (None: nothing)."""
@@ -77,7 +79,8 @@ def status(room: Room, seats: set[Seat]) -> p.RoomStatus:
         gallery.sort(key=lambda e: (e["test_loss"] is None, e["test_loss"] or 0.0))
     return {"type": "room_status", "code": room.code, "students": len(students),
             "following": sum(seat.mode == "follow" for seat in students),
-            "forked": sum(seat.mode == "own" for seat in students), "gallery": gallery}
+            "forked": sum(seat.mode == "own" for seat in students), "gallery": gallery,
+            "lesson": room_lessons.progress(room, students)}
 
 
 class Classroom:
@@ -122,6 +125,7 @@ class Classroom:
             self.members(seat.room).discard(seat)
             seat.room = None
         seat.mode = "own"
+        seat.lesson_done = None
 
     def _start_status(self, seat: Seat, room: Room) -> None:
         if seat.status_task is not None:
@@ -150,7 +154,7 @@ class Classroom:
         if room is None:
             return
         self._enter(seat, room, "teach")
-        await seat.send(room_message(seat, room))
+        await seat.send(room_message(seat, room), *room_lessons.on_joining(room))
         self._start_status(seat, room)
 
     def _teacher_of(self, seat: Seat) -> Room | None:
@@ -213,7 +217,7 @@ class Classroom:
         else:
             self._enter(seat, room, "follow")
             seat.show(teacher)
-        await seat.send(room_message(seat, room))
+        await seat.send(room_message(seat, room), *room_lessons.on_joining(room))
 
     async def fork(self, seat: Seat) -> None:
         if seat.room is None or seat.mode != "follow" or seat.shown is None:

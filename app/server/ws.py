@@ -30,7 +30,7 @@ from typing import Any
 from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 
 from app import protocol as p
-from app.server import classroom, messages
+from app.server import classroom, messages, room_lessons
 from app.server.lab import LabClient
 from app.server.quotas import QuotaExceeded
 from app.server.ratelimit import TokenBucket
@@ -54,6 +54,7 @@ class Connection:
         self.ws = websocket
         self.service = service
         self.classroom = classroom.Classroom(service)
+        self.room_lessons = room_lessons.RoomLessons(self.classroom, room_lessons.LessonSteps(websocket.app.state))
         self.settings: Settings = service.settings
         self.address = address
         self.budget = TokenBucket(self.settings.ws_messages_per_second, self.settings.ws_message_burst)
@@ -196,6 +197,9 @@ class Connection:
             return
         if isinstance(msg, p.Save):
             await self.save(msg)
+            return
+        if isinstance(msg, (p.RoomLesson, p.LessonDone)):
+            await self.room_lessons.handle(self.seat, msg)
             return
         await self.classroom.handle(self.seat, msg)
 

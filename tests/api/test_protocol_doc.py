@@ -129,6 +129,12 @@ def captured() -> Iterator[dict[str, list[dict[str, Any]]]]:
         teacher.send({"type": "room_push", "hyper": {"momentum": 0.5}})
         student.until("notice")
         teacher.until("room_status")
+        teacher.send({"type": "room_lesson", "id": "learning-rate", "step": 2})  # a lesson in the room
+        student.until("room_lesson")
+        student.send({"type": "lesson_done", "id": "learning-rate", "step": 2})
+        for _ in range(8):  # the status names the student as done (statuses go out once a second)
+            if (teacher.until("room_status")["lesson"] or {}).get("done"):
+                break
         teacher.send({"type": "room_close"})
         student.until("room_closed")
         teacher.until("room_closed")

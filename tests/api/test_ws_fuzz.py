@@ -51,6 +51,8 @@ TEMPLATES: dict[str, dict[str, Any]] = {
     "room_push": {"type": "room_push", "hyper": {"lr": 0.2}, "config": {"hidden": [2]}},
     "room_close": {"type": "room_close"},
     "room_new_code": {"type": "room_new_code"},
+    "room_lesson": {"type": "room_lesson", "id": "learning-rate", "step": 1},
+    "lesson_done": {"type": "lesson_done", "id": "learning-rate", "step": 1},
     "early_stopping": {"type": "early_stopping", "rule": {"patience": 2, "metric": "train_loss", "min_delta": 0.1,
                                                           "max_epochs": 20}},
     "restore_best": {"type": "restore_best"},
