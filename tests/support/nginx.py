@@ -58,13 +58,13 @@ def tls_site_config(cert: Path, key: Path) -> str:
     return _replace_once(text, r"include snippets/paramlab-proxy\.conf;", f"include {DEPLOY / 'paramlab-proxy.conf'};")
 
 
-def main_config(prefix: Path, site: Path, worker_connections: int) -> str:
-    """The main context: one worker, every path inside `prefix`, the site included in `http`."""
+def main_config(prefix: Path, site: Path, worker_connections: int, workers: int = 1) -> str:
+    """The main context: `workers` worker processes, every path inside `prefix`, the site included in `http`."""
     temp = "\n".join(f"    {kind}_temp_path {prefix / (kind + '_temp')};"
                      for kind in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi"))
     # As root, nginx would hand its worker to "nobody", who cannot write in the test's folder.
     user = "user root;\n" if os.geteuid() == 0 else ""
-    return (f"{user}worker_processes 1;\npid {prefix / 'nginx.pid'};\nerror_log {prefix / 'error.log'} warn;\n"
+    return (f"{user}worker_processes {workers};\npid {prefix / 'nginx.pid'};\nerror_log {prefix / 'error.log'} warn;\n"
             f"worker_rlimit_nofile {2 * worker_connections + 64};\n"
             f"events {{\n    worker_connections {worker_connections};\n}}\n"
             f"http {{\n    access_log {prefix / 'access.log'};\n{temp}\n    include {site};\n}}\n")
@@ -74,13 +74,14 @@ class Nginx:
     """nginx on 127.0.0.1:`port` (a free one unless given) in front of `upstreams`.
 
     `prefix`: a folder of the caller's for the configuration, pid, logs and temporary files.
-    `worker_connections`: a proxied websocket holds two (client and server side).
+    `worker_connections`: a proxied websocket holds two (client and server side); `workers`: nginx's
+    worker processes (one is plenty for tests; a benchmark of a thousand clients gives it one a core).
     """
 
     start_timeout = 10.0
 
     def __init__(self, upstreams: Sequence[str], prefix: Path, port: int | None = None,
-                 worker_connections: int = 1024) -> None:
+                 worker_connections: int = 1024, workers: int = 1) -> None:
         binary = nginx_path()
         if binary is None:
             raise RuntimeError("nginx is not installed (apt-get install nginx)")
@@ -91,6 +92,7 @@ class Nginx:
         self.ws = f"ws://127.0.0.1:{self.port}/ws"
         self.upstreams = list(upstreams)
         self.worker_connections = worker_connections
+        self.workers = workers
         self.proc: subprocess.Popen[bytes] | None = None
 
     def write_config(self, site: Path | None = None) -> Path:
@@ -101,7 +103,7 @@ class Nginx:
             site = self.prefix / "paramlab-site.conf"
             site.write_text(site_config(self.upstreams, self.port))
         conf = self.prefix / "nginx.conf"
-        conf.write_text(main_config(self.prefix, site, self.worker_connections))
+        conf.write_text(main_config(self.prefix, site, self.worker_connections, self.workers))
         return conf
 
     def command(self, conf: Path, *extra: str) -> list[str]:
@@ -131,6 +133,13 @@ class Nginx:
                 time.sleep(0.05)
         self.stop()
         raise RuntimeError(f"nginx did not listen on {self.port} within {self.start_timeout:.0f} s")
+
+    @property
+    def pids(self) -> list[int]:
+        """The master's and its workers' process ids (for their CPU time)."""
+        assert self.proc is not None
+        children = Path(f"/proc/{self.proc.pid}/task/{self.proc.pid}/children")
+        return [self.proc.pid, *(int(pid) for pid in children.read_text().split())]
 
     def error_log(self) -> str:
         path = self.prefix / "error.log"
