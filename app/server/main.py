@@ -8,7 +8,7 @@ import logging
 import re
 from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -38,11 +38,18 @@ from app.settings import Settings
 from app.training import custom_data
 from app.training.session import TrainingSession
 
+if TYPE_CHECKING:
+    from app.server.cluster.node import Node
+
 ROOT = Path(__file__).resolve().parents[2]
 log = logging.getLogger("paramlab")
 
 
 def make_store(settings: Settings) -> Store:
+    if settings.redis_url:  # imported only then: the embedded default never loads the Redis client
+        from app.server.cluster.store import RedisStore, connect
+
+        return RedisStore(connect(settings.redis_url))
     if settings.store == "memory":
         return MemoryStore()
     if settings.store == "sqlite":
@@ -115,6 +122,13 @@ def create_app(settings: Settings | None = None, list_addresses: reach.ListAddre
     policy = HostPolicy(settings, list_addresses=list_addresses)
     store = make_store(settings)
     registry = Registry(settings.max_sessions, store)
+    node: Node | None = None
+    if settings.redis_url:
+        from app.server.cluster.node import Node
+        from app.server.cluster.store import RedisStore
+
+        assert isinstance(store, RedisStore)
+        node = Node(store, settings.redis_url, registry, settings.lease_seconds)
     # Uploaded datasets live in the same store as the sessions that use them
     # (process-wide, like the fast-path switch: one app per server process).
     custom_data.library.use_store(store)
@@ -125,11 +139,15 @@ def create_app(settings: Settings | None = None, list_addresses: reach.ListAddre
         registry.restore_all()
         tasks = [asyncio.create_task(training_loop(registry, settings.slice_seconds)),
                  asyncio.create_task(snapshot_loop(registry, settings))]
+        if node is not None:
+            tasks.append(asyncio.create_task(node.run()))
         yield
         for task in tasks:
             task.cancel()
         await app.state.service.lab.close()
         await save_all(registry)
+        if node is not None:  # after the last snapshots: another process resumes from them
+            await node.close()
 
     # /docs is our own page (below): FastAPI's loads Swagger UI from a CDN with an inline script.
     app = FastAPI(title="Paramlab", version=str(p.PROTOCOL_VERSION), lifespan=lifespan, docs_url=None, redoc_url=None,
@@ -138,6 +156,9 @@ def create_app(settings: Settings | None = None, list_addresses: reach.ListAddre
     app.state.settings = settings
     app.state.registry = registry
     app.state.rooms = Rooms(store, settings.room_hours)
+    app.state.node = node
+    if node is not None:
+        node.rooms = app.state.rooms
     app.state.service = Service(registry, app.state.rooms, Quotas(settings), settings,
                                 LabJobs(settings.lab_workers, settings.lab_jobs_per_client))
     templates = Jinja2Templates(directory=str(ROOT / "templates"))
@@ -165,8 +186,11 @@ def create_app(settings: Settings | None = None, list_addresses: reach.ListAddre
         return JSONResponse(error.model_dump(), status_code=400 if error.code == "bad_json" else 422)
 
     @app.get("/healthz", tags=["health"])
-    def healthz() -> dict[str, str]:
-        return {"status": "ok"}
+    def healthz() -> dict[str, Any]:
+        """With Redis (PARAMLAB_REDIS_URL) also `store`: "ok", or "degraded" and the `reason`."""
+        if node is None:
+            return {"status": "ok"}
+        return {"status": "ok", **node.health()}
 
     @app.get("/api/vocabulary", tags=["vocabulary"], summary="Names, labels, slider ranges and limits",
              responses=api.ERRORS, dependencies=[Depends(api.known_query)])

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import secrets
 import time
-from typing import Any
+from collections.abc import Iterable
+from typing import Any, Protocol
 
 from app.server.keys import hash_key, key_matches
-from app.server.storage import Store
+from app.server.storage import Store, StoreUnavailable
 from app.training.config import HyperState, RunConfig
 from app.training.persist import restore_session, session_state
 from app.training.session import TrainingSession
@@ -55,11 +57,19 @@ class LiveSession:
         # The last finished lab job of each kind ("cross_validation", "search"): its result, for the
         # CSV and model exports. In memory only: not in snapshots or saved runs.
         self.lab_results: dict[str, dict[str, Any]] = {}
+        # Set when the session left this process for another (a hand-over, or its lease was
+        # lost): its clients are closed with a code that tells the page to reconnect.
+        self.moved = False
 
     def notify(self) -> None:
         """Wake every client: there is something new to show."""
         for client in self.clients:
             client.wake.set()
+
+    def move_away(self) -> None:
+        """The session now lives in another process: its clients here are let go."""
+        self.moved = True
+        self.notify()
 
     def set_playing(self, playing: bool) -> None:
         self.playing = playing
@@ -103,6 +113,16 @@ class RegistryFull(Exception):
     pass
 
 
+class Leases(Protocol):
+    """Which process trains a session, when several share a store (`cluster.leases.Leases`)."""
+
+    def acquire(self, session_id: str) -> str | None:
+        """Take the session's lease: None when ours now, else the name of the process holding it."""
+        ...
+
+    def release(self, session_ids: Iterable[str]) -> int: ...
+
+
 class Registry:
     """All live sessions by id; those not in memory come back from the store.
 
@@ -112,6 +132,10 @@ class Registry:
     holding a copy nobody watches drops it instead of training it and
     overwriting the owner's snapshots, and a hello that reaches it loads
     the owner's newest snapshot rather than its own stale copy.
+
+    With `leases` (Redis) a lease decides instead: a session is brought in
+    from the store only by the process that takes its lease, and leaves memory
+    with its lease given up (`drop`).
     """
 
     def __init__(self, max_sessions: int, store: Store) -> None:
@@ -121,6 +145,7 @@ class Registry:
         self.sessions: dict[str, LiveSession] = {}
         self.work = asyncio.Event()  # set when some session starts playing
         self._spare = asyncio.Event()  # set when the training loop found no turn due
+        self.leases: Leases | None = None
 
     def mark_spare(self) -> None:
         """The training loop has time to spare: background work may run now."""
@@ -156,8 +181,15 @@ class Registry:
         doc = self.snapshot(oldest)
         if doc is not None:
             self.store.put("session", oldest.id, doc)
-        self.sessions.pop(oldest.id, None)
+        self.drop(oldest.id)
         return True
+
+    def drop(self, session_id: str) -> None:
+        """The session leaves memory (stored first by the caller); its lease, if any, is given up."""
+        self.sessions.pop(session_id, None)
+        if self.leases is not None:
+            with contextlib.suppress(StoreUnavailable):  # it lapses by itself
+                self.leases.release([session_id])
 
     def make_room_for(self, address: str, most: int) -> None:
         """Before `address` adds a session: when it holds `most` already, its own
@@ -177,6 +209,10 @@ class Registry:
         live = LiveSession(secrets.token_urlsafe(9), session)
         live.address = address
         self.sessions[live.id] = live
+        if self.leases is not None:
+            # A new id: nobody else holds it. With Redis down the renewal takes it once it is back.
+            with contextlib.suppress(StoreUnavailable):
+                self.leases.acquire(live.id)
         return live
 
     def held_by(self, address: str) -> int:
@@ -188,7 +224,10 @@ class Registry:
         return sum(1 for s in self.sessions.values() if s.address == address and s.full_speed)
 
     def owned_elsewhere(self, session_id: str) -> bool:
-        """Another process sharing the store brought this session in after we did."""
+        """Another process sharing the store brought this session in after we did (no leases:
+        with leases another process never holds a session this one trains)."""
+        if self.leases is not None:
+            return False
         doc = self.store.get("owner", session_id)
         return doc is not None and doc.get("owner") != self.token
 
@@ -200,19 +239,24 @@ class Registry:
             del self.sessions[session_id]  # a stale copy: the owner's snapshot is newer
             live = None
         if live is None:
+            if self.leases is not None and self.leases.acquire(session_id) is not None:
+                return None  # another process trains it (`cluster.node.Node.claim` asks for it)
             doc = self.store.get("session", session_id)
-            if doc is None:
-                return None
             try:
+                if doc is None:
+                    return None
                 self._check_room()
+                live = LiveSession.from_doc(session_id, doc)
             except RegistryFull:
                 return None
-            try:
-                live = LiveSession.from_doc(session_id, doc)
             except (ValueError, KeyError, TypeError):
                 return None  # a snapshot from an incompatible version: start afresh
+            finally:
+                if live is None and self.leases is not None:
+                    self.leases.release([session_id])  # not brought in after all
             self.sessions[session_id] = live
-            self.store.put("owner", session_id, {"owner": self.token})
+            if self.leases is None:
+                self.store.put("owner", session_id, {"owner": self.token})
             if live.playing:
                 self.work.set()
         live.last_seen = time.monotonic()

@@ -29,7 +29,7 @@ from typing import Any
 import orjson
 
 from app.server.registry import LiveSession, Registry
-from app.server.storage import Store
+from app.server.storage import Store, StoreUnavailable
 from app.settings import Settings
 
 log = logging.getLogger("paramlab.snapshots")
@@ -113,6 +113,8 @@ async def sweep_loop(store: Store, settings: Settings, clock: Callable[[], float
             if expired or trimmed:
                 log.info("store swept: %d documents past their age deleted, %d oldest trimmed "
                          "to stay under %d bytes", expired, trimmed, settings.store_max_bytes)
+        except StoreUnavailable as exc:
+            log.warning("store sweep skipped, the store is unavailable: %s", exc)
         except Exception:  # a failing store must not stop the server
             log.exception("store sweep failed; retrying in %s s", SWEEP_SECONDS)
         await asyncio.sleep(SWEEP_SECONDS)
@@ -139,7 +141,9 @@ async def snapshot_loop(registry: Registry, settings: Settings, clock: Callable[
                 for live in registry.idle(settings.idle_seconds):
                     await save_one(registry, live.id)
                     if not live.clients:
-                        registry.sessions.pop(live.id, None)
+                        registry.drop(live.id)
+            except StoreUnavailable as exc:  # Redis down: sessions train on in memory; said once a round
+                log.warning("snapshot skipped, the store is unavailable: %s", exc)
             except Exception:  # a failing store must not stop training
                 log.exception("snapshot failed; retrying in %s s", settings.snapshot_seconds)
             took = time.monotonic() - started

@@ -27,6 +27,10 @@ Clock = Callable[[], float]
 Item = tuple[str, str, dict[str, Any] | bytes]
 
 
+class StoreUnavailable(Exception):
+    """The store cannot be reached for now (a shared store's server is down); the message says why."""
+
+
 def encode_doc(doc: dict[str, Any] | bytes) -> bytes:
     return doc if isinstance(doc, bytes) else orjson.dumps(doc)
 

@@ -25,24 +25,31 @@ import asyncio
 import contextlib
 import time
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 
 from app import protocol as p
 from app.server import classroom, messages, room_lessons
+from app.server.cluster.feed import Feed
 from app.server.lab import LabClient
 from app.server.quotas import QuotaExceeded
 from app.server.ratelimit import TokenBucket
 from app.server.registry import Client, LiveSession
 from app.server.service import Service, ServiceError, error
+from app.server.storage import StoreUnavailable
 from app.settings import Settings
+
+if TYPE_CHECKING:
+    from app.server.cluster.node import Node
 
 # Frames a client may hold unacknowledged before the server waits for it.
 MAX_UNACKED = 2
 # The close code for a client that kept sending past its message budget.
 CLOSE_RATE_LIMITED = 4429
 CLOSE_TOO_MANY_CONNECTIONS = 4430
+# The session moved to another server process (several share Redis): the page reconnects and finds it there.
+CLOSE_MOVED = 4012
 # Handling queued messages lets the event loop run at least this often.
 YIELD_SECONDS = 0.001
 
@@ -60,7 +67,8 @@ class Connection:
         self.budget = TokenBucket(self.settings.ws_messages_per_second, self.settings.ws_message_burst)
         self.refused_in_a_row = 0
         self.seat = classroom.Seat(address, self.send, self._stream)
-        self.streamed: LiveSession | None = None  # the session whose frames go out (`seat.shown`)
+        self.node: Node | None = websocket.app.state.node  # with Redis: this process among the others
+        self.streamed: LiveSession | Feed | None = None  # the session whose frames go out (`seat.shown`)
         self.client: Client | None = None         # its flow control
         self.sender: asyncio.Task[None] | None = None
         self.send_lock = asyncio.Lock()
@@ -74,8 +82,15 @@ class Connection:
 
     @property
     def live(self) -> LiveSession | None:
-        """The session shown."""
-        return self.seat.shown
+        """The session shown (None too while following a room trained by another process: `feed`)."""
+        shown = self.seat.shown
+        return shown if isinstance(shown, LiveSession) else None
+
+    @property
+    def feed(self) -> Feed | None:
+        """The room followed, when another server process trains its session (Redis only)."""
+        shown = self.seat.shown
+        return shown if isinstance(shown, Feed) else None
 
     # ---------------------------------------------------------------- sending
 
@@ -101,6 +116,8 @@ class Connection:
 
     async def run(self) -> None:
         last_yield = time.perf_counter()
+        if self.node is not None:
+            self.node.watchers.add(self.send)  # told when the shared store goes and comes back
         try:
             while True:
                 event = await self.ws.receive()
@@ -124,6 +141,8 @@ class Connection:
         except (WebSocketDisconnect, TimeoutError, RuntimeError):
             pass
         finally:
+            if self.node is not None:
+                self.node.watchers.discard(self.send)
             self.jobs.leave()  # a client that leaves cancels its background jobs
             self.seat.show(None)
             self.classroom.leave(self.seat)
@@ -154,7 +173,10 @@ class Connection:
         if isinstance(msg, p.Hello):
             await self.hello(msg)
             return
-        if self.live is None or self.client is None:
+        if self.feed is not None and self.client is not None and not isinstance(msg, (p.Ack, p.SetFps, p.Views)):
+            await self.followed_elsewhere(kind, msg)
+            return
+        if self.seat.shown is None or self.client is None:
             await self.send(error("no_session", f"'{kind}' needs a session: send a hello message first", kind,
                                   allowed="send hello first"))
             return
@@ -198,6 +220,9 @@ class Connection:
         if isinstance(msg, p.Save):
             await self.save(msg)
             return
+        await self.handle_room(msg)
+
+    async def handle_room(self, msg: Any) -> None:
         if isinstance(msg, (p.RoomLesson, p.LessonDone)):
             await self.room_lessons.handle(self.seat, msg)
             return
@@ -329,11 +354,28 @@ class Connection:
             return
         await self.send(p.Saved(type="saved", run_id=saved["run_id"], name=saved["name"], link=saved["link"]))
 
+    async def followed_elsewhere(self, kind: str, msg: Any) -> None:
+        """A message while following a room whose session another process trains: room messages
+        only (what reads or drives the session itself needs it here: fork it)."""
+        if kind in p.CONTROL_MESSAGES or kind in p.JOB_MESSAGES or isinstance(
+                msg, (p.Inspect, p.Importance, p.Histograms, p.Rewind, p.Save)):
+            await self.send(error("forbidden", f"'{kind}' is not available while following a room whose session "
+                                  "another server process trains; fork it to work on a copy of your own", kind,
+                                  allowed="fork"))
+            return
+        await self.handle_room(msg)
+
     async def hello(self, msg: p.Hello) -> None:
         try:
+            if self.node is not None and msg.session_id:
+                await self.claim(msg.session_id)
             live = await self.find_or_create(msg)
         except ServiceError as exc:
             await self.send(exc.error.model_dump())
+            return
+        except StoreUnavailable as exc:
+            await self.send(error("limit", f"the shared store cannot be reached ({exc}); sessions already "
+                                  "open go on; try again in a few seconds", "hello", allowed="try again later"))
             return
         self.fps = msg.fps
         self.frames = msg.frames
@@ -345,6 +387,18 @@ class Connection:
         self.seat.show(live)
         if live.owned_by(self.seat.teacher_key):
             await self.classroom.resume_teacher(self.seat, live)
+
+    async def claim(self, session_id: str) -> None:
+        """Bring `session_id` to this process (several share Redis): the process training it hands it over."""
+        from app.server.cluster.node import HeldElsewhere
+
+        assert self.node is not None
+        try:
+            await self.node.claim(session_id)
+        except HeldElsewhere as exc:
+            raise ServiceError(503, p.ErrorMessage(code="limit", request="hello", field="session_id",
+                                                   value=session_id, allowed="try again in a few seconds",
+                                                   message=str(exc))) from None
 
     async def find_or_create(self, msg: p.Hello) -> LiveSession:
         """The session a hello names (resumed, or a saved run opened), or a new one."""
@@ -364,7 +418,7 @@ class Connection:
 
     # -------------------------------------------------------------- watching
 
-    def _stream(self, live: LiveSession | None) -> None:
+    def _stream(self, live: LiveSession | Feed | None) -> None:
         """Stream the frames of `live` from now on, and no other's (None: none);
         called by `seat.show`, which has already made `live` the session shown."""
         if self.sender is not None:
@@ -382,7 +436,10 @@ class Connection:
                 # One numbering per connection: acks of frames of the previous stream stay valid.
                 self.client.seq = self.client.acked = previous.seq
             live.clients.add(self.client)
-            self.sender = asyncio.create_task(self._send_frames(live, self.client))
+            if isinstance(live, Feed):
+                self.sender = asyncio.create_task(self._relay_frames(live, self.client))
+            else:
+                self.sender = asyncio.create_task(self._send_frames(live, self.client))
 
     async def _announce(self, live: LiveSession, client: Client) -> None:
         """Send what a client needs to draw everything: session, dataset, history."""
@@ -397,6 +454,9 @@ class Connection:
         try:
             await self._announce(live, client)
             while client is self.client:  # a _stream() of another session ends this one
+                if live.moved:
+                    await self.ws.close(code=CLOSE_MOVED, reason="moved: the session is in another server process")
+                    return
                 if client.rebuilds != live.rebuilds:
                     await self._announce(live, client)
                 if client.sent_version != live.session.version and client.seq - client.acked < MAX_UNACKED:
@@ -415,12 +475,42 @@ class Connection:
                 await client.wake.wait()  # a change or an ack
                 client.wake.clear()
         except (TimeoutError, WebSocketDisconnect, RuntimeError, OSError):
-            # The client stopped reading or went away: close it; the session lives on.
-            if self.ws.application_state == WebSocketState.CONNECTED:
-                try:
-                    await self.ws.close(code=1008)
-                except Exception:
-                    pass
+            await self._let_go()
+
+    async def _relay_frames(self, feed: Feed, client: Client) -> None:
+        """`_send_frames` for a room trained by another process: the frames its feed relays."""
+        try:
+            await feed.ready.wait()
+            while client is self.client:
+                if feed.moved:
+                    await self.ws.close(code=CLOSE_MOVED, reason="moved: the room's session is elsewhere now")
+                    return
+                if client.rebuilds != feed.rebuilds:
+                    await self.send(*feed.announce_messages(client, client.fps))
+                    continue
+                newest = feed.bodies.get((client.frames, client.parts))
+                if newest is not None and client.sent_version != newest[0] and client.seq - client.acked < MAX_UNACKED:
+                    delay = client.next_send - time.perf_counter()
+                    if delay > 0:
+                        await asyncio.sleep(delay)
+                        continue  # the newest again after the pause
+                    client.next_send = max(client.next_send + 1.0 / client.fps, time.perf_counter())
+                    data = feed.frame_bytes(client)
+                    if data is not None and client is self.client:
+                        await self.send_frame(data, client.frames == "binary")
+                    continue
+                await client.wake.wait()  # a frame relayed, or an ack
+                client.wake.clear()
+        except (TimeoutError, WebSocketDisconnect, RuntimeError, OSError):
+            await self._let_go()
+
+    async def _let_go(self) -> None:
+        """The client stopped reading or went away: close it; the session lives on."""
+        if self.ws.application_state == WebSocketState.CONNECTED:
+            try:
+                await self.ws.close(code=1008)
+            except Exception:
+                pass
 
 
 async def websocket_endpoint(websocket: WebSocket) -> None:

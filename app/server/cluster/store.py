@@ -12,8 +12,8 @@ nothing for anything that can fail there; encoding fails before it is sent).
 Ages are kept as scores rather than Redis TTLs because `expire` and `trim`
 work by kind and by the writer's clock, as the other stores do.
 
-Redis may be down or restarting. A call then fails fast with `StoreDown`
-(never a long block of the event loop that called it): after a failure the
+Redis may be down or restarting. A call then fails fast with `StoreUnavailable`
+(from `storage.py`: never a long block of the event loop that called it): after a failure the
 store refuses calls without trying for a back-off that doubles up to
 `MAX_BACKOFF` seconds, then lets the next call try again. `down_reason` says
 why while it is down, for the health route.
@@ -29,7 +29,7 @@ from typing import Any, TypeVar
 import orjson
 import redis
 
-from app.server.storage import Clock, Item, encode_doc
+from app.server.storage import Clock, Item, StoreUnavailable, encode_doc
 
 T = TypeVar("T")
 
@@ -97,10 +97,6 @@ return dropped
 """
 
 
-class StoreDown(Exception):
-    """Redis cannot be reached (or answered with an error); the message says why."""
-
-
 def connect(url: str) -> redis.Redis:
     """A client for `url` whose commands give up after `SOCKET_TIMEOUT` seconds (thread-safe: a pool)."""
     return redis.Redis.from_url(url, socket_timeout=SOCKET_TIMEOUT, socket_connect_timeout=SOCKET_TIMEOUT,
@@ -128,15 +124,16 @@ class RedisStore:
 
     # ---------------------------------------------------------------- the breaker
 
-    def _call(self, command: Callable[[], T]) -> T:
+    def call(self, command: Callable[[], T]) -> T:
+        """Run `command` (Redis calls) through the breaker: `StoreUnavailable` while Redis is down."""
         with self._lock:
             if self.down_reason is not None and self._monotonic() < self._retry_at:
-                raise StoreDown(self.down_reason)
+                raise StoreUnavailable(self.down_reason)
         try:
             result = command()
         except redis.RedisError as exc:
             self.mark_down(f"Redis at {self._where()} does not answer: {exc}")
-            raise StoreDown(self.down_reason) from exc
+            raise StoreUnavailable(self.down_reason) from exc
         if self.down_reason is not None:
             self.mark_up()
         return result
@@ -181,32 +178,32 @@ class RedisStore:
         for kind, key, doc in items:
             args += (kind, key, encode_doc(doc))  # raises (TypeError) before anything is sent
         if len(args) > 2:
-            self._call(lambda: self._put_many(keys=[self._bytes_key], args=args))
+            self.call(lambda: self._put_many(keys=[self._bytes_key], args=args))
 
     def get(self, kind: str, key: str) -> dict[str, Any] | None:
-        raw = self._call(lambda: self.client.hget(self._docs(kind), key))
-        return None if raw is None else orjson.loads(raw)  # type: ignore[arg-type]  # bytes from a sync client
+        raw = self.call(lambda: self.client.hget(self._docs(kind), key))
+        return None if raw is None else orjson.loads(raw)
 
     def delete(self, kind: str, key: str) -> None:
-        self._call(lambda: self._delete(keys=[self._bytes_key], args=[self.prefix, kind, key]))
+        self.call(lambda: self._delete(keys=[self._bytes_key], args=[self.prefix, kind, key]))
 
     def keys(self, kind: str) -> list[str]:
-        raw = self._call(lambda: self.client.hkeys(self._docs(kind)))
+        raw = self.call(lambda: self.client.hkeys(self._docs(kind)))
         return [k.decode() for k in raw]  # type: ignore[union-attr]  # bytes from a sync client
 
     def expire(self, now: float, max_age: dict[str, float]) -> int:
         args: list[Any] = [self.prefix]
         for kind, age in max_age.items():
             args += (kind, repr(now - age))
-        return int(self._call(lambda: self._expire(keys=[self._bytes_key], args=args)))
+        return int(self.call(lambda: self._expire(keys=[self._bytes_key], args=args)))
 
     def size(self) -> int:
-        raw = self._call(lambda: self.client.get(self._bytes_key))
-        return int(raw or 0)  # type: ignore[arg-type]  # bytes from a sync client
+        raw = self.call(lambda: self.client.get(self._bytes_key))
+        return int(raw or 0)
 
     def trim(self, max_bytes: int, order: list[str]) -> int:
-        args = [self.prefix, max_bytes, *order]
-        return int(self._call(lambda: self._trim(keys=[self._bytes_key], args=args)))
+        args: list[str | int] = [self.prefix, max_bytes, *order]
+        return int(self.call(lambda: self._trim(keys=[self._bytes_key], args=args)))
 
     def close(self) -> None:
         self.client.close()

@@ -21,7 +21,8 @@ from test_store_limits import (  # noqa: F401 - collected here, with this module
     test_writing_a_document_again_restarts_its_age,
 )
 
-from app.server.cluster.store import RedisStore, StoreDown, connect
+from app.server.cluster.store import RedisStore, connect
+from app.server.storage import StoreUnavailable
 
 pytestmark = requires_redis
 
@@ -72,12 +73,12 @@ def test_a_redis_that_goes_away_fails_fast_with_a_reason_and_is_used_again_when_
     try:
         store.put("session", "a", doc(3))
         server.stop()
-        with pytest.raises(StoreDown, match="does not answer"):
+        with pytest.raises(StoreUnavailable, match="does not answer"):
             store.get("session", "a")
         assert store.down_reason is not None and str(server.port) in store.down_reason
         # Within the back-off the store does not even try: the same reason, at once.
         server.start()
-        with pytest.raises(StoreDown):
+        with pytest.raises(StoreUnavailable):
             store.get("session", "a")
         ticks.now += 10.0  # past the back-off: the next call tries again, and Redis kept the document
         assert store.get("session", "a") == doc(3)
