@@ -20,6 +20,7 @@ from typing import Any, Literal
 
 from app import protocol as p
 from app.server import room_lessons
+from app.server.cluster.feed import Feed
 from app.server.quotas import QuotaExceeded
 from app.server.ratelimit import Window
 from app.server.registry import LiveSession
@@ -30,7 +31,7 @@ STATUS_SECONDS = 1.0
 
 Mode = Literal["own", "teach", "follow"]
 Send = Callable[..., Awaitable[None]]
-Show = Callable[[LiveSession | None], None]
+Show = Callable[[LiveSession | Feed | None], None]
 
 
 class Seat:
@@ -40,7 +41,9 @@ class Seat:
         self.address = address
         self.send = send            # send(*messages): to this connection, in order
         self._show = show           # the connection's frame stream follows `shown`
-        self.shown: LiveSession | None = None  # the session whose frames this connection gets
+        # The session whose frames this connection gets (a Feed: a room's session trained by another
+        # process, with Redis: cluster/feed.py).
+        self.shown: LiveSession | Feed | None = None
         self.own: LiveSession | None = None    # this tab's own session (a student's fork, too)
         self.teacher_key: str | None = None
         self.room: Room | None = None
@@ -51,7 +54,7 @@ class Seat:
         self.status_task: asyncio.Task[None] | None = None  # a teacher's room status
         self.lesson_done: tuple[str, int, int] | None = None  # the room's lesson step done (room_lessons.py)
 
-    def show(self, live: LiveSession | None) -> None:
+    def show(self, live: LiveSession | Feed | None) -> None:
         """Show `live` from now on (None: nothing)."""
         self.shown = live
         self._show(live)
@@ -65,13 +68,19 @@ def room_message(seat: Seat, room: Room) -> p.RoomMessage:
             "teacher_key": seat.teacher_key if teacher else None}
 
 
+def push_words(msg: p.RoomPush) -> str:
+    """What a push sets, in words: "lr = 0.1, momentum = 0.5"."""
+    return ", ".join(f"{k} = {v}" for part in (msg.hyper, msg.config) if part is not None
+                     for k, v in part.model_dump(exclude_none=True).items())
+
+
 def status(room: Room, seats: set[Seat]) -> p.RoomStatus:
     students = [seat for seat in seats if seat.mode != "teach"]
     gallery: list[p.GalleryEntry] | None = None
     if room.share_gallery:
         gallery = []
         for seat in students:
-            if seat.share and seat.mode == "own" and seat.shown is not None:
+            if seat.share and seat.mode == "own" and isinstance(seat.shown, LiveSession):
                 s = seat.shown.session
                 m = s.metrics()
                 gallery.append({"name": seat.name, "step": s.step, "train_loss": m["train_loss"],
@@ -115,6 +124,8 @@ class Classroom:
     def _enter(self, seat: Seat, room: Room, mode: Mode) -> None:
         seat.room, seat.mode = room, mode
         self.members(room).add(seat)
+        if self.rooms.link is not None:
+            self.rooms.link.entered(self, room)
 
     def leave(self, seat: Seat) -> None:
         """Take `seat` out of its room (it disconnected, or said hello again)."""
@@ -136,6 +147,8 @@ class Classroom:
         last: p.RoomStatus | None = None
         while True:
             current = status(room, self.members(room))
+            if self.rooms.link is not None:  # students connected to other processes too
+                current = await self.rooms.link.merged_status(room, current)
             if current != last:
                 await seat.send(current)
                 last = current
@@ -204,7 +217,7 @@ class Classroom:
                                    "projector (rooms expire after a while)", "room_join", field="code",
                                    value=msg.code, allowed="the 6-character code of an open room"))
             return
-        teacher = self.service.registry.get(room.session_id)
+        teacher = await self._room_session(room)
         if teacher is None:
             await seat.send(error("no_room", "the teacher's session of this room is gone", "room_join",
                                    field="code", value=msg.code))
@@ -219,13 +232,28 @@ class Classroom:
             seat.show(teacher)
         await seat.send(room_message(seat, room), *room_lessons.on_joining(room))
 
+    async def _room_session(self, room: Room) -> LiveSession | Feed | None:
+        """The room's session, or (Redis) a feed of it from the process training it."""
+        if self.rooms.link is not None:
+            return await self.rooms.link.room_session(room)
+        return self.service.registry.get(room.session_id)
+
     async def fork(self, seat: Seat) -> None:
         if seat.room is None or seat.mode != "follow" or seat.shown is None:
             await seat.send(error("invalid", "fork copies the teacher's session: join a room and follow it first",
                                    "fork", allowed="while following a room"))
             return
         try:
-            mine = self.service.fork(seat.address, seat.shown, "fork")
+            if isinstance(seat.shown, Feed):  # trained by another process: its state as it is now
+                assert self.rooms.link is not None
+                self.service.new_session_quota(seat.address, "fork")
+                source = await self.rooms.link.fork_source(seat.shown)
+                if source is None:
+                    raise ServiceError(404, p.ErrorMessage(code="no_session", request="fork",
+                                                           message="the teacher's session of this room is gone"))
+                mine = self.service.registry.adopt(source, seat.address)
+            else:
+                mine = self.service.fork(seat.address, seat.shown, "fork")
         except ServiceError as exc:
             await seat.send(exc.error.model_dump())
             return
@@ -235,7 +263,7 @@ class Classroom:
 
     async def follow(self, seat: Seat) -> None:
         room = seat.room
-        teacher = self.service.registry.get(room.session_id) if room is not None else None
+        teacher = await self._room_session(room) if room is not None else None
         if room is None or teacher is None or seat.mode == "teach":
             await seat.send(error("invalid", "follow needs a room you joined as a student", "follow",
                                    allowed="after room_join"))
@@ -255,11 +283,27 @@ class Classroom:
             changes.append(p.SetHyper(type="set_hyper", **msg.hyper.model_dump(exclude_none=True)))
         if msg.config is not None:
             changes.append(p.Configure(type="configure", config=msg.config))
-        what = ", ".join(f"{k} = {v}" for part in (msg.hyper, msg.config) if part is not None
-                         for k, v in part.model_dump(exclude_none=True).items())
+        reached = await self.push_to(room, msg)
+        what = push_words(msg)
+        if self.rooms.link is not None:  # and to the students connected to other processes
+            await self.rooms.link.publish(room, {"kind": "push", "push": msg.model_dump(mode="json",
+                                                                                        exclude_none=True)})
+            await seat.send(p.Notice(type="notice", text=f"Set {what} in {reached} student session(s) on this "
+                                                          "server, and sent it to those on the others."))
+            return
+        await seat.send(p.Notice(type="notice", text=f"Set {what} in {reached} student session(s)."))
+
+    async def push_to(self, room: Room, msg: p.RoomPush) -> int:
+        """Apply a teacher's push to the own sessions of the room's students here; returns how many took it."""
+        changes: list[Any] = []
+        if msg.hyper is not None:
+            changes.append(p.SetHyper(type="set_hyper", **msg.hyper.model_dump(exclude_none=True)))
+        if msg.config is not None:
+            changes.append(p.Configure(type="configure", config=msg.config))
+        what = push_words(msg)
         reached = 0
         for student in list(self.members(room)):
-            if student.mode != "own" or student.shown is None:
+            if student.mode != "own" or not isinstance(student.shown, LiveSession):
                 continue
             try:
                 for change in changes:
@@ -270,7 +314,7 @@ class Classroom:
                 continue
             reached += 1
             await student.send(p.Notice(type="notice", text=f"Your teacher set {what}."))
-        await seat.send(p.Notice(type="notice", text=f"Set {what} in {reached} student session(s)."))
+        return reached
 
     async def close(self, seat: Seat) -> None:
         """The teacher ends the room: its code stops working, every student is told;
@@ -283,16 +327,20 @@ class Classroom:
         students = [s for s in self.members(room) if s is not seat]
         self.rooms.close(room)
         self.leave(seat)
-        if seat.shown is not None:
+        if isinstance(seat.shown, LiveSession):
             seat.shown.set_owner(None)  # the session is the teacher's own again
+        await self.release_students(room, students, seat.shown)
+        await seat.send(p.RoomClosed(type="room_closed", code=room.code, text=f"Room {room.code} is closed."))
+
+    async def release_students(self, room: Room, students: list[Seat], teacher: LiveSession | Feed | None) -> None:
+        """The room closed: each student is told; a follower goes back to their own session."""
         for student in students:
             student.room = None
             if student.mode == "follow":
                 student.mode = "own"
-                student.show(student.own if student.own is not seat.shown else None)
+                student.show(student.own if student.own is not teacher else None)
             await student.send(p.RoomClosed(type="room_closed", code=room.code,
                                             text="Your teacher closed the room. You can keep working on your own copy."))
-        await seat.send(p.RoomClosed(type="room_closed", code=room.code, text=f"Room {room.code} is closed."))
 
     async def renew_code(self, seat: Seat) -> None:
         """The teacher gives the room a new code: the old one stops working; who is in stays in."""

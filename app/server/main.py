@@ -158,7 +158,9 @@ def create_app(settings: Settings | None = None, list_addresses: reach.ListAddre
     app.state.rooms = Rooms(store, settings.room_hours)
     app.state.node = node
     if node is not None:
-        node.rooms = app.state.rooms
+        from app.server.cluster.room_link import RoomLink
+
+        app.state.rooms.link = RoomLink(node, app.state.rooms)
     app.state.service = Service(registry, app.state.rooms, Quotas(settings), settings,
                                 LabJobs(settings.lab_workers, settings.lab_jobs_per_client))
     templates = Jinja2Templates(directory=str(ROOT / "templates"))

@@ -17,11 +17,14 @@ from __future__ import annotations
 
 import secrets
 import time
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, fields
+from typing import TYPE_CHECKING, Any
 
 from app.server.keys import hash_key, key_matches, new_key
 from app.server.storage import Store
+
+if TYPE_CHECKING:
+    from app.server.cluster.room_link import RoomLink
 
 CODE_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
 CODE_LENGTH = 6
@@ -77,6 +80,8 @@ class Rooms:
         self.room_seconds = room_hours * 3600
         self.rooms: dict[str, Room] = {}
         self.members: dict[str, set[Any]] = {}  # code -> the seats in the room (memory only; classroom.Seat)
+        # With Redis: the same rooms' seats in the other processes, told of every change stored here.
+        self.link: RoomLink | None = None
 
     def _free_code(self) -> str:
         code = new_code()
@@ -99,9 +104,26 @@ class Rooms:
 
     def close(self, room: Room) -> None:
         """The room ends: its code stops working at once."""
+        self.forget(room)
+        self.store.delete("room", room.code)
+        if self.link is not None:
+            self.link.closed(room)
+
+    def forget(self, room: Room) -> None:
+        """This process lets go of `room` and its seats (closed here, or by another process)."""
         self.rooms.pop(room.code, None)
         self.members.pop(room.code, None)
-        self.store.delete("room", room.code)
+
+    def adopt(self, room: Room, fresh: Room) -> None:
+        """Another process changed `room` (its code, its lesson step): `fresh` is its stored document.
+        `room` takes its values (seats keep the object they hold), its seats under its new code."""
+        old = room.code
+        for field in fields(Room):
+            setattr(room, field.name, getattr(fresh, field.name))
+        if room.code != old:
+            self.rooms.pop(old, None)
+            self.members[room.code] = self.members.pop(old, set())
+        self.rooms[room.code] = room
 
     def new_code(self, room: Room) -> Room:
         """Give the room a new code; the old one stops working. Members stay."""
@@ -130,3 +152,5 @@ class Rooms:
 
     def save(self, room: Room) -> None:
         self.store.put("room", room.code, room.to_doc())
+        if self.link is not None:
+            self.link.saved(room)

@@ -7,7 +7,7 @@ Channels (under the store's prefix):
                              `snapshot` (store it now: another process forks it), `watch`
                              (followers elsewhere want a room's frames: `feed.Publisher`)
     <prefix>room:<session>   a room's frames, announces and messages (`feed.py`, `classroom.py`)
-    <prefix>seats:<code>     (a hash, not a channel) each process's seats in a room, for the
+    <prefix>seats:<session>  (a hash, not a channel) each process's seats in a room, for the
                              teacher's room status; entries lapse when not renewed
 
 Every `lease_seconds / 3` the leases of the sessions held here are renewed in
@@ -28,7 +28,7 @@ import logging
 import secrets
 import time
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import orjson
 import redis
@@ -41,9 +41,6 @@ from app.server.cluster.store import FIRST_BACKOFF, MAX_BACKOFF, SOCKET_TIMEOUT,
 from app.server.registry import LiveSession, Registry
 from app.server.storage import StoreUnavailable
 from app.training.persist import restore_session
-
-if TYPE_CHECKING:
-    from app.server.rooms import Rooms
 
 log = logging.getLogger("paramlab.cluster")
 
@@ -72,7 +69,6 @@ class Node:
         self.leases = Leases(store, self.name, lease_seconds)
         registry.leases = self.leases
         self.lease_seconds = lease_seconds
-        self.rooms: Rooms | None = None
         self.aredis = redis.asyncio.Redis.from_url(url, socket_connect_timeout=SOCKET_TIMEOUT)
         self.control = f"{self.prefix}ctl:{self.name}"
         self.answers: dict[str, asyncio.Future[dict[str, Any]]] = {}
