@@ -59,7 +59,7 @@ from typing import Any, Self, cast
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 from load import UPDATES_PER_EPOCH, Server, cpu_seconds, measure, parse_args, percentile
-from support.nginx import Nginx, nginx_path
+from support.nginx import Nginx, connections_to, nginx_path
 from support.redis_cluster import REDIS_SERVER, RedisServer
 
 MS = 1000.0
@@ -117,7 +117,9 @@ def hall(tmp: Path, servers: int, store: str, with_nginx: bool = False) -> Itera
     nginx = None
     try:
         for k in range(servers):
-            started.append(Server(tmp, env, name=f"server{k}").start())
+            server = Server(tmp, env, name=f"server{k}")
+            started.append(server)
+            server.start()
         if with_nginx:
             nginx = Nginx([f"127.0.0.1:{s.port}" for s in started], tmp / "nginx",
                           worker_connections=4096, workers=2).start()
@@ -152,7 +154,7 @@ class Sampler:
         if self.first is None:
             self.first = now
         self.last = now
-        self.connections = [max(seen, established(port)) for seen, port in zip(self.connections, self.ports)]
+        self.connections = [max(seen, connections_to(port)) for seen, port in zip(self.connections, self.ports)]
 
     def cores(self) -> dict[str, float]:
         if self.first is None or self.last is None or self.last[0] <= self.first[0]:
@@ -328,18 +330,6 @@ def run_room(own: argparse.Namespace, tmp: Path) -> dict[str, Any]:
         return {"bench": "scaleout_room", "store": store, "followers": own.followers,
                 "connections_each": extra.connections, **{k: v for k, v in result.items() if k not in dropped},
                 "teacher_ups": own.fps * UPDATES_PER_EPOCH, **teacher.figures(len(h.servers)), **extra.cores()}
-
-
-def established(port: int) -> int:
-    """Open TCP connections a server on `port` has (from /proc/net/tcp*: state 01, its local port)."""
-    count = 0
-    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
-        with contextlib.suppress(FileNotFoundError), open(table) as f:
-            for line in f.readlines()[1:]:
-                fields = line.split()
-                if fields[3] == "01" and int(fields[1].rsplit(":", 1)[1], 16) == port:
-                    count += 1
-    return count
 
 
 # ------------------------------------------------------------------ sessions of their own

@@ -8,6 +8,7 @@ test's own; `-g 'daemon off;'` keeps it a child of the test, stopped by `stop`.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import shutil
@@ -28,6 +29,19 @@ def nginx_path() -> str | None:
     if Path(NGINX).is_file() and os.access(NGINX, os.X_OK):
         return NGINX
     return shutil.which("nginx")
+
+
+def connections_to(port: int) -> int:
+    """Open TCP connections a server listening on `port` holds now (from /proc/net/tcp and tcp6:
+    state 01, established, with `port` as their local port): which process nginx sent clients to."""
+    count = 0
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        with contextlib.suppress(FileNotFoundError), open(table) as f:
+            for line in f.readlines()[1:]:
+                fields = line.split()
+                if fields[3] == "01" and int(fields[1].rsplit(":", 1)[1], 16) == port:
+                    count += 1
+    return count
 
 
 def _replace_once(text: str, pattern: str, new: str) -> str:
