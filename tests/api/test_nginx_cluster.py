@@ -31,9 +31,9 @@ pytestmark = [requires_redis,
 def hall(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[tuple[Cluster, Nginx]]:
     """Two processes (as `python -m app`, so SIGTERM goes through its shutdown) and nginx."""
     env = getattr(request, "param", None) or {}
-    with cluster(tmp_path, processes=2, env=env, main=True) as c:
-        with Nginx([f"127.0.0.1:{s.port}" for s in c.servers], tmp_path / "nginx") as nginx:
-            yield c, nginx
+    with (cluster(tmp_path, processes=2, env=env, main=True) as c,
+          Nginx([f"127.0.0.1:{s.port}" for s in c.servers], tmp_path / "nginx") as nginx):
+        yield c, nginx
 
 
 def page(nginx: Nginx) -> Any:
