@@ -3,7 +3,8 @@
 // asked for, and once noticed a "done" part with the `then` text filled with
 // the numbers of the frame that noticed it (each number hovers to its exact
 // value). Back / Next / Close go up as events ("back", "next", "close",
-// "reveal": show what happened on a step the page cannot notice).
+// "reveal": show what happened on a step the page cannot notice, "locate":
+// scroll to the control the step asks for).
 import { h, fill } from "../dom.js";
 import { exact } from "../format.js";
 import { blocks, inline } from "./markdown.js";
@@ -32,7 +33,8 @@ export class LessonCard extends EventTarget {
     this.title = h("h2", { class: "lc-title", id: "lc-title" });
     this.body = h("div", { class: "lc-body" });
     this.actionText = h("span", { class: "lc-action-text" });
-    this.action = h("p", { class: "lc-action" }, h("span", { class: "lc-label" }, "Your turn"), " ", this.actionText);
+    this.locate = h("button", { type: "button", class: "mini lc-locate", onclick: say("locate") }, "Show me");
+    this.action = h("p", { class: "lc-action" }, h("span", { class: "lc-label" }, "Your turn"), " ", this.actionText, " ", this.locate);
     this.waiting = h("p", { class: "lc-waiting", role: "status" });
     this.reveal = h("button", { type: "button", class: "lc-reveal", onclick: say("reveal") }, "Show what happened");
     this.thenText = h("div", { class: "lc-then" });
@@ -63,6 +65,7 @@ export class LessonCard extends EventTarget {
     fill(this.body, blocks(s.card));
     this.action.hidden = !s.action;
     if (s.action) fill(this.actionText, inline(s.action.text));
+    this.locate.hidden = !s.highlight;
     const canNotice = !!s.action?.notice;
     this.waiting.hidden = !!noticed || !s.action;
     this.waiting.textContent = !canNotice ? "Move on when the class is ready."

@@ -55,6 +55,7 @@ class LessonPlayer {
     this.card.addEventListener("next", () => (this.step + 1 < this.lesson.steps.length ? this.goto(this.step + 1) : this.close()));
     this.card.addEventListener("close", () => this.close());
     this.card.addEventListener("reveal", () => this.reveal());
+    this.card.addEventListener("locate", () => this.decor.locate());
     this.list.addEventListener("open", ({ detail }) => this.open(detail.id, 0));
     const { socket } = deps;
     const send = socket.send.bind(socket);
@@ -137,7 +138,10 @@ class LessonPlayer {
     this.step = Math.max(0, Math.min(n - 1, Math.trunc(Number(step)) || 0));
     this.noticed = null;
     if (this.decor.unlock()) this.deps.relocked();
-    this.decor.show(this.lesson.steps, this.step);
+    // Docked beside the page, the card stays in sight while the page scrolls to the control; on a phone the
+    // card is at the top of the page and stays there ("Show me" scrolls).
+    this.card.root.hidden = false;
+    this.decor.show(this.lesson.steps, this.step, getComputedStyle(this.card.root).position === "fixed");
     this.applySetup();
     this.arm();
     this.draw();

@@ -52,10 +52,11 @@ export class StepDecor {
   }
 
   /**
-   * Show step `k` of `steps`: its panels (as the steps up to it leave them), its locks, its highlight.
-   * The previous step's locks must be off first (unlock), so the views can restore their own limits.
+   * Show step `k` of `steps`: its panels (as the steps up to it leave them), its locks, its highlight
+   * (scrolled into view when `scroll`). The previous step's locks must be off first (unlock), so the
+   * views can restore their own limits.
    */
-  show(steps, k) {
+  show(steps, k, scroll = true) {
     const step = steps[k];
     for (const [name, shown] of panelsAt(steps, k)) {
       for (const el of this.all(this.panels[name])) el.classList.toggle(HIDDEN, !shown);
@@ -64,11 +65,23 @@ export class StepDecor {
     this.relock();
     this.unhighlight();
     this.highlight = step.highlight || null;
-    const target = this.highlight ? this.all(this.controls[this.highlight])[0] : null;
-    if (target) {
-      target.classList.add(HIGHLIGHT);
-      target.scrollIntoView({ block: "nearest", inline: "nearest", behavior: "smooth" });
-    }
+    const target = this.target();
+    target?.classList.add(HIGHLIGHT);
+    if (scroll) this.locate();
+  }
+
+  /** The highlighted control's element, or null. */
+  target() {
+    return this.highlight ? this.all(this.controls[this.highlight])[0] ?? null : null;
+  }
+
+  /** Scroll the highlighted control to the middle of the window, unless it is in sight already. */
+  locate() {
+    const el = this.target();
+    if (!el) return;
+    const r = el.getBoundingClientRect();
+    if (r.top >= 0 && r.bottom <= innerHeight && r.left >= 0 && r.right <= innerWidth) return;
+    el.scrollIntoView({ block: "center", inline: "nearest", behavior: "smooth" });
   }
 
   /** Every element `selector` finds (none for a name the page does not have). */

@@ -1,0 +1,283 @@
+"""The page's lesson player in a real Chromium: the list, a step's setup reaching the server, locks and the
+highlight, an action noticed with the run's numbers, the keyboard, deep links, and a teacher's own file."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+pytestmark = pytest.mark.e2e
+
+CURRENT = "paramlab.lesson"
+# One frame drawn after the lesson's setup took effect: its hyperparameters are the step's.
+LR_IS = "paramlab.frame && paramlab.frame.hyper.lr === {lr}"
+
+OWN_LESSON = """\
+id: my-momentum
+title: My momentum lesson
+summary: A lesson a teacher wrote, uploaded from the page.
+ideas: [momentum]
+steps:
+  - title: Touch the momentum
+    setup:
+      hyper: {optimizer: momentum, momentum: 0.5}
+      playing: false
+    locked: [lr]
+    card: |
+      Momentum keeps part of the last update.
+    action:
+      text: Move the momentum slider.
+      notice: {event: set_hyper}
+    then: "Momentum is now {hyper.momentum:g} after {step} updates."
+    highlight: momentum
+  - title: Second step
+    card: Nothing more.
+"""
+
+
+def card_text(app: Any) -> str:
+    return app.js("document.querySelector('#lesson-card').innerText")
+
+
+def set_lr_through_the_slider(app: Any, at_least: float) -> None:
+    """Click the learning-rate slider near `at_least` on its log scale, then step it up with the keys."""
+    box = app.page.locator("#lr").bounding_box()
+    lo, hi = app.js("[+document.querySelector('#lr').min, +document.querySelector('#lr').max]")
+    x = box["x"] + box["width"] * (math.log10(at_least) - lo) / (hi - lo)
+    app.page.mouse.click(x, box["y"] + box["height"] / 2)
+    for _ in range(40):   # the thumb's own width shifts a click a little: the arrow keys finish the job
+        if app.js("Number((10 ** +document.querySelector('#lr').value).toPrecision(2))") >= at_least:
+            return
+        app.page.keyboard.press("ArrowRight")
+    raise AssertionError("the learning-rate slider did not reach the value")
+
+
+def test_a_built_in_lesson_opens_from_the_list_sets_up_locks_highlights_and_notices_the_action(app):
+    app.open("playing=false")
+    app.page.click("#lessons-toggle")
+    app.wait("document.querySelector('#lessons [data-lesson=\"learning-rate\"]') !== null")
+    item = app.page.locator("#lessons .ll-item", has=app.page.locator("[data-lesson='learning-rate']"))
+    assert "The learning rate" in item.inner_text() and "3 steps" in item.inner_text()
+    app.page.click("#lessons [data-lesson='learning-rate']")
+    app.wait(f"{CURRENT} && {CURRENT}.id === 'learning-rate' && {CURRENT}.step === 0")
+    assert app.js("document.querySelector('#lessons').hidden"), "the list closes once a lesson is chosen"
+    text = card_text(app)
+    assert "Too small" in text and "Step 1 of 3" in text and "Press Play" in text
+    assert app.js("document.querySelectorAll('#lesson-card .lc-dots li').length") == 3
+    # The card's Markdown subset: elements made from the text, the text itself never parsed as HTML.
+    assert app.js("document.querySelector('#lesson-card .lc-body strong').textContent") == "learning rate"
+    assert app.js("document.querySelector('#lesson-card .lc-body em').textContent") == "downhill"
+
+    # The step's setup reached the server: its frames carry the step's hyperparameters, its session the config.
+    app.wait(LR_IS.format(lr=0.001))
+    frame = app.frame()
+    assert frame["hyper"]["momentum"] == 0 and frame["hyper"]["optimizer"] == "sgd"
+    assert app.js("paramlab.session.config.hidden") == [4, 2] and app.js("paramlab.session.config.activation") == "tanh"
+    assert app.js("document.querySelector('#lr-out').textContent") == "0.001", "the slider shows the step's value"
+    # Locked controls are disabled and say why; hidden panels are hidden; the asked control is highlighted.
+    assert app.js("document.querySelector('#lr').disabled") and app.js("document.querySelector('#optimizer').disabled")
+    assert app.js("document.querySelector('#lr').title") == "Locked by the lesson"
+    assert not app.js("document.querySelector('#play').disabled")
+    assert app.js("getComputedStyle(document.querySelector('#lab-fit')).display") == "none"
+    assert app.js("document.querySelector('#play').classList.contains('lesson-highlight')")
+    assert app.js("getComputedStyle(document.querySelector('#play')).animationName") == "lc-glow"
+    assert not app.js(f"{CURRENT}.noticed")
+    app.shot("lesson_step1_1280")
+
+    # Next: step 2 re-applies the same network at lr 0.3; step 3 unlocks the learning rate and highlights it.
+    app.page.click("#lesson-card .lc-next")
+    app.wait(f"{CURRENT}.step === 1")
+    app.page.click("#lesson-card .lc-next")
+    app.wait(f"{CURRENT}.step === 2")
+    app.wait(LR_IS.format(lr=0.3))
+    assert not app.js("document.querySelector('#lr').disabled"), "the step before's lock is off"
+    assert app.js("document.querySelector('#momentum').disabled")
+    assert app.js("document.querySelector('#lr').classList.contains('lesson-highlight')")
+    assert not app.js("document.querySelector('#play').classList.contains('lesson-highlight')")
+    assert not app.js(f"{CURRENT}.noticed"), "lr 0.3 is not yet the action"
+
+    # The action, through the UI: the learning rate dragged to 3 (the slider has focus: its arrow keys
+    # move the slider, not the lesson).
+    app.js("""window.__noticed = null;
+      document.addEventListener('lesson:noticed', (ev) => { window.__noticed = ev.detail; }, { once: true })""")
+    set_lr_through_the_slider(app, 3)
+    app.wait(f"{CURRENT}.noticed", timeout=20000)
+    assert app.js(f"{CURRENT}.step") == 2, "the slider's arrow keys did not move the lesson"
+    noticed = app.js("window.__noticed")
+    assert noticed["id"] == "learning-rate" and noticed["step"] == 2
+    lr = noticed["values"]["hyper.lr"]
+    assert lr >= 3
+    then = app.js("document.querySelector('#lesson-card .lc-then').textContent")
+    assert f"At a learning rate of {format(lr, 'g')} the training loss is {noticed['values']['metrics.train_loss']:.3f}" \
+        in " ".join(then.split())
+    # Every number shown hovers to its exact value.
+    titles = app.js("[...document.querySelectorAll('#lesson-card .lc-then .lc-num')].map((s) => [s.textContent, s.title])")
+    assert [format(lr, "g"), str(lr) if lr != int(lr) else str(int(lr))] == titles[0]
+    assert float(titles[1][1]) == noticed["values"]["metrics.train_loss"]
+    assert app.js("document.querySelector('#lesson-card .lc-next').classList.contains('primary')"), "Next is emphasised"
+    app.shot("lesson_noticed_1280")
+
+    # Close: panels, locks and highlight are the page's own again; the URL forgets the lesson.
+    app.page.click("#lesson-card .lc-close")
+    app.wait(f"{CURRENT} === null")
+    assert not app.js("document.querySelector('#momentum').disabled")
+    assert app.js("document.querySelectorAll('.lesson-hidden, .lesson-locked, .lesson-highlight').length") == 0
+    assert app.js("getComputedStyle(document.querySelector('#lab-fit')).display") != "none"
+    assert "lesson=" not in app.js("location.search")
+
+
+def test_a_deep_link_opens_its_step_and_the_keys_move_and_the_url_follows(app):
+    steps: list[Any] = []
+    app.page.goto(f"{app.server.url}/?lesson=learning-rate&step=2#playing=false")
+    app.wait(f"window.paramlab && paramlab.stats.framesDrawn >= 1 && {CURRENT} && {CURRENT}.step === 1")
+    assert "Step 2 of 3" in card_text(app) and "About right" in card_text(app)
+    app.wait(LR_IS.format(lr=0.3))
+    app.js("""window.__steps = [];
+      document.addEventListener('lesson:step', (ev) => __steps.push(ev.detail))""")
+    app.page.locator("body").click(position={"x": 5, "y": 300})   # nothing focused that takes the keys itself
+
+    app.page.keyboard.press("ArrowRight")
+    app.wait(f"{CURRENT}.step === 2")
+    assert app.js("new URLSearchParams(location.search).get('step')") == "3"
+    app.page.keyboard.press("PageUp")
+    app.wait(f"{CURRENT}.step === 1")
+    app.page.keyboard.press("ArrowLeft")
+    app.wait(f"{CURRENT}.step === 0")
+    app.page.keyboard.press("PageDown")
+    app.wait(f"{CURRENT}.step === 1")
+    steps = app.js("window.__steps")
+    assert [(s["step"], s["by"]) for s in steps] == [(2, "user"), (1, "user"), (0, "user"), (1, "user")]
+    assert app.js("new URLSearchParams(location.search).get('step')") == "2"
+    assert app.js("location.hash").startswith("#"), "the page's own hash is kept beside the lesson's query"
+    # Going back re-applied that step's setup.
+    app.wait(LR_IS.format(lr=0.3))
+    # The space bar still plays and pauses, with a lesson open.
+    before = app.js("paramlab.state.playing")
+    app.page.keyboard.press(" ")
+    app.wait(f"paramlab.state.playing === {json.dumps(not before)}")
+
+    # A reload stays on the step.
+    app.page.reload()
+    app.wait(f"window.paramlab && {CURRENT} && {CURRENT}.id === 'learning-rate'")
+    assert app.js(f"{CURRENT}.step") == 1
+
+
+def test_an_unknown_lesson_says_so_and_the_page_works(app):
+    app.page.goto(f"{app.server.url}/?lesson=no-such-lesson&step=2#playing=true")
+    app.wait("window.paramlab && paramlab.stats.framesDrawn >= 3")
+    app.wait("!document.querySelector('#banner-err').hidden")
+    message = app.js("document.querySelector('#banner-err').textContent")
+    assert 'no lesson "no-such-lesson"' in message
+    assert app.js(CURRENT) is None and app.js("document.querySelector('#lesson-card').hidden")
+    assert "lesson=" not in app.js("location.search")
+    start = app.js("paramlab.frame.step")
+    app.wait(f"paramlab.frame.step > {start}")
+    app.errors[:] = [e for e in app.errors if "404" not in e]   # the lesson asked for, logged by the browser
+
+
+def test_a_follower_sees_the_card_and_the_locks_but_sends_nothing_and_cannot_move_steps(app):
+    app.open("playing=false")
+    app.spy_sends()
+    assert app.js("paramlab.lessonPlayer.open('learning-rate', 2, {follower: true, by: 'room'})") is True
+    app.wait(f"{CURRENT} && {CURRENT}.step === 2")
+    assert app.js("document.querySelector('#lesson-card .lc-nav').hidden")
+    assert app.js("document.querySelector('#momentum').disabled")
+    assert app.js("document.querySelector('#lr').classList.contains('lesson-highlight')")
+    # A step's setup goes out as the step is shown (open() has resolved): nothing went.
+    assert not {"configure", "set_hyper", "play", "pause"} & set(app.sent()), app.sent()
+    app.page.locator("body").click(position={"x": 5, "y": 300})
+    app.page.keyboard.press("ArrowLeft")
+    app.settle()
+    assert app.js(f"{CURRENT}.step") == 2, "the teacher moves the steps"
+    # The same step opened as a forked student: only the mode changes, nothing is sent again.
+    assert app.js("paramlab.lessonPlayer.open('learning-rate', 2, {follower: false, steered: true})") is True
+    assert not {"configure", "set_hyper"} & set(app.sent())
+    assert app.js("document.querySelector('#lesson-card .lc-nav').hidden")
+
+
+def upload(app: Any, path: Path) -> None:
+    app.page.click("#lessons-toggle")
+    app.page.set_input_files("#lessons input[type=file]", str(path))
+
+
+def test_a_teachers_own_lesson_file_uploads_shares_by_link_and_notices_only_the_users_act(app, tmp_path):
+    app.open("playing=false")
+    good = tmp_path / "my-momentum.yaml"
+    good.write_text(OWN_LESSON, encoding="utf-8")
+    upload(app, good)
+    app.wait("!document.querySelector('#lessons .ll-shared').hidden")
+    link = app.js("document.querySelector('#lessons .ll-link').value")
+    assert link.startswith(f"{app.server.url}/?lesson=lesson-")
+    app.wait(f"{CURRENT} && {CURRENT}.id.startsWith('lesson-')")
+    assert link.endswith(app.js(f"{CURRENT}.id"))
+    assert "Touch the momentum" in card_text(app)
+    # The step's own set_hyper is not the user's act.
+    app.wait("paramlab.frame.hyper.momentum === 0.5 && paramlab.frame.hyper.optimizer === 'momentum'")
+    app.settle()
+    assert not app.js(f"{CURRENT}.noticed")
+    app.page.locator("#momentum").focus()
+    app.page.keyboard.press("ArrowRight")
+    app.wait(f"{CURRENT}.noticed")
+    momentum = app.js("paramlab.frame.hyper.momentum")
+    assert momentum > 0.5
+    assert f"Momentum is now {format(momentum, 'g')}" in app.js("document.querySelector('#lesson-card .lc-then').textContent")
+
+    # The link opens the same lesson in a fresh page.
+    other = app.__class__(app.context.browser, app.server)
+    try:
+        other.page.goto(link)
+        other.wait(f"window.paramlab && {CURRENT} && {CURRENT}.id === {json.dumps(app.js(f'{CURRENT}.id'))}")
+        assert "My momentum lesson" in card_text(other)
+        assert other.errors == []
+    finally:
+        other.close()
+
+
+def test_a_bad_lesson_file_names_the_line_and_the_field_as_text(app, tmp_path):
+    app.open("playing=false")
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(OWN_LESSON.replace("title: My momentum lesson", "title: My <b>bold</b> lesson"), encoding="utf-8")
+    upload(app, bad)
+    app.wait("document.querySelector('#lessons .ll-err').textContent !== ''")
+    error = app.js("document.querySelector('#lessons .ll-err').textContent")
+    assert "line 2" in error and "title" in error and "<b>bold</b>" in error, error
+    assert app.js("document.querySelectorAll('#lessons .ll-err *').length") == 0, "the file's <b> stays text"
+    assert app.js(CURRENT) is None and app.js("document.querySelector('#lessons .ll-shared').hidden")
+    app.errors[:] = [e for e in app.errors if "422" not in e]   # the refused uploads, logged by the browser
+
+    bad.write_text(OWN_LESSON.replace("momentum: 0.5}", "momentum: 5}"), encoding="utf-8")
+    upload(app, bad)
+    app.wait("document.querySelector('#lessons .ll-err').textContent.includes('steps.0.setup.hyper.momentum')")
+    assert "line 8" in app.js("document.querySelector('#lessons .ll-err').textContent")
+    app.shot("lesson_upload_error_1280", full_page=False)
+    app.page.keyboard.press("Escape")
+    app.wait("document.querySelector('#lessons').hidden")
+    app.errors[:] = [e for e in app.errors if "422" not in e]
+
+
+@pytest.mark.parametrize("viewport", [{"width": 1280, "height": 800}, {"width": 390, "height": 844}],
+                         ids=["desktop", "phone"])
+def test_the_card_docks_on_a_wide_screen_and_sits_on_top_on_a_phone(make_app, viewport):
+    app = make_app(viewport=viewport)
+    app.page.goto(f"{app.server.url}/?lesson=learning-rate&step=3#playing=false")
+    app.wait(f"window.paramlab && paramlab.stats.framesDrawn >= 1 && {CURRENT} && {CURRENT}.step === 2")
+    app.wait(LR_IS.format(lr=0.3))
+    card = app.page.locator("#lesson-card").bounding_box()
+    assert card is not None
+    if viewport["width"] < 900:
+        assert card["width"] >= viewport["width"] - 20, "full width on a phone"
+        assert card["y"] < app.page.locator("#network").bounding_box()["y"], "above the network"
+        assert app.js("window.scrollY") == 0, "the page stays at the card"
+    else:
+        assert card["x"] + card["width"] <= viewport["width"] and card["x"] > viewport["width"] / 2, "docked right"
+        assert card["y"] + card["height"] <= viewport["height"]
+    app.settle()
+    app.shot(f"lesson_card_{viewport['width']}x{viewport['height']}", full_page=False)
+    # "Show me" brings the asked control into sight.
+    app.page.click("#lesson-card .lc-locate")
+    app.wait("(() => { const r = document.querySelector('#lr').getBoundingClientRect();"
+             " return r.top >= 0 && r.bottom <= innerHeight; })()")
