@@ -129,7 +129,7 @@ socket.addEventListener("error", ({ detail: msg }) => {
     socket.sayHello(null);
   }
 });
-for (const type of ["room", "room_status", "room_closed", "saved", "notice"]) socket.addEventListener(type, ({ detail }) => room.receive(detail));
+for (const type of ["room", "room_status", "room_lesson", "room_closed", "saved", "notice"]) socket.addEventListener(type, ({ detail }) => room.receive(detail));
 socket.addEventListener("status", ({ detail }) => status.setConnected(detail.connected));
 
 // ---- views -> server ----------------------------------------------------------------

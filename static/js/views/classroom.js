@@ -4,7 +4,8 @@
 // it into a copy of their own, and come back. Anyone saves a run and shares its
 // link. The parts, each drawing from one RoomStore (room_store.js):
 // the teacher's cards (teacher_panel.js), the student's (join_card.js), the
-// banner a student sees (student_banner.js) and the save card (save_card.js).
+// banner a student sees (student_banner.js), the save card (save_card.js), and
+// a lesson run in the room (room_lesson.js: the teacher's step is every student's).
 // This module is the panel itself: opened and put away, the room chip in the
 // top bar, and the notices the server sends (a toast).
 import { int } from "../format.js";
@@ -12,6 +13,7 @@ import { TeacherPanel } from "./teacher_panel.js";
 import { JoinCard } from "./join_card.js";
 import { StudentBanner } from "./student_banner.js";
 import { SaveCard } from "./save_card.js";
+import { RoomLessonSync, LessonProgress } from "./room_lesson.js";
 
 const plural = (n, word) => `${int(n)} ${word}${n === 1 ? "" : "s"}`;
 
@@ -23,6 +25,8 @@ export class ClassroomView {
     this.joinCard = new JoinCard(root, store);
     this.studentBanner = new StudentBanner(this.banner, store);
     this.saveCard = new SaveCard(root.querySelector(".cl-save"), store);
+    this.roomLesson = new RoomLessonSync(store);
+    this.lessonProgress = new LessonProgress(root, document.getElementById("lesson-card"), store);
     this.toggle.addEventListener("click", () => this.show(root.hidden));
     root.querySelector(".cl-hide").addEventListener("click", () => { this.show(false); this.toggle.focus(); });
     store.addEventListener("change", ({ detail }) => this.onChange(detail));
@@ -51,8 +55,9 @@ export class ClassroomView {
     const r = this.store.room;
     this.chip.hidden = !r;
     if (!r) return;
-    const n = this.store.status?.students;
-    this.chip.textContent = `Room ${r.code}` + (r.role === "teacher" && n !== undefined ? ` · ${plural(n, "student")}` : "");
+    const n = this.store.status?.students, lesson = this.lessonProgress.progress;
+    this.chip.textContent = `Room ${r.code}` + (r.role === "teacher" && n !== undefined ? ` · ${plural(n, "student")}` : "")
+      + (lesson ? ` · step ${lesson.step + 1}: ${lesson.done.length} of ${lesson.done.length + lesson.waiting.length} done` : "");
   }
 
   toastText(text) {

@@ -3,8 +3,8 @@
 // counts, a student's membership kept across reloads (sessionStorage), the saved
 // run this tab was opened from, and the read-only lock of a follower.
 //
-// main.js hands it the server's room, room_status, room_closed, saved, notice
-// and error messages; after each it says what changed with a "change" event
+// main.js hands it the server's room, room_status, room_lesson, room_closed,
+// saved, notice and error messages; after each it says what changed with a "change" event
 // ({kind, msg, ...}), from which the classroom's views draw. Like the views it
 // never talks to the server: what the page asks goes up as "intent" events.
 import { ReadOnly } from "./read_only.js";
@@ -32,6 +32,7 @@ export class RoomStore extends EventTarget {
   constructor() {
     super();
     this.room = null; this.status = null; this.hyper = null; this.playing = false; this.session = null;
+    this.lesson = null;       // the room's lesson {id, step (from 0)} while its teacher runs one (room_lesson.js)
     this.pendingJoin = null; this.notices = [];
     this.closedText = null;   // a student's room was closed: the banner says so until dismissed
     this.lock = new ReadOnly();
@@ -67,6 +68,10 @@ export class RoomStore extends EventTarget {
     if (msg.type === "room") this.onRoom(msg);
     else if (msg.type === "room_status") { this.status = msg; this.changed("status", { msg }); }
     else if (msg.type === "room_closed") this.onClosed(msg);
+    else if (msg.type === "room_lesson") {
+      this.lesson = msg.id === null ? null : { id: msg.id, step: msg.step };
+      this.changed("lesson", { msg });
+    }
     else if (msg.type === "saved") this.changed("saved", { msg });
     else if (msg.type === "notice") { this.notices.push(msg.text); this.changed("notice", { msg }); }
     else if (msg.type === "error") this.onError(msg);
@@ -94,7 +99,7 @@ export class RoomStore extends EventTarget {
   /** The room ended. The teacher's panel offers to open one again; a student is back on their own session. */
   onClosed(msg) {
     const teacher = this.room?.role === "teacher";
-    this.room = null; this.status = null; this.pendingJoin = null;
+    this.room = null; this.status = null; this.pendingJoin = null; this.lesson = null;
     this.forgetRoom();
     if (!teacher) {
       this.closedText = msg.text;
@@ -164,7 +169,7 @@ export class RoomStore extends EventTarget {
 
   /** A student leaves the room: back to their own session (main says hello again). */
   leave() {
-    this.forgetRoom(); this.room = null;
+    this.forgetRoom(); this.room = null; this.lesson = null;
     this.setReadOnly(false);
     if (this.urlRoom) { this.urlRoom = null; history.replaceState(null, "", location.pathname + location.hash); }
     this.changed("left");

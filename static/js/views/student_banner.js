@@ -1,6 +1,7 @@
 // A student's banner under the top bar: following the teacher (read-only, with
 // the way to fork), working on their own copy (with the way back), or the room
-// closed (in the server's words, until dismissed). Draws from the RoomStore.
+// closed (in the server's words, until dismissed); during the room's lesson, that
+// the teacher moves its steps. Draws from the RoomStore.
 
 export class StudentBanner {
   /** banner: the #banner-room element; store: the RoomStore. */
@@ -34,6 +35,10 @@ export class StudentBanner {
       this.note.textContent = follow
         ? `Room ${r.code}: you see the teacher's network live.`
         : `Room ${r.code}: experiment freely, the teacher's session is untouched.`;
+      if (this.store.lesson) {
+        this.note.textContent += follow ? ` Lesson step ${this.store.lesson.step + 1}: your teacher moves the steps; fork to do it yourself.`
+          : ` Lesson step ${this.store.lesson.step + 1}: do it on your copy; your teacher sees when you have.`;
+      }
     }
   }
 }
