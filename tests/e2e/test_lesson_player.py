@@ -200,7 +200,8 @@ def test_a_follower_sees_the_card_and_the_locks_but_sends_nothing_and_cannot_mov
 
 
 def upload(app: Any, path: Path) -> None:
-    app.page.click("#lessons-toggle")
+    if app.js("document.querySelector('#lessons').hidden"):
+        app.page.click("#lessons-toggle")
     app.page.set_input_files("#lessons input[type=file]", str(path))
 
 
@@ -253,6 +254,7 @@ def test_a_bad_lesson_file_names_the_line_and_the_field_as_text(app, tmp_path):
     upload(app, bad)
     app.wait("document.querySelector('#lessons .ll-err').textContent.includes('steps.0.setup.hyper.momentum')")
     assert "line 8" in app.js("document.querySelector('#lessons .ll-err').textContent")
+    assert not app.js("document.querySelector('#lessons').hidden")
     app.shot("lesson_upload_error_1280", full_page=False)
     app.page.keyboard.press("Escape")
     app.wait("document.querySelector('#lessons').hidden")
