@@ -129,11 +129,19 @@ export class LessonProgress {
   }
 
   render() {
-    const p = this.progress;
-    this.block.hidden = this.strip.hidden = !p;
-    if (!p) return;
+    const room = this.store.role === "teacher" ? this.store.lesson : null, p = this.progress;
+    this.block.hidden = this.strip.hidden = !room;
+    if (!room) return;
     const now = this.player.current();
-    const lesson = now && now.id === p.id ? now.lesson : null;
+    const lesson = now && now.id === room.id ? now.lesson : null;
+    if (!p) {
+      // The room moved on; the next status (within a second) counts the class on the new step.
+      const head = `Step ${room.step + 1}` + (lesson ? ` of ${lesson.steps.length}` : "") + ": counting…";
+      fill(this.block, h("h4", null, "Lesson: ", lesson ? lesson.title : room.id), h("p", { class: "lp-head" }, head));
+      fill(this.strip, h("p", { class: "lp-head" }, h("span", { class: "lc-label" }, "Your class"), " counting…"));
+      this.dock();
+      return;
+    }
     const step = lesson?.steps[p.step];
     const total = p.done.length + p.waiting.length;
     const head = `Step ${p.step + 1}` + (lesson ? ` of ${lesson.steps.length}` : "") + `: ${doneCount(p.done.length, total)}`;
@@ -153,7 +161,11 @@ export class LessonProgress {
       h("p", { class: "lp-head" }, h("span", { class: "lc-label" }, "Your class"), " ", doneCount(p.done.length, total)),
       p.done.length ? h("ul", { class: "lp-names done" }, p.done.map((name) => h("li", null, name))) : null,
       p.waiting.length ? h("ul", { class: "lp-names waiting" }, p.waiting.map((name) => h("li", null, name))) : null);
-    // The card builds its own content once; the strip sits at its end while a lesson runs in the room.
+    this.dock();
+  }
+
+  /** The card builds its own content once; the strip sits at its end while a lesson runs in the room. */
+  dock() {
     if (this.card && this.strip.parentElement !== this.card) this.card.append(this.strip);
   }
 }
