@@ -437,6 +437,8 @@ class Connection:
                 self.client.seq = self.client.acked = previous.seq
             live.clients.add(self.client)
             if isinstance(live, Feed):
+                assert self.node is not None
+                self.node.watch(live)  # the process training it now publishes what this client draws
                 self.sender = asyncio.create_task(self._relay_frames(live, self.client))
             else:
                 self.sender = asyncio.create_task(self._send_frames(live, self.client))

@@ -101,6 +101,8 @@ class Publisher:
         if not any(k[0] == process for k in self.wanted):
             self.announce = True  # its feed needs the session, dataset and history first
         for content in contents:
+            if (process, content) not in self.wanted:
+                self.client.sent_version = -1  # a new content: the state now goes out in it too
             self.wanted[(process, content)] = lapse
         self.fps[process] = fps
         self.client.fps = max(self.fps.values())

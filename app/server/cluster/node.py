@@ -316,11 +316,20 @@ class Node:
         await self._send_watch(found)
         return found
 
+    def watch(self, found: feed.Feed) -> None:
+        """A follower here started following `found`: its holder hears what it wants now."""
+        self.spawn(self._send_watch(found))
+
     async def _send_watch(self, found: feed.Feed) -> None:
-        holder = await asyncio.to_thread(self.leases.holder, found.session_id)
+        try:
+            holder = await asyncio.to_thread(self.leases.holder, found.session_id)
+        except StoreUnavailable:
+            return  # followers keep the last frame; the feed resumes when Redis is back
         if holder is None or holder == self.name:
             found.end()  # trained nowhere, or here now: followers reconnect and find it
             return
+        if not found.clients:
+            return  # nothing wanted yet: the follower's own watch follows (`watch`)
         await self.tell(holder, "watch", session_id=found.session_id, fps=found.fps(),
                         contents=[feed.content_to_wire(c) for c in found.contents()],
                         announce=not found.ready.is_set())
@@ -354,10 +363,7 @@ class Node:
                     if session_id not in self.room_handlers:
                         self.channels.discard(self.room_channel(session_id))
                     continue
-                try:
-                    await self._send_watch(found)
-                except StoreUnavailable:
-                    pass  # followers keep the last frame; the feed resumes when Redis is back
+                await self._send_watch(found)
 
     def join_room(self, session_id: str, handler: Callable[[dict[str, Any]], Awaitable[None]]) -> None:
         """Room messages of `session_id`'s room go to `handler` while this process has seats in it."""
