@@ -206,7 +206,7 @@ lessonPlayer.mount({
   setStepUnit: (unit) => { $("step-unit").value = unit; },
   readOnly: () => room.readOnly,
   // The lesson's locks are off: a follower's lock stays, else the controls take back their own limits.
-  relocked: () => { if (room.readOnly) room.lock.apply(); else if (loop.session) controls.reset(loop.session); },
+  unlocked: () => { if (room.readOnly) room.lock.apply(); else if (loop.session) controls.reset(loop.session); },
   error: (message) => status.error({ message }),
   card: $("lesson-card"), list: $("lessons"), toggle: $("lessons-toggle"),
 });

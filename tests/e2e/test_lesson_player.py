@@ -35,7 +35,8 @@ steps:
     then: "Momentum is now {hyper.momentum:g} after {step} updates."
     highlight: momentum
   - title: Second step
-    card: Nothing more.
+    card: Nothing to notice here.
+    then: "The run stands at update {step}."
 """
 
 
@@ -226,6 +227,14 @@ def test_a_teachers_own_lesson_file_uploads_shares_by_link_and_notices_only_the_
     momentum = app.js("paramlab.frame.hyper.momentum")
     assert momentum > 0.5
     assert f"Momentum is now {format(momentum, 'g')}" in app.js("document.querySelector('#lesson-card .lc-then').textContent")
+    # A step the page cannot notice: the presenter may still show what happened, with the newest frame's numbers.
+    app.page.click("#lesson-card .lc-next")
+    app.wait(f"{CURRENT}.step === 1")
+    assert app.js("document.querySelector('#lesson-card .lc-done').hidden")
+    assert not app.js("document.querySelector('#momentum').disabled") and not app.js("document.querySelector('#lr').disabled")
+    app.page.click("#lesson-card .lc-reveal")
+    step = app.js("paramlab.frame.step")
+    assert app.js("document.querySelector('#lesson-card .lc-then').textContent").strip() == f"The run stands at update {step}."
 
     # The link opens the same lesson in a fresh page.
     other = app.__class__(app.context.browser, app.server)

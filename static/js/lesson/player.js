@@ -42,7 +42,7 @@ class LessonPlayer {
   /**
    * Wire the player into the page (main.js, once). deps: socket (the page's Socket), send(msg) (a setup
    * message through the page's own paths, so its state and sliders follow), setStepUnit(unit),
-   * request(path, init) (http.js), readOnly() (a follower's page), relocked() (views may restore their
+   * request(path, init) (http.js), readOnly() (a follower's page), unlocked() (views may restore their
    * own limits once the lesson's locks are off), error(message) (the page's error banner), frame() (the
    * newest frame drawn), state (the page's State), and the elements: card, list, toggle (the top bar's
    * Lessons button).
@@ -62,6 +62,7 @@ class LessonPlayer {
     socket.send = (msg) => { const ok = send(msg); if (ok && !this.ownSend) this.userSent(msg); return ok; };
     socket.addEventListener("session", ({ detail }) => this.sessionArrived(detail));
     socket.addEventListener("frame", ({ detail }) => this.frameArrived(detail));
+    socket.addEventListener("dataset", () => { if (this.lesson) { this.decor.forget(); this.decor.relock(); } });
     socket.addEventListener("error", ({ detail }) => this.refused(detail));
     // Capture: before shortcuts.js, which then sees the key as taken (defaultPrevented).
     window.addEventListener("keydown", (ev) => this.key(ev), true);
@@ -137,7 +138,7 @@ class LessonPlayer {
     const n = this.lesson.steps.length;
     this.step = Math.max(0, Math.min(n - 1, Math.trunc(Number(step)) || 0));
     this.noticed = null;
-    if (this.decor.unlock()) this.deps.relocked();
+    if (this.decor.unlock()) this.deps.unlocked();
     // Docked beside the page, the card stays in sight while the page scrolls to the control; on a phone the
     // card is at the top of the page and stays there ("Show me" scrolls).
     this.card.root.hidden = false;
@@ -154,7 +155,7 @@ class LessonPlayer {
     const id = this.lesson.id;
     this.lesson = null; this.watch = null; this.noticed = null;
     ++this.opening;
-    if (this.decor?.clear()) this.deps.relocked();
+    if (this.decor?.clear()) this.deps.unlocked();
     this.card.hide();
     this.writeUrl(null);
     document.dispatchEvent(new CustomEvent("lesson:close", { detail: { id } }));
@@ -207,7 +208,7 @@ class LessonPlayer {
     this.session = msg;
     if (this.pending) this.pending.session = false;
     if (this.waitingForSession && this.lesson) this.applySetup();
-    if (this.lesson && this.decor.locked.length) this.decor.relock();   // the views rebuilt their controls
+    if (this.lesson) { this.decor.forget(); this.decor.relock(); }   // the views rebuilt their controls
   }
 
   /** The server refused a setup message: do not wait for it to take effect. */
@@ -220,7 +221,7 @@ class LessonPlayer {
   /** Per frame: the locks stay on, and the notice is checked (cheaply: one compiled closure). */
   frameArrived(frame) {
     if (!this.lesson) return;
-    if (this.decor.locked.length) this.decor.relock();
+    this.decor.relock();   // a view may have re-enabled a locked control (the regularization rate does)
     const w = this.watch;
     if (!w || this.noticed || this.follower || this.waitingForSession) return;
     const p = this.pending;

@@ -48,6 +48,7 @@ export class StepDecor {
     this.panels = vocabulary.panels;
     this.controls = vocabulary.controls;
     this.locked = [];      // names locked now
+    this.elements = null;  // their form controls, found again after the views rebuild (forget)
     this.highlight = null;
   }
 
@@ -62,6 +63,7 @@ export class StepDecor {
       for (const el of this.all(this.panels[name])) el.classList.toggle(HIDDEN, !shown);
     }
     this.locked = [...(step.locked || [])];
+    this.forget();
     this.relock();
     this.unhighlight();
     this.highlight = step.highlight || null;
@@ -102,9 +104,13 @@ export class StepDecor {
     return out;
   }
 
+  /** The views rebuilt controls (a session, a dataset): the locked elements are looked up again. */
+  forget() { this.elements = null; }
+
   /** Lock again what a view re-enabled since (after a session or a frame); writes only what differs. */
   relock() {
-    for (const el of this.lockedElements()) {
+    if (!this.elements) this.elements = this.lockedElements();
+    for (const el of this.elements) {
       if (!el.classList.contains(LOCKED)) {
         el.classList.add(LOCKED);
         el.dataset.lessonTitle = el.getAttribute("title") ?? "";
@@ -130,6 +136,7 @@ export class StepDecor {
     }
     for (const box of document.querySelectorAll(`.${LOCK_BOX}`)) box.classList.remove(LOCK_BOX);
     this.locked = [];
+    this.elements = [];
     return els.length > 0;
   }
 
