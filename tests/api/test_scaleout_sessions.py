@@ -1,0 +1,198 @@
+"""Sessions across two server processes sharing a real Redis: a reconnect to the other
+process is handed the session without losing a step; a killed process's sessions
+resume on the other from their last snapshot; SIGTERM leaves snapshots and no
+leases; a Redis restart is survived with a clear degraded state."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import subprocess
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from support.live import Peer as LivePeer
+from support.live import peer
+from support.redis_cluster import Cluster, cluster, requires_redis
+from support.server import Server
+from websockets.exceptions import ConnectionClosed
+
+from app.server.cluster.store import RedisStore, connect
+from app.training.persist import restore_session
+from app.training.session import TrainingSession
+
+pytestmark = requires_redis
+
+CLOSE_MOVED = 4012
+PATIENCE = 30.0  # seconds to wait for a message or a state (a limit on a loaded machine, not a measurement)
+
+
+class Peer(LivePeer):
+    async def recv(self, timeout: float = PATIENCE) -> tuple[dict[str, Any], int]:
+        return await super().recv(timeout)
+
+    async def until(self, match: Any, timeout: float = PATIENCE) -> dict[str, Any]:
+        return await super().until(match, timeout)
+
+
+@pytest.fixture()
+def two(tmp_path: Path) -> Iterator[Cluster]:
+    # Snapshots rarely (60 s): a state the other process resumes came from the hand-over, not from a round.
+    with cluster(tmp_path, env={"PARAMLAB_SNAPSHOT_SECONDS": "60"}) as c:
+        yield c
+
+
+def read(c: Cluster, what: Callable[[RedisStore], Any]) -> Any:
+    store = RedisStore(connect(c.redis_url))
+    try:
+        return what(store)
+    finally:
+        store.close()
+
+
+def lease_of(c: Cluster, session_id: str) -> bytes | None:
+    return read(c, lambda s: s.client.get(f"paramlab:lease:{session_id}"))  # type: ignore[no-any-return]
+
+
+def stored(c: Cluster, session_id: str) -> TrainingSession | None:
+    doc = read(c, lambda s: s.get("session", session_id))
+    return None if doc is None else restore_session(doc["state"])
+
+
+def eventually(check: Callable[[], Any], what: str) -> Any:
+    """Poll `check` until it gives something true (at most PATIENCE seconds)."""
+    deadline = time.monotonic() + PATIENCE
+    while time.monotonic() < deadline:
+        found = check()
+        if found:
+            return found
+        time.sleep(0.05)
+    raise AssertionError(f"never: {what}")
+
+
+async def closed_code(p: Peer) -> int | None:
+    """Read until the server closes the connection; its close code."""
+    with pytest.raises(ConnectionClosed) as closed:
+        while True:
+            await p.recv()
+    return None if closed.value.rcvd is None else closed.value.rcvd.code
+
+
+def test_a_reconnect_to_the_other_process_is_handed_the_session_without_losing_a_step(two: Cluster) -> None:
+    a, b = two.servers
+
+    async def run() -> None:
+        async with peer(a) as a_ws:
+            on_a = Peer(a_ws)
+            sid = (await on_a.hello(playing=False))["session_id"]
+            await on_a.send({"type": "step", "unit": "update", "count": 37})
+            await on_a.until(lambda m: m["type"] == "frame" and m["step"] == 37)
+            holder_a = await asyncio.to_thread(lease_of, two, sid)
+            assert holder_a is not None
+            async with peer(b) as b_ws:
+                on_b = Peer(b_ws)
+                assert (await on_b.hello(session_id=sid))["session_id"] == sid
+                first = await on_b.until(lambda m: m["type"] == "frame")
+                assert first["step"] == 37  # the state at the hand-over, every step of it
+                assert await closed_code(on_a) == CLOSE_MOVED  # the page there reconnects
+                holder_b = await asyncio.to_thread(lease_of, two, sid)
+                assert holder_b is not None and holder_b != holder_a
+                # Playing: A trains until the hand-over; B goes on from where A stopped.
+                await on_b.send({"type": "play"})
+                await on_b.until(lambda m: m["type"] == "frame" and m["step"] > 100)
+        async with peer(a) as a_ws:
+            back = Peer(a_ws)
+            await back.hello(session_id=sid)
+            last_on_b: int = (await asyncio.to_thread(stored, two, sid)).step  # type: ignore[union-attr]
+            frame = await back.until(lambda m: m["type"] == "frame")
+            assert frame["step"] >= last_on_b > 100  # handed back with B's steps, none lost
+
+    asyncio.run(run())
+
+
+def test_a_killed_process_s_sessions_resume_on_the_other_from_their_last_snapshot(tmp_path: Path) -> None:
+    with cluster(tmp_path, env={"PARAMLAB_SNAPSHOT_SECONDS": "0.5"}) as c:
+        a, b = c.servers
+
+        async def run() -> None:
+            async with peer(a) as a_ws:
+                on_a = Peer(a_ws)
+                sid = (await on_a.hello(playing=False))["session_id"]
+                await on_a.send({"type": "step", "unit": "update", "count": 41})
+                await on_a.until(lambda m: m["type"] == "frame" and m["step"] == 41)
+                await asyncio.to_thread(eventually, lambda: (s := stored(c, sid)) and s.step == 41,
+                                        "a snapshot at step 41")
+                a.kill()
+            async with peer(b) as b_ws:
+                on_b = Peer(b_ws)  # the dead process's lease lapses; the hello waits for it
+                assert (await on_b.hello(session_id=sid))["session_id"] == sid
+                assert (await on_b.until(lambda m: m["type"] == "frame"))["step"] == 41
+
+        asyncio.run(run())
+
+
+def test_sigterm_snapshots_every_session_releases_its_leases_and_exits_with_sockets_open(tmp_path: Path) -> None:
+    with cluster(tmp_path, processes=1, env={"PARAMLAB_SNAPSHOT_SECONDS": "60"}, main=True) as c:
+        (server,) = c.servers
+
+        async def run() -> tuple[str, int]:
+            ws = await peer(server).__aenter__()  # left open on purpose: the server must not wait for it
+            p = Peer(ws)
+            sid = (await p.hello(playing=True))["session_id"]
+            seen = await p.until(lambda m: m["type"] == "frame" and m["step"] > 50)
+            assert await asyncio.to_thread(lease_of, c, sid) is not None
+            assert server.proc is not None
+            server.proc.send_signal(signal.SIGTERM)
+            try:
+                await asyncio.to_thread(server.proc.wait, PATIENCE)
+            except subprocess.TimeoutExpired:
+                raise AssertionError("the server did not exit after SIGTERM") from None
+            return sid, seen["step"]
+
+        sid, step = asyncio.run(run())
+        # uvicorn shuts down, then raises the signal it caught again (the exit status says SIGTERM).
+        assert server.proc is not None and server.proc.returncode in (0, -signal.SIGTERM)
+        assert "Traceback" not in server.log.read_text()
+        snapshot = stored(c, sid)
+        assert snapshot is not None and snapshot.step >= step  # written on the way out (the rounds are 60 s apart)
+        assert lease_of(c, sid) is None
+
+
+def health(server: Server) -> dict[str, Any]:
+    answer: dict[str, Any] = server.get_json("/healthz")
+    return answer
+
+
+def test_a_redis_restart_is_survived_with_a_clear_degraded_state(tmp_path: Path) -> None:
+    with cluster(tmp_path, processes=1, env={"PARAMLAB_SNAPSHOT_SECONDS": "0.5",
+                                             "PARAMLAB_LEASE_SECONDS": "3"}) as c:
+        (server,) = c.servers
+        assert health(server) == {"status": "ok", "store": "ok"}
+
+        async def run() -> None:
+            async with peer(server) as ws:
+                p = Peer(ws)
+                sid = (await p.hello(playing=True))["session_id"]
+                await p.until(lambda m: m["type"] == "frame" and m["step"] > 20)
+                await asyncio.to_thread(c.redis.stop)
+                notice = await p.until(lambda m: m["type"] == "notice")
+                assert "store" in notice["text"]
+                down = await asyncio.to_thread(eventually, lambda: (h := health(server))["store"] == "degraded" and h,
+                                               "health says degraded")
+                assert down["status"] == "ok" and "Redis" in down["reason"]
+                # Training goes on in memory meanwhile.
+                during = (await p.until(lambda m: m["type"] == "frame"))["step"]
+                await p.until(lambda m: m["type"] == "frame" and m["step"] > during + 50)
+                await asyncio.to_thread(c.redis.start)
+                back = await p.until(lambda m: m["type"] == "notice")
+                assert "back" in back["text"]
+                await asyncio.to_thread(eventually, lambda: health(server)["store"] == "ok", "health back to ok")
+                # Snapshots and the lease are written again.
+                await asyncio.to_thread(eventually, lambda: (s := stored(c, sid)) and s.step > during + 50,
+                                        "a snapshot taken after Redis came back")
+                assert await asyncio.to_thread(lease_of, c, sid) is not None
+
+        asyncio.run(run())
