@@ -15,6 +15,20 @@ if ! command -v chromium >/dev/null 2>&1; then
   fi
 fi
 
+# The scale-out tests run a real Redis and nginx in front of server processes (Debian's packages).
+missing=()
+command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
+command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || missing+=(nginx)
+if [ ${#missing[@]} -gt 0 ]; then
+  if [ "$(id -u)" = 0 ]; then
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+  else
+    echo "The scale-out tests need ${missing[*]}: sudo apt-get install ${missing[*]}" >&2
+    exit 1
+  fi
+fi
+
 python3 -m pip install -q --disable-pip-version-check -e '.[test]'
 # Compile the fast path once (about 10 s on a fresh clone, then cached on disk), so
 # no test's server spends its first seconds compiling.
