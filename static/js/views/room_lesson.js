@@ -8,7 +8,8 @@
 //   teacher's session already has the step's setup); on their own copy once
 //   forked, where the step's setup is applied and its action noticed, and the
 //   notice goes to the teacher as `lesson_done`. A student who forks during a
-//   step keeps it; leaving the room frees their player.
+//   step keeps it (their copy playing if the teacher's was); leaving the room
+//   frees their player.
 // LessonProgress draws, for the teacher, who has done the step and who not yet
 // (room_status.lesson): in the classroom panel and under the lesson card.
 // Names are students' own words: text nodes only (h()).
@@ -43,6 +44,7 @@ export class RoomLessonSync {
       if (now) this.teach(now.id, now.step);
     } else if (kind === "room" && this.student && this.store.lesson) {
       this.follow();   // forked or back to following: the same step, on the session now shown
+      if (msg.mode === "fork" && before?.mode === "follow") this.playOn();
     } else if ((kind === "left" || kind === "closed") && !this.teacher) {
       this.free();
     } else if (kind === "closed") {
@@ -90,6 +92,17 @@ export class RoomLessonSync {
   follow() {
     const { id, step } = this.store.lesson;
     this.player.open(id, step, { follower: this.store.mode === "follow", steered: true, by: "room" });
+  }
+
+  /**
+   * Just forked during a step: a copy starts paused, but the step runs as the teacher's session ran (the
+   * last frame shown), so a step that asks to watch the run still moves. Not when pressing Play is the action.
+   */
+  playOn() {
+    const now = this.player.current();
+    const step = now && now.id === this.store.lesson.id ? now.lesson.steps[now.step] : null;
+    if (!step || !this.store.playing || step.action?.notice?.event === "play") return;
+    this.store.intent({ type: "play" });
   }
 
   /** Out of the room: the lesson stays on screen, and its steps are the student's again. */
