@@ -292,3 +292,39 @@ def test_the_card_docks_on_a_wide_screen_and_sits_on_top_on_a_phone(make_app, vi
     app.page.click("#lesson-card .lc-locate")
     app.wait("(() => { const r = document.querySelector('#lr').getBoundingClientRect();"
              " return r.top >= 0 && r.bottom <= innerHeight; })()")
+
+
+EVENT_THEN_WHEN = """\
+id: noise-then-train
+title: Noise, then train
+summary: Change the data, then train on it.
+ideas: [overfitting-and-model-size]
+steps:
+  - title: Change the noise
+    setup:
+      config: {dataset: circle, noise: 0, seed: 3}
+      playing: true
+    card: Change the noise and let the network train on the new data.
+    action:
+      text: Move the noise slider.
+      notice: {event: configure, when: "epoch >= 2"}
+    then: "Noise {config.noise:g}: epoch {epoch}."
+    highlight: noise
+"""
+
+
+def test_an_event_then_a_condition_counts_only_frames_of_the_run_the_event_made(app):
+    """Frames of the old run still arrive between the user's configure and the session that answers it:
+    those (already past epoch 2) must not notice the step."""
+    app.open("playing=false")
+    lesson_id = app.js("""(text) => fetch('/api/lessons', {method: 'POST', headers: {'Content-Type': 'application/json'},
+        body: JSON.stringify({text})}).then((r) => r.json()).then((b) => b.id)""", EVENT_THEN_WHEN)
+    assert app.js(f"paramlab.lessonPlayer.open({lesson_id!r}, 0)") is True
+    app.wait("paramlab.frame && paramlab.frame.epoch >= 4 && paramlab.session.config.noise === 0", timeout=30000)
+    assert not app.js(f"{CURRENT}.noticed")
+    app.page.locator("#noise").focus()
+    app.page.keyboard.press("ArrowRight")
+    app.wait(f"{CURRENT}.noticed", timeout=30000)
+    values = app.js("paramlab.lessonPlayer.noticed.values")
+    assert values["config.noise"] > 0, "noticed on the new data's run, not on a frame of the old one"
+    assert values["epoch"] >= 2

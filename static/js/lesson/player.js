@@ -21,13 +21,16 @@
 // step was applied (the socket's send is watched; the setup's own messages do not count); `when` on the
 // first frame after that (or after the setup took effect) on which the condition holds, read from the frame
 // and the newest session message. A step's setup takes effect once the server answered its configure
-// with a session and a frame shows its hyperparameters: frames from before do not count.
+// with a session and a frame shows its hyperparameters: frames from before do not count; nor do frames
+// between a user's configure (reset, rollback, fine-tuning) and the session that answers it.
 import { compile, fillParts, valuesFrom } from "./conditions.js";
 import { LessonCard } from "./card.js";
 import { LessonList } from "./list.js";
 import { StepDecor, setupMessages } from "./setup.js";
 
 const TYPING = ["INPUT", "SELECT", "TEXTAREA"];
+// Messages the server answers with a new session: frames sent before that session describe the old run.
+const NEW_SESSION = new Set(["configure", "reset", "rollback", "fine_tune"]);
 
 class LessonPlayer {
   constructor() {
@@ -201,6 +204,7 @@ class LessonPlayer {
     const w = this.watch;
     if (!w) return;
     if (msg.type === "set_hyper" && this.pending) this.pending.hyper = null;   // the user's change wins
+    if (NEW_SESSION.has(msg.type)) this.pending = { hyper: null, ...this.pending, session: true };
     if (msg.type === w.event) w.eventSeen = true;
   }
 
@@ -214,7 +218,7 @@ class LessonPlayer {
   /** The server refused a setup message: do not wait for it to take effect. */
   refused(msg) {
     if (!this.pending) return;
-    if (msg.request === "configure") this.pending.session = false;
+    if (NEW_SESSION.has(msg.request)) this.pending.session = false;
     if (msg.request === "set_hyper") this.pending.hyper = null;
   }
 
