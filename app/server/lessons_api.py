@@ -51,12 +51,29 @@ class Lessons:
         self.uploaded = library.Uploaded(store)
 
 
-async def _lessons(request: Request) -> Lessons:
-    lessons: Lessons | None = getattr(request.app.state, "lessons", None)
-    if lessons is None:  # made on first use, from the store the sessions use; files read in a thread
-        lessons = await asyncio.to_thread(Lessons, request.app.state.registry.store)
-        request.app.state.lessons = lessons
+async def lessons_of(state: Any) -> Lessons:
+    """The app's lessons (`state`: app.state), made on first use from the store the sessions use; files read
+    in a thread. The HTTP routes and the websocket's room lessons share them."""
+    lessons: Lessons | None = getattr(state, "lessons", None)
+    if lessons is None:
+        lessons = await asyncio.to_thread(Lessons, state.registry.store)
+        state.lessons = lessons
     return lessons
+
+
+async def find_lesson(lessons: Lessons, lesson_id: str) -> tuple[lesson_format.Lesson, bool] | None:
+    """The lesson with this id and whether it is built-in; None when there is none. An uploaded one is read
+    in a thread; one stored by a server with other rules raises LessonError."""
+    if lesson_id in lessons.builtin:
+        return lessons.builtin[lesson_id], True
+    if not lesson_id.startswith(lesson_format.UPLOADED_PREFIX):
+        return None
+    lesson = await asyncio.to_thread(lessons.uploaded.get, lesson_id)
+    return None if lesson is None else (lesson, False)
+
+
+async def _lessons(request: Request) -> Lessons:
+    return await lessons_of(request.app.state)
 
 
 def _refuse(status: int, code: p.ErrorCode, message: str, field: str = "text", value: Any = None,
@@ -82,24 +99,20 @@ async def list_lessons(request: Request) -> dict[str, Any]:
 
 @router.get("/lessons/{lesson_id}", summary="One lesson, whole, as JSON", responses=NOT_FOUND)
 async def get_lesson(request: Request, lesson_id: LessonId) -> dict[str, Any]:
-    lessons = await _lessons(request)
-    if lesson_id in lessons.builtin:
-        return lesson_document(lesson_id, lessons.builtin[lesson_id], True)
-    lesson = None
-    if lesson_id.startswith(lesson_format.UPLOADED_PREFIX):
-        try:
-            lesson = await asyncio.to_thread(lessons.uploaded.get, lesson_id)
-        except LessonError as exc:  # stored by a server with other rules: say so rather than fail
-            raise ApiError(422, p.ErrorMessage(code="invalid", field=exc.field, allowed=exc.allowed,
-                                               message=f"the stored lesson no longer validates: {exc}")) from None
-    if lesson is None:
+    try:
+        found = await find_lesson(await _lessons(request), lesson_id)
+    except LessonError as exc:  # stored by a server with other rules: say so rather than fail
+        raise ApiError(422, p.ErrorMessage(code="invalid", field=exc.field, allowed=exc.allowed,
+                                           message=f"the stored lesson no longer validates: {exc}")) from None
+    if found is None:
         raise ApiError(404, p.ErrorMessage(
             code="invalid", field="lesson_id", value=lesson_id[:p.MAX_ECHO_BYTES],
             allowed="a built-in lesson's id (GET /api/lessons) or an id POST /api/lessons gave",
             message=f"no lesson {lesson_id[:p.MAX_ECHO_BYTES]!r} on this server"
                     + (" (an uploaded lesson is kept for a while, then must be uploaded again)"
                        if lesson_id.startswith(lesson_format.UPLOADED_PREFIX) else "")))
-    return lesson_document(lesson_id, lesson, False)
+    lesson, builtin = found
+    return lesson_document(lesson_id, lesson, builtin)
 
 
 def _text_of(raw: bytes) -> str:

@@ -15,12 +15,10 @@ nobody done, without visiting every seat.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 from app import protocol as p
-from app.lessons.format import UPLOADED_PREFIX
 from app.lessons.loader import LessonError
 from app.server import lessons_api
 from app.server.rooms import Room
@@ -39,19 +37,11 @@ class LessonSteps:
         self.state = state  # the app's state: the lessons are made there on first use, by either route
 
     async def __call__(self, lesson_id: str) -> int | None:
-        lessons: lessons_api.Lessons | None = getattr(self.state, "lessons", None)
-        if lessons is None:  # read in a thread, as the HTTP route does
-            lessons = await asyncio.to_thread(lessons_api.Lessons, self.state.registry.store)
-            self.state.lessons = lessons
-        if lesson_id in lessons.builtin:
-            return len(lessons.builtin[lesson_id].steps)
-        if not lesson_id.startswith(UPLOADED_PREFIX):
-            return None
         try:
-            lesson = await asyncio.to_thread(lessons.uploaded.get, lesson_id)
+            found = await lessons_api.find_lesson(await lessons_api.lessons_of(self.state), lesson_id)
         except LessonError:  # stored by a server with other rules: not a lesson this one can run
             return None
-        return None if lesson is None else len(lesson.steps)
+        return None if found is None else len(found[0].steps)
 
 
 def lesson_message(room: Room) -> p.RoomLessonMessage:
