@@ -32,7 +32,7 @@ from app.server.rooms import Rooms
 from app.server.scheduler import training_loop
 from app.server.service import Service
 from app.server.snapshots import save_all, snapshot_loop
-from app.server.storage import MemoryStore, SQLiteStore, Store
+from app.server.storage import MemoryStore, SQLiteStore, Store, StoreUnavailable
 from app.server.ws import websocket_endpoint
 from app.settings import Settings
 from app.training import custom_data
@@ -177,6 +177,14 @@ def create_app(settings: Settings | None = None, list_addresses: reach.ListAddre
             if exc.status_code == 405:
                 headers = {**(headers or {}), "Allow": str(error.allowed)}
         return JSONResponse(detail, status_code=exc.status_code, headers=headers)
+
+    @app.exception_handler(StoreUnavailable)
+    async def store_unavailable(request: Request, exc: StoreUnavailable) -> JSONResponse:
+        """Redis down (PARAMLAB_REDIS_URL): a request that needs the store is answered 503, Retry-After."""
+        error = p.ErrorMessage(code="limit", allowed="try again in a few seconds",
+                               message=f"{request.method} {request.url.path}: the shared store cannot be reached "
+                                       f"({exc}); try again in a few seconds")
+        return JSONResponse(error.model_dump(), status_code=503, headers={"Retry-After": "5"})
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:

@@ -131,7 +131,11 @@ class Connection:
                 text = event.get("text")
                 # The size limit is in bytes: measure text as the UTF-8 it came as.
                 raw = text.encode() if text is not None else event.get("bytes") or b""
-                await self.handle(raw)
+                try:
+                    await self.handle(raw)
+                except StoreUnavailable as exc:  # Redis down: this message cannot be served; the socket stays
+                    await self.send(error("limit", f"the shared store cannot be reached ({exc}); what is open "
+                                          "goes on; try again in a few seconds", allowed="try again later"))
                 # Messages already queued are read without a pause: a burst must not hold up
                 # everyone else, so let the loop run once handling has taken YIELD_SECONDS
                 # (not after every message: an ack per frame would pay a loop turn each).

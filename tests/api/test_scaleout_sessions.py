@@ -6,9 +6,11 @@ leases; a Redis restart is survived with a clear degraded state."""
 from __future__ import annotations
 
 import asyncio
+import json
 import signal
 import subprocess
 import time
+import urllib.error
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -183,6 +185,10 @@ def test_a_redis_restart_is_survived_with_a_clear_degraded_state(tmp_path: Path)
                 down = await asyncio.to_thread(eventually, lambda: (h := health(server))["store"] == "degraded" and h,
                                                "health says degraded")
                 assert down["status"] == "ok" and "Redis" in down["reason"]
+                # What needs the store meanwhile is refused with a clear error, not a crash.
+                with pytest.raises(urllib.error.HTTPError) as refused:
+                    await asyncio.to_thread(server.get_json, "/api/runs/no-such-run")
+                assert refused.value.code == 503 and "shared store" in json.loads(refused.value.read())["message"]
                 # Training goes on in memory meanwhile.
                 during = (await p.until(lambda m: m["type"] == "frame"))["step"]
                 await p.until(lambda m: m["type"] == "frame" and m["step"] > during + 50)
