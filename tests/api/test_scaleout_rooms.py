@@ -198,3 +198,32 @@ def test_killing_the_teachers_process_moves_the_room_to_the_other_with_its_last_
             assert (await student.until(lambda m: m["type"] == "frame" and m["step"] == 25))
 
     asyncio.run(run())
+
+
+def test_the_teachers_lesson_step_reaches_students_elsewhere_and_their_progress_comes_back(two: Cluster) -> None:
+    a, b = two.servers
+    lesson = a.get_json("/api/lessons")["lessons"][0]
+
+    async def run() -> None:
+        async with peer(a) as t_ws, peer(b) as s_ws:
+            teacher, student = Peer(t_ws), Peer(s_ws)
+            room = await open_room(teacher)
+            await join(student, room["code"], "Ada")
+            await student.send({"type": "fork"})
+            await student.until(lambda m: m["type"] == "room" and m["mode"] == "fork")
+            await teacher.send({"type": "room_lesson", "id": lesson["id"], "step": 0})
+            moved = await student.until(lambda m: m["type"] == "room_lesson")
+            assert (moved["id"], moved["step"]) == (lesson["id"], 0)
+            waiting = await teacher.until(lambda m: m["type"] == "room_status" and m["lesson"] is not None
+                                          and m["lesson"]["waiting"] == ["Ada"])
+            assert waiting["lesson"]["done"] == []
+            await student.send({"type": "lesson_done", "id": lesson["id"], "step": 0})
+            await teacher.until(lambda m: m["type"] == "room_status" and m["lesson"] is not None
+                                and m["lesson"]["done"] == ["Ada"])
+            # A new code reaches the seats elsewhere too.
+            await teacher.send({"type": "room_new_code"})
+            renewed = await teacher.until(lambda m: m["type"] == "room")
+            assert renewed["code"] != room["code"]
+            assert (await student.until(lambda m: m["type"] == "room"))["code"] == renewed["code"]
+
+    asyncio.run(run())
