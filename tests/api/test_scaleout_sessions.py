@@ -102,15 +102,20 @@ def test_a_reconnect_to_the_other_process_is_handed_the_session_without_losing_a
                 assert await closed_code(on_a) == CLOSE_MOVED  # the page there reconnects
                 holder_b = await asyncio.to_thread(lease_of, two, sid)
                 assert holder_b is not None and holder_b != holder_a
-                # Playing: A trains until the hand-over; B goes on from where A stopped.
+                # Playing, handed back: every step the page on B was shown is in the state A resumes.
                 await on_b.send({"type": "play"})
-                await on_b.until(lambda m: m["type"] == "frame" and m["step"] > 100)
-        async with peer(a) as a_ws:
-            back = Peer(a_ws)
-            await back.hello(session_id=sid)
-            last_on_b: int = (await asyncio.to_thread(stored, two, sid)).step  # type: ignore[union-attr]
-            frame = await back.until(lambda m: m["type"] == "frame")
-            assert frame["step"] >= last_on_b > 100  # handed back with B's steps, none lost
+                shown_on_b = (await on_b.until(lambda m: m["type"] == "frame" and m["step"] > 100))["step"]
+                async with peer(a) as a_ws:
+                    back = Peer(a_ws)
+                    await back.hello(session_id=sid)
+                    resumed = await back.until(lambda m: m["type"] == "frame")
+                    with pytest.raises(ConnectionClosed) as closed:
+                        while True:
+                            msg, _ = await on_b.recv()
+                            if msg["type"] == "frame":
+                                shown_on_b = max(shown_on_b, msg["step"])
+                    assert closed.value.rcvd is not None and closed.value.rcvd.code == CLOSE_MOVED
+                    assert resumed["step"] >= shown_on_b > 100
 
     asyncio.run(run())
 

@@ -266,9 +266,14 @@ class Node:
         live = self.registry.sessions.pop(session_id, None)
         if live is not None:
             doc = live.to_doc()
+            playing = live.playing
+            # A round of the training loop under way still holds it: not playing, it gets no turn
+            # while the snapshot is written (the document keeps `playing` for the asker).
+            live.playing = False
             try:
                 await asyncio.to_thread(self.store.put, "session", session_id, doc)
             except StoreUnavailable:
+                live.playing = playing
                 self.registry.sessions[session_id] = live  # kept here: the asker gives up
                 return False
             live.saved_version = live.session.version
