@@ -154,12 +154,11 @@ def test_a_deep_link_opens_its_step_and_the_keys_move_and_the_url_follows(app):
     assert [(s["step"], s["by"]) for s in steps] == [(2, "user"), (1, "user"), (0, "user"), (1, "user")]
     assert app.js("new URLSearchParams(location.search).get('step')") == "2"
     assert app.js("location.hash").startswith("#"), "the page's own hash is kept beside the lesson's query"
-    # Going back re-applied that step's setup.
-    app.wait(LR_IS.format(lr=0.3))
+    # Going back re-applied that step's setup (lr 0.3, playing).
+    app.wait(LR_IS.format(lr=0.3) + " && paramlab.frame.playing && paramlab.state.playing")
     # The space bar still plays and pauses, with a lesson open.
-    before = app.js("paramlab.state.playing")
     app.page.keyboard.press(" ")
-    app.wait(f"paramlab.state.playing === {json.dumps(not before)}")
+    app.wait("paramlab.frame && paramlab.frame.playing === false")
 
     # A reload stays on the step.
     app.page.reload()
@@ -328,3 +327,17 @@ def test_an_event_then_a_condition_counts_only_frames_of_the_run_the_event_made(
     values = app.js("paramlab.lessonPlayer.noticed.values")
     assert values["config.noise"] > 0, "noticed on the new data's run, not on a frame of the old one"
     assert values["epoch"] >= 2
+
+
+def test_the_card_folds_to_its_head_and_unfolds_for_the_next_step(app):
+    app.page.goto(f"{app.server.url}/?lesson=learning-rate&step=1#playing=false")
+    app.wait(f"window.paramlab && paramlab.stats.framesDrawn >= 1 && {CURRENT} && {CURRENT}.step === 0")
+    full = app.page.locator("#lesson-card").bounding_box()["height"]
+    app.page.click("#lesson-card .lc-fold")
+    folded = app.page.locator("#lesson-card").bounding_box()["height"]
+    assert folded < full / 2 and not app.page.locator("#lesson-card .lc-body").is_visible()
+    assert app.js("document.querySelector('#lesson-card .lc-fold').getAttribute('aria-expanded')") == "false"
+    app.page.locator("body").click(position={"x": 5, "y": 300})
+    app.page.keyboard.press("PageDown")
+    app.wait(f"{CURRENT}.step === 1")
+    assert app.page.locator("#lesson-card .lc-body").is_visible(), "a new step is shown unfolded"

@@ -44,8 +44,11 @@ export class LessonCard extends EventTarget {
     this.nav = h("nav", { class: "lc-nav", "aria-label": "Lesson steps" }, this.back, this.next);
     this.keys = h("p", { class: "lc-keys muted" }, "Keys: → or Page Down next, ← or Page Up back");
     const close = h("button", { type: "button", class: "lc-close", "aria-label": "Close the lesson", title: "Close the lesson", onclick: say("close") }, "×");
+    // Folded to its head, the docked card uncovers the page behind it (the output, on a projector).
+    this.fold = h("button", { type: "button", class: "lc-fold", "aria-expanded": "true", title: "Fold the card", onclick: () => this.setFolded(!this.folded) }, "–");
+    this.folded = false;
     fill(root,
-      h("header", { class: "lc-head" }, h("span", { class: "lc-kicker" }, "Lesson"), this.lessonTitle, close),
+      h("header", { class: "lc-head" }, h("span", { class: "lc-kicker" }, "Lesson"), this.lessonTitle, this.fold, close),
       h("div", { class: "lc-progress" }, this.count, this.dots),
       this.title, this.body, this.action, this.waiting, this.reveal, this.done, this.nav, this.keys);
     root.setAttribute("aria-labelledby", "lc-title");
@@ -58,6 +61,8 @@ export class LessonCard extends EventTarget {
   show({ lesson, step, noticed, steered, watching }) {
     const s = lesson.steps[step], n = lesson.steps.length;
     this.root.hidden = false;
+    const shown = `${lesson.id}\n${step}`;
+    if (shown !== this.shown) { this.shown = shown; this.setFolded(false); }   // a new step is read unfolded
     this.lessonTitle.textContent = lesson.title;
     this.count.textContent = `Step ${step + 1} of ${n}`;
     fill(this.dots, lesson.steps.map((_, i) => h("li", { class: i < step ? "past" : i === step ? "now" : null })));
@@ -89,5 +94,13 @@ export class LessonCard extends EventTarget {
     this.next.textContent = step === n - 1 ? "Finish" : "Next →";   // the last step's Next closes the lesson
   }
 
-  hide() { this.root.hidden = true; }
+  hide() { this.root.hidden = true; this.shown = null; }
+
+  setFolded(on) {
+    this.folded = on;
+    this.root.classList.toggle("folded", on);
+    this.fold.setAttribute("aria-expanded", String(!on));
+    this.fold.textContent = on ? "+" : "–";
+    this.fold.title = on ? "Unfold the card" : "Fold the card";
+  }
 }
