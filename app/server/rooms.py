@@ -139,11 +139,15 @@ class Rooms:
     def get(self, code: str) -> Room | None:
         code = normalise_code(code)
         room = self.rooms.get(code)
-        if room is None:
+        if room is None or self.link is not None:  # other processes may have closed or changed it
             doc = self.store.get("room", code)
             if doc is None:
+                self.rooms.pop(code, None)
                 return None
-            room = self.rooms[code] = Room.from_doc(doc)
+            if room is None:
+                room = self.rooms[code] = Room.from_doc(doc)
+            else:
+                self.adopt(room, Room.from_doc(doc))
         if room.expired():
             self.rooms.pop(code, None)
             self.store.delete("room", code)
