@@ -341,3 +341,23 @@ def test_the_card_folds_to_its_head_and_unfolds_for_the_next_step(app):
     app.page.keyboard.press("PageDown")
     app.wait(f"{CURRENT}.step === 1")
     assert app.page.locator("#lesson-card .lc-body").is_visible(), "a new step is shown unfolded"
+
+
+@pytest.mark.parametrize(("step", "shown", "said"), [("99", 2, "past its end"), ("abc", 0, "not a step number"),
+                                                      ("0", 0, "not a step number"), ("2.0", 0, "not a step number")])
+def test_a_links_step_that_is_no_step_of_the_lesson_is_said_and_a_step_is_shown(app, step, shown, said):
+    app.page.goto(f"{app.server.url}/?lesson=learning-rate&step={step}#playing=false")
+    app.wait(f"window.paramlab && {CURRENT} && {CURRENT}.step === {shown}")
+    app.wait("!document.querySelector('#banner-err').hidden")
+    assert said in app.js("document.querySelector('#banner-err').textContent")
+    assert app.js("new URLSearchParams(location.search).get('step')") == str(shown + 1), "the URL says the step shown"
+
+
+def test_the_players_interface_refuses_a_step_that_is_not_an_integer_in_range(app):
+    app.open("playing=false")
+    assert app.js("paramlab.lessonPlayer.open('learning-rate', 1)") is True
+    for bad in ("'1'", "1.5", "-1", "null"):
+        error = app.js(f"paramlab.lessonPlayer.open('learning-rate', {bad}).then(() => 'opened', (e) => e.message)")
+        assert error.startswith("a lesson step is an integer from 0"), (bad, error)
+    assert "has steps 0 to 2" in app.js("(() => { try { paramlab.lessonPlayer.goto(3); } catch (e) { return e.message; } })()")
+    assert app.js(f"{CURRENT}.step") == 1

@@ -70,10 +70,11 @@ class LessonPlayer {
     // Capture: before shortcuts.js, which then sees the key as taken (defaultPrevented).
     window.addEventListener("keydown", (ev) => this.key(ev), true);
     const params = new URLSearchParams(location.search);
-    const id = params.get("lesson");
-    if (id !== null) {
-      const k = Number(params.get("step") ?? "1");
-      this.open(id, Number.isInteger(k) && k >= 1 ? k - 1 : 0, { by: "link" });
+    const id = params.get("lesson"), k = params.get("step") ?? "1";
+    if (id !== null && id !== "") {
+      const number = /^[1-9][0-9]{0,3}$/.test(k);
+      if (!number) this.deps.error(`The link's step "${k.slice(0, 20)}" is not a step number (1, 2, 3, ...): the lesson opens at its first step.`);
+      this.open(id, number ? Number(k) - 1 : 0, { by: "link" });
     }
   }
 
@@ -81,9 +82,13 @@ class LessonPlayer {
     return this.lesson ? { id: this.lesson.id, step: this.step, noticed: !!this.noticed, lesson: this.lesson } : null;
   }
 
-  /** Open lesson `id` at `step` (from 0). Resolves true once shown, false when there is no such lesson. */
+  /**
+   * Open lesson `id` at `step` (an integer from 0; past the last step: a link's shows the last, with a word,
+   * anyone else's is an error). Resolves true once shown, false when there is no such lesson (the page says so).
+   */
   async open(id, step = 0, { follower = false, steered = follower, by = "user" } = {}) {
-    if (typeof id !== "string" || !id) throw new TypeError("a lesson id is a non-empty string");
+    if (typeof id !== "string" || !id) throw new TypeError(`a lesson id is a non-empty string (got ${JSON.stringify(id)})`);
+    checkStep(step);
     const turn = ++this.opening;
     if (this.lesson?.id === id && step === this.step) {
       this.follower = follower; this.steered = steered;
@@ -137,9 +142,14 @@ class LessonPlayer {
 
   /** Show step `step` (from 0), apply its setup (a tab that drives its own session), start watching its notice. */
   goto(step, by = "user") {
+    checkStep(step);
     if (!this.lesson) return;
     const n = this.lesson.steps.length;
-    this.step = Math.max(0, Math.min(n - 1, Math.trunc(Number(step)) || 0));
+    if (step >= n) {
+      if (by !== "link") throw new RangeError(`lesson ${this.lesson.id} has steps 0 to ${n - 1} (got ${step})`);
+      this.deps.error(`This lesson has ${n} step${n === 1 ? "" : "s"}: the link's step ${step + 1} is past its end, so here is the last.`);
+    }
+    this.step = Math.min(n - 1, step);
     this.noticed = null;
     if (this.decor.unlock()) this.deps.unlocked();
     // Docked beside the page, the card stays in sight while the page scrolls to the control; on a phone the
@@ -288,6 +298,11 @@ class LessonPlayer {
     const to = this.step + move;
     if (to >= 0 && to < this.lesson.steps.length) this.goto(to);
   }
+}
+
+/** A step is an integer from 0 (a string or a fraction is not). */
+function checkStep(step) {
+  if (!Number.isInteger(step) || step < 0) throw new TypeError(`a lesson step is an integer from 0 (got ${JSON.stringify(step)})`);
 }
 
 /** Does a frame's hyper show every field of `patch`? (A batch larger than the data is cut to the data.) */
