@@ -275,7 +275,9 @@ def test_the_card_docks_on_a_wide_screen_and_sits_on_top_on_a_phone(make_app, vi
     app = make_app(viewport=viewport)
     app.page.goto(f"{app.server.url}/?lesson=learning-rate&step=3#playing=false")
     app.wait(f"window.paramlab && paramlab.stats.framesDrawn >= 1 && {CURRENT} && {CURRENT}.step === 2")
-    app.wait(LR_IS.format(lr=0.3))
+    # Opened at step 3 (which sets only the learning rate), the page is as steps 1 and 2 left it too.
+    app.wait(LR_IS.format(lr=0.3) + " && paramlab.frame.hyper.optimizer === 'sgd' && paramlab.frame.hyper.momentum === 0")
+    assert app.js("paramlab.session.config.hidden") == [4, 2]
     card = app.page.locator("#lesson-card").bounding_box()
     assert card is not None
     if viewport["width"] < 900:

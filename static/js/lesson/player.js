@@ -13,6 +13,9 @@
 // notice is not checked; the card, panels, locks and highlight show. {steered: true} (the default for a
 // follower): another tab moves the steps (Back, Next and the step keys are off). open() of the lesson and
 // step already shown changes only these two (a student who forks keeps the step; nothing is sent again).
+// Opened at a step (a link, a room, the interface), the page gets the setups of the steps up to it, merged
+// (setup.js setupAt), so a link to step 3 shows what steps 1 and 2 set up too; Next and Back send only the
+// step's own setup.
 // Document events: "lesson:step" {id, step, by: "user" | "link" | "room"} whenever the step changes (or a
 // lesson opens), "lesson:noticed" {id, step, values} when the action is noticed (values: every condition
 // name's value on the frame that noticed it), "lesson:close" {id} when it closes.
@@ -26,7 +29,7 @@
 import { compile, fillParts, valuesFrom } from "./conditions.js";
 import { LessonCard } from "./card.js";
 import { LessonList } from "./list.js";
-import { StepDecor, setupMessages } from "./setup.js";
+import { StepDecor, setupAt, setupMessages } from "./setup.js";
 
 const TYPING = ["INPUT", "SELECT", "TEXTAREA"];
 // Messages the server answers with a new session: frames sent before that session describe the old run.
@@ -106,9 +109,10 @@ class LessonPlayer {
       this.decor = new StepDecor(catalog.vocabulary);
       this.names = Object.keys(catalog.vocabulary.variables);
     }
+    const fresh = this.lesson !== lesson;
     this.lesson = lesson;
     this.follower = follower; this.steered = steered;
-    this.goto(step, by);
+    this.goto(step, by, fresh);
     return true;
   }
 
@@ -140,8 +144,11 @@ class LessonPlayer {
     return this.list.catalog;
   }
 
-  /** Show step `step` (from 0), apply its setup (a tab that drives its own session), start watching its notice. */
-  goto(step, by = "user") {
+  /**
+   * Show step `step` (from 0), apply its setup (a tab that drives its own session), start watching its notice.
+   * fresh: the lesson opens at this step, so the setups of the steps before it are applied too (merged).
+   */
+  goto(step, by = "user", fresh = false) {
     checkStep(step);
     if (!this.lesson) return;
     const n = this.lesson.steps.length;
@@ -156,7 +163,7 @@ class LessonPlayer {
     // card is at the top of the page and stays there ("Show me" scrolls).
     this.card.root.hidden = false;
     this.decor.show(this.lesson.steps, this.step, getComputedStyle(this.card.root).position === "fixed");
-    this.applySetup();
+    this.applySetup(fresh);
     this.arm();
     this.draw();
     this.writeUrl(this.lesson.id, this.step);
@@ -176,14 +183,15 @@ class LessonPlayer {
 
   get drives() { return !this.follower && !this.deps.readOnly(); }
 
-  /** The step's setup, sent as the page's own messages (not counted as the user's act). */
-  applySetup() {
-    const step = this.lesson.steps[this.step];
+  /** The step's setup (with those before it: fresh), sent as the page's own messages (not the user's act). */
+  applySetup(fresh = this.waitingForSession) {
+    const steps = this.lesson.steps;
+    const setup = fresh ? setupAt(steps, this.step) : steps[this.step].setup;
     this.pending = null;
     this.waitingForSession = false;
     if (!this.drives) return;
     if (!this.session) { this.waitingForSession = true; return; }   // a link's lesson: once the page has its session
-    const msgs = setupMessages(step.setup, this.deps.state);
+    const msgs = setupMessages(setup, this.deps.state);
     this.pending = { session: false, hyper: null };
     this.ownSend = true;
     try {
@@ -193,7 +201,7 @@ class LessonPlayer {
         if (msg.type === "set_hyper") { const { type, ...fields } = msg; this.pending.hyper = fields; }
       }
     } finally { this.ownSend = false; }
-    if (step.setup?.step_unit) this.deps.setStepUnit(step.setup.step_unit);
+    if (setup?.step_unit) this.deps.setStepUnit(setup.step_unit);
   }
 
   /** Start watching the step's notice (a tab that drives its own session only). */

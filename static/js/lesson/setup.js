@@ -31,6 +31,22 @@ export function setupMessages(setup, state) {
   return out;
 }
 
+/**
+ * The setup that brings the page to step `k` of a lesson opened there (a link, a room): the steps up to it
+ * applied one after the other, as one setup (what a later step leaves out, an earlier one decided).
+ */
+export function setupAt(steps, k) {
+  const out = {};
+  for (const step of steps.slice(0, k + 1)) {
+    const s = step.setup || {};
+    if (s.config) out.config = { ...out.config, ...s.config };
+    if (s.hyper) out.hyper = { ...out.hyper, ...s.hyper };
+    if (s.lab) out.lab = { ...out.lab, ...Object.fromEntries(Object.entries(s.lab).filter(([, v]) => v)) };
+    for (const key of ["playing", "step_unit"]) if (s[key] !== null && s[key] !== undefined) out[key] = s[key];
+  }
+  return out;
+}
+
 /** The panels shown (true) or hidden (false) at step `k`: each step's show/hide on top of the steps before it. */
 export function panelsAt(steps, k) {
   const shown = new Map();
