@@ -363,3 +363,37 @@ def test_the_players_interface_refuses_a_step_that_is_not_an_integer_in_range(ap
         assert error.startswith("a lesson step is an integer from 0"), (bad, error)
     assert "has steps 0 to 2" in app.js("(() => { try { paramlab.lessonPlayer.goto(3); } catch (e) { return e.message; } })()")
     assert app.js(f"{CURRENT}.step") == 1
+
+
+LAB_SETUP = """\
+id: lab-setup
+title: The lab's settings
+summary: A step that quantizes and watches for early stopping.
+ideas: [quantization]
+steps:
+  - title: Four bits and a watch
+    setup:
+      config: {dataset: circle, val_ratio: 20, seed: 2}
+      lab:
+        quantize: {bits: 4}
+        early_stopping: {rule: {patience: 7}}
+      step_unit: epoch
+      playing: false
+    panels:
+      hide: [charts]
+      show: [lab_quant]
+    card: Quantized to four bits, with a watch on the validation loss.
+"""
+
+
+def test_a_steps_lab_settings_and_step_unit_reach_the_server_and_the_page(app):
+    app.open("playing=false")
+    lesson_id = app.js("""(text) => fetch('/api/lessons', {method: 'POST', headers: {'Content-Type': 'application/json'},
+        body: JSON.stringify({text})}).then((r) => r.json()).then((b) => b.id)""", LAB_SETUP)
+    assert app.js(f"paramlab.lessonPlayer.open({lesson_id!r}, 0)") is True
+    app.wait("paramlab.frame && paramlab.frame.quantized && paramlab.frame.quantized.bits === 4"
+             " && paramlab.frame.early_stopping && paramlab.frame.early_stopping.patience === 7", timeout=20000)
+    assert app.js("paramlab.session.config.val_ratio") == 20
+    assert app.js("document.querySelector('#step-unit').value") == "epoch"
+    assert app.js("getComputedStyle(document.querySelector('#charts')).display") == "none"
+    assert app.js("document.querySelector('#es-on').checked"), "the lab's own switch shows the watch"
