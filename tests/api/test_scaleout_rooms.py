@@ -69,6 +69,16 @@ async def join(student: Peer, code: str, name: str, **hello: Any) -> dict[str, A
     return await student.until(lambda m: m["type"] == "session")
 
 
+async def rows_until(p: Peer, epoch: int) -> tuple[dict[str, Any], list[int]]:
+    """Frames up to the first of `epoch`: that frame, and the update rows of every frame's history."""
+    rows: list[int] = []
+    while True:
+        msg = await p.until(lambda m: m["type"] == "frame")
+        rows += msg["history"]["steps"]
+        if msg["epoch"] == epoch:
+            return msg, rows
+
+
 def frame_at(epoch: int) -> Any:
     return lambda m: m["type"] == "frame" and m["epoch"] == epoch
 
@@ -85,8 +95,8 @@ def test_students_on_another_process_follow_the_teacher_in_sync(two: Cluster) ->
             assert session["session_id"] is None  # the teacher's session id stays secret on every process
             await teacher.send({"type": "set_hyper", "lr": 0.1})
             await teacher.send({"type": "step", "unit": "epoch", "count": 2})
-            want = await teacher.until(frame_at(2))
-            seen = await first.until(frame_at(2))
+            want, taught = await rows_until(teacher, 2)
+            seen, followed = await rows_until(first, 2)
             assert seen["step"] == want["step"] and seen["layers"] == want["layers"]
             assert seen["hyper"]["lr"] == 0.1
             # The binary follower: the same numbers (paused: sent as float64, exact).
@@ -94,8 +104,7 @@ def test_students_on_another_process_follow_the_teacher_in_sync(two: Cluster) ->
             assert binary["step"] == want["step"]
             assert [layer["W"] for layer in binary["layers"]] == [layer["W"] for layer in want["layers"]]
             # The history rows of those updates reached the followers too (the charts draw them).
-            rows = [r for m in [seen] for r in m["history"]["steps"]]
-            assert rows and rows[-1] == want["step"]
+            assert followed == taught == list(range(1, want["step"] + 1))
             # Every seat is counted, wherever it is connected.
             status = await teacher.until(lambda m: m["type"] == "room_status" and m["students"] == 2)
             assert status["following"] == 2
@@ -225,5 +234,27 @@ def test_the_teachers_lesson_step_reaches_students_elsewhere_and_their_progress_
             renewed = await teacher.until(lambda m: m["type"] == "room")
             assert renewed["code"] != room["code"]
             assert (await student.until(lambda m: m["type"] == "room"))["code"] == renewed["code"]
+
+    asyncio.run(run())
+
+
+def test_a_slow_follower_elsewhere_skips_frames_and_holds_up_nobody(two: Cluster) -> None:
+    a, b = two.servers
+
+    async def run() -> None:
+        async with peer(a) as t_ws, peer(b) as fast_ws, peer(b) as slow_ws:
+            teacher, fast, slow = Peer(t_ws), Peer(fast_ws), Peer(slow_ws)
+            room = await open_room(teacher)
+            await join(fast, room["code"], "Ada")
+            await join(slow, room["code"], "Bob")  # from now on it reads nothing for a while
+            for epoch in range(1, 7):
+                await teacher.send({"type": "step", "unit": "epoch", "count": 1})
+                await fast.until(frame_at(epoch))  # every state reaches the follower that reads
+            epochs = []
+            while not epochs or epochs[-1] != 6:
+                msg = await slow.until(lambda m: m["type"] == "frame")
+                epochs.append(msg["epoch"])
+            # At most two frames were in flight while it did not read; then the newest state.
+            assert len(epochs) <= 3 and epochs[-1] == 6, epochs
 
     asyncio.run(run())
