@@ -51,7 +51,7 @@ VARIABLES: dict[str, tuple[Kind, str]] = {
     "params": ("number", "session.architecture.total_params: weights and biases in all"),
     "layers": ("number", "session.architecture.hidden's length: hidden layers"),
     "tasks": ("number", "session.tasks' length: tasks trained on so far (1 before any fine-tuning)"),
-    "quantized.bits": ("number", "session.quantization.bits: 0 while quantization is off"),
+    "quantized.bits": ("number", "frame.quantized.bits: 0 while quantization is off"),
     "quantized.test_acc": ("number", "frame.quantized.test_acc: the quantized model's, or null"),
     "quantized.train_acc": ("number", "frame.quantized.train_acc"),
     "early_stopping.stopped_epoch": ("number", "frame.early_stopping.stopped_epoch, or null"),
@@ -276,7 +276,8 @@ def values_from(frame: dict[str, Any], session: dict[str, Any]) -> dict[str, Any
         "trouble": trouble.get("kind") if trouble else None,
         "config.task": architecture.get("task"), "params": architecture.get("total_params"),
         "layers": len(architecture.get("hidden") or []), "tasks": len(session.get("tasks") or []) or 1,
-        "quantized.bits": (session.get("quantization") or {}).get("bits", 0),
+        # From the frame, not the session message: the server does not resend the session after `quantize`.
+        "quantized.bits": quantized.get("bits", 0),
         "quantized.test_acc": quantized.get("test_acc"), "quantized.train_acc": quantized.get("train_acc"),
         "early_stopping.stopped_epoch": stopping.get("stopped_epoch"),
         "early_stopping.best_epoch": stopping.get("best_epoch"),

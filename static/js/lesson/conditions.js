@@ -27,7 +27,8 @@ const SPECIAL = {
   params: (f, s) => get(get(s, "architecture") || EMPTY, "total_params"),
   layers: (f, s) => (get(get(s, "architecture") || EMPTY, "hidden") || []).length,
   tasks: (f, s) => (get(s, "tasks") || []).length || 1,
-  "quantized.bits": (f, s) => { const q = get(s, "quantization") || EMPTY; return q.bits === undefined ? 0 : q.bits; },
+  // From the frame, as conditions.py: the server does not resend the session message after `quantize`.
+  "quantized.bits": (f) => { const q = get(f, "quantized") || EMPTY; return q.bits === undefined ? 0 : q.bits; },
   "quantized.test_acc": (f) => get(get(f, "quantized") || EMPTY, "test_acc"),
   "quantized.train_acc": (f) => get(get(f, "quantized") || EMPTY, "train_acc"),
   "early_stopping.stopped_epoch": (f) => get(get(f, "early_stopping") || EMPTY, "stopped_epoch"),

@@ -76,11 +76,11 @@ def test_a_bad_condition_is_refused_saying_why(text: str, words: str) -> None:
 def test_every_variable_is_read_from_a_frame_and_a_session_message() -> None:
     frame = {"step": 40, "epoch": 2, "playing": True, "phase": None, "diverged": None,
              "trouble": {"kind": "stuck"}, "hyper": {"lr": 0.5, "optimizer": "sgd", "momentum": 0},
-             "metrics": {"test_acc": 0.75, "train_loss": 0.2}, "quantized": None,
+             "metrics": {"test_acc": 0.75, "train_loss": 0.2}, "quantized": {"bits": 4, "test_acc": None},
              "early_stopping": {"stopped_epoch": 7, "best_epoch": 4}}
     session = {"config": {"dataset": "circle", "noise": 0, "seed": 1},
                "architecture": {"hidden": [4, 2], "total_params": 25, "task": "playground"},
-               "tasks": [{}, {}], "quantization": {"bits": 4}}
+               "tasks": [{}, {}], "quantization": {"bits": 8}}  # stale: the server does not resend it
     values = c.values_from(frame, session)
     assert set(values) == set(c.VARIABLES)
     assert values["hyper.lr"] == 0.5 and values["metrics.test_acc"] == 0.75 and values["step"] == 40
@@ -89,3 +89,4 @@ def test_every_variable_is_read_from_a_frame_and_a_session_message() -> None:
     assert values["config.dataset"] == "circle" and values["early_stopping.stopped_epoch"] == 7
     assert values["quantized.test_acc"] is None and values["config.task"] == "playground"
     assert c.evaluate(c.parse("layers >= 2 and trouble == 'stuck' and not diverged"), values)
+    assert c.values_from({**frame, "quantized": None}, session)["quantized.bits"] == 0
