@@ -196,7 +196,7 @@ class Node:
                 lost = await asyncio.to_thread(self.leases.renew, list(self.registry.sessions))
                 self.store.mark_up()
             except StoreUnavailable as exc:
-                self.store.ping()  # keeps the breaker's back-off honest while nothing else calls
+                await asyncio.to_thread(self.store.ping)  # tries Redis again, whatever else calls
                 await self._went_down(str(exc))
                 continue
             if self.listening:
@@ -216,10 +216,10 @@ class Node:
         self.answers[ask_id] = answer
         try:
             message = orjson.dumps({"kind": kind, "from": self.name, "id": ask_id, **fields})
-            listeners = await self.aredis.publish(f"{self.prefix}ctl:{process}", message)
-            if not listeners:
-                return None  # nobody listens there: that process is gone
             async with asyncio.timeout(ANSWER_SECONDS):
+                listeners = await self.aredis.publish(f"{self.prefix}ctl:{process}", message)
+                if not listeners:
+                    return None  # nobody listens there: that process is gone
                 return await answer
         except (TimeoutError, redis.RedisError, OSError):
             return None
@@ -227,9 +227,8 @@ class Node:
             self.answers.pop(ask_id, None)
 
     async def tell(self, process: str, kind: str, **fields: Any) -> None:
-        with contextlib.suppress(redis.RedisError, OSError):
-            await self.aredis.publish(f"{self.prefix}ctl:{process}",
-                                      orjson.dumps({"kind": kind, "from": self.name, **fields}))
+        """A message to `process` that needs no answer (dropped while Redis is down)."""
+        await self._publish(f"{self.prefix}ctl:{process}", orjson.dumps({"kind": kind, "from": self.name, **fields}))
 
     def _on_control(self, msg: dict[str, Any]) -> None:
         kind = msg.get("kind")
@@ -347,12 +346,18 @@ class Node:
         publisher = self.publishers.get(session_id)
         if publisher is None or publisher.live is not live:
             publisher = self.publishers[session_id] = feed.Publisher(
-                live, lambda data: self.aredis.publish(self.room_channel(session_id), data))
+                live, functools.partial(self._publish, self.room_channel(session_id)))
             task = self.spawn(publisher.run())
             task.add_done_callback(functools.partial(self._publisher_ended, session_id, publisher))
         if announce:
             publisher.announce = True
         publisher.want(process, contents, fps)
+
+    async def _publish(self, channel: str, data: bytes) -> None:
+        """Publish, or drop the message while Redis is down (followers elsewhere keep the last frame)."""
+        with contextlib.suppress(redis.RedisError, OSError, TimeoutError):
+            async with asyncio.timeout(SOCKET_TIMEOUT):  # a Redis that hangs holds up no publisher
+                await self.aredis.publish(channel, data)
 
     def _publisher_ended(self, session_id: str, publisher: feed.Publisher, _: object) -> None:
         if self.publishers.get(session_id) is publisher:
@@ -382,9 +387,7 @@ class Node:
 
     async def publish_room(self, session_id: str, message: dict[str, Any]) -> None:
         """A room message (push, close, new code...) to the seats of the other processes."""
-        with contextlib.suppress(redis.RedisError, OSError):
-            await self.aredis.publish(self.room_channel(session_id),
-                                      feed.pack(b"M", {**message, "from": self.name}))
+        await self._publish(self.room_channel(session_id), feed.pack(b"M", {**message, "from": self.name}))
 
     async def write_seats(self, code: str, summary: dict[str, Any]) -> None:
         """This process's seats in room `code` (counts and gallery entries), for the teacher's status."""
