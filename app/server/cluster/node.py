@@ -100,8 +100,8 @@ class Node:
         self.reason = reason
         if was is None:
             log.warning("Redis unavailable, training on in memory: %s", reason)
-            await self._tell("The server lost its shared store for a moment: your session trains on; "
-                             "it is saved again as soon as the store is back.")
+            self.spawn(self._tell("The server lost its shared store for a moment: your session trains on; "
+                                  "it is saved again as soon as the store is back."))
 
     async def _came_back(self) -> None:
         if self.reason is None:
@@ -110,7 +110,7 @@ class Node:
         log.warning("Redis is back: leases renewed, channels subscribed, sessions snapshotted again")
         for live in list(self.registry.sessions.values()):
             live.saved_version = -1  # a Redis restarted without its data lost every snapshot
-        await self._tell("The shared store is back: your session is saved again.")
+        self.spawn(self._tell("The shared store is back: your session is saved again."))
 
     # ---------------------------------------------------------------- running
 
