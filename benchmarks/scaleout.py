@@ -3,9 +3,10 @@
 Everything runs on loopback in a folder of its own: redis-server (Debian's), two
 Paramlab processes (uvicorn, as benchmarks/load.py starts them, each with room for
 a class of 1,000 on one address) and, for the room, Debian's nginx with the site of
-deploy/nginx/ (tests/support/nginx.py) in front of them. The clients are
-benchmarks/load.py's: separate processes, binary frames as the page asks for them
-(header parsed, arrays not), every frame acknowledged as the page does.
+deploy/nginx/ (tests/support/nginx.py) in front of them. The students are light
+(benchmarks/scaleout_clients.py: the websocket protocol on a bare asyncio protocol,
+in ``--client-procs`` processes): binary frames with no optional part as the page
+asks for them, each frame's header parsed and the frame acknowledged on arrival.
 
 ``room`` (issue 16, first target): a teacher's session on the default network at
 ``--fps`` (10) frames a second, one epoch a frame, and ``--followers`` (1,000)
@@ -44,9 +45,13 @@ import argparse
 import asyncio
 import contextlib
 import json
+import os
+import platform
 import queue
 import random
+import shutil
 import statistics
+import subprocess
 import sys
 import tempfile
 import threading
@@ -54,35 +59,21 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Self, cast
+from typing import Any, Self
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
-from load import UPDATES_PER_EPOCH, Server, cpu_seconds, measure, parse_args, percentile
+from load import UPDATES_PER_EPOCH, HealthProbe, Server, cpu_seconds, machine_busy, percentile
+from scaleout_clients import Spec
 from support.nginx import Nginx, connections_to, nginx_path
 from support.redis_cluster import REDIS_SERVER, RedisServer
+
+CLIENTS = Path(__file__).resolve().parent / "scaleout_clients.py"
 
 MS = 1000.0
 
 
 # ------------------------------------------------------------------ what runs
-
-
-@dataclass
-class Via:
-    """A server as `load.measure` sees it: clients connect to `ws` (nginx's), the server's own
-    URL is asked for /healthz and its process's CPU is counted."""
-
-    server: Server
-    ws: str
-
-    @property
-    def url(self) -> str:
-        return self.server.url
-
-    @property
-    def pid(self) -> int:
-        return self.server.pid
 
 
 @dataclass
@@ -135,32 +126,96 @@ def hall(tmp: Path, servers: int, store: str, with_nginx: bool = False) -> Itera
 
 
 class Sampler:
-    """What `load.measure` does not count, read on its ticks (about once a second in the window):
-    the CPU of Redis and nginx, from the first tick to the last, and the most connections each
-    server held at once (`ports`)."""
+    """CPU of processes (by name) from `start` to `stop`, and the most connections each server port
+    held at once, looked at on every `tick`."""
 
-    def __init__(self, pids: dict[str, list[int]], ports: list[int] | None = None) -> None:
-        self.pids = pids
-        self.ports = ports or []
-        self.connections = [0 for _ in self.ports]
-        self.first: tuple[float, dict[str, float]] | None = None
-        self.last: tuple[float, dict[str, float]] | None = None
+    def __init__(self, pids: dict[str, list[int]], ports: list[int]) -> None:
+        self.pids, self.ports = pids, ports
+        self.connections = [0 for _ in ports]
+        self.began: tuple[float, dict[str, float]] = (0.0, {})
+        self.cpu: dict[str, float] = {}
 
-    def read(self) -> dict[str, float]:
-        return {name: sum(cpu_seconds(pid) for pid in pids) for name, pids in self.pids.items()}
+    def read(self) -> tuple[float, dict[str, float]]:
+        return time.perf_counter(), {name: sum(cpu_seconds(pid) for pid in pids) for name, pids in self.pids.items()}
 
-    def tick(self, _seconds: float) -> None:
-        now = (time.perf_counter(), self.read())
-        if self.first is None:
-            self.first = now
-        self.last = now
+    def start(self) -> None:
+        self.began = self.read()
+
+    def tick(self) -> None:
         self.connections = [max(seen, connections_to(port)) for seen, port in zip(self.connections, self.ports)]
 
-    def cores(self) -> dict[str, float]:
-        if self.first is None or self.last is None or self.last[0] <= self.first[0]:
-            return {}
-        span = self.last[0] - self.first[0]
-        return {f"{name}_cpu": round((self.last[1][name] - self.first[1][name]) / span, 2) for name in self.pids}
+    def stop(self) -> float:
+        """Seconds since `start`; `cpu` then holds each name's cores over them."""
+        (t0, cpu0), (t1, cpu1) = self.began, self.read()
+        self.cpu = {name: (cpu1[name] - cpu0[name]) / (t1 - t0) for name in self.pids}
+        return t1 - t0
+
+
+def measure(own: argparse.Namespace, students: int, urls: list[str], h: Hall, room_code: str = "",
+            window: tuple[float, float] | None = None) -> dict[str, Any]:
+    """`students` light students (benchmarks/scaleout_clients.py) in `own.client_procs` processes,
+    alternating over `urls`, against the running hall `h`; the figures of the window."""
+    if window is None:
+        start = time.time() + 2.0 + own.ramp + own.warmup
+        window = (start, start + own.seconds)
+    spec = Spec(urls=urls, fps=own.fps, updates_per_second=own.fps * UPDATES_PER_EPOCH, room_code=room_code,
+                changes=0 if room_code else own.changes, ramp=own.ramp, window=window)
+    folder = Path(tempfile.mkdtemp(prefix="paramlab-scaleout-clients-"))
+    (folder / "spec.json").write_text(json.dumps(spec.__dict__))
+    workers = []
+    for k in range(own.client_procs):
+        indices = ",".join(str(i) for i in range(students) if i % own.client_procs == k)
+        workers.append(subprocess.Popen([sys.executable, str(CLIENTS), "--spec", str(folder / "spec.json"),
+                                         "--indices", indices, "--result", str(folder / f"{k}.json")]))
+    pids = {"server": [s.pid for s in h.servers], **h.extra_pids()}
+    sampler = Sampler({**{f"server{k}": [pid] for k, pid in enumerate(pids["server"])}, **pids},
+                      [s.port for s in h.servers])
+    with HealthProbe([s.url for s in h.servers]) as health:
+        time.sleep(max(0.0, window[0] - time.time()))
+        busy0, _ = machine_busy()
+        sampler.start()
+        while (left := window[1] - time.time()) > 0:
+            time.sleep(min(1.0, left))
+            sampler.tick()
+        elapsed = sampler.stop()
+        busy1, _ = machine_busy()
+        outputs = []
+        for k, w in enumerate(workers):
+            w.wait(timeout=120)
+            outputs.append(json.loads((folder / f"{k}.json").read_text()))
+    shutil.rmtree(folder, ignore_errors=True)
+    results = [r for out in outputs for r in out["students"]]
+    fps = [r["fps"] for r in results]
+    ups = [r["ups"] for r in results]
+    gaps = [g for r in results for g in r["gaps"]]
+    lat = [x for r in results for x in r["latencies"]]
+    errors = [r["error"] for r in results if r["error"]]
+    cpu = sampler.cpu
+    client_cpu = sum(out["cpu"] for out in outputs) / elapsed  # each worker's own time over the window
+    counted = sum(cpu[name] for name in pids) + client_cpu
+    line: dict[str, Any] = {
+        "students": students, "servers": len(h.servers), "client_procs": own.client_procs,
+        "fps_requested": own.fps, "fps_median": round(statistics.median(fps), 1),
+        "fps_p5": round(percentile(fps, 0.05), 1), "fps_min": round(min(fps), 1),
+        "gap_ms_p99": round(percentile(gaps, 0.99) * MS, 1),
+        "ups_requested": own.fps * UPDATES_PER_EPOCH, "ups_median": round(statistics.median(ups)),
+        "ups_p5": round(percentile(ups, 0.05)),
+        "frames_per_s_total": round(sum(fps)), "frame_bytes_mean": round(statistics.mean(r["bytes"] for r in results)),
+        "server_cpu": round(cpu["server"], 2),
+        "server_cpu_each": [round(cpu[f"server{k}"], 2) for k in range(len(h.servers))],
+        **{f"{name}_cpu": round(cpu[name], 2) for name in h.extra_pids()},
+        "client_cpu": round(client_cpu, 2),
+        # Everything else the machine did meanwhile (other programs skew the figures: check it is ~0).
+        "other_cpu": round((busy1 - busy0) / elapsed - counted, 2),
+        "healthz_ms_p95": round(percentile(health.times, 0.95) * MS, 1),
+        "healthz_failures": health.failures,
+        "connections_each": sampler.connections,
+        "errors": len(errors), "first_error": errors[0] if errors else None,
+        "seconds": own.seconds, "cores": os.cpu_count(), "python": platform.python_version()}
+    if lat:
+        line.update({"latency_ms_p50": round(percentile(lat, 0.5) * MS, 1),
+                     "latency_ms_p95": round(percentile(lat, 0.95) * MS, 1), "latency_n": len(lat)})
+    return line
 
 
 # ------------------------------------------------------------------ the room
@@ -308,52 +363,47 @@ def header(raw: str | bytes, loads: Any) -> dict[str, Any]:
 
 def run_room(own: argparse.Namespace, tmp: Path) -> dict[str, Any]:
     store = "redis" if own.redis else "memory"
-    args = parse_args(["--sessions", str(own.followers), "--fps", str(own.fps), "--seconds", str(own.seconds),
-                       "--changes", "0", "--client-procs", str(own.client_procs), "--frames", "binary",
-                       "--ramp", str(own.ramp), "--warmup", str(own.warmup)])
     with hall(tmp, own.servers, store, with_nginx=True) as h:
         assert h.nginx is not None
-        extra = Sampler(h.extra_pids(), [s.port for s in h.servers])
         with Teacher(h.nginx.ws, [s.ws for s in h.servers], own.fps, own.changes) as teacher:
-            args.room_code = teacher.code.get(timeout=60)
+            code = teacher.code.get(timeout=60)
             if teacher.error:
                 raise RuntimeError(teacher.error)
-            # `measure` places its window 2 s + ramp + warm-up from now: the teacher's changes go in it.
-            now = time.time()
-            teacher.window = (now + 2.0 + own.ramp + own.warmup, now + 2.0 + own.ramp + own.warmup + own.seconds)
+            # The teacher's process holds two of the first pages (the teacher and its watcher).
+            held = [connections_to(s.port) for s in h.servers]
+            for _ in range(100):
+                if sum(held) >= 1 + len(h.servers):
+                    break
+                time.sleep(0.05)
+                held = [connections_to(s.port) for s in h.servers]
+            start = time.time() + 2.0 + own.ramp + own.warmup
+            teacher.window = (start, start + own.seconds)
             teacher.go.set()
-            via = [Via(s, h.nginx.ws) for s in h.servers]
-            result = measure(args, cast(list[Server], via), on_tick=extra.tick)  # it reads .ws, .url, .pid
+            result = measure(own, own.followers, [h.nginx.ws], h, room_code=code, window=teacher.window)
         if teacher.error:
             raise RuntimeError(teacher.error)
-        dropped = ("bench", "sessions", "latency_ms_p50", "latency_ms_p95", "latency_n", "healthz_n")
         return {"bench": "scaleout_room", "store": store, "followers": own.followers,
-                "connections_each": extra.connections, **{k: v for k, v in result.items() if k not in dropped},
-                "teacher_ups": own.fps * UPDATES_PER_EPOCH, **teacher.figures(len(h.servers)), **extra.cores()}
+                "teacher_process": held.index(max(held)), **result,
+                "teacher_ups": own.fps * UPDATES_PER_EPOCH, **teacher.figures(len(h.servers))}
 
 
 # ------------------------------------------------------------------ sessions of their own
 
 
 def run_sessions(own: argparse.Namespace, tmp: Path) -> list[dict[str, Any]]:
-    """The class on each configuration in turn; one line each, then one line comparing them."""
+    """The class on each configuration in turn; one line each (the comparison follows them)."""
     configs = [("sqlite", 2)] + ([("redis", 2)] if own.redis else []) + [("memory", 1)]
     order = [c for _ in range(own.rounds) for c in configs]
-    args = parse_args(["--sessions", str(own.sessions), "--fps", str(own.fps), "--seconds", str(own.seconds),
-                       "--changes", str(own.changes), "--client-procs", str(own.client_procs), "--frames", "binary",
-                       "--ramp", str(own.ramp), "--warmup", str(own.warmup)])
     lines = []
     for run, (store, servers) in enumerate(order):
         with hall(tmp / f"run{run}", servers, store) as h:
-            extra = Sampler(h.extra_pids())
-            result = measure(args, h.servers, on_tick=extra.tick)
-        frames_per_s = result["bytes_per_s_total"] / max(1, result["frame_bytes_mean"])
-        line = {"bench": "scaleout_sessions", "store": store, **{k: v for k, v in result.items() if k != "bench"},
-                **extra.cores(), "frames_per_s_total": round(frames_per_s),
-                "server_cpu_us_per_frame": round(result["server_cpu"] / max(1.0, frames_per_s) * 1e6, 1)}
-        if "redis_cpu" in line:
+            result = measure(own, own.sessions, [s.ws for s in h.servers], h)
+        frames = max(1, result["frames_per_s_total"])
+        line = {"bench": "scaleout_sessions", "store": store, **result,
+                "server_cpu_us_per_frame": round(result["server_cpu"] / frames * 1e6, 1)}
+        if "redis_cpu" in result:
             line["server_and_redis_cpu_us_per_frame"] = round(
-                (result["server_cpu"] + line["redis_cpu"]) / max(1.0, frames_per_s) * 1e6, 1)
+                (result["server_cpu"] + result["redis_cpu"]) / frames * 1e6, 1)
         print(json.dumps(line), flush=True)
         lines.append(line)
         time.sleep(1)
@@ -364,21 +414,24 @@ def compare(lines: list[dict[str, Any]]) -> dict[str, Any]:
     """Redis against the SQLite reference, and two processes against one (medians over rounds)."""
     def med(store: str, key: str) -> float:
         values = [line[key] for line in lines if line["store"] == store and key in line]
-        return statistics.median(values) if values else float("nan")
+        return float(statistics.median(values)) if values else float("nan")
 
-    out: dict[str, Any] = {"bench": "scaleout_compare"}
+    def ratio(a: float, b: float) -> float:
+        return round(a / b, 3) if b else float("nan")
+
+    out: dict[str, Any] = {"bench": "scaleout_compare", "rounds": len(lines) // max(1, len({x["store"] for x in lines}))}
     if any(line["store"] == "redis" for line in lines):
-        out["server_cpu_redis_over_sqlite"] = round(med("redis", "server_cpu") / med("sqlite", "server_cpu"), 3)
-        out["server_and_redis_cpu_over_sqlite"] = round(
-            (med("redis", "server_cpu") + med("redis", "redis_cpu")) / med("sqlite", "server_cpu"), 3)
+        out["server_cpu_redis_over_sqlite"] = ratio(med("redis", "server_cpu"), med("sqlite", "server_cpu"))
+        out["server_and_redis_cpu_over_sqlite"] = ratio(med("redis", "server_cpu") + med("redis", "redis_cpu"),
+                                                        med("sqlite", "server_cpu"))
         out["redis_adds_us_per_frame"] = round(
             med("redis", "server_cpu_us_per_frame") - med("sqlite", "server_cpu_us_per_frame"), 1)
         out["redis_adds_us_per_frame_with_redis_server"] = round(
             med("redis", "server_and_redis_cpu_us_per_frame") - med("sqlite", "server_cpu_us_per_frame"), 1)
-    out["two_over_one_server_cpu"] = round(med("sqlite", "server_cpu") / med("memory", "server_cpu"), 3)
-    out["two_over_one_frames_per_s"] = round(med("sqlite", "frames_per_s_total") / med("memory", "frames_per_s_total"), 3)
-    out["two_over_one_us_per_frame"] = round(
-        med("sqlite", "server_cpu_us_per_frame") / med("memory", "server_cpu_us_per_frame"), 3)
+    out["two_over_one_server_cpu"] = ratio(med("sqlite", "server_cpu"), med("memory", "server_cpu"))
+    out["two_over_one_frames_per_s"] = ratio(med("sqlite", "frames_per_s_total"), med("memory", "frames_per_s_total"))
+    out["two_over_one_us_per_frame"] = ratio(med("sqlite", "server_cpu_us_per_frame"),
+                                             med("memory", "server_cpu_us_per_frame"))
     return out
 
 
