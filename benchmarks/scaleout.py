@@ -98,12 +98,16 @@ def hall(tmp: Path, servers: int, store: str, with_nginx: bool = False) -> Itera
     """`servers` Paramlab processes on `store` ("redis", "sqlite" shared by all, or "memory" for one),
     nginx in front of them if asked. Everything is stopped on the way out."""
     redis = None
-    env: dict[str, str] = {}
+    # Every student comes from 127.0.0.1: a hall of 1,000 on one process, with the teacher and the
+    # watchers, is past load.py's class of 1,000 on one address.
+    env: dict[str, str] = {name: "2000" for name in ("PARAMLAB_MAX_SESSIONS", "PARAMLAB_SESSIONS_PER_CLIENT",
+                                                      "PARAMLAB_NEW_SESSIONS_PER_MINUTE",
+                                                      "PARAMLAB_CONNECTIONS_PER_CLIENT")}
     if store == "redis":
         redis = RedisServer(tmp / "redis").start()
-        env = {"PARAMLAB_REDIS_URL": redis.url}
+        env["PARAMLAB_REDIS_URL"] = redis.url
     elif store == "sqlite":
-        env = {"PARAMLAB_STORE": "sqlite"}
+        env["PARAMLAB_STORE"] = "sqlite"
     started: list[Server] = []
     nginx = None
     try:
@@ -309,6 +313,12 @@ class Teacher:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(got.wait(), 2.0)  # never seen in time: counted as missing
                 waiting.clear()
+                # The next change only once every process's followers saw this one (or 2 s passed):
+                # a change that came before a follower's next frame would hide this one from it.
+                for _ in range(200):
+                    if len(change.seen) == len(self.server_ws):
+                        break
+                    await asyncio.sleep(0.01)
             await asyncio.get_running_loop().run_in_executor(None, self.stop.wait)
             for task in (reader, *watchers):
                 task.cancel()
