@@ -100,9 +100,8 @@ def hall(tmp: Path, servers: int, store: str, with_nginx: bool = False) -> Itera
     redis = None
     # Every student comes from 127.0.0.1: a hall of 1,000 on one process, with the teacher and the
     # watchers, is past load.py's class of 1,000 on one address.
-    env: dict[str, str] = {name: "2000" for name in ("PARAMLAB_MAX_SESSIONS", "PARAMLAB_SESSIONS_PER_CLIENT",
-                                                      "PARAMLAB_NEW_SESSIONS_PER_MINUTE",
-                                                      "PARAMLAB_CONNECTIONS_PER_CLIENT")}
+    env = dict.fromkeys(("PARAMLAB_MAX_SESSIONS", "PARAMLAB_SESSIONS_PER_CLIENT", "PARAMLAB_NEW_SESSIONS_PER_MINUTE",
+                         "PARAMLAB_CONNECTIONS_PER_CLIENT"), "2000")
     if store == "redis":
         redis = RedisServer(tmp / "redis").start()
         env["PARAMLAB_REDIS_URL"] = redis.url
