@@ -67,7 +67,8 @@ class Connection:
         self.budget = TokenBucket(self.settings.ws_messages_per_second, self.settings.ws_message_burst)
         self.refused_in_a_row = 0
         self.seat = classroom.Seat(address, self.send, self._stream)
-        self.node: Node | None = websocket.app.state.node  # with Redis: this process among the others
+        link = service.rooms.link
+        self.node: Node | None = link.node if link is not None else None  # with Redis: this process among others
         self.streamed: LiveSession | Feed | None = None  # the session whose frames go out (`seat.shown`)
         self.client: Client | None = None         # its flow control
         self.sender: asyncio.Task[None] | None = None
