@@ -156,8 +156,7 @@ def create_app(settings: Settings | None = None, list_addresses: reach.ListAddre
     app.state.settings = settings
     app.state.registry = registry
     app.state.rooms = Rooms(store, settings.room_hours)
-    app.state.node = node
-    if node is not None:
+    if node is not None:  # the classroom and the websocket reach the node through the rooms' link
         from app.server.cluster.room_link import RoomLink
 
         app.state.rooms.link = RoomLink(node, app.state.rooms)
