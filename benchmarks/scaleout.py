@@ -16,7 +16,8 @@ frames through pub/sub. Figures: frames per second per follower (median, p5,
 min), the teacher's updates per second as the followers see them, the
 teacher's control latency (``set_hyper`` to the first frame of its own showing
 it) and, from one watcher connected straight to each process, how long after the
-teacher's change each process's followers see it (``lag``). Without Redis the
+teacher's change each process's followers see it (``lag``) and the frames a
+second that process gives a follower (``watcher_fps``). Without Redis the
 room only exists in one process: ``--servers 1`` then measures the same hall on one.
 
 ``sessions`` (second and third targets): ``--sessions`` (200) students with a
@@ -246,6 +247,7 @@ class Teacher:
         self.stop = threading.Event()
         self.changes: list[Change] = []
         self.frames = 0
+        self.watcher_frames = [0 for _ in server_ws]  # frames each process's watcher got in the window
         self.error: str | None = None
         self.thread = threading.Thread(target=lambda: asyncio.run(self._main()), daemon=True)
 
@@ -332,6 +334,8 @@ class Teacher:
                 msg = header(await ws.recv(), loads)
                 if msg["type"] == "frame":
                     await ws.send(f'{{"type":"ack","seq":{msg["seq"]}}}')
+                    if self.window[0] <= time.time() < self.window[1]:
+                        self.watcher_frames[index] += 1
                     lr, now = msg["hyper"]["lr"], time.perf_counter()
                     for change in self.changes:
                         if change.lr == lr and index not in change.seen and now >= change.sent:
@@ -346,7 +350,9 @@ class Teacher:
             "teacher_latency_ms_p95": round(percentile(latency, 0.95) * MS, 1),
             "teacher_changes": len(self.changes),
             "teacher_changes_unseen": sum(c.own_frame is None for c in self.changes)}
+        span = self.window[1] - self.window[0]
         for k in range(processes):
+            out[f"watcher_fps_process{k}"] = round(self.watcher_frames[k] / span, 1) if span > 0 else None
             lag = [c.seen[k] - c.sent for c in self.changes if k in c.seen]
             out[f"lag_ms_p50_process{k}"] = round(percentile(lag, 0.5) * MS, 1)
             out[f"lag_ms_p95_process{k}"] = round(percentile(lag, 0.95) * MS, 1)
