@@ -17,7 +17,9 @@ the teacher receives) and the frames the followers receive. The figure is
     added_us_per_room_frame = (server CPU with Redis - server CPU without) / room frames
 
 (the redis-server's own CPU is given apart, and added in `..._with_redis_server`).
-It includes the second process's fixed cost (its event loop, its lease renewal
+On a shared machine this difference of two runs is often within their noise; the
+`redis_chain_us_per_room_frame` line then gives the Redis path alone, measured on
+thread CPU clocks in this process (see `chain`). The process figure includes the second process's fixed cost (its event loop, its lease renewal
 and pub/sub listener); `idle_cpu_s` of each run, measured with no clients over
 the same window, shows that part. The clients run in this process; their CPU is
 printed too. Absolute times drift on a shared machine: compare the two runs of
@@ -158,6 +160,75 @@ async def one_run(s: Setup, args: argparse.Namespace) -> dict[str, Any]:
             "server_cpu_us_per_room_frame": round(cpu / max(1, frames) * 1e6, 1)}
 
 
+def chain(redis_url: str, states: int) -> dict[str, Any]:
+    """The Redis path of one room frame alone, in this process, on its thread CPU clocks: the holder
+    builds the channel message (`Publisher.frames`, the body from the session's shared cache) and
+    publishes it; a subscriber thread receives it and hands it to a feed (`Feed.receive`). Against
+    it, measured in the same loop, what either mode pays: the body's encoding (once per state) and a
+    follower's own frame on it (`messages.frame_bytes`). Redis adds publish_us in the process training
+    the session and deliver_us in each process with followers."""
+    import threading
+
+    import redis
+
+    from app.server import messages
+    from app.server.cluster.feed import Feed, Publisher, unpack
+    from app.server.registry import Client, Registry
+    from app.server.storage import MemoryStore
+    from app.training.config import HyperState, RunConfig
+
+    live = Registry(2, MemoryStore()).create(RunConfig(), HyperState())
+    live.set_playing(True)
+    content = ("binary", frozenset())  # what the page asks for while playing, with no optional part
+    publisher = Publisher(live, lambda data: asyncio.sleep(0))
+    publisher.want("bench", [content], 20)
+    feed = Feed(live.id)
+    feed.receive(*unpack(publisher.announcement()))
+    local = Client(20, *content)
+    messages.history_message(live, local)
+    client = redis.Redis.from_url(redis_url)
+    pubsub = client.pubsub()
+    pubsub.subscribe("bench:room")
+    pubsub.get_message(timeout=1.0)  # the subscription's confirmation
+    received: list[float] = []
+
+    def subscriber() -> None:
+        start = time.thread_time()
+        while len(received) < states:
+            message = pubsub.get_message(timeout=5.0)
+            if message is None:
+                break
+            if message["type"] == "message":
+                feed.receive(*unpack(message["data"]))
+                received.append(time.thread_time() - start)
+
+    thread = threading.Thread(target=subscriber)
+    thread.start()
+    other = Client(20, *content)
+    messages.history_message(live, other)
+    encode = publish = follower = 0.0
+    for _ in range(states):
+        live.session.advance(UPDATES_PER_EPOCH)
+        t0 = time.thread_time()
+        messages.frame_bytes(live, local)  # the first client's frame: the body is encoded (both modes)
+        t1 = time.thread_time()
+        messages.frame_bytes(live, other)  # any other follower's: its own head on the shared body
+        t2 = time.thread_time()
+        for data in publisher.frames([content]):  # the body from the cache, with the rows; published
+            client.publish("bench:room", data)
+        t3 = time.thread_time()
+        encode, follower, publish = encode + t1 - t0, follower + t2 - t1, publish + t3 - t2
+        time.sleep(0.001)  # let the subscriber keep up, as frames 50 ms apart would
+    thread.join(10)
+    pubsub.close()
+    client.close()
+    return {"figure": "redis_chain_us_per_room_frame", "states": states, "received": len(received),
+            "publish_us": round(publish / states * 1e6, 1),
+            "deliver_us": round((received[-1] if received else 0.0) / max(1, len(received)) * 1e6, 1),
+            "reference_encode_us": round(encode / states * 1e6, 1),
+            "reference_follower_frame_us": round(follower / states * 1e6, 1)}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--students", type=int, default=50)
@@ -175,6 +246,11 @@ def main() -> None:
                 line = asyncio.run(one_run(s, args))
             print(json.dumps(line), flush=True)
             lines.append(line)
+        rs = RedisServer(Path(tmp) / "chain").start()
+        try:
+            print(json.dumps(chain(rs.url, 500)), flush=True)
+        finally:
+            rs.stop()
     ref, red = lines
     added = red["server_cpu_s"] - ref["server_cpu_s"]
     frames = max(1, red["room_frames"])
