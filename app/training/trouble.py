@@ -51,6 +51,10 @@ WRONG = 0.1
 # thresholds on a noisy loss, and a verdict that came and went every few dozen updates (its start moving
 # each time) would blink on the page and never say how long it had lasted.
 CLEAR_AFTER = WINDOW // 2
+# A playing run is judged again once it has gone this many updates further: judging takes a forward pass of the
+# probe points and several passes over the window, too much for every frame of every session (a verdict is
+# about the last WINDOW updates, so it changes little in a few); a paused run is judged again at every change.
+JUDGE_EVERY = WINDOW // 4
 SATURATING = {"tanh": "|tanh| > 0.99", "sigmoid": "sigmoid below 0.01 or above 0.99"}
 
 
@@ -86,8 +90,16 @@ def oscillation(losses: np.ndarray) -> float:
     return float(np.mean(signs[1:] * signs[:-1] < 0))
 
 
+def block_means(losses: np.ndarray) -> list[float]:
+    """The means of `losses` cut into `BLOCKS` blocks (as np.array_split cuts them), in one pass when they
+    are of one size."""
+    if len(losses) % BLOCKS == 0:
+        return [float(m) for m in losses.reshape(BLOCKS, -1).mean(axis=1)]
+    return [float(np.mean(b)) for b in np.array_split(losses, BLOCKS)]
+
+
 def is_growing(losses: np.ndarray) -> bool:
-    means = [float(np.mean(b)) for b in np.array_split(losses, BLOCKS)]
+    means = block_means(losses)
     falls = sum(b <= a for a, b in zip(means, means[1:]))
     return falls <= 1 and means[-1] >= GROWTH * means[0]
 
@@ -136,7 +148,7 @@ def diagnose(losses: np.ndarray, step: int, spec: NetworkSpec, params: Params, X
              "from there) or reset the weights" if since > 0 else
              f"lower the learning rate (now {lr:g}), then reset the weights (it went wrong from the start)")
     if is_growing(window):
-        means = [float(np.mean(b)) for b in np.array_split(window, BLOCKS)]
+        means = block_means(window)
         return Trouble("growing", since, f"the loss has grown for {lasted} updates, from {means[0]:.3g} to "
                        f"{means[-1]:.3g}: each step overshoots and lands higher", lower)
     share = oscillation(window)
@@ -177,6 +189,7 @@ class TroubleWatch:
         self.losses: deque[float] = deque(maxlen=WINDOW)
         self.current: Trouble | None = None
         self._judged: tuple[Any, ...] | None = None
+        self._judged_step = 0
         self._last_found = 0  # the step the current trouble was last found at
 
     def record(self, losses: list[float]) -> None:
@@ -190,8 +203,9 @@ class TroubleWatch:
     def judge(self, key: Any, step: int, spec: NetworkSpec, params: Params, X_probe: np.ndarray,
               Y_probe: np.ndarray, lr: float) -> Trouble | None:
         """The trouble now, judged once per `key` (the session's step and version). A trouble of the
-        kind already said keeps its start; one no longer found is still said for `CLEAR_AFTER` updates."""
-        if self._judged == key:
+        kind already said keeps its start; one no longer found is still said for `CLEAR_AFTER` updates.
+        A run that went on by fewer than `JUDGE_EVERY` updates keeps the verdict it had."""
+        if self._judged == key or (self._judged is not None and 0 < step - self._judged_step < JUDGE_EVERY):
             return self.current
         losses = np.fromiter(self.losses, dtype=np.float64, count=len(self.losses))
         current = self.current
@@ -203,5 +217,5 @@ class TroubleWatch:
             self._last_found = step
         elif current is not None and step - self._last_found < CLEAR_AFTER and len(losses) >= WINDOW:
             found = current
-        self.current, self._judged = found, key
+        self.current, self._judged, self._judged_step = found, key, step
         return found

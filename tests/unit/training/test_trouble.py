@@ -149,7 +149,25 @@ def test_a_trouble_no_longer_found_is_still_said_for_a_while_then_cleared() -> N
     watch.record(falling.tolist())
     held = watch.judge((500 + trouble.CLEAR_AFTER - 1, 2), 500 + trouble.CLEAR_AFTER - 1, spec, params, X, Y, 10)
     assert held == first
-    assert watch.judge((500 + trouble.CLEAR_AFTER, 3), 500 + trouble.CLEAR_AFTER, spec, params, X, Y, 10) is None
+    # Judged again only once the run has gone JUDGE_EVERY updates further: then it is cleared.
+    held_step = 500 + trouble.CLEAR_AFTER - 1
+    assert watch.judge((held_step + 1, 3), held_step + 1, spec, params, X, Y, 10) == first
+    cleared = held_step + trouble.JUDGE_EVERY
+    assert watch.judge((cleared, 4), cleared, spec, params, X, Y, 10) is None
+
+
+def test_a_playing_run_is_judged_again_every_judge_every_updates_and_a_paused_one_at_every_change() -> None:
+    spec, params = _network("tanh", scale=1e4)
+    watch = TroubleWatch()
+    watch.record(FLAT.tolist())
+    first = watch.judge((500, 1), 500, spec, params, X, Y, 10)
+    assert first is not None and "now 10" in first.advice
+    # Paused (the same step), a new learning rate is judged at once: the advice names it.
+    assert "now 0.5" in watch.judge((500, 2), 500, spec, params, X, Y, 0.5).advice
+    # A few updates on, the verdict is kept as it was, whatever the rate.
+    assert "now 0.5" in watch.judge((505, 3), 505, spec, params, X, Y, 0.1).advice
+    assert "now 0.1" in watch.judge((500 + trouble.JUDGE_EVERY, 4), 500 + trouble.JUDGE_EVERY, spec, params, X, Y,
+                                    0.1).advice
 
 
 def test_the_advice_names_the_step_the_trouble_began() -> None:
