@@ -227,6 +227,11 @@ def create_app(settings: Settings | None = None, list_addresses: reach.ListAddre
         return templates.TemplateResponse(request, "docs.html", {
             "static_url": "/static", "title": app.title, "openapi_url": app.openapi_url})
 
+    if node is not None:  # innermost: requests about a session held elsewhere go to its holder
+        from app.server.cluster.http_proxy import SessionProxy
+
+        app.add_middleware(SessionProxy, node=node)
+        node.http_app = app
     app.add_middleware(api.BodyLimit, timeout=settings.http_timeout_seconds)
     app.add_middleware(RequestGuard, policy=policy)
     app.add_middleware(SecurityHeaders, frame_ancestors=settings.frame_ancestors)

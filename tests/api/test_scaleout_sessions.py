@@ -133,8 +133,11 @@ def test_a_killed_process_s_sessions_resume_on_the_other_from_their_last_snapsho
                 await asyncio.to_thread(eventually, lambda: (s := stored(c, sid)) and s.step == 41,
                                         "a snapshot at step 41")
                 a.kill()
+            # An HTTP request about it reaching B: the holder is gone, B takes it over and answers.
+            model = await asyncio.to_thread(b.get_json, f"/api/sessions/{sid}/model", PATIENCE)
+            assert model["step"] == 41
             async with peer(b) as b_ws:
-                on_b = Peer(b_ws)  # the dead process's lease lapses; the hello waits for it
+                on_b = Peer(b_ws)
                 assert (await on_b.hello(session_id=sid))["session_id"] == sid
                 assert (await on_b.until(lambda m: m["type"] == "frame"))["step"] == 41
 
@@ -207,3 +210,31 @@ def test_a_redis_restart_is_survived_with_a_clear_degraded_state(tmp_path: Path)
                 assert await asyncio.to_thread(lease_of, c, sid) is not None
 
         asyncio.run(run())
+
+
+def test_an_http_request_reaching_the_other_process_is_answered_by_the_one_training_the_session(
+        two: Cluster) -> None:
+    a, b = two.servers
+
+    async def run() -> None:
+        async with peer(a) as a_ws:
+            on_a = Peer(a_ws)
+            sid = (await on_a.hello(playing=False))["session_id"]
+            await on_a.send({"type": "step", "unit": "update", "count": 12})
+            frame = await on_a.until(lambda m: m["type"] == "frame" and m["step"] == 12)
+            holder = await asyncio.to_thread(lease_of, two, sid)
+            # Through B: the model as A has it now, and a step that A trains.
+            model = await asyncio.to_thread(b.get_json, f"/api/sessions/{sid}/model")
+            assert model["step"] == 12 and model["weights"][0] == frame["layers"][0]["W"]
+            stepped = await asyncio.to_thread(b.post_json, f"/api/sessions/{sid}/step", {"unit": "update",
+                                                                                         "count": 3})
+            assert stepped["step"] == 15
+            assert (await on_a.until(lambda m: m["type"] == "frame" and m["step"] == 15))
+            # The session stayed where it was: the page's websocket was not moved for a download.
+            assert await asyncio.to_thread(lease_of, two, sid) == holder
+            # An unknown session is still a clear 404 wherever it is asked.
+            with pytest.raises(urllib.error.HTTPError) as unknown:
+                await asyncio.to_thread(b.get_json, "/api/sessions/no-such-session/model")
+            assert unknown.value.code == 404
+
+    asyncio.run(run())

@@ -5,7 +5,8 @@ Channels (under the store's prefix):
     <prefix>ctl:<process>    requests to one process, and its answers: `handover` (snapshot a
                              session as it is now, give up its lease, let its clients go),
                              `snapshot` (store it now: another process forks it), `watch`
-                             (followers elsewhere want a room's frames: `feed.Publisher`)
+                             (followers elsewhere want a room's frames: `feed.Publisher`),
+                             `http` (a request about a session held here: `http_proxy.py`)
     <prefix>room:<session>   a room's frames, announces and messages (`feed.py`, `classroom.py`)
     <prefix>seats:<session>  (a hash, not a channel) each process's seats in a room, for the
                              teacher's room status; entries lapse when not renewed
@@ -33,9 +34,10 @@ from typing import Any
 import orjson
 import redis
 import redis.asyncio
+from starlette.types import ASGIApp
 
 from app import protocol as p
-from app.server.cluster import feed
+from app.server.cluster import feed, http_proxy
 from app.server.cluster.leases import Leases
 from app.server.cluster.store import FIRST_BACKOFF, MAX_BACKOFF, SOCKET_TIMEOUT, RedisStore
 from app.server.registry import LiveSession, Registry
@@ -80,6 +82,7 @@ class Node:
         self.reason: str | None = None                     # why the cluster is degraded, if it is
         self.watchers: set[Notify] = set()                 # connections told when Redis goes and comes back
         self.tasks: set[asyncio.Task[Any]] = set()
+        self.http_app: ASGIApp | None = None  # the app, for HTTP requests other processes forward here
 
     # ---------------------------------------------------------------- health
 
@@ -209,14 +212,16 @@ class Node:
 
     # ---------------------------------------------------------------- requests between processes
 
-    async def request(self, process: str, kind: str, **fields: Any) -> dict[str, Any] | None:
-        """Ask `process` and wait for its answer; None when it did not answer in time (or is gone)."""
+    async def request(self, process: str, kind: str, timeout: float = ANSWER_SECONDS,
+                      **fields: Any) -> dict[str, Any] | None:
+        """Ask `process` and wait `timeout` seconds at most for its answer; None when it did not
+        answer in time (or is gone)."""
         ask_id = secrets.token_hex(8)
         answer: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
         self.answers[ask_id] = answer
         try:
             message = orjson.dumps({"kind": kind, "from": self.name, "id": ask_id, **fields})
-            async with asyncio.timeout(ANSWER_SECONDS):
+            async with asyncio.timeout(timeout):
                 listeners = await self.aredis.publish(f"{self.prefix}ctl:{process}", message)
                 if not listeners:
                     return None  # nobody listens there: that process is gone
@@ -240,10 +245,25 @@ class Node:
             self.spawn(self._answer(msg, self.hand_over(str(msg["session_id"]))))
         elif kind == "snapshot":
             self.spawn(self._answer(msg, self.save_now(str(msg["session_id"]))))
+        elif kind == "http" and self.http_app is not None:
+            self.spawn(self._serve_http(msg, self.http_app))
         elif kind == "watch":
             self._watched(str(msg["session_id"]), str(msg["from"]),
                           [feed.content_from_wire(c) for c in msg["contents"]], int(msg["fps"]),
                           bool(msg.get("announce")))
+
+    async def _serve_http(self, msg: dict[str, Any], app: ASGIApp) -> None:
+        """An HTTP request about a session held here, sent by the process it reached (`http_proxy`)."""
+        try:
+            answer = await http_proxy.serve(app, msg["request"])
+        except Exception:
+            log.exception("a forwarded HTTP request failed")
+            answer = {"ok": False}
+        await self.tell(str(msg["from"]), "answer", id=msg["id"], **answer)
+
+    async def holder(self, session_id: str) -> str | None:
+        """The process holding `session_id`'s lease (None: nobody)."""
+        return await asyncio.to_thread(self.leases.holder, session_id)
 
     async def _answer(self, msg: dict[str, Any], work: Awaitable[bool]) -> None:
         ok = await work
