@@ -359,11 +359,37 @@ class Connection:
             return
         await self.send(p.Saved(type="saved", run_id=saved["run_id"], name=saved["name"], link=saved["link"]))
 
+    async def _follow_moved(self, live: LiveSession) -> None:
+        """`live` moved to another process (a tab or device opened it there): follow it from there,
+        read-only, rather than take it back (two tabs would pull it to and fro). Closed with
+        CLOSE_MOVED, for the page to reconnect, when it cannot be followed."""
+        shown: Feed | None = None
+        if self.node is not None and self.seat.shown is live:
+            with contextlib.suppress(StoreUnavailable):
+                shown = await self.node.follow_moved(live.id)
+        if self.seat.shown is not live:
+            return  # the page moved on meanwhile
+        if shown is None:
+            with contextlib.suppress(Exception):
+                await self.ws.close(code=CLOSE_MOVED, reason="moved: the session is in another server process")
+            return
+        if self.seat.own is live:
+            self.seat.own = None  # not this page's to drive any more
+        self.seat.show(shown)
+        if self.seat.room is None:
+            await self.send(p.Notice(type="notice", text="This session is now driven from another tab or device; "
+                                     "this page follows it, read-only. Reload the page to drive it here."))
+
     async def followed_elsewhere(self, kind: str, msg: Any) -> None:
-        """A message while following a room whose session another process trains: room messages
-        only (what reads or drives the session itself needs it here: fork it)."""
-        if kind in p.CONTROL_MESSAGES or kind in p.JOB_MESSAGES or isinstance(
-                msg, (p.Inspect, p.Importance, p.Histograms, p.Rewind, p.Save)):
+        """A message while following a session another process trains (a room's, or one another tab
+        drives): room messages only, in a room (what reads or drives the session needs it here)."""
+        reads_or_drives = kind in p.CONTROL_MESSAGES or kind in p.JOB_MESSAGES or isinstance(
+            msg, (p.Inspect, p.Importance, p.Histograms, p.Rewind, p.Save))
+        if self.seat.room is None or (reads_or_drives and self.seat.mode != "follow"):
+            await self.send(error("forbidden", f"'{kind}': this session is driven from another tab or device; "
+                                  "reload the page to drive it here", kind, allowed="reload the page"))
+            return
+        if reads_or_drives:
             await self.send(error("forbidden", f"'{kind}' is not available while following a room whose session "
                                   "another server process trains; fork it to work on a copy of your own", kind,
                                   allowed="fork"))
@@ -462,7 +488,11 @@ class Connection:
             await self._announce(live, client)
             while client is self.client:  # a _stream() of another session ends this one
                 if live.moved:
-                    await self.ws.close(code=CLOSE_MOVED, reason="moved: the session is in another server process")
+                    # Another tab or device took it to another process: this one follows it from there
+                    # (in a task of its own: showing another session ends this sender).
+                    task = asyncio.create_task(self._follow_moved(live))
+                    self.measuring.add(task)
+                    task.add_done_callback(self.measuring.discard)
                     return
                 if client.rebuilds != live.rebuilds:
                     await self._announce(live, client)
@@ -493,7 +523,10 @@ class Connection:
                     await self.ws.close(code=CLOSE_MOVED, reason="moved: the room's session is elsewhere now")
                     return
                 if client.rebuilds != feed.rebuilds:
-                    await self.send(*feed.announce_messages(client, client.fps))
+                    # A student following a room never learns its session id; a page whose own session
+                    # another tab drives keeps it (a reload drives it again).
+                    mine = self.seat.mode != "follow"
+                    await self.send(*feed.announce_messages(client, client.fps, feed.session_id if mine else None))
                     continue
                 newest = feed.bodies.get((client.frames, client.parts))
                 if newest is not None and client.sent_version != newest[0] and client.seq - client.acked < MAX_UNACKED:

@@ -99,23 +99,31 @@ def test_a_reconnect_to_the_other_process_is_handed_the_session_without_losing_a
                 assert (await on_b.hello(session_id=sid))["session_id"] == sid
                 first = await on_b.until(lambda m: m["type"] == "frame")
                 assert first["step"] == 37  # the state at the hand-over, every step of it
-                assert await closed_code(on_a) == CLOSE_MOVED  # the page there reconnects
                 holder_b = await asyncio.to_thread(lease_of, two, sid)
                 assert holder_b is not None and holder_b != holder_a
+                # The page left on A is not closed (two tabs would pull the session to and fro): it
+                # follows the session from B, read-only, and says so; it keeps its session id.
+                told = await on_a.until(lambda m: m["type"] == "notice")
+                assert "another tab or device" in told["text"]
+                again = await on_a.until(lambda m: m["type"] == "session")
+                assert again["session_id"] == sid
+                await on_a.send({"type": "set_hyper", "lr": 0.5})
+                refused = await on_a.until(lambda m: m["type"] == "error")
+                assert refused["code"] == "forbidden" and "reload" in refused["message"]
+                await on_b.send({"type": "step", "unit": "update", "count": 5})
+                assert (await on_a.until(lambda m: m["type"] == "frame" and m["step"] == 42))
                 # Playing, handed back: every step the page on B was shown is in the state A resumes.
                 await on_b.send({"type": "play"})
                 shown_on_b = (await on_b.until(lambda m: m["type"] == "frame" and m["step"] > 100))["step"]
-                async with peer(a) as a_ws:
-                    back = Peer(a_ws)
+                async with peer(a) as a_ws2:
+                    back = Peer(a_ws2)
                     await back.hello(session_id=sid)
                     resumed = await back.until(lambda m: m["type"] == "frame")
-                    with pytest.raises(ConnectionClosed) as closed:
-                        while True:
-                            msg, _ = await on_b.recv()
-                            if msg["type"] == "frame":
-                                shown_on_b = max(shown_on_b, msg["step"])
-                    assert closed.value.rcvd is not None and closed.value.rcvd.code == CLOSE_MOVED
                     assert resumed["step"] >= shown_on_b > 100
+                    # And the page on B now follows it from A.
+                    assert "another tab" in (await on_b.until(lambda m: m["type"] == "notice"))["text"]
+                    later = (await back.until(lambda m: m["type"] == "frame" and m["step"] > resumed["step"]))
+                    assert (await on_b.until(lambda m: m["type"] == "frame" and m["step"] >= later["step"]))
 
     asyncio.run(run())
 

@@ -269,10 +269,11 @@ class Feed:
             self.bodies[content] = (self.version, bool(header["drawn"]), payload)
             self.notify()
 
-    def announce_messages(self, client: Client, fps: int) -> list[bytes]:
-        """What a follower needs to draw everything: session, dataset, history; marks them sent."""
+    def announce_messages(self, client: Client, fps: int, session_id: str | None = None) -> list[bytes]:
+        """What a follower needs to draw everything: session, dataset, history; marks them sent.
+        `session_id`: for a page whose own session it is (a student following a room never learns it)."""
         assert self.session is not None and self.mirror is not None
-        session = {**self.session, "fps": fps}
+        session = {**self.session, "fps": fps, "session_id": session_id}
         history = self.mirror.since(-1, 0, None)
         client.history_step = self.mirror.last_step()
         client.change_index = self.mirror.changes_total

@@ -333,12 +333,24 @@ class Node:
         holder = await asyncio.to_thread(self.leases.holder, session_id)
         if holder is None:
             return None
+        return self._feed(session_id)
+
+    def _feed(self, session_id: str) -> feed.Feed:
         found = self.feeds.get(session_id)
         if found is None or found.moved:
             found = self.feeds[session_id] = feed.Feed(session_id)
             self.channels.add(self.room_channel(session_id))
-        await self._send_watch(found)
         return found
+
+    async def follow_moved(self, session_id: str) -> feed.Feed | None:
+        """A feed of a session that just left this process (handed over), once another process holds
+        it; None when none does within ANSWER_SECONDS. Never takes the session back itself."""
+        deadline = time.monotonic() + ANSWER_SECONDS
+        while await asyncio.to_thread(self.leases.holder, session_id) in (None, self.name):
+            if time.monotonic() > deadline:
+                return None
+            await asyncio.sleep(0.1)
+        return self._feed(session_id)
 
     def watch(self, found: feed.Feed) -> None:
         """A follower here started following `found`: its holder hears what it wants now."""
