@@ -15,7 +15,7 @@ nobody done, without visiting every seat.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
 from app import protocol as p
@@ -33,12 +33,14 @@ LESSON_IDS = "a built-in lesson's id (GET /api/lessons) or an id POST /api/lesso
 class LessonSteps:
     """How many steps a lesson has (None: no such lesson), found as GET /api/lessons/{id} finds it."""
 
-    def __init__(self, state: Any) -> None:
-        self.state = state  # the app's state: the lessons are made there on first use, by either route
+    def __init__(self, app_state: Callable[[], Any]) -> None:
+        # The app's state, read when a lesson is first asked for (the lessons are made there on first use,
+        # by either route); a connection made outside an app (a test's) never asks.
+        self.app_state = app_state
 
     async def __call__(self, lesson_id: str) -> int | None:
         try:
-            found = await lessons_api.find_lesson(await lessons_api.lessons_of(self.state), lesson_id)
+            found = await lessons_api.find_lesson(await lessons_api.lessons_of(self.app_state()), lesson_id)
         except LessonError:  # stored by a server with other rules: not a lesson this one can run
             return None
         return None if found is None else len(found[0].steps)

@@ -61,7 +61,7 @@ class Connection:
         self.ws = websocket
         self.service = service
         self.classroom = classroom.Classroom(service)
-        self.room_lessons = room_lessons.RoomLessons(self.classroom, room_lessons.LessonSteps(websocket.app.state))
+        self.room_lessons = room_lessons.RoomLessons(self.classroom, room_lessons.LessonSteps(lambda: websocket.app.state))
         self.settings: Settings = service.settings
         self.address = address
         self.budget = TokenBucket(self.settings.ws_messages_per_second, self.settings.ws_message_burst)

@@ -51,6 +51,6 @@ def test_the_scale_places_this_network_below_every_reference_model(app: Any) -> 
     assert len(this) == 1 and len(refs) >= 4
     assert all(this[0][2] < left for _, _, left in refs)
     lefts = [left for _, _, left in refs]
-    assert lefts == sorted(lefts) and 0 <= lefts[0] and lefts[-1] <= 100
+    assert lefts == sorted(lefts) and lefts[0] >= 0 and lefts[-1] <= 100
     assert any("175,000,000,000 parameters" in title for _, title, _ in refs)
     app.shot("model_scale", full_page=False)
