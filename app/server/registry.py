@@ -32,6 +32,8 @@ class Client:
         self.history_step = -1        # last step whose history this client has
         self.change_index = 0         # changes already sent
         self.next_send = 0.0          # perf_counter time before which no frame goes out
+        self.hurried = False          # its next frame was brought forward by a control it sent (ws.hurry)
+        self.pausing: asyncio.Future[None] | None = None  # the frame sender's wait for next_send (ws.pause)
         self.rebuilds = -1            # live.rebuilds when session, dataset and history were last sent
 
 

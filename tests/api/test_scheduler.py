@@ -134,6 +134,40 @@ def test_a_paced_session_trains_once_per_frame(loop: VirtualTimeLoop) -> None:
     assert turns[2:] == [25] * 29, turns
 
 
+def test_a_control_brings_its_senders_next_frame_forward_by_half_an_interval(loop: VirtualTimeLoop) -> None:
+    """At 10 frames a second a new learning rate would wait up to 100 ms for its frame: the frame after a
+    control goes half an interval after the last one; a second control before it brings it no further."""
+    settings = Settings()
+    store = MemoryStore()
+    registry = Registry(10, store)
+    service = Service(registry, Rooms(store, settings.room_hours), Quotas(settings), settings)
+    browser = Browser(loop)
+    browser.connection = connection = ws_module.Connection(browser, service, "127.0.0.1")  # type: ignore[arg-type]
+    sent_at: list[float] = []
+
+    async def main(loop: VirtualTimeLoop) -> None:
+        hello = {"type": "hello", "fps": 10, "playing": True, "updates_per_second": 500}
+        await connection.handle(json.dumps(hello).encode())
+        assert connection.live is not None
+        costed(connection.live, loop)
+        training = asyncio.create_task(scheduler.training_loop(registry, 0.004, clock=loop.time))
+        await asyncio.sleep(1.01)  # 10 ms after the frame due at 1 s
+        for lr in (0.1, 0.2):  # two changes 10 ms apart
+            sent_at.append(loop.time())
+            await connection.handle(json.dumps({"type": "set_hyper", "lr": lr}).encode())
+            await asyncio.sleep(0.01)
+        await asyncio.sleep(0.5)
+        training.cancel()
+
+    virtual_time.run(main, loop)
+    times = [t for t, _ in browser.frames]
+    after = [t for t in times if t > sent_at[0]]
+    last_before = max(t for t in times if t < sent_at[0])
+    assert after[0] == pytest.approx(last_before + 0.05)            # half an interval, not a whole one
+    assert after[1] == pytest.approx(after[0] + 0.1)                 # then paced again, 1/fps apart
+    assert all(b - a == pytest.approx(0.1) for a, b in itertools.pairwise(after[1:]))
+
+
 def test_next_turn_waits_for_the_frame_or_a_batch() -> None:
     live = LiveSession("s", TrainingSession(RunConfig(), HyperState()))
     live.updates_per_second = 1000.0
