@@ -60,7 +60,14 @@ def test_walk_every_step_of_a_built_in_lesson(make_app: Any, lesson_id: str) -> 
             app.wait("paramlab.frame !== null && paramlab.frame !== undefined")
             speed_up(app)
             DRIVERS[(lesson_id, k)](app)
-            app.wait("paramlab.lesson.noticed === true", timeout=90000)
+            try:
+                app.wait("paramlab.lesson.noticed === true", timeout=90000)
+            except TimeoutError:
+                state = app.js("""({step: paramlab.frame.step, epoch: paramlab.frame.epoch, phase: paramlab.frame.phase,
+                    playing: paramlab.frame.playing, metrics: paramlab.frame.metrics, hyper: paramlab.frame.hyper,
+                    trouble: paramlab.frame.trouble, errors: [...document.querySelectorAll('[role=alert]')]
+                      .map((e) => e.textContent).filter(Boolean)})""")
+                raise AssertionError(f"{lesson_id} step {k + 1} ({step.title}) not noticed; the page: {state}") from None
             if step.then:
                 then = app.js("document.querySelector('.lc-then').textContent")
                 assert re.search(r"\d", then) and "–" not in then and "{" not in then, (lesson_id, k, then)
