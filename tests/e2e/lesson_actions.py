@@ -82,9 +82,9 @@ def edit_parameter(app: Any, key: str, value: str | None = None, frozen: bool | 
 
 
 def job_run(part: str) -> Driver:
-    """Press Run in a part of the cross-validation and tuning lab."""
-    return lambda app: app.page.click(f"#{part} .lj-run" if app.js(
-        f"document.querySelector('#{part}').tagName") != "BUTTON" else f"#{part}")
+    """Press Run in a part of the cross-validation and tuning lab (the part is found by its heading: the
+    vocabulary's #lj-cv and #lj-search match no element of the page)."""
+    return lambda app: app.page.click(f".lj-part:has(#h-{part}) .lj-run")
 
 
 def biases_take_away(app: Any) -> None:
