@@ -58,6 +58,8 @@ def test_walk_every_step_of_a_built_in_lesson(make_app: Any, lesson_id: str) -> 
         noticed = step.action is not None and step.action.notice is not None
         if noticed:
             app.wait("paramlab.frame !== null && paramlab.frame !== undefined")
+            if step.setup.playing is not None:   # the setup's play or pause has reached the page
+                app.wait(f"paramlab.frame.playing === {str(step.setup.playing).lower()}")
             speed_up(app)
             DRIVERS[(lesson_id, k)](app)
             try:
