@@ -53,7 +53,7 @@ def test_the_list_names_every_built_in_lesson_and_the_names_a_lesson_may_use(cli
     ids = [lesson["id"] for lesson in body["lessons"]]
     assert ids == sorted(p.stem for p in BUILTIN_DIR.glob("*.yaml")) and len(ids) >= 3
     rate = next(lesson for lesson in body["lessons"] if lesson["id"] == "learning-rate")
-    assert rate["ideas"] == ["learning-rate"] and rate["steps"] == 3 and rate["title"] == "The learning rate"
+    assert rate["ideas"] == ["learning-rate"] and rate["steps"] == 4 and rate["title"] == "The learning rate"
     vocabulary = body["vocabulary"]
     assert len(vocabulary["ideas"]) == 19 and vocabulary["controls"]["lr"] == "#lr"
     assert set(vocabulary["variables"]) == set(conditions.VARIABLES) and "fine_tune" in vocabulary["events"]
@@ -61,7 +61,7 @@ def test_the_list_names_every_built_in_lesson_and_the_names_a_lesson_may_use(cli
 
 def test_a_built_in_lesson_comes_whole(client: TestClient) -> None:
     lesson = client.get("/api/lessons/learning-rate").json()
-    assert lesson["id"] == "learning-rate" and lesson["builtin"] is True and len(lesson["steps"]) == 3
+    assert lesson["id"] == "learning-rate" and lesson["builtin"] is True and len(lesson["steps"]) == 4
     first = lesson["steps"][0]
     assert first["setup"]["hyper"] == {"lr": 0.001, "momentum": 0, "optimizer": "sgd", "batch_size": 10}
     assert first["action"]["notice"] == {"event": None, "when": "step >= 300",
@@ -161,19 +161,22 @@ def test_uploads_count_against_the_addresss_quotas() -> None:
         assert r.status_code == 429 and "STORED_BYTES" in r.json()["allowed"]
 
 
-def next_frame(peer: Peer, match: Any, limit: int = 60) -> dict[str, Any]:
+def next_frame(peer: Peer, match: Any, limit: int = 60, after_session: bool = False) -> dict[str, Any]:
     """The first frame for which `match` holds; an error message before it fails the test. The newest
-    session message is kept as `peer.session`."""
+    session message is kept as `peer.session`. `after_session`: only frames after the next session
+    message count (a rebuild was asked for: frames of the network before it are still on their way, as
+    the page's player knows)."""
     for _ in range(limit):
         msg = peer.recv()
         assert msg["type"] != "error", msg
         if msg["type"] == "session":
             peer.session = msg  # type: ignore[attr-defined]
+            after_session = False
         if msg["type"] == "frame":
             peer.send({"type": "ack", "seq": msg["seq"]})
-            if match(msg):
+            if not after_session and match(msg):
                 return msg
-    raise AssertionError("no matching frame")
+    raise AssertionError(f"no matching frame; the last: step {msg.get('step')} metrics {msg.get('metrics')}")
 
 
 def test_every_built_in_step_setup_is_taken_by_a_real_session(client: TestClient) -> None:
@@ -229,13 +232,56 @@ STUDENT: dict[tuple[str, int], list[dict[str, Any]]] = {
     ("parameters-and-hyperparameters", 1): [{"type": "set_hyper", "lr": 0.1}],
     ("parameters-and-hyperparameters", 2): [{"type": "configure", "config": {"hidden": [4, 2, 2]}}],
     ("learning-rate", 0): [{"type": "play"}],
-    ("learning-rate", 1): [],  # the setup plays: the class watches
+    ("learning-rate", 1): [],
     ("learning-rate", 2): [{"type": "set_hyper", "lr": 4}],
+    ("learning-rate", 3): [{"type": "play"}],
+    ("activations", 0): [{"type": "play"}],
+    ("activations", 1): [{"type": "configure", "config": {"activation": "relu"}}],
+    ("activations", 2): [{"type": "play"}],
+    ("biases", 0): [{"type": "play"}],
+    ("biases", 1): [{"type": "pause"}, {"type": "set_param", "layer": 0, "kind": "b", "j": 0, "value": 0}, {"type": "freeze", "layer": 0, "target": "bias", "j": 0, "frozen": True}, {"type": "play"}],
+    ("biases", 2): [{"type": "freeze", "layer": 0, "target": "bias", "j": 0, "frozen": False}],
+    ("momentum", 0): [{"type": "step", "unit": "update", "count": 1}] * 10,
+    ("momentum", 1): [{"type": "play"}],
+    ("momentum", 2): [{"type": "set_hyper", "momentum": 0.9}, {"type": "play"}],
+    ("momentum", 3): [{"type": "set_hyper", "momentum": 0.99}, {"type": "play"}],
+    ("batch-size-and-epochs", 0): [{"type": "play"}],
+    ("batch-size-and-epochs", 1): [{"type": "set_hyper", "batch_size": 50}, {"type": "play"}],
+    ("batch-size-and-epochs", 2): [{"type": "step", "unit": "epoch", "count": 1}],
+    ("initialisation", 0): [{"type": "play"}],
+    ("initialisation", 1): [{"type": "configure", "config": {"init": "uniform"}}, {"type": "play"}],
+    ("initialisation", 2): [{"type": "configure", "config": {"init": "glorot"}}, {"type": "play"}],
+    ("overfitting", 0): [{"type": "play"}],
+    ("overfitting", 1): [{"type": "play"}],
+    ("overfitting", 2): [{"type": "set_hyper", "dropout": 0.2}, {"type": "play"}],
+    ("overfitting", 3): [{"type": "set_hyper", "reg_rate": 0.01}, {"type": "play"}],
+    ("overfitting", 4): [{"type": "early_stopping", "rule": {"patience": 10}}, {"type": "play"}],
+    ("model-types", 0): [{"type": "play"}],
+    ("model-types", 1): [{"type": "play"}],
+    ("cross-validation-and-tuning", 0): [{"type": "play"}],
+    ("cross-validation-and-tuning", 1): [{"type": "cross_validate", "k": 5, "epochs": 20}],
+    ("cross-validation-and-tuning", 2): [{"type": "search", "mode": "grid", "space": {"lr": [0.01, 0.1], "momentum": [0, 0.9]}, "epochs": 20}],
+    ("cross-validation-and-tuning", 3): [{"type": "set_hyper", "lr": 0.1, "momentum": 0.9}, {"type": "play"}],
+    ("transfer", 0): [{"type": "play"}],
+    ("transfer", 1): [{"type": "fine_tune", "config": {"dataset": "circle", "rotate": 0, "shift": [1.5, 0]}, "start": "current"}],
+    ("transfer", 2): [{"type": "fine_tune", "config": {"dataset": "xor", "rotate": 45, "shift": [0, 0]}, "start": "current"}],
+    ("transfer", 3): [{"type": "replay", "share": 0.3, "buffer": 100}],
+    ("transfer", 4): [{"type": "freeze", "layer": 0, "target": "layer", "frozen": True}, {"type": "fine_tune", "config": {"dataset": "xor", "rotate": 45, "shift": [0, 0]}, "start": "current"}],
+    ("quantization", 0): [{"type": "play"}],
+    ("quantization", 1): [{"type": "quantize", "bits": 8}],
+    ("quantization", 2): [{"type": "quantize", "bits": 2}],
+    ("quantization", 3): [{"type": "quantize", "bits": 2, "aware": True}, {"type": "play"}],
+    ("forward-and-backprop", 0): [{"type": "step", "unit": "phase", "count": 1}],
+    ("forward-and-backprop", 1): [{"type": "step", "unit": "phase", "count": 1}],
+    ("forward-and-backprop", 2): [{"type": "step", "unit": "phase", "count": 1}],
+    ("forward-and-backprop", 3): [{"type": "step", "unit": "phase", "count": 1}],
     ("mammal-or-fish", 0): [{"type": "play"}],
     ("mammal-or-fish", 1): [{"type": "importance"}],
-    ("mammal-or-fish", 2): [{"type": "configure", "config": {
-        "columns": ["vertebrate", "lays_eggs", "body_temperature", "noise_1", "noise_2"]}}, {"type": "play"}],
+    ("mammal-or-fish", 2): [{"type": "configure", "config": {"columns": ["vertebrate", "lays_eggs", "body_temperature", "noise_1", "noise_2"]}}, {"type": "play"}],
 }
+
+
+LAB_AT_START: list[dict[str, Any]] = [{"type": "quantize", "bits": 0}, {"type": "early_stopping", "rule": None}]
 
 
 def setup_messages(setup: dict[str, Any]) -> list[dict[str, Any]]:
@@ -259,19 +305,24 @@ def test_every_built_in_step_notices_its_action_done_as_a_student_would(client: 
         peer.session = peer.hello(playing=False)  # type: ignore[attr-defined]
         peer.send({"type": "set_speed", "updates_per_second": None})  # as fast as the CPU share allows
         for listed in client.get("/api/lessons").json()["lessons"]:
+            # A lesson opens on a lab with quantization and early stopping off, as the page's player opens it.
+            opening = LAB_AT_START
             for index, step in enumerate(client.get(f"/api/lessons/{listed['id']}").json()["steps"]):
                 if step["action"] is None:
                     continue
                 key = (listed["id"], index)
                 assert key in STUDENT, f"how does a student do step {index} of {listed['id']}? add it to STUDENT"
                 notice = step["action"]["notice"]
-                sent = setup_messages(step["setup"]) + STUDENT[key]
+                sent = opening + setup_messages(step["setup"]) + STUDENT[key]
+                opening = []
                 assert notice["event"] is None or notice["event"] in [m["type"] for m in sent], key
                 for message in sent:
                     peer.send(message)
                 condition = conditions.parse(notice["when"] or "true")
+                rebuilt = any(m["type"] in ("configure", "fine_tune") for m in sent)
                 frame = next_frame(peer, lambda f, condition=condition: conditions.evaluate(
-                    condition, conditions.values_from(f, peer.session)), limit=2000)  # type: ignore[attr-defined]
+                    condition, conditions.values_from(f, peer.session)),  # type: ignore[attr-defined]
+                    limit=2000, after_session=rebuilt)
                 then = lesson_format.fill_then(step["then"], conditions.values_from(frame, peer.session))  # type: ignore[attr-defined]
                 assert "–" not in then and "{" not in then, (key, then)
                 peer.send({"type": "pause"})

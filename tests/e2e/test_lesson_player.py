@@ -10,6 +10,8 @@ from typing import Any
 
 import pytest
 
+from app.lessons.library import load_builtin
+
 pytestmark = pytest.mark.e2e
 
 CURRENT = "paramlab.lesson"
@@ -62,13 +64,14 @@ def test_a_built_in_lesson_opens_from_the_list_sets_up_locks_highlights_and_noti
     app.page.click("#lessons-toggle")
     app.wait("document.querySelector('#lessons [data-lesson=\"learning-rate\"]') !== null")
     item = app.page.locator("#lessons .ll-item", has=app.page.locator("[data-lesson='learning-rate']"))
-    assert "The learning rate" in item.inner_text() and "3 steps" in item.inner_text()
+    steps = len(load_builtin()["learning-rate"].steps)  # read from the file: lessons grow
+    assert "The learning rate" in item.inner_text() and f"{steps} steps" in item.inner_text()
     app.page.click("#lessons [data-lesson='learning-rate']")
     app.wait(f"{CURRENT} && {CURRENT}.id === 'learning-rate' && {CURRENT}.step === 0")
     assert app.js("document.querySelector('#lessons').hidden"), "the list closes once a lesson is chosen"
     text = card_text(app)
-    assert "Too small" in text and "Step 1 of 3" in text and "Press Play" in text
-    assert app.js("document.querySelectorAll('#lesson-card .lc-dots li').length") == 3
+    assert "Too small" in text and f"Step 1 of {steps}" in text and "Press Play" in text
+    assert app.js("document.querySelectorAll('#lesson-card .lc-dots li').length") == steps
     # The card's Markdown subset: elements made from the text, the text itself never parsed as HTML.
     assert app.js("document.querySelector('#lesson-card .lc-body strong').textContent") == "learning rate"
     assert app.js("document.querySelector('#lesson-card .lc-body em').textContent") == "downhill"
@@ -113,8 +116,8 @@ def test_a_built_in_lesson_opens_from_the_list_sets_up_locks_highlights_and_noti
     lr = noticed["values"]["hyper.lr"]
     assert lr >= 3
     then = app.js("document.querySelector('#lesson-card .lc-then').textContent")
-    assert f"At a learning rate of {format(lr, 'g')} the training loss is {noticed['values']['metrics.train_loss']:.3f}" \
-        in " ".join(then.split())
+    assert f"At a learning rate of {format(lr, 'g')} the training loss jumped to " \
+           f"{noticed['values']['metrics.train_loss']:.3f}" in " ".join(then.split())
     # Every number shown hovers to its exact value.
     titles = app.js("[...document.querySelectorAll('#lesson-card .lc-then .lc-num')].map((s) => [s.textContent, s.title])")
     assert [format(lr, "g"), str(lr) if lr != int(lr) else str(int(lr))] == titles[0]
@@ -135,7 +138,7 @@ def test_a_deep_link_opens_its_step_and_the_keys_move_and_the_url_follows(app):
     steps: list[Any] = []
     app.page.goto(f"{app.server.url}/?lesson=learning-rate&step=2#playing=false")
     app.wait(f"window.paramlab && paramlab.stats.framesDrawn >= 1 && {CURRENT} && {CURRENT}.step === 1")
-    assert "Step 2 of 3" in card_text(app) and "About right" in card_text(app)
+    assert f"Step 2 of {len(load_builtin()['learning-rate'].steps)}" in card_text(app) and "About right" in card_text(app)
     app.wait(LR_IS.format(lr=0.3))
     app.js("""window.__steps = [];
       document.addEventListener('lesson:step', (ev) => __steps.push(ev.detail))""")
@@ -345,7 +348,11 @@ def test_the_card_folds_to_its_head_and_unfolds_for_the_next_step(app):
     assert app.page.locator("#lesson-card .lc-body").is_visible(), "a new step is shown unfolded"
 
 
-@pytest.mark.parametrize(("step", "shown", "said"), [("99", 2, "past its end"), ("abc", 0, "not a step number"),
+# The learning-rate lesson's last step (from 0), read from its file: lessons grow.
+LAST = len(load_builtin()["learning-rate"].steps) - 1
+
+
+@pytest.mark.parametrize(("step", "shown", "said"), [("99", LAST, "past its end"), ("abc", 0, "not a step number"),
                                                       ("0", 0, "not a step number"), ("2.0", 0, "not a step number")])
 def test_a_links_step_that_is_no_step_of_the_lesson_is_said_and_a_step_is_shown(app, step, shown, said):
     app.page.goto(f"{app.server.url}/?lesson=learning-rate&step={step}#playing=false")
@@ -361,7 +368,8 @@ def test_the_players_interface_refuses_a_step_that_is_not_an_integer_in_range(ap
     for bad in ("'1'", "1.5", "-1", "null"):
         error = app.js(f"paramlab.lessonPlayer.open('learning-rate', {bad}).then(() => 'opened', (e) => e.message)")
         assert error.startswith("a lesson step is an integer from 0"), (bad, error)
-    assert "has steps 0 to 2" in app.js("(() => { try { paramlab.lessonPlayer.goto(3); } catch (e) { return e.message; } })()")
+    assert f"has steps 0 to {LAST}" in app.js(
+        f"(() => {{ try {{ paramlab.lessonPlayer.goto({LAST + 1}); }} catch (e) {{ return e.message; }} }})()")
     assert app.js(f"{CURRENT}.step") == 1
 
 

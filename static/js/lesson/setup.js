@@ -33,10 +33,15 @@ export function setupMessages(setup, state) {
 
 /**
  * The setup that brings the page to step `k` of a lesson opened there (a link, a room): the steps up to it
- * applied one after the other, as one setup (what a later step leaves out, an earlier one decided).
+ * applied one after the other, as one setup (what a later step leaves out, an earlier one decided), over a
+ * lab with quantization and early stopping off.
  */
+// What a lesson opened afresh starts from in the lab, unless its steps say otherwise: quantization and early
+// stopping outlive a new configuration, and a lesson opened after another must not inherit them.
+const LAB_AT_START = { quantize: { bits: 0 }, early_stopping: { rule: null } };
+
 export function setupAt(steps, k) {
-  const out = {};
+  const out = { lab: { ...LAB_AT_START } };
   for (const step of steps.slice(0, k + 1)) {
     const s = step.setup || {};
     if (s.config) out.config = { ...out.config, ...s.config };
