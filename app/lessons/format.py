@@ -69,9 +69,9 @@ CONTROLS: dict[str, str] = {
     "seed": "#seed", "task": "#task", "init": "#init", "regenerate": "#regenerate", "features": "#features",
     "columns": "#columns", "add_layer": "#add-layer", "remove_layer": "#remove-layer", "network": "#network",
     "next_phase": "#next-phase", "rollback": "#rollback", "early_stopping": "#es-on", "restore_best": "#es-restore",
-    "cross_validate": "#lj-cv", "search": "#lj-search", "quantize": ".q-bits", "quantize_aware": "#quant-aware",
+    "cross_validate": "[aria-labelledby='h-lj-cv'] .lj-run", "search": "[aria-labelledby='h-lj-search'] .lj-run", "quantize": ".q-bits", "quantize_aware": "#quant-aware",
     "fine_tune": "#tl-fine-tune", "from_scratch": "#tl-scratch", "replay": "#rp-apply",
-    "importance": "#imp-measure", "lr_sweep": "#ol-lr", "landscape": "#ol-landscape", "race": "#ol-race",
+    "importance": "#imp-measure", "lr_sweep": "#ol-lr-card .lj-run", "landscape": "#ol-landscape-card .lj-run", "race": "#ol-race-card .lj-run",
     "rewind": "#rw-range",
 }
 ControlName = Literal[

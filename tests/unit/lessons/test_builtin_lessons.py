@@ -41,18 +41,3 @@ def test_the_name_lists_and_their_types_agree() -> None:
     assert set(get_args(f.ControlName)) == set(f.CONTROLS)
 
 
-def _page_text() -> str:
-    root = BUILTIN_DIR.parent
-    parts = [(root / "templates" / "index.html").read_text()]
-    parts += [p.read_text() for p in sorted((root / "static" / "js").rglob("*.js"))]
-    return "\n".join(parts)
-
-
-@pytest.mark.parametrize("table", ["PANELS", "CONTROLS"])
-def test_every_panel_and_control_names_an_element_the_page_has(table: str) -> None:
-    page = _page_text()
-    for name, selector in getattr(f, table).items():
-        kind, word = selector[0], selector[1:]
-        found = (f'id="{word}"' in page or f'id: "{word}"' in page) if kind == "#" else (
-            f'class="{word}' in page or f'class: "{word}' in page or f' {word}"' in page)
-        assert found, f"{table}[{name!r}] = {selector!r}: no such element on the page"
