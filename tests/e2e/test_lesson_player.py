@@ -334,6 +334,39 @@ def test_an_event_then_a_condition_counts_only_frames_of_the_run_the_event_made(
     assert values["epoch"] >= 2
 
 
+EVENT_ON_A_PAUSED_RUN = """\
+id: measure-paused
+title: Measure, paused
+summary: An action that sends a message but makes no new frame.
+ideas: [weights-and-relevance]
+steps:
+  - title: Measure
+    setup:
+      config: {dataset: mammals, hidden: [4], seed: 1}
+      playing: false
+    card: Measure each input's importance.
+    action:
+      text: Press Measure.
+      notice: {event: importance}
+    then: "Measured at step {step}."
+    highlight: importance
+"""
+
+
+def test_an_event_alone_is_noticed_when_sent_though_a_paused_run_sends_no_frame(app):
+    app.open("playing=false")
+    lesson_id = app.js("""(text) => fetch('/api/lessons', {method: 'POST', headers: {'Content-Type': 'application/json'},
+        body: JSON.stringify({text})}).then((r) => r.json()).then((b) => b.id)""", EVENT_ON_A_PAUSED_RUN)
+    assert app.js(f"paramlab.lessonPlayer.open({lesson_id!r}, 0)") is True
+    app.wait("paramlab.session && paramlab.session.config.dataset === 'mammals' && paramlab.frame"
+             " && !document.querySelector('#imp-measure').disabled", timeout=30000)
+    assert not app.js(f"{CURRENT}.noticed")
+    app.page.locator("#imp-measure").click()
+    app.wait(f"{CURRENT}.noticed", timeout=10000)
+    assert app.js("paramlab.lessonPlayer.noticed.values")["step"] == app.js("paramlab.frame.step")
+    assert "Measured at step" in app.js("document.querySelector('#lesson-card .lc-then').textContent")
+
+
 def test_the_card_folds_to_its_head_and_unfolds_for_the_next_step(app):
     app.page.goto(f"{app.server.url}/?lesson=learning-rate&step=1#playing=false")
     app.wait(f"window.paramlab && paramlab.stats.framesDrawn >= 1 && {CURRENT} && {CURRENT}.step === 0")

@@ -223,7 +223,11 @@ class LessonPlayer {
     if (!w) return;
     if (msg.type === "set_hyper" && this.pending) this.pending.hyper = null;   // the user's change wins
     if (NEW_SESSION.has(msg.type)) this.pending = { hyper: null, ...this.pending, session: true };
-    if (msg.type === w.event) w.eventSeen = true;
+    if (msg.type !== w.event) return;
+    w.eventSeen = true;
+    // An event alone is noticed as it is sent: a paused session sends no frame after a Measure or a Run.
+    const frame = this.deps.frame?.();
+    if (!w.test && !this.pending && !this.noticed && !this.waitingForSession && frame) this.notice(frame);
   }
 
   sessionArrived(msg) {
