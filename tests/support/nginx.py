@@ -18,7 +18,7 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from support.server import ROOT, free_port
+from support.server import ROOT, free_port, terminate
 
 DEPLOY = ROOT / "deploy" / "nginx"
 NGINX = os.environ.get("PARAMLAB_NGINX", "/usr/sbin/nginx")
@@ -161,14 +161,7 @@ class Nginx:
 
     def stop(self) -> None:
         """SIGTERM (nginx's fast stop: open websockets are cut, not waited for), then SIGKILL."""
-        if self.proc is None or self.proc.poll() is not None:
-            return
-        self.proc.terminate()
-        try:
-            self.proc.wait(10)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait(5)
+        terminate(self.proc)
 
     def __enter__(self) -> Nginx:
         return self.start()

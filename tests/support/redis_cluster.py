@@ -34,7 +34,7 @@ from pathlib import Path
 import pytest
 import redis
 
-from support.server import Server, free_port
+from support.server import Server, free_port, terminate
 
 REDIS_SERVER = shutil.which("redis-server")
 requires_redis = pytest.mark.skipif(REDIS_SERVER is None, reason="redis-server is not installed "
@@ -76,13 +76,7 @@ class RedisServer:
 
     def stop(self) -> None:
         """SIGTERM: Redis finishes its append-only file and exits."""
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(5)
+        terminate(self.proc)
 
     def kill(self) -> None:
         if self.proc is not None and self.proc.poll() is None:
