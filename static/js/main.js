@@ -198,7 +198,7 @@ controls.addEventListener("ui", ({ detail }) => {
 // A lesson step's setup goes through the page's own state (sliders, play button, link follow it), sent at once.
 function lessonSend(msg) {
   if (msg.type === "set_hyper") { const { type, ...fields } = msg; Object.assign(state, fields); hash.touch(); }
-  if (msg.type === "play" || msg.type === "pause") { state.playing = msg.type === "play"; controls.setPlaying(state.playing); hash.touch(); }
+  if (msg.type === "play" || msg.type === "pause") { state.playing = msg.type === "play"; controls.asked(state.playing); hash.touch(); }
   return socket.send(msg);
 }
 lessonPlayer.mount({

@@ -31,6 +31,9 @@ import { LessonCard } from "./card.js";
 import { LessonList } from "./list.js";
 import { StepDecor, setupAt, setupMessages } from "./setup.js";
 
+// An event notice with no condition, when no frame follows the event (a paused session after Measure or Run).
+const EVENT_WITHOUT_FRAME_MS = 1000;
+
 const TYPING = ["INPUT", "SELECT", "TEXTAREA"];
 // Messages the server answers with a new session: frames sent before that session describe the old run.
 const NEW_SESSION = new Set(["configure", "reset", "rollback", "fine_tune"]);
@@ -225,9 +228,14 @@ class LessonPlayer {
     if (NEW_SESSION.has(msg.type)) this.pending = { hyper: null, ...this.pending, session: true };
     if (msg.type !== w.event) return;
     w.eventSeen = true;
-    // An event alone is noticed as it is sent: a paused session sends no frame after a Measure or a Run.
-    const frame = this.deps.frame?.();
-    if (!w.test && !this.pending && !this.noticed && !this.waitingForSession && frame) this.notice(frame);
+    // An event alone is noticed on the next frame, which shows what it did; a paused session sends none
+    // after a Measure or a Run, so the newest frame is taken once none has come for a while.
+    if (w.test) return;
+    clearTimeout(this.eventTimer);
+    this.eventTimer = setTimeout(() => {
+      const frame = this.deps.frame?.();
+      if (this.watch === w && !this.pending && !this.noticed && !this.waitingForSession && frame) this.notice(frame);
+    }, EVENT_WITHOUT_FRAME_MS);
   }
 
   sessionArrived(msg) {

@@ -213,9 +213,17 @@ export class ControlsView extends EventTarget {
   }
 
   // After a click the button answers at once; frames already in flight must not flip it back.
-  togglePlay() { this.intent({ type: this.playing ? "pause" : "play" }); this.setPlaying(!this.playing); this.holdUntil = performance.now() + 500; }
+  togglePlay() { this.intent({ type: this.playing ? "pause" : "play" }); this.asked(!this.playing); }
 
-  step() { this.intent({ type: "step", unit: $("step-unit").value, count: 1 }); this.setPlaying(false); this.holdUntil = performance.now() + 500; }
+  step() { this.intent({ type: "step", unit: $("step-unit").value, count: 1 }); this.asked(false); }
+
+  /** The page asked to play or pause (a click, a key, a lesson's step): shown at once, and held against frames
+   * already in flight, whose word from before the ask would flip it back (a pending hold's timer included). */
+  asked(on) {
+    clearTimeout(this.holdTimer);
+    this.setPlaying(on);
+    this.holdUntil = performance.now() + 500;
+  }
 
   setPlaying(on) {
     this.playing = on;
@@ -292,7 +300,9 @@ export class ControlsView extends EventTarget {
     const preset = this.presets.findIndex((p) => p.hidden.length === s.hidden.length && p.hidden.every((n, l) => n === s.hidden[l]));
     $("size-preset").value = preset < 0 ? "" : String(preset);
     if (session && "updates_per_second" in session) this.setSpeed(session.updates_per_second);
-    this.setPlaying(s.playing);
+    // A session message written before the page's newest play or pause (a lesson step's pause just after its
+    // configure) must not undo it: while that ask is held, the page's word stands.
+    if (this.holdUntil > performance.now()) s.playing = this.playing; else this.setPlaying(s.playing);
     this.showOptimizerFields();
   }
 
