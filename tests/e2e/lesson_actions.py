@@ -44,13 +44,14 @@ def choose(selector: str, value: str, then_play: bool = False) -> Driver:
 def play(app: Any) -> None:
     """Press Play unless the page plays already (the button toggles: what it does is the page's own state's,
     which a frame of the run before a step's rebuild may not show yet), and wait for a frame that plays."""
-    app.wait("paramlab.state.playing === paramlab.frame.playing")
+    # (a rebuild leaves the page without a frame until the new run's first: "not yet", not an error)
+    app.wait("paramlab.frame && paramlab.state.playing === paramlab.frame.playing")
     app.js("""(() => { const s = paramlab.socket; if (s.__spied) return; s.__spied = []; const orig = s.send.bind(s);
       s.send = (m) => { s.__spied.push(m.type); return orig(m); }; })()""")
     if not app.js("paramlab.state.playing"):
         app.page.click("#play")
     try:
-        app.wait("paramlab.frame.playing === true")
+        app.wait("paramlab.frame && paramlab.frame.playing === true")
     except TimeoutError:
         seen = app.js("({state: paramlab.state.playing, frame: paramlab.frame.playing, step: paramlab.frame.step,"
                       " button: document.querySelector('#play').textContent, lesson: paramlab.lesson.step,"
