@@ -30,7 +30,6 @@ it at once, so that the advice's second half (roll back) stays at hand.
 
 from __future__ import annotations
 
-from collections import deque
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -50,11 +49,13 @@ WRONG = 0.1
 # A trouble found stays said until it has not been found for this many updates: its tests sit near their
 # thresholds on a noisy loss, and a verdict that came and went every few dozen updates (its start moving
 # each time) would blink on the page and never say how long it had lasted.
-CLEAR_AFTER = WINDOW // 2
+CLEAR_AFTER = WINDOW
 # A playing run is judged again once it has gone this many updates further: judging takes a forward pass of the
 # probe points and several passes over the window, too much for every frame of every session (a verdict is
-# about the last WINDOW updates, so it changes little in a few); a paused run is judged again at every change.
-JUDGE_EVERY = WINDOW // 4
+# about the last WINDOW updates, so it changes little in half of them: at the page's default pace of 250
+# updates a second that is still two and a half verdicts a second); a paused run is judged again at every change. It stays below
+# CLEAR_AFTER, so that a trouble found once in every few judgements is held between them.
+JUDGE_EVERY = WINDOW // 2
 SATURATING = {"tanh": "|tanh| > 0.99", "sigmoid": "sigmoid below 0.01 or above 0.99"}
 
 
@@ -74,27 +75,28 @@ class Trouble:
 def is_flat(losses: np.ndarray) -> bool:
     """Whether the two halves of `losses` have means within `FLAT` of each other."""
     half = len(losses) // 2
-    first, second = float(np.mean(losses[:half])), float(np.mean(losses[half:]))
+    first, second = float(losses[:half].sum()) / half, float(losses[half:].sum()) / (len(losses) - half)
     return abs(second - first) <= FLAT * max(abs(first), abs(second), 1e-12)
 
 
 def oscillation(losses: np.ndarray) -> float:
     """The share of successive differences of `losses` that change sign, when they swing by at least
     `SWING` of the mean loss on average and the loss makes no net progress; 0 otherwise."""
+    n, half = len(losses), len(losses) // 2
+    first, second = float(losses[:half].sum()) / half, float(losses[half:].sum()) / (n - half)
     d = np.diff(losses)
-    mean = float(np.mean(losses))
-    half = len(losses) // 2
-    if float(np.mean(np.abs(d))) < SWING * abs(mean) or np.mean(losses[half:]) < (1 - FLAT) * np.mean(losses[:half]):
+    mean = float(losses.sum()) / n
+    if float(np.abs(d).sum()) / (n - 1) < SWING * abs(mean) or second < (1 - FLAT) * first:
         return 0.0
     signs = np.sign(d)
-    return float(np.mean(signs[1:] * signs[:-1] < 0))
+    return float(np.count_nonzero(signs[1:] * signs[:-1] < 0)) / (n - 2)
 
 
 def block_means(losses: np.ndarray) -> list[float]:
     """The means of `losses` cut into `BLOCKS` blocks (as np.array_split cuts them), in one pass when they
     are of one size."""
     if len(losses) % BLOCKS == 0:
-        return [float(m) for m in losses.reshape(BLOCKS, -1).mean(axis=1)]
+        return (losses.reshape(BLOCKS, -1).sum(axis=1) / (len(losses) // BLOCKS)).tolist()  # type: ignore[no-any-return]
     return [float(np.mean(b)) for b in np.array_split(losses, BLOCKS)]
 
 
@@ -104,29 +106,44 @@ def is_growing(losses: np.ndarray) -> bool:
     return falls <= 1 and means[-1] >= GROWTH * means[0]
 
 
-def output_saturation(spec: NetworkSpec, params: Params, X: np.ndarray, Y: np.ndarray) -> tuple[float, float]:
+def hidden_and_output(spec: NetworkSpec, params: Params, X: np.ndarray) -> tuple[list[np.ndarray], np.ndarray]:
+    """The hidden layers' outputs and the network's output on the points `X` (one forward pass)."""
+    out, cache = forward(spec, params, X)
+    return list(cache.H[1:1 + len(spec.hidden)]), out
+
+
+def output_saturation(spec: NetworkSpec, params: Params, X: np.ndarray, Y: np.ndarray,
+                      out: np.ndarray | None = None) -> tuple[float, float]:
     """On the playground task, the shares of the points `X` (targets `Y`, -1 or +1) where the tanh output
-    is saturated (|o| > 0.99), and saturated on the wrong side; (0, 0) on the other tasks."""
+    is saturated (|o| > 0.99), and saturated on the wrong side; (0, 0) on the other tasks. `out`: the
+    network's output on `X`, when it is already known."""
     if spec.task != "playground":
         return 0.0, 0.0
-    out, _ = forward(spec, params, X)
+    if out is None:
+        out = hidden_and_output(spec, params, X)[1]
     saturated = np.abs(out) > 0.99
-    return float(np.mean(saturated)), float(np.mean(saturated & (np.sign(out) != np.sign(Y))))
+    n = saturated.size
+    return (float(np.count_nonzero(saturated)) / n,
+            float(np.count_nonzero(saturated & (np.sign(out) != np.sign(Y)))) / n)
 
 
-def unit_states(spec: NetworkSpec, params: Params, X: np.ndarray) -> tuple[int, int, int, int]:
-    """(saturated, saturating units, dead, ReLU units) among the hidden units, on the points `X`."""
-    _, cache = forward(spec, params, X)
+def unit_states(spec: NetworkSpec, params: Params, X: np.ndarray,
+                hidden: list[np.ndarray] | None = None) -> tuple[int, int, int, int]:
+    """(saturated, saturating units, dead, ReLU units) among the hidden units, on the points `X`.
+    `hidden`: the hidden layers' outputs on `X`, when they are already known."""
+    if hidden is None:
+        hidden = hidden_and_output(spec, params, X)[0]
     saturated = saturating = dead = relus = 0
-    for act, H in zip(spec.activations, cache.H[1:1 + len(spec.hidden)]):
+    points = SATURATED_POINTS * len(X)
+    for act, H in zip(spec.activations, hidden):
         if act == "tanh":
-            saturated += int(np.count_nonzero(np.mean(np.abs(H) > 0.99, axis=0) >= SATURATED_POINTS))
+            saturated += int(np.count_nonzero(np.count_nonzero(np.abs(H) > 0.99, axis=0) >= points))
             saturating += H.shape[1]
         elif act == "sigmoid":
-            saturated += int(np.count_nonzero(np.mean((H < 0.01) | (H > 0.99), axis=0) >= SATURATED_POINTS))
+            saturated += int(np.count_nonzero(np.count_nonzero((H < 0.01) | (H > 0.99), axis=0) >= points))
             saturating += H.shape[1]
         elif act == "relu":
-            dead += int(np.count_nonzero(np.all(H == 0, axis=0)))
+            dead += int(np.count_nonzero(~(H != 0).any(axis=0)))
             relus += H.shape[1]
     return saturated, saturating, dead, relus
 
@@ -140,7 +157,7 @@ def diagnose(losses: np.ndarray, step: int, spec: NetworkSpec, params: Params, X
     if len(losses) < WINDOW:
         return None
     window = np.asarray(losses[-WINDOW:], dtype=np.float64)
-    if not np.all(np.isfinite(window)):
+    if not np.isfinite(window).all():
         return None  # the divergence guard speaks
     since = step - WINDOW if since is None else since
     lasted = step - since
@@ -153,15 +170,16 @@ def diagnose(losses: np.ndarray, step: int, spec: NetworkSpec, params: Params, X
                        f"{means[-1]:.3g}: each step overshoots and lands higher", lower)
     share = oscillation(window)
     if share >= SIGN_CHANGES:
-        swing = float(np.mean(np.abs(np.diff(window))))
+        swing = float(np.abs(np.diff(window)).sum()) / (WINDOW - 1)
         return Trouble("oscillating", since, f"the loss has gone up and down for {lasted} updates "
                        f"({share:.0%} of its steps change direction, by {swing:.3g} on average around "
-                       f"{float(np.mean(window)):.3g}) without coming down: the steps jump across the valley",
+                       f"{float(window.sum()) / WINDOW:.3g}) without coming down: the steps jump across the valley",
                        f"lower the learning rate (now {lr:g}) or the momentum")
     if not is_flat(window):
         return None
-    saturated, saturating, dead, relus = unit_states(spec, params, X_probe)
-    level = float(np.mean(window[WINDOW // 2:]))
+    hidden, out = hidden_and_output(spec, params, X_probe)  # one forward pass for both tests below
+    saturated, saturating, dead, relus = unit_states(spec, params, X_probe, hidden)
+    level = float(window[WINDOW // 2:].sum()) / (WINDOW - WINDOW // 2)
     if relus and dead >= MOST * relus:
         return Trouble("dead", since, f"the loss has stayed at {level:.3g} for {lasted} updates while {dead} of "
                        f"the {relus} ReLU units ({dead / relus:.0%}) are dead (zero on every probe point): they "
@@ -173,7 +191,7 @@ def diagnose(losses: np.ndarray, step: int, spec: NetworkSpec, params: Params, X
                        f"{saturated / saturating:.0%} of the hidden units are saturated ({what} on at least "
                        f"{SATURATED_POINTS:.0%} of the probe points): their gradients are nearly zero",
                        lower)
-    saturated_out, wrong = output_saturation(spec, params, X_probe, Y_probe)
+    saturated_out, wrong = output_saturation(spec, params, X_probe, Y_probe, out)
     if saturated_out >= SATURATED_POINTS and wrong >= WRONG:
         return Trouble("stuck", since, f"the loss has stayed at {level:.3g} for {lasted} updates while the output "
                        f"is saturated (|tanh| > 0.99) on {saturated_out:.0%} of the probe points, on the wrong side "
@@ -186,17 +204,31 @@ class TroubleWatch:
     (kept while it lasts, so `since_step` stays where it began)."""
 
     def __init__(self) -> None:
-        self.losses: deque[float] = deque(maxlen=WINDOW)
+        # The newest losses end at `_end` of a buffer twice the window long: a frame's updates are
+        # written in one slice, and the window is read as one slice, with no copy into a new array.
+        self._buffer = np.empty(2 * WINDOW)
+        self._end = 0
         self.current: Trouble | None = None
         self._judged: tuple[Any, ...] | None = None
         self._judged_step = 0
         self._last_found = 0  # the step the current trouble was last found at
 
+    @property
+    def losses(self) -> np.ndarray:
+        """The batch losses of the last `WINDOW` updates at most, the newest last."""
+        return self._buffer[max(0, self._end - WINDOW):self._end]
+
     def record(self, losses: list[float]) -> None:
-        self.losses.extend(losses)
+        new = np.asarray(losses[-WINDOW:], dtype=np.float64)
+        if self._end + len(new) > len(self._buffer):
+            keep = WINDOW - len(new)
+            self._buffer[:keep] = self._buffer[self._end - keep:self._end]
+            self._end = keep
+        self._buffer[self._end:self._end + len(new)] = new
+        self._end += len(new)
 
     def clear(self) -> None:
-        self.losses.clear()
+        self._end = 0
         self.current = None
         self._judged = None
 
@@ -207,7 +239,7 @@ class TroubleWatch:
         A run that went on by fewer than `JUDGE_EVERY` updates keeps the verdict it had."""
         if self._judged == key or (self._judged is not None and 0 < step - self._judged_step < JUDGE_EVERY):
             return self.current
-        losses = np.fromiter(self.losses, dtype=np.float64, count=len(self.losses))
+        losses = self.losses
         current = self.current
         found = diagnose(losses, step, spec, params, X_probe, Y_probe, lr,
                          since=current.since_step if current is not None else None)

@@ -270,7 +270,7 @@ STUDENT: dict[tuple[str, int], list[dict[str, Any]]] = {
     ("quantization", 0): [{"type": "play"}],
     ("quantization", 1): [{"type": "quantize", "bits": 8}],
     ("quantization", 2): [{"type": "quantize", "bits": 2}],
-    ("quantization", 3): [{"type": "quantize", "bits": 2, "aware": True}, {"type": "play"}],
+    ("quantization", 3): [{"type": "quantize", "bits": 2, "granularity": "neuron", "aware": True}, {"type": "play"}],
     ("forward-and-backprop", 0): [{"type": "step", "unit": "phase", "count": 1}],
     ("forward-and-backprop", 1): [{"type": "step", "unit": "phase", "count": 1}],
     ("forward-and-backprop", 2): [{"type": "step", "unit": "phase", "count": 1}],
@@ -320,9 +320,12 @@ def test_every_built_in_step_notices_its_action_done_as_a_student_would(client: 
                     peer.send(message)
                 condition = conditions.parse(notice["when"] or "true")
                 rebuilt = any(m["type"] in ("configure", "fine_tune") for m in sent)
-                frame = next_frame(peer, lambda f, condition=condition: conditions.evaluate(
-                    condition, conditions.values_from(f, peer.session)),  # type: ignore[attr-defined]
-                    limit=2000, after_session=rebuilt)
+                try:
+                    frame = next_frame(peer, lambda f, condition=condition: conditions.evaluate(
+                        condition, conditions.values_from(f, peer.session)),  # type: ignore[attr-defined]
+                        limit=2000, after_session=rebuilt)
+                except AssertionError as exc:
+                    raise AssertionError(f"{key}: {notice['when']}: {exc}") from None
                 then = lesson_format.fill_then(step["then"], conditions.values_from(frame, peer.session))  # type: ignore[attr-defined]
                 assert "–" not in then and "{" not in then, (key, then)
                 peer.send({"type": "pause"})

@@ -179,3 +179,18 @@ def test_the_advice_names_the_step_the_trouble_began() -> None:
     later = watch.judge((600, 2), 600, spec, params, X, Y, 10)
     assert later is not None and later.since_step == 300 and "before 300" in later.advice
 
+
+
+def test_the_watch_keeps_the_last_window_of_losses_whatever_the_runs_it_is_given() -> None:
+    """Runs of every length, across the buffer's wrap, leave exactly the last `WINDOW` losses, in order."""
+    watch, seen = TroubleWatch(), []
+    rng = np.random.default_rng(5)
+    for size in [1, 25, 7, trouble.WINDOW - 3, 3, trouble.WINDOW + 40, 0, 25, 25, 199, 2, trouble.WINDOW]:
+        run = rng.normal(size=size).tolist()
+        watch.record(run)
+        seen += run
+        assert watch.losses.tolist() == seen[-trouble.WINDOW:]
+    watch.clear()
+    assert watch.losses.tolist() == []
+    watch.record([1.0, 2.0])
+    assert watch.losses.tolist() == [1.0, 2.0]
