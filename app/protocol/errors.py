@@ -11,8 +11,11 @@ from pydantic import BaseModel, ValidationError
 from app.protocol.config import ConfigPatch, HyperPatch
 from app.protocol.limits import MAX_ECHO_BYTES
 
+# `limit` is a quota or a size the server keeps to (asking again changes nothing until something is freed);
+# `unavailable` is the service unable to do it right now (the shared store unreachable, the session busy in
+# another process): the same request, a few seconds later, may well succeed.
 ErrorCode = Literal["bad_json", "too_large", "unknown_type", "invalid", "no_session", "not_diverged", "limit",
-                    "forbidden", "no_room", "rate_limited"]
+                    "forbidden", "no_room", "rate_limited", "unavailable"]
 
 
 class ErrorMessage(BaseModel):

@@ -57,7 +57,9 @@ QUOTA: dict[int | str, dict[str, Any]] = {
 TEACHER_KEY_HEADER = "x-teacher-key"
 TEACHER_KEY_COOKIE = "paramlab_teacher"
 FULL: dict[int | str, dict[str, Any]] = {
-    503: {"model": p.ErrorMessage, "description": "The server holds all the sessions it can (`limit`)"}}
+    503: {"model": p.ErrorMessage, "description": "The server holds all the sessions it can (`limit`); or, with "
+                                                  "Redis, the shared store cannot be reached or the session is busy "
+                                                  "in another process: try again in a few seconds (`unavailable`)"}}
 
 
 

@@ -8,7 +8,8 @@ through its whole app (its own guards, limits and routes, with the original
 client address), and the answer relayed back. Moving the session instead would
 close the page's websocket for every download. When the holder does not answer
 (it died), the session is claimed here, as a websocket hello would, and the
-request served here.
+request served here; when it cannot be claimed (still held, or Redis down) the
+answer is 503 `unavailable` with Retry-After.
 """
 
 from __future__ import annotations
@@ -66,14 +67,24 @@ class SessionProxy:
             try:
                 await self.node.claim(session_id)  # the holder is gone: the session comes here
             except HeldElsewhere as exc:
-                error = p.ErrorMessage(code="limit", allowed="try again in a few seconds", message=str(exc))
-                await JSONResponse(error.model_dump(), status_code=503)(scope, receive, send)
+                await unavailable(session_id, str(exc))(scope, receive, send)
+                return
+            except StoreUnavailable as exc:  # Redis went down meanwhile (this middleware is outside the app's handlers)
+                why = f"the shared store cannot be reached ({exc}); try again in a few seconds"
+                await unavailable(session_id, why)(scope, receive, send)
                 return
             await self.app(scope, replay(body), send)
             return
         await send({"type": "http.response.start", "status": int(answer["status"]),
                     "headers": [(base64.b64decode(k), base64.b64decode(v)) for k, v in answer["headers"]]})
         await send({"type": "http.response.body", "body": base64.b64decode(answer["body"])})
+
+
+def unavailable(session_id: str, message: str) -> JSONResponse:
+    """503 `unavailable`: the session cannot be served right now, and asking again in a few seconds may work."""
+    error = p.ErrorMessage(code="unavailable", field="session_id", value=session_id,
+                           allowed="try again in a few seconds", message=message)
+    return JSONResponse(error.model_dump(), status_code=503, headers={"Retry-After": "5"})
 
 
 async def read_body(receive: Receive) -> bytes:
