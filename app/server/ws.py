@@ -164,8 +164,9 @@ class Connection:
                 try:
                     await self.handle(raw)
                 except StoreUnavailable as exc:  # Redis down: this message cannot be served; the socket stays
-                    await self.send(error("limit", f"the shared store cannot be reached ({exc}); what is open "
-                                          "goes on; try again in a few seconds", allowed="try again later"))
+                    await self.send(error("unavailable", f"the shared store cannot be reached ({exc}); what is "
+                                          "open goes on; try again in a few seconds",
+                                          allowed="try again in a few seconds"))
                 # Messages already queued are read without a pause: a burst must not hold up
                 # everyone else, so let the loop run once handling has taken YIELD_SECONDS
                 # (not after every message: an ack per frame would pay a loop turn each).
@@ -437,8 +438,9 @@ class Connection:
             await self.send(exc.error.model_dump())
             return
         except StoreUnavailable as exc:
-            await self.send(error("limit", f"the shared store cannot be reached ({exc}); sessions already "
-                                  "open go on; try again in a few seconds", "hello", allowed="try again later"))
+            await self.send(error("unavailable", f"the shared store cannot be reached ({exc}); sessions "
+                                  "already open go on; try again in a few seconds", "hello",
+                                  allowed="try again in a few seconds"))
             return
         self.fps = msg.fps
         self.frames = msg.frames
@@ -459,7 +461,7 @@ class Connection:
         try:
             await self.node.claim(session_id)
         except HeldElsewhere as exc:
-            raise ServiceError(503, p.ErrorMessage(code="limit", request="hello", field="session_id",
+            raise ServiceError(503, p.ErrorMessage(code="unavailable", request="hello", field="session_id",
                                                    value=session_id, allowed="try again in a few seconds",
                                                    message=str(exc))) from None
 
