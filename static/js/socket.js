@@ -53,6 +53,8 @@ export class Socket extends EventTarget {
     this.parts = [];         // the optional frame parts the views draw now (see setParts)
     this.lastAcked = -1;
     this.awaitingHello = false;
+    this.helloRetry = 0;     // ms before the hello goes again, while the server says it is unavailable (retryHello)
+    this.helloTimer = null;
     this.teaching = false;   // the last room message made this page its teacher
     /** Messages sent right after every hello (a student going back into their room). */
     this.afterHello = () => [];
@@ -96,6 +98,7 @@ export class Socket extends EventTarget {
     }
     if (msg.type === "session") {
       this.awaitingHello = false;
+      this.helloRetry = 0; clearTimeout(this.helloTimer);
       // A student following a room is shown the teacher's session without its id: keep their own.
       if (msg.session_id) { this.sessionId = msg.session_id; if (this.remember) sessionStorage.setItem(SESSION_KEY, msg.session_id); }
       // The download links follow the session shown (a follower's page shows the teacher's, without its id or key).
@@ -111,16 +114,31 @@ export class Socket extends EventTarget {
       // The session is the teacher's own again: its key opens nothing now, so it goes (storage and cookie).
       this.teaching = false;
       this.forgetTeacherKey();
-    } else if (msg.type === "error" && msg.code === "no_session" && this.awaitingHello && this.sessionId) {
+    } else if (msg.type === "error" && msg.code === "no_session" && msg.request === "hello" && this.awaitingHello && this.sessionId) {
       // The stored session is gone (server restarted): start a new one from the URL's config.
       this.sessionId = null;
       if (this.remember) sessionStorage.removeItem(SESSION_KEY);
       this.sayHello(null);
       return;
+    } else if (msg.type === "error" && msg.code === "no_session" && this.helloRetry) {
+      // A message sent after a hello the server could not serve yet (below): it goes again with the next hello.
+      return;
+    } else if (msg.type === "error" && msg.code === "unavailable" && msg.request === "hello" && this.awaitingHello) {
+      // The server cannot serve the hello right now (its shared store is down, or the session is busy in another
+      // server process): the same hello again a little later, the session id kept. The error is still shown.
+      this.retryHello();
     } else if (msg.type === "frame") {
       this.framesReceived++;
     }
     this.dispatchEvent(new CustomEvent(msg.type, { detail: msg }));
+  }
+
+  /** Say the same hello again in a few seconds (2 s, then longer, at most 10 s), on this connection only. */
+  retryHello() {
+    const ws = this.ws, wait = this.helloRetry ? Math.min(this.helloRetry * 2, 10000) : 2000;
+    this.helloRetry = wait;
+    clearTimeout(this.helloTimer);
+    this.helloTimer = setTimeout(() => { if (this.ws === ws && this.awaitingHello && !this.closed) this.sayHello(this.sessionId); }, wait);
   }
 
   setConnected(ok) {

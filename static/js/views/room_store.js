@@ -140,6 +140,11 @@ export class RoomStore extends EventTarget {
     } else if (msg.code === "limit" || msg.code === "rate_limited") {
       // The server's own words, and the quota it applies (with the setting that raises it, when there is one).
       message = sentence(msg.message) + (msg.allowed ? ` Limit: ${String(msg.allowed).replace(/\.$/, "")}.` : "");
+    } else if (msg.code === "unavailable") {
+      // Not a quota and nothing wrong with the request: the server cannot do it for a moment (its words say why).
+      message = msg.request !== "hello" ? sentence(msg.message)
+        : msg.field === "session_id" ? "Your session is busy in another server process for a moment: the page asks for it again in a few seconds."
+        : "The server cannot reach its shared store for a moment: the page asks for your session again in a few seconds.";
     }
     return { ...msg, message };
   }
