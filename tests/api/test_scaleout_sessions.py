@@ -205,6 +205,16 @@ def test_a_redis_restart_is_survived_with_a_clear_degraded_state(tmp_path: Path)
                 with pytest.raises(urllib.error.HTTPError) as refused:
                     await asyncio.to_thread(server.get_json, "/api/runs/no-such-run")
                 assert refused.value.code == 503 and "shared store" in json.loads(refused.value.read())["message"]
+                # On the websocket: 'unavailable' (try again later), not 'limit' (a quota), and the socket stays.
+                await p.send({"type": "save", "name": "while Redis is down"})
+                refusal = await p.until(lambda m: m["type"] == "error")
+                assert refusal["code"] == "unavailable" and "shared store" in refusal["message"], refusal
+                assert refusal["allowed"] == "try again in a few seconds"
+                async with peer(server) as other_ws:
+                    other = Peer(other_ws)
+                    await other.send({"type": "hello", "session_id": "not-in-memory-here"})
+                    refused_hello = await other.until(lambda m: m["type"] in ("session", "error"))
+                    assert refused_hello["code"] == "unavailable" and refused_hello["request"] == "hello", refused_hello
                 # Training goes on in memory meanwhile.
                 during = (await p.until(lambda m: m["type"] == "frame"))["step"]
                 await p.until(lambda m: m["type"] == "frame" and m["step"] > during + 50)
@@ -218,6 +228,34 @@ def test_a_redis_restart_is_survived_with_a_clear_degraded_state(tmp_path: Path)
                 assert await asyncio.to_thread(lease_of, c, sid) is not None
 
         asyncio.run(run())
+
+
+def test_a_session_held_by_a_process_that_never_hands_it_over_is_unavailable_not_over_a_limit(tmp_path: Path) -> None:
+    """A lease kept by a process that does not answer (its lease outlives the wait): a hello and an HTTP
+    request for that session are answered 'unavailable', try again later, and the lease is left alone."""
+    with cluster(tmp_path, processes=1, env={"PARAMLAB_LEASE_SECONDS": "1"}) as c:
+        (server,) = c.servers
+        sid = "held-by-a-silent-process"
+        read(c, lambda s: s.client.set(f"paramlab:lease:{sid}", "silent-process", px=120_000))
+
+        async def run() -> None:
+            async with peer(server) as ws:
+                p = Peer(ws)
+                await p.send({"type": "hello", "session_id": sid})
+                refusal = await p.until(lambda m: m["type"] in ("session", "error"))
+                assert refusal["type"] == "error" and refusal["code"] == "unavailable", refusal
+                assert (refusal["request"], refusal["field"], refusal["value"]) == ("hello", "session_id", sid)
+                assert refusal["allowed"] == "try again in a few seconds" and "busy" in refusal["message"]
+                # The socket stays open and serves a session of its own meanwhile.
+                assert (await p.hello(playing=False))["session_id"] != sid
+
+        asyncio.run(run())
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            server.get_json(f"/api/sessions/{sid}/model", timeout=PATIENCE)
+        body = json.loads(refused.value.read())
+        assert refused.value.code == 503 and refused.value.headers["Retry-After"] == "5"
+        assert body["code"] == "unavailable" and body["value"] == sid and "busy" in body["message"], body
+        assert lease_of(c, sid) == b"silent-process"
 
 
 def test_an_http_request_reaching_the_other_process_is_answered_by_the_one_training_the_session(
