@@ -45,6 +45,11 @@ if TYPE_CHECKING:
 
 # Frames a client may hold unacknowledged before the server waits for it.
 MAX_UNACKED = 2
+# A frame due this soon goes at once. The training loop runs a session's turn just before its client's next
+# frame is due (`scheduler.LEAD_SECONDS`, 2 ms), so the frame it makes is usually due a little later: sent then,
+# it would cost a timer and one more wake of the sender for every frame. Pacing is unchanged: the next frame
+# is due one interval after this one's due time, not after the moment it went.
+SEND_EARLY_SECONDS = 0.003
 # The close code for a client that kept sending past its message budget.
 CLOSE_RATE_LIMITED = 4429
 CLOSE_TOO_MANY_CONNECTIONS = 4430
@@ -221,8 +226,10 @@ class Connection:
                                       f"{self.client.seq}", "ack", field="seq", value=msg.seq,
                                       allowed=f"0 to {self.client.seq}"))
                 return
+            held = self.client.seq - self.client.acked >= MAX_UNACKED
             self.client.acked = max(self.client.acked, msg.seq)
-            self.client.wake.set()
+            if held:
+                self.client.wake.set()  # its sender waits for this ack; any other ack changes nothing it waits on
             return
         if isinstance(msg, p.SetFps):
             self.fps = self.client.fps = msg.fps
@@ -532,7 +539,7 @@ class Connection:
                     await self._announce(live, client)
                 if client.sent_version != live.session.version and client.seq - client.acked < MAX_UNACKED:
                     delay = client.next_send - time.perf_counter()
-                    if delay > 0:
+                    if delay > SEND_EARLY_SECONDS:
                         await pause(client, delay)
                         continue  # once more from the top: rebuilt meanwhile, or brought forward (hurry)
                     # Paced from the schedule, not from when this frame went out, so the
