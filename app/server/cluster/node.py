@@ -48,8 +48,10 @@ log = logging.getLogger("paramlab.cluster")
 
 # How long a process waits for another to answer a request (a hand-over: one snapshot write).
 ANSWER_SECONDS = 3.0
-# How often the listener looks for channels to subscribe to or leave, while no message comes.
-LISTEN_POLL = 0.05
+# How long the listener waits for a message before it looks at its channels anyway. A change of the channels
+# wakes it at once (`_channels_changed` publishes a word on this process's control channel), so an idle
+# process does not wake 20 times a second to look; this is only a safety net.
+LISTEN_POLL = 5.0
 # A process's seats in a room lapse after this long without being written again.
 SEATS_SECONDS = 5.0
 # The close code of a client whose session moved to another process: the page reconnects.
@@ -130,6 +132,20 @@ class Node:
             for task in list(self.tasks):
                 with contextlib.suppress(BaseException):
                     await task
+
+    def _want(self, channel: str) -> None:
+        if channel not in self.channels:
+            self.channels.add(channel)
+            self._channels_changed()
+
+    def _unwant(self, channel: str) -> None:
+        if channel in self.channels:
+            self.channels.discard(channel)
+            self._channels_changed()
+
+    def _channels_changed(self) -> None:
+        """Wake the listener, which waits for a message, to (un)subscribe now: a word to itself."""
+        self.spawn(self._publish(self.control, orjson.dumps({"kind": "channels", "from": self.name})))
 
     def spawn(self, work: Awaitable[Any]) -> asyncio.Task[Any]:
         task = asyncio.ensure_future(work)
@@ -251,6 +267,7 @@ class Node:
             self._watched(str(msg["session_id"]), str(msg["from"]),
                           [feed.content_from_wire(c) for c in msg["contents"]], int(msg["fps"]),
                           bool(msg.get("announce")))
+        # "channels": only wakes the listener, which then looks at its channels.
 
     async def _serve_http(self, msg: dict[str, Any], app: ASGIApp) -> None:
         """An HTTP request about a session held here, sent by the process it reached (`http_proxy`)."""
@@ -339,7 +356,7 @@ class Node:
         found = self.feeds.get(session_id)
         if found is None or found.moved:
             found = self.feeds[session_id] = feed.Feed(session_id)
-            self.channels.add(self.room_channel(session_id))
+            self._want(self.room_channel(session_id))
         return found
 
     async def follow_moved(self, session_id: str) -> feed.Feed | None:
@@ -403,19 +420,19 @@ class Node:
                 if not found.clients:
                     del self.feeds[session_id]
                     if session_id not in self.room_handlers:
-                        self.channels.discard(self.room_channel(session_id))
+                        self._unwant(self.room_channel(session_id))
                     continue
                 await self._send_watch(found)
 
     def join_room(self, session_id: str, handler: Callable[[dict[str, Any]], Awaitable[None]]) -> None:
         """Room messages of `session_id`'s room go to `handler` while this process has seats in it."""
         self.room_handlers[session_id] = handler
-        self.channels.add(self.room_channel(session_id))
+        self._want(self.room_channel(session_id))
 
     def leave_room(self, session_id: str) -> None:
         self.room_handlers.pop(session_id, None)
         if session_id not in self.feeds:
-            self.channels.discard(self.room_channel(session_id))
+            self._unwant(self.room_channel(session_id))
 
     async def publish_room(self, session_id: str, message: dict[str, Any]) -> None:
         """A room message (push, close, new code...) to the seats of the other processes."""
