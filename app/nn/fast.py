@@ -257,8 +257,8 @@ class Buffers:
     """
 
     def __init__(self) -> None:
-        # key ("params", a slot name, "mask") -> (the list of layers, its views, the flat vector)
-        self._groups: dict[str, tuple[list[dict[str, NDArray[Any]]], tuple[NDArray[Any], ...],
+        # key ("params", a slot name, "mask") -> (the list of layers, each layer's (W, b) views, the flat vector)
+        self._groups: dict[str, tuple[list[dict[str, NDArray[Any]]], tuple[tuple[NDArray[Any], NDArray[Any]], ...],
                                       NDArray[Any]]] = {}
         self._lay: _Layout | None = None
         self._out: tuple[Array, Array, Params, Params] | None = None  # G, D and their views
@@ -269,14 +269,11 @@ class Buffers:
     def flat(self, key: str, layers: list[dict[str, NDArray[Any]]]) -> NDArray[Any] | None:
         """The flat vector ``layers`` are views of, or None when they are not (any more)."""
         group = self._groups.get(key)
-        if group is None or group[0] is not layers or len(layers) * 2 != len(group[1]):
+        if group is None or group[0] is not layers or len(layers) != len(group[1]):
             return None
-        views = group[1]
-        i = 0
-        for layer in layers:
-            if layer["W"] is not views[i] or layer["b"] is not views[i + 1]:
+        for layer, (W, b) in zip(layers, group[1]):
+            if layer["W"] is not W or layer["b"] is not b:
                 return None
-            i += 2
         return group[2]
 
     def bind(self, key: str, layers: list[dict[str, NDArray[Any]]], lay: _Layout, dtype: type
@@ -296,7 +293,7 @@ class Buffers:
         views = param_views(flat, lay)
         for layer, view in zip(layers, views):
             layer["W"], layer["b"] = view["W"], view["b"]
-        self._groups[key] = (layers, tuple(a for view in views for a in (view["W"], view["b"])), flat)
+        self._groups[key] = (layers, tuple((view["W"], view["b"]) for view in views), flat)
         return flat
 
     def out(self, lay: _Layout) -> tuple[Array, Array, Params, Params]:

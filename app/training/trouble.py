@@ -96,7 +96,7 @@ def block_means(losses: np.ndarray) -> list[float]:
     """The means of `losses` cut into `BLOCKS` blocks (as np.array_split cuts them), in one pass when they
     are of one size."""
     if len(losses) % BLOCKS == 0:
-        return (losses.reshape(BLOCKS, -1).sum(axis=1) / (len(losses) // BLOCKS)).tolist()  # type: ignore[no-any-return]
+        return (losses.reshape(BLOCKS, -1).sum(axis=1) / (len(losses) // BLOCKS)).tolist()
     return [float(np.mean(b)) for b in np.array_split(losses, BLOCKS)]
 
 
