@@ -180,7 +180,7 @@ def create_app(settings: Settings | None = None, list_addresses: reach.ListAddre
     @app.exception_handler(StoreUnavailable)
     async def store_unavailable(request: Request, exc: StoreUnavailable) -> JSONResponse:
         """Redis down (PARAMLAB_REDIS_URL): a request that needs the store is answered 503, Retry-After."""
-        error = p.ErrorMessage(code="limit", allowed="try again in a few seconds",
+        error = p.ErrorMessage(code="unavailable", allowed="try again in a few seconds",
                                message=f"{request.method} {request.url.path}: the shared store cannot be reached "
                                        f"({exc}); try again in a few seconds")
         return JSONResponse(error.model_dump(), status_code=503, headers={"Retry-After": "5"})

@@ -115,13 +115,16 @@ socket.addEventListener("error", ({ detail: msg }) => {
   if (loop.session) controls.reset(loop.session);
   room.receive(msg);
   if (msg.request === "hello" && msg.field === "run_id") socket.sayHello(null);   // a dead run link: a new session
-  if (msg.request === "hello" && !loop.session && state.columns && !vocab.isUploaded(state.dataset)) {
+  // "unavailable" (the shared store is down, or the session is busy elsewhere) is said and retried by the
+  // socket with the same session: it is not the link's fault, so nothing below drops what the link asked for.
+  const refused = msg.request === "hello" && !loop.session && msg.code !== "unavailable";
+  if (refused && state.columns && !vocab.isUploaded(state.dataset)) {
     // A link whose choice of columns this data does not have: say so, and take every column.
     status.error({ message: `${msg.message.replace(/\.?$/, ".")} The link's choice of columns was dropped: every column is used.` });
     state.columns = null; state.writeHash();
     socket.sayHello(null);
   }
-  if (msg.request === "hello" && !loop.session && vocab.isUploaded(state.dataset)) {
+  if (refused && vocab.isUploaded(state.dataset)) {
     // A link to data uploaded on another server: say so, and start on the default data.
     const fallback = vocab.defaults.config.dataset;
     status.error({ message: `${msg.message} This link names an uploaded CSV file this server does not have; showing the ${vocab.label("dataset", fallback).toLowerCase()} data instead.` });

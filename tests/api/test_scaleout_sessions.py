@@ -204,7 +204,8 @@ def test_a_redis_restart_is_survived_with_a_clear_degraded_state(tmp_path: Path)
                 # What needs the store meanwhile is refused with a clear error, not a crash.
                 with pytest.raises(urllib.error.HTTPError) as refused:
                     await asyncio.to_thread(server.get_json, "/api/runs/no-such-run")
-                assert refused.value.code == 503 and "shared store" in json.loads(refused.value.read())["message"]
+                body = json.loads(refused.value.read())
+                assert refused.value.code == 503 and body["code"] == "unavailable" and "shared store" in body["message"]
                 # On the websocket: 'unavailable' (try again later), not 'limit' (a quota), and the socket stays.
                 await p.send({"type": "save", "name": "while Redis is down"})
                 refusal = await p.until(lambda m: m["type"] == "error")
