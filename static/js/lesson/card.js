@@ -44,7 +44,7 @@ export class LessonCard extends EventTarget {
     this.nav = h("nav", { class: "lc-nav", "aria-label": "Lesson steps" }, this.back, this.next);
     this.keys = h("p", { class: "lc-keys muted" }, "Keys: → or Page Down next, ← or Page Up back");
     const close = h("button", { type: "button", class: "lc-close", "aria-label": "Close the lesson", title: "Close the lesson", onclick: say("close") }, "×");
-    // Folded to its head, the docked card uncovers the page behind it (the output, on a projector).
+    // Folded to its head (a strip at the top of the page), the card gives back the column it takes on a wide screen.
     this.fold = h("button", { type: "button", class: "lc-fold", "aria-expanded": "true", title: "Fold the card", onclick: () => this.setFolded(!this.folded) }, "–");
     this.folded = false;
     fill(root,

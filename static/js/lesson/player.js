@@ -162,10 +162,10 @@ class LessonPlayer {
     this.step = Math.min(n - 1, step);
     this.noticed = null;
     if (this.decor.unlock()) this.deps.unlocked();
-    // Docked beside the page, the card stays in sight while the page scrolls to the control; on a phone the
-    // card is at the top of the page and stays there ("Show me" scrolls).
+    // In its column beside the page (sticky), the card stays in sight while the page scrolls to the control; as a
+    // strip at the top of the page (a phone, a narrower screen) it stays there ("Show me" scrolls).
     this.card.root.hidden = false;
-    this.decor.show(this.lesson.steps, this.step, getComputedStyle(this.card.root).position === "fixed");
+    this.decor.show(this.lesson.steps, this.step, getComputedStyle(this.card.root).position === "sticky");
     this.applySetup(fresh);
     this.arm();
     this.draw();

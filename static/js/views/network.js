@@ -102,10 +102,12 @@ export class NetworkView extends EventTarget {
     const head = (title, ...sub) => h("div", { class: "net-head" }, h("span", { class: "head-title" }, title), " ", ...sub);
     const heads = [head("Input", h("span", { class: "head-sub" }, `${sizes[0]} features`))];
     for (let l = 0; l < H; l++) {
-      const button = (delta, text) => h("button", { type: "button", class: "mini", dataset: { layer: l, delta },
-        onclick: () => this.dispatchEvent(new CustomEvent("neurons", { detail: { layer: l, delta } })) }, text);
+      // The word is hidden (still read out) where the head is too narrow for it (network.css).
+      const button = (delta, sign) => h("button", { type: "button", class: "mini", dataset: { layer: l, delta },
+        onclick: () => this.dispatchEvent(new CustomEvent("neurons", { detail: { layer: l, delta } })) },
+      sign, h("span", { class: "head-word" }, " neuron"));
       heads.push(head(`Layer ${l + 1}`, this.countField(l, sizes[l + 1], max), " ",
-        h("span", { class: "head-btns" }, button(1, "+ neuron"), button(-1, "− neuron"))));
+        h("span", { class: "head-btns" }, button(1, "+"), button(-1, "−"))));
     }
     heads.push(head("Output", h("span", { class: "head-sub" }, this.ctxInfo.outputFn)));
     fill(this.heads, heads);
@@ -160,7 +162,7 @@ export class NetworkView extends EventTarget {
       }
     });
     input.addEventListener("change", commit);
-    const label = h("label", { class: "head-sub", for: id }, input, " neurons");
+    const label = h("label", { class: "head-sub", for: id }, input, h("span", { class: "head-word" }, " neurons"));
     return h("span", { class: "head-count" }, label, err);
   }
 
@@ -253,7 +255,6 @@ export class NetworkView extends EventTarget {
     const cols = sizes.length;
     this.S = S;
     this.colX = sizes.map((_, c) => padL + (c * (w - padL - padR)) / Math.max(1, cols - 1));
-    this.heads.classList.toggle("dense", (w - padL - padR) / Math.max(1, cols - 1) < 130);
     for (let c = 0; c < cols; c++) {
       const m = sizes[c], top = 6 + (slot * (maxCount - m)) / 2;
       for (let k = 0; k < m; k++) {
@@ -263,9 +264,15 @@ export class NetworkView extends EventTarget {
         if (n.bias) { const bs = Math.max(7, S * 0.22); n.bias.style.cssText = `left:${n.x - S / 2 - bs - 2}px;top:${n.y + S / 2 - bs}px;width:${bs}px;height:${bs}px`; }
       }
     }
-    // Heads sit over their columns.
-    const heads = this.heads.children;
-    for (let c = 0; c < heads.length; c++) heads[c].style.left = `${this.colX[c]}px`;
+    // Heads sit over their columns, each as wide as its column's share less a gap: a head's title, count and
+    // buttons wrap inside that width (network.css), so no head reaches into its neighbour's.
+    const heads = this.heads.children, share = cols > 1 ? (w - padL - padR) / (cols - 1) : w, gap = 8;
+    for (let c = 0; c < heads.length; c++) {
+      // The input and output heads also stay within the room beside their columns (the page never scrolls sideways).
+      const side = c === 0 ? 2 * padL : c === cols - 1 ? 2 * padR : Infinity;
+      heads[c].style.left = `${this.colX[c]}px`;
+      heads[c].style.width = `${Math.max(0, Math.min(share - gap, side))}px`;
+    }
     for (const e of this.edges) {
       const a = this.nodes[e.l][e.i], b = this.nodes[e.l + 1][e.j];
       const x0 = a.x + S / 2, x1 = b.x - S / 2, mx = (x0 + x1) / 2;
