@@ -194,9 +194,9 @@ def teacher_key(request: Request) -> str | None:
     return request.headers.get(TEACHER_KEY_HEADER) or request.cookies.get(TEACHER_KEY_COOKIE)
 
 
-def _live(request: Request, session_id: str) -> LiveSession:
+async def _live(request: Request, session_id: str) -> LiveSession:
     """The session, if this request may read or change it (a room's session: its teacher only)."""
-    live = _call(lambda: _service(request).find(session_id, teacher_key(request), None))
+    live = await _await(_service(request).find(session_id, teacher_key(request), None))
     if live is None:
         raise ApiError(404, p.ErrorMessage(code="no_session", field="session_id", value=session_id,
                                            allowed="an id returned by POST /api/sessions",
@@ -240,17 +240,17 @@ async def create_session(request: Request, body: CreateSession | None = None) ->
 
 @router.get("/sessions/{session_id}", summary="Configuration, hyperparameters and metrics", responses=NOT_FOUND)
 async def get_session(request: Request, session_id: SessionId) -> dict[str, Any]:
-    return _summary(_live(request, session_id))
+    return _summary(await _live(request, session_id))
 
 
 @router.get("/sessions/{session_id}/hyper", summary="Read the hyperparameters", responses=NOT_FOUND)
 async def get_hyper(request: Request, session_id: SessionId) -> dict[str, Any]:
-    return _live(request, session_id).session.hyper.to_dict()
+    return (await _live(request, session_id)).session.hyper.to_dict()
 
 
 @router.patch("/sessions/{session_id}/hyper", summary="Change hyperparameters live", responses=NOT_FOUND)
 async def patch_hyper(request: Request, session_id: SessionId, body: p.HyperPatch) -> dict[str, Any]:
-    live = _live(request, session_id)
+    live = await _live(request, session_id)
     _apply(live, p.SetHyper(type="set_hyper", **body.model_dump(exclude_none=True)), request)
     return live.session.hyper.to_dict()
 
@@ -258,7 +258,7 @@ async def patch_hyper(request: Request, session_id: SessionId, body: p.HyperPatc
 @router.patch("/sessions/{session_id}/config", summary="Change the configuration (rebuilds the network)",
                responses=NOT_FOUND)
 async def patch_config(request: Request, session_id: SessionId, body: p.ConfigPatch) -> dict[str, Any]:
-    live = _live(request, session_id)
+    live = await _live(request, session_id)
     _apply(live, p.Configure(type="configure", config=body), request)
     return _summary(live)
 
@@ -267,7 +267,7 @@ async def patch_config(request: Request, session_id: SessionId, body: p.ConfigPa
              responses=NOT_FOUND)
 async def step(request: Request, session_id: SessionId, body: StepRequest | None = None) -> dict[str, Any]:
     body = body or StepRequest()
-    live = _live(request, session_id)
+    live = await _live(request, session_id)
     await _await(_service(request).step(live, body.unit, body.count))
     s = live.session
     return {"step": s.step, "epoch": s.epoch, "metrics": s.metrics(), "diverged": s.diverged}
@@ -276,7 +276,7 @@ async def step(request: Request, session_id: SessionId, body: StepRequest | None
 @router.post("/sessions/{session_id}/reset", summary="Train again from the same or new initial weights",
              responses=NOT_FOUND)
 async def reset(request: Request, session_id: SessionId, same_weights: bool = True) -> dict[str, Any]:
-    live = _live(request, session_id)
+    live = await _live(request, session_id)
     _apply(live, p.Reset(type="reset", same_weights=same_weights), request)
     return _summary(live)
 
@@ -284,7 +284,7 @@ async def reset(request: Request, session_id: SessionId, same_weights: bool = Tr
 @router.get("/sessions/{session_id}/model", summary="Export the model as JSON", responses=NOT_FOUND)
 async def export_model(request: Request, session_id: SessionId) -> JSONResponse:
     await _background(request)
-    live = _live(request, session_id)
+    live = await _live(request, session_id)
     doc = _service(request).export_model(live) | {"lab": lab_summary(live)}
     return JSONResponse(doc, headers={"Content-Disposition": f'attachment; filename="paramlab-{session_id}.json"'})
 
@@ -313,7 +313,7 @@ async def export_code(request: Request, session_id: SessionId, lang: CodeLang = 
     """The network with its current weights, its training data, the optimizer state, the rest of the
     epoch and the generators' positions, as a script that continues the run exactly (docs/take_home.md)."""
     await _background(request)
-    live = _live(request, session_id)
+    live = await _live(request, session_id)
     try:
         captured = take_home.capture(live.session)  # copied between training turns; written in a thread
     except take_home.NotExportable as exc:
@@ -334,7 +334,7 @@ LabKind = Literal["cross_validation", "search"]
                                          "content": {"text/csv": {"schema": {"type": "string"}}}}})
 async def export_lab_csv(request: Request, session_id: SessionId, kind: LabKind) -> PlainTextResponse:
     """The last finished job of `kind` on this session (kept in memory: gone after a restart)."""
-    live = _live(request, session_id)
+    live = await _live(request, session_id)
     result = live.lab_results.get(kind)
     if result is None:
         raise ApiError(404, p.ErrorMessage(
@@ -357,7 +357,7 @@ class ModelFile(p.ModelDocument):
 
 @router.put("/sessions/{session_id}/model", summary="Import a model exported as JSON", responses=NOT_FOUND)
 async def import_model(request: Request, session_id: SessionId, body: ModelFile) -> dict[str, Any]:
-    live = _live(request, session_id)
+    live = await _live(request, session_id)
     _call(lambda: _service(request).import_model(live, body))
     return _summary(live)
 
@@ -365,7 +365,7 @@ async def import_model(request: Request, session_id: SessionId, body: ModelFile)
 @router.get("/sessions/{session_id}/dataset", summary="Export the points, labels and split", responses=NOT_FOUND)
 async def export_dataset(request: Request, session_id: SessionId) -> dict[str, Any]:
     await _background(request)
-    body = messages.dataset_message(_live(request, session_id))
+    body = messages.dataset_message(await _live(request, session_id))
     return {k: v for k, v in body.items() if k != "type"} | {
         split: {"x": np.asarray(body[split]["x"]).tolist(), "y": np.asarray(body[split]["y"]).tolist()}
         for split in ("train", "val", "test")}
@@ -374,7 +374,7 @@ async def export_dataset(request: Request, session_id: SessionId) -> dict[str, A
 @router.get("/sessions/{session_id}/history", summary="The whole history as JSON", responses=NOT_FOUND)
 async def export_history(request: Request, session_id: SessionId) -> dict[str, Any]:
     await _background(request)
-    return dict(messages.history_message(_live(request, session_id)))
+    return dict(messages.history_message(await _live(request, session_id)))
 
 
 # response_class=Response: the 200 is text/csv, every error the usual JSON.
@@ -383,14 +383,14 @@ async def export_history(request: Request, session_id: SessionId) -> dict[str, A
                                          "content": {"text/csv": {"schema": {"type": "string"}}}}})
 async def export_history_csv(request: Request, session_id: SessionId) -> PlainTextResponse:
     await _background(request)
-    live = _live(request, session_id)
+    live = await _live(request, session_id)
     return PlainTextResponse(live.session.history.to_csv(), media_type="text/csv",
                              headers={"Content-Disposition": f'attachment; filename="paramlab-{session_id}.csv"'})
 
 
 @router.post("/sessions/{session_id}/predict", summary="Network outputs at raw input points", responses=NOT_FOUND)
 async def predict(request: Request, session_id: SessionId, body: PredictRequest) -> dict[str, Any]:
-    live = _live(request, session_id)
+    live = await _live(request, session_id)
     try:
         outputs = live.session.predict_raw(body.points)
     except ValueError as exc:
@@ -404,7 +404,7 @@ async def predict(request: Request, session_id: SessionId, body: PredictRequest)
 @router.post("/sessions/{session_id}/save", status_code=201, summary="Save the session as a named run",
              responses=NOT_FOUND | QUOTA)
 async def save_run(request: Request, session_id: SessionId, body: SaveRequest) -> dict[str, Any]:
-    live = _live(request, session_id)
+    live = await _live(request, session_id)
     saved: dict[str, Any] = await _await(_service(request).save(_address(request), live, body.name, "save"))
     return saved
 
@@ -414,7 +414,7 @@ async def save_run(request: Request, session_id: SessionId, body: SaveRequest) -
 async def fork_session(request: Request, session_id: SessionId) -> dict[str, str]:
     """A new session, an exact copy of this one now (weights, optimizer state, generators, the rest of
     the epoch, history, tasks and replay buffer): two runs from the same start, side by side."""
-    live = _live(request, session_id)
+    live = await _live(request, session_id)
     copy: LiveSession = await _await(_service(request).copy(_address(request), live))
     return {"session_id": copy.id}
 

@@ -236,7 +236,7 @@ class Classroom:
         """The room's session, or (Redis) a feed of it from the process training it."""
         if self.rooms.link is not None:
             return await self.rooms.link.room_session(room)
-        return self.service.registry.get(room.session_id)
+        return await self.service.registry.load(room.session_id)
 
     async def fork(self, seat: Seat) -> None:
         if seat.room is None or seat.mode != "follow" or seat.shown is None:

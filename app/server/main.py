@@ -136,7 +136,7 @@ def create_app(settings: Settings | None = None, list_addresses: reach.ListAddre
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         start_fast_path(settings.fast_path)
-        registry.restore_all()
+        await registry.restore_all()
         tasks = [asyncio.create_task(training_loop(registry, settings.slice_seconds)),
                  asyncio.create_task(snapshot_loop(registry, settings))]
         if node is not None:

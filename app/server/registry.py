@@ -148,6 +148,7 @@ class Registry:
         self.work = asyncio.Event()  # set when some session starts playing
         self._spare = asyncio.Event()  # set when the training loop found no turn due
         self.leases: Leases | None = None
+        self._loading: dict[str, asyncio.Future[LiveSession | None]] = {}  # `load`s in progress, by id
 
     def mark_spare(self) -> None:
         """The training loop has time to spare: background work may run now."""
@@ -233,37 +234,6 @@ class Registry:
         doc = self.store.get("owner", session_id)
         return doc is not None and doc.get("owner") != self.token
 
-    def get(self, session_id: str) -> LiveSession | None:
-        """The live session, loaded from the store if it was evicted, the server
-        restarted, or another process took it over meanwhile."""
-        live = self.sessions.get(session_id)
-        if live is not None and not live.clients and self.owned_elsewhere(session_id):
-            del self.sessions[session_id]  # a stale copy: the owner's snapshot is newer
-            live = None
-        if live is None:
-            if self.leases is not None and self.leases.acquire(session_id) is not None:
-                return None  # another process trains it (`cluster.node.Node.claim` asks for it)
-            doc = self.store.get("session", session_id)
-            try:
-                if doc is None:
-                    return None
-                self._check_room()
-                live = LiveSession.from_doc(session_id, doc)
-            except RegistryFull:
-                return None
-            except (ValueError, KeyError, TypeError):
-                return None  # a snapshot from an incompatible version: start afresh
-            finally:
-                if live is None and self.leases is not None:
-                    self.leases.release([session_id])  # not brought in after all
-            self.sessions[session_id] = live
-            if self.leases is None:
-                self.store.put("owner", session_id, {"owner": self.token})
-            if live.playing:
-                self.work.set()
-        live.last_seen = time.monotonic()
-        return live
-
     def snapshot(self, live: LiveSession) -> dict[str, Any] | None:
         """The document to store for `live`, or None when nothing changed since the last one."""
         if live.saved_version == live.session.version:
@@ -274,12 +244,77 @@ class Registry:
         live.saved_version = live.session.version
         return live.to_doc()
 
-    def restore_all(self) -> int:
+    async def load(self, session_id: str) -> LiveSession | None:
+        """The live session, brought back from the store if it was evicted, the server restarted, or
+        another process took it over meanwhile; None when unknown. The store's calls (a lease, a snapshot read) and the rebuild of a
+        stored session (its data regenerated: milliseconds) run in a thread, so bringing one session
+        back holds up nobody's frames. Loads of one id at once share one."""
+        live = self.sessions.get(session_id)
+        if live is not None and (self.leases is not None or live.clients):
+            live.last_seen = time.monotonic()  # held here, and no other process can have a newer copy
+            return live
+        pending = self._loading.get(session_id)
+        if pending is None:
+            pending = self._loading[session_id] = asyncio.ensure_future(self._load(session_id))
+            pending.add_done_callback(lambda _: self._loading.pop(session_id, None))
+        return await asyncio.shield(pending)
+
+    async def _load(self, session_id: str) -> LiveSession | None:
+        live = self.sessions.get(session_id)
+        if live is not None and not live.clients and await asyncio.to_thread(self.owned_elsewhere, session_id):
+            if self.sessions.get(session_id) is live and not live.clients:
+                del self.sessions[session_id]  # a stale copy: the owner's snapshot is newer
+            live = None
+        if live is None:
+            live = await self._bring_in(session_id)
+            if live is None:
+                return None
+        live.last_seen = time.monotonic()
+        return live
+
+    async def _bring_in(self, session_id: str) -> LiveSession | None:
+        """The stored session, rebuilt in a thread and held here; None when there is none, another
+        process trains it, there is no room, or its snapshot is of an incompatible version."""
+        if self.leases is not None and await asyncio.to_thread(self.leases.acquire, session_id) is not None:
+            return None  # another process trains it (`cluster.node.Node.claim` asks for it)
+        live = None
+        try:
+            doc = await asyncio.to_thread(self.store.get, "session", session_id)
+            if doc is None:
+                return None
+            self._check_room()
+            live = await asyncio.to_thread(LiveSession.from_doc, session_id, doc)
+        except RegistryFull:
+            return None
+        except (ValueError, KeyError, TypeError):
+            return None  # a snapshot from an incompatible version: start afresh
+        finally:
+            if live is None and self.leases is not None:
+                with contextlib.suppress(StoreUnavailable):  # it lapses by itself
+                    await asyncio.to_thread(self.leases.release, [session_id])  # not brought in after all
+        here = self.sessions.get(session_id)
+        if here is not None:
+            return here  # brought in meanwhile (a fork adopted under this id cannot be: ids are new)
+        try:
+            self._check_room()  # sessions may have been added while it was rebuilt
+        except RegistryFull:
+            if self.leases is not None:
+                with contextlib.suppress(StoreUnavailable):
+                    await asyncio.to_thread(self.leases.release, [session_id])
+            return None
+        self.sessions[session_id] = live
+        if self.leases is None:
+            await asyncio.to_thread(self.store.put, "owner", session_id, {"owner": self.token})
+        if live.playing:
+            self.work.set()
+        return live
+
+    async def restore_all(self) -> int:
         """Bring back every stored session that was playing (a restart resumes them)."""
         count = 0
-        for key in self.store.keys("session"):
-            doc = self.store.get("session", key)
-            if doc and doc.get("playing") and key not in self.sessions and self.get(key) is not None:
+        for key in await asyncio.to_thread(self.store.keys, "session"):
+            doc = await asyncio.to_thread(self.store.get, "session", key)
+            if doc and doc.get("playing") and key not in self.sessions and await self.load(key) is not None:
                 count += 1
         return count
 

@@ -120,10 +120,10 @@ class Service:
             self.registry.work.set()
         return live
 
-    def find(self, session_id: str, key: str | None, request: str | None) -> LiveSession | None:
+    async def find(self, session_id: str, key: str | None, request: str | None) -> LiveSession | None:
         """The live or stored session `session_id` (None: unknown), if `key` may
         read and drive it: a room's session answers only to its teacher's key."""
-        live = self.registry.get(session_id)
+        live = await self.registry.load(session_id)
         if live is not None:
             self.check_key(live, key, request)
         return live

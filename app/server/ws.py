@@ -475,7 +475,7 @@ class Connection:
     async def find_or_create(self, msg: p.Hello) -> LiveSession:
         """The session a hello names (resumed, or a saved run opened), or a new one."""
         # A room's session is its teacher's: students reach it by the room's code.
-        live = self.service.find(msg.session_id, msg.teacher_key, "hello") if msg.session_id else None
+        live = await self.service.find(msg.session_id, msg.teacher_key, "hello") if msg.session_id else None
         if live is None and msg.run_id:
             return await self.service.open_run(self.address, msg.run_id, "hello")
         if live is not None:

@@ -344,7 +344,7 @@ class Node:
     async def room_session(self, session_id: str) -> LiveSession | feed.Feed | None:
         """A room's session for a follower here: the session itself when this process trains it (or
         takes it now: nobody does), else a feed of it from the process that does; None when gone."""
-        live = self.registry.get(session_id)
+        live = await self.registry.load(session_id)
         if live is not None:
             return live
         holder = await asyncio.to_thread(self.leases.holder, session_id)

@@ -4,6 +4,7 @@ sharing one store never both bring a session into memory."""
 
 from __future__ import annotations
 
+import asyncio
 import time
 import uuid
 from collections.abc import Iterator
@@ -62,10 +63,10 @@ def test_two_registries_on_one_store_never_hold_a_session_at_once(store: RedisSt
     one.leases, two.leases = Leases(store, one.token, 30.0), Leases(store, two.token, 30.0)
     live = one.create(RunConfig(), HyperState())
     store.put("session", live.id, live.to_doc())
-    assert two.get(live.id) is None, "held by the first: the second does not bring it in"
+    assert asyncio.run(two.load(live.id)) is None, "held by the first: the second does not bring it in"
     assert live.id not in two.sessions
     one.drop(live.id)  # stored and let go (as a hand-over or an eviction does)
     assert live.id not in one.sessions
-    taken = two.get(live.id)
+    taken = asyncio.run(two.load(live.id))
     assert taken is not None and taken.session.step == live.session.step
-    assert one.get(live.id) is None, "now the second holds it"
+    assert asyncio.run(one.load(live.id)) is None, "now the second holds it"

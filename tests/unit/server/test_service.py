@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+import threading
+from typing import Any
+from unittest import mock
 
 import pytest
 
 from app.server import service as service_module
 from app.server.keys import hash_key
 from app.server.quotas import Quotas
-from app.server.registry import Registry
+from app.server.registry import LiveSession, Registry
 from app.server.rooms import Rooms
 from app.server.service import Service, ServiceError
 from app.server.storage import MemoryStore
@@ -63,13 +66,13 @@ def test_find_answers_a_room_session_to_its_teacher_key_only() -> None:
     async def run() -> None:
         svc = make_service()
         live = svc.create("10.0.0.1", None, None)
-        assert svc.find(live.id, None, "hello") is live
-        assert svc.find("no-such-id", None, "hello") is None
+        assert await svc.find(live.id, None, "hello") is live
+        assert await svc.find("no-such-id", None, "hello") is None
         live.set_owner(hash_key("the key"))
-        assert svc.find(live.id, "the key", "hello") is live
+        assert await svc.find(live.id, "the key", "hello") is live
         for key in (None, "another key"):
             with pytest.raises(ServiceError) as refused:
-                svc.find(live.id, key, "hello")
+                await svc.find(live.id, key, "hello")
             assert refused.value.status == 403 and refused.value.error.code == "forbidden"
             assert refused.value.error.request == "hello"
 
@@ -104,5 +107,30 @@ def test_a_phase_step_is_bounded_by_its_count_and_refused_whole() -> None:
         assert live.session.phase is None and live.session.step == 0  # nothing ran
         await svc.step(live, "phase", service_module.MAX_STEP_PHASES)
         assert live.session.step == service_module.MAX_STEP_PHASES // 4
+
+    asyncio.run(run())
+
+
+def test_a_stored_session_is_rebuilt_off_the_event_loop_and_two_loads_of_it_share_one() -> None:
+    """Bringing a session back from the store rebuilds it (its data regenerated): that runs in a thread,
+    and two hellos for it at once get the same session, not two copies."""
+    async def run() -> None:
+        svc = make_service()
+        live = svc.create("10.0.0.1", None, None)
+        svc.registry.store.put("session", live.id, live.to_doc())
+        svc.registry.sessions.clear()  # evicted
+        loop_thread = threading.get_ident()
+        built_in: list[int] = []
+        from_doc = LiveSession.from_doc
+
+        def spy(session_id: str, doc: dict[str, Any]) -> LiveSession:
+            built_in.append(threading.get_ident())
+            return from_doc(session_id, doc)
+
+        with mock.patch.object(LiveSession, "from_doc", spy):
+            one, two = await asyncio.gather(svc.find(live.id, None, "hello"), svc.find(live.id, None, "hello"))
+        assert one is not None and one is two and svc.registry.sessions[live.id] is one
+        assert one.session.step == live.session.step
+        assert len(built_in) == 1 and built_in[0] != loop_thread
 
     asyncio.run(run())
