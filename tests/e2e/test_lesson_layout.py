@@ -100,6 +100,8 @@ def test_the_card_takes_a_column_of_its_own_and_gives_the_width_back_when_folded
     app.shot(f"lesson-layout-{desk}-folded", full_page=False)
     assert app.js("document.querySelector('#lesson-card').classList.contains('folded')")
     assert folded["card"] is not None and not covered(folded), f"{desk}, folded: the card covers {covered(folded)}"
+    rem = app.js("parseFloat(getComputedStyle(document.documentElement).fontSize)")
+    assert folded["card"]["h"] <= 4.5 * rem, f"{desk}, folded: {folded['card']['h']:.0f} px high, not one line"
     assert folded["out"]["x"] + folded["out"]["w"] > b["out"]["x"] + b["out"]["w"] + 100, "folding gives the width back"
     assert folded["net"]["w"] >= b["net"]["w"]
     assert folded["scrollW"] <= folded["vw"]
