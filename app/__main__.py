@@ -108,7 +108,8 @@ def main(argv: list[str] | None = None) -> None:
     config = uvicorn.Config(app, host=host, port=args.port,
                             # Frames above the protocol's limit are cut off by the transport; smaller
                             # oversize ones reach the handler and get a clear error.
-                            ws_max_size=MAX_MESSAGE_BYTES * 16, log_level="warning",
+                            ws_max_size=MAX_MESSAGE_BYTES * 16, ws_per_message_deflate=settings.ws_compression,
+                            log_level="warning",
                             http=protocol_with_timeout(settings.http_timeout_seconds))
     server = uvicorn.Server(config)
     # As uvicorn.run does, with the classroom's own sockets when there are some.

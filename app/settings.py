@@ -107,6 +107,13 @@ class Settings(BaseSettings):
     # Past this size the oldest session snapshots go first, then datasets, and saved runs last.
     store_max_bytes: int = 1024 * 1024 * 1024
 
+    # ---- websocket compression
+    # permessage-deflate, which browsers offer, shrinks a binary frame to about a third (2.0 to 0.7 kB) but costs
+    # the server about as much CPU again as building the frame, per client, for every frame (each connection
+    # keeps its own compressor); frames go uncompressed unless this is on. A class of 30 at 20 frames a second
+    # takes about 1 MB/s either way; turn it on where the network, not the CPU, is short (docs/deploy.md).
+    ws_compression: bool = False
+
     # ---- slow HTTP clients
     # A request whose headers or body stall for this long is answered 408 and closed.
     http_timeout_seconds: float = 15.0
