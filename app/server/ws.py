@@ -166,12 +166,7 @@ class Connection:
                 text = event.get("text")
                 # The size limit is in bytes: measure text as the UTF-8 it came as.
                 raw = text.encode() if text is not None else event.get("bytes") or b""
-                try:
-                    await self.handle(raw)
-                except StoreUnavailable as exc:  # Redis down: this message cannot be served; the socket stays
-                    await self.send(error("unavailable", f"the shared store cannot be reached ({exc}); what is "
-                                          "open goes on; try again in a few seconds",
-                                          allowed="try again in a few seconds"))
+                await self.handle(raw)
                 # Messages already queued are read without a pause: a burst must not hold up
                 # everyone else, so let the loop run once handling has taken YIELD_SECONDS
                 # (not after every message: an ack per frame would pay a loop turn each).
@@ -210,6 +205,14 @@ class Connection:
             await self.send(exc.error.model_dump())
             return
         kind: str = getattr(msg, "type")  # noqa: B009 - every client message has one; the union is typed BaseModel
+        try:
+            await self.dispatch(kind, msg)
+        except StoreUnavailable as exc:  # Redis down: this message cannot be served; the socket stays
+            # Named as the answer to `kind`, so the page says it where that message was sent from (a save card...).
+            await self.send(error("unavailable", f"the shared store cannot be reached ({exc}); what is open goes "
+                                  "on; try again in a few seconds", kind, allowed="try again in a few seconds"))
+
+    async def dispatch(self, kind: str, msg: Any) -> None:
         if isinstance(msg, p.Hello):
             await self.hello(msg)
             return

@@ -211,6 +211,7 @@ def test_a_redis_restart_is_survived_with_a_clear_degraded_state(tmp_path: Path)
                 refusal = await p.until(lambda m: m["type"] == "error")
                 assert refusal["code"] == "unavailable" and "shared store" in refusal["message"], refusal
                 assert refusal["allowed"] == "try again in a few seconds"
+                assert refusal["request"] == "save", "the page says it on the card the save came from"
                 async with peer(server) as other_ws:
                     other = Peer(other_ws)
                     await other.send({"type": "hello", "session_id": "not-in-memory-here"})
