@@ -3,7 +3,7 @@ relayed to the followers connected elsewhere.
 
 The process holding the lease of a room's session runs a `Publisher` while
 another process has followers of it (they say so with a `watch` message every
-`WATCH_SECONDS`; see `node.py`). Each new state goes out once on the room's
+`WATCH_SECONDS`; see `room_channels.py`). Each new state goes out once on the room's
 channel, for each content (frame format and parts) some follower asked for:
 the frame body is the one `messages.frame_bytes` encodes for the session's
 own clients (the same cache entry), with the rows of history recorded since

@@ -27,8 +27,6 @@ log = logging.getLogger("paramlab.cluster")
 
 # How long a process waits for another to answer a request (a hand-over: one snapshot write).
 ANSWER_SECONDS = 3.0
-# The close code of a client whose session moved to another process: the page reconnects.
-CLOSE_MOVED = 4012
 
 
 class HeldElsewhere(Exception):
