@@ -1,6 +1,11 @@
 // The Save run card of the classroom panel: anyone saves the run under a name
 // and gets a link that opens a copy of it. Draws from the RoomStore (the
 // session shown, the server's `saved` answer) and asks through it.
+//
+// The name it proposes is the run's dataset and learning rate as they are now
+// (a lesson step, a slider, the teacher followed change them). It is the name
+// field's placeholder, so a name the user typed is never overwritten and the
+// proposal stays text.
 import { fmt } from "../format.js";
 
 export class SaveCard {
@@ -13,13 +18,37 @@ export class SaveCard {
     card.addEventListener("submit", (ev) => { ev.preventDefault(); this.save(); });
     q("#save-copy").addEventListener("click", () => this.copy());
     store.addEventListener("change", ({ detail }) => {
-      if (detail.kind === "session") this.name.placeholder = `${detail.msg.config.dataset}, lr ${fmt(detail.msg.hyper.lr)}`;
-      else if (detail.kind === "saved") this.onSaved(detail.msg);
+      if (detail.kind === "saved") this.onSaved(detail.msg);
       else if (detail.kind === "error" && detail.place === "save") this.err.textContent = detail.text;
+      this.propose();
     });
+    // A new learning rate reaches the store with a frame, and frames raise no event: while the card is on
+    // screen, the proposal is checked once per animation frame (one short string compared).
+    this.onScreen = false; this.following = false;
+    new IntersectionObserver((seen) => { this.onScreen = seen.at(-1).isIntersecting; this.follow(); }).observe(card);
+  }
+
+  follow() {
+    if (this.following || !this.onScreen) return;
+    this.following = true;
+    const tick = () => {
+      if (!this.onScreen) { this.following = false; return; }
+      this.propose();
+      requestAnimationFrame(tick);
+    };
+    tick();
+  }
+
+  /** The placeholder: the dataset and learning rate shown now. */
+  propose() {
+    const session = this.store.session, lr = this.store.hyper?.lr;
+    if (!session || lr === undefined) return;
+    const name = `${session.config.dataset}, lr ${fmt(lr)}`;
+    if (this.name.placeholder !== name) this.name.placeholder = name;
   }
 
   save() {
+    this.propose();
     const name = (this.name.value.trim() || this.name.placeholder).slice(0, 80);
     this.store.intent({ type: "save", name });
   }
