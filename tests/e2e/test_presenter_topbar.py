@@ -95,13 +95,7 @@ def case_id(screen: str, presenter: bool, lesson: bool) -> str:
 
 
 def param(screen: str, presenter: bool, lesson: bool) -> Any:
-    marks = []
-    if (screen, presenter, lesson) == ("1280x800", True, False):
-        # The transfer lab's three columns (static/css/transfer.css) need ~1334 px at presenter type; the top
-        # bar's own checks still run first and must pass.
-        marks = [pytest.mark.xfail(raises=PageScrollsSideways, strict=True,
-                                   reason="the transfer lab is wider than a 1280 px projector")]
-    return pytest.param(screen, presenter, lesson, id=case_id(screen, presenter, lesson), marks=marks)
+    return pytest.param(screen, presenter, lesson, id=case_id(screen, presenter, lesson))
 
 
 @pytest.mark.parametrize(("screen", "presenter", "lesson"), [param(*c) for c in CASES])

@@ -159,8 +159,10 @@ export class RoomStore extends EventTarget {
 
   /** Per drawn frame: the hyperparameters shown, and the read-only lock kept on rebuilt controls. */
   update(frame) {
+    const lr = this.hyper?.lr;
     this.hyper = frame.hyper; this.playing = frame.playing;
     this.lock.apply();
+    if (frame.hyper.lr !== lr) this.changed("hyper");   // once per change, not once per frame (the save card's name)
   }
 
   // ---- views -> server -----------------------------------------------------------------

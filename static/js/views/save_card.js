@@ -22,21 +22,6 @@ export class SaveCard {
       else if (detail.kind === "error" && detail.place === "save") this.err.textContent = detail.text;
       this.propose();
     });
-    // A new learning rate reaches the store with a frame, and frames raise no event: while the card is on
-    // screen, the proposal is checked once per animation frame (one short string compared).
-    this.onScreen = false; this.following = false;
-    new IntersectionObserver((seen) => { this.onScreen = seen.at(-1).isIntersecting; this.follow(); }).observe(card);
-  }
-
-  follow() {
-    if (this.following || !this.onScreen) return;
-    this.following = true;
-    const tick = () => {
-      if (!this.onScreen) { this.following = false; return; }
-      this.propose();
-      requestAnimationFrame(tick);
-    };
-    tick();
   }
 
   /** The placeholder: the dataset and learning rate shown now. */
