@@ -78,7 +78,7 @@ def test_the_proposed_name_follows_the_lesson_steps_and_the_asked_drag(make_app)
     proposed(app, "circle, lr 0.001")
     for step, lr in ((1, "0.3"), (2, "0.3")):   # "About right", then "Too large" (which asks for a drag)
         app.page.locator("#lesson-card .lc-next").click()
-        app.wait(f"paramlab.lesson.step === {step} && paramlab.frame.hyper.lr === {lr}")
+        app.wait(f"paramlab.lesson.step === {step} && paramlab.frame?.hyper.lr === {lr}")
         proposed(app, f"circle, lr {lr}")
     set_lr(app, 1)   # the step's asked drag, up to 10
     proposed(app, "circle, lr 10")
