@@ -24,8 +24,10 @@ WAIT_JS = """(ms) => new Promise((resolve, reject) => {
     let ok;
     try { ok = (PREDICATE); if (typeof ok === "function") ok = ok(); } catch (e) {
       // Before the page has set up its debug handle (just after a load or reload) a
-      // predicate about it is "not yet"; once it exists, an error is the test's answer.
-      if (window.paramlab === undefined) ok = false; else { reject(e); return; }
+      // predicate about it is "not yet"; so is one that reads the frame in the moment
+      // a rebuild has cleared it and the next has not come. Otherwise an error is the test's answer.
+      if (window.paramlab === undefined || (e instanceof TypeError && window.paramlab.frame == null)) ok = false;
+      else { reject(e); return; }
     }
     if (ok) resolve(true);
     else if (performance.now() > end) resolve(false);
