@@ -317,13 +317,18 @@ steps:
 """
 
 
+def open_lesson_text(app: Any, text: str) -> None:
+    """Upload a lesson's YAML through the page's own origin and open it at its first step."""
+    lesson_id = app.js("""(text) => fetch('/api/lessons', {method: 'POST', headers: {'Content-Type': 'application/json'},
+        body: JSON.stringify({text})}).then((r) => r.json()).then((b) => b.id)""", text)
+    assert app.js(f"paramlab.lessonPlayer.open({lesson_id!r}, 0)") is True
+
+
 def test_an_event_then_a_condition_counts_only_frames_of_the_run_the_event_made(app):
     """Frames of the old run still arrive between the user's configure and the session that answers it:
     those (already past epoch 2) must not notice the step."""
     app.open("playing=false")
-    lesson_id = app.js("""(text) => fetch('/api/lessons', {method: 'POST', headers: {'Content-Type': 'application/json'},
-        body: JSON.stringify({text})}).then((r) => r.json()).then((b) => b.id)""", EVENT_THEN_WHEN)
-    assert app.js(f"paramlab.lessonPlayer.open({lesson_id!r}, 0)") is True
+    open_lesson_text(app, EVENT_THEN_WHEN)
     app.wait("paramlab.frame && paramlab.frame.epoch >= 4 && paramlab.session.config.noise === 0", timeout=30000)
     assert not app.js(f"{CURRENT}.noticed")
     app.page.locator("#noise").focus()
@@ -355,9 +360,7 @@ steps:
 
 def test_an_event_alone_is_noticed_when_sent_though_a_paused_run_sends_no_frame(app):
     app.open("playing=false")
-    lesson_id = app.js("""(text) => fetch('/api/lessons', {method: 'POST', headers: {'Content-Type': 'application/json'},
-        body: JSON.stringify({text})}).then((r) => r.json()).then((b) => b.id)""", EVENT_ON_A_PAUSED_RUN)
-    assert app.js(f"paramlab.lessonPlayer.open({lesson_id!r}, 0)") is True
+    open_lesson_text(app, EVENT_ON_A_PAUSED_RUN)
     app.wait("paramlab.session && paramlab.session.config.dataset === 'mammals' && paramlab.frame"
              " && !document.querySelector('#imp-measure').disabled", timeout=30000)
     assert not app.js(f"{CURRENT}.noticed")
@@ -429,9 +432,7 @@ steps:
 
 def test_a_steps_lab_settings_and_step_unit_reach_the_server_and_the_page(app):
     app.open("playing=false")
-    lesson_id = app.js("""(text) => fetch('/api/lessons', {method: 'POST', headers: {'Content-Type': 'application/json'},
-        body: JSON.stringify({text})}).then((r) => r.json()).then((b) => b.id)""", LAB_SETUP)
-    assert app.js(f"paramlab.lessonPlayer.open({lesson_id!r}, 0)") is True
+    open_lesson_text(app, LAB_SETUP)
     app.wait("paramlab.frame && paramlab.frame.quantized && paramlab.frame.quantized.bits === 4"
              " && paramlab.frame.early_stopping && paramlab.frame.early_stopping.patience === 7", timeout=20000)
     assert app.js("paramlab.session.config.val_ratio") == 20
