@@ -60,8 +60,7 @@ class EncodedBody:
 
 def _flat(arrays: Sequence[NDArray[Any]], dtype: np.dtype[Any]) -> bytes:
     # One concatenation and one conversion per kind, not one per array.
-    with np.errstate(over="ignore", invalid="ignore"):  # a float64 past float32's range is sent as +-Infinity
-        return np.concatenate([a.ravel() for a in arrays], dtype=dtype, casting="unsafe").tobytes()
+    return np.concatenate([a.ravel() for a in arrays], dtype=dtype, casting="unsafe").tobytes()
 
 
 def encode_body(header: Mapping[str, Any], sizes: Sequence[int], blocks: Sequence[Block]) -> EncodedBody:
@@ -70,8 +69,10 @@ def encode_body(header: Mapping[str, Any], sizes: Sequence[int], blocks: Sequenc
     table = []
     chunks = []
     offset = 0
-    for block in sorted(blocks, key=lambda b: -DTYPES[b.dtype].itemsize):
-        data = _flat(block.arrays, DTYPES[block.dtype])
+    with np.errstate(over="ignore", invalid="ignore"):  # a float64 past float32's range is sent as +-Infinity
+        flats = [(block, _flat(block.arrays, DTYPES[block.dtype]))
+                 for block in sorted(blocks, key=lambda b: -DTYPES[b.dtype].itemsize)]
+    for block, data in flats:
         table.append({"keys": list(block.keys), "dtype": block.dtype, "offset": offset,
                       "count": len(data) // DTYPES[block.dtype].itemsize})
         chunks.append(data)

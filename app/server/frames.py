@@ -66,9 +66,11 @@ def _pairs(layers: list[LayerView], w: str, b: str) -> list[np.ndarray]:
     return out
 
 
-def layer_blocks(layers: list[LayerView], parts: Collection[str], floats: str = "f4") -> list[Block]:
+def layer_blocks(layers: list[LayerView], parts: Collection[str], floats: str = "f4",
+                 frozen: bool | None = None) -> list[Block]:
     """The layers as the blocks of a binary frame, their numbers as `floats` ("f4" or "f8"):
-    parameters always, the frozen masks when anything is frozen, and the optional `parts`."""
+    parameters always, the frozen masks when anything is `frozen` (None: read from the masks),
+    and the optional `parts`."""
     blocks = [Block(("W", "b"), floats, _pairs(layers, "W", "b"))]
     if "gradient" in parts:
         blocks.append(Block(("dW", "db"), floats, _pairs(layers, "dW", "db")))
@@ -80,7 +82,7 @@ def layer_blocks(layers: list[LayerView], parts: Collection[str], floats: str = 
         blocks.append(Block(("sW", "sb"), floats, _pairs(layers, "second_moment_W", "second_moment_b")))
         blocks.append(Block(("tW", "tb"), "u4", _pairs(layers, "adam_steps_W", "adam_steps_b")))
     trainable = _pairs(layers, "trainable_W", "trainable_b")
-    if not all(t.all() for t in trainable):
+    if frozen if frozen is not None else not all(t.all() for t in trainable):
         blocks.append(Block(("frozenW", "frozenb"), "u1", [~t for t in trainable]))
     return blocks
 
@@ -135,7 +137,8 @@ def binary_body(view: SessionView, playing: bool, updates_per_second: float | No
         "trouble": trouble, "support": support, "least_squares": least_squares,
     }
     floats = "f8" if still(view, playing) else "f4"
-    return encode_body(header, sizes, layer_blocks(view.layers, parts_sent(view, playing, parts), floats))
+    return encode_body(header, sizes, layer_blocks(view.layers, parts_sent(view, playing, parts), floats,
+                                                     view.frozen))
 
 
 def inspected(view: SessionView, layer: int, kind: str, i: int, j: int) -> p.Inspected | None:

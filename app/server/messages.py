@@ -94,11 +94,10 @@ def frame_bytes(live: LiveSession, client: Client) -> bytes:
             body = encode(frames.frame_body(view, live.playing, live.updates_per_second, parts, **extra))
         cached = live.body_cache[content] = (key, body)
     drawn_only = client.parts is not None and "losses" not in client.parts and live.playing and s.phase is None
-    # A page draws one epoch row a frame (see EPOCH_ROWS_PER_FRAME).
-    history = s.history.since(client.history_step, client.change_index,
-                              epoch_limit=EPOCH_ROWS_PER_FRAME if drawn_only else None)
-    if drawn_only:
-        history["steps"], history["batch_loss"] = [], []  # the loss of every update: not drawn by this client
+    # A page draws one epoch row a frame (see EPOCH_ROWS_PER_FRAME), and the loss of every
+    # update only when it asked for `losses`.
+    history = (s.history.since(client.history_step, client.change_index, limit=0, epoch_limit=EPOCH_ROWS_PER_FRAME)
+               if drawn_only else s.history.since(client.history_step, client.change_index))
     client.history_step = s.step
     client.change_index = s.history.change_count
     client.seq += 1

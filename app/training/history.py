@@ -127,10 +127,12 @@ class Series:
             del column[end:]
 
     def since(self, step: int, limit: int | None = None) -> dict[str, list[Any]]:
-        """Rows with a step greater than `step`, thinned evenly to at most `limit`.
+        """Rows with a step greater than `step`, thinned evenly to at most `limit` (0: none).
 
         Thinning counts back from the newest row, so the newest is always sent.
         """
+        if limit == 0:
+            return {"step": [], **{c: [] for c in self.columns}}
         start = bisect_right(self.steps, step)
         every = 1
         if limit is not None and len(self.steps) - start > limit:
@@ -223,7 +225,7 @@ class History:
     def since(self, step: int, changes_seen: int, limit: int | None = 1000,
               epoch_limit: int | None = None) -> dict[str, Any]:
         """What was recorded after `step` (update rows thinned to `limit`, epoch rows to
-        `epoch_limit`), and the changes numbered `changes_seen` on (those still kept). The
+        `epoch_limit`; a limit of 0 gives no rows), and the changes numbered `changes_seen` on (those still kept). The
         changes returned are final from now on; a client then keeps `change_count` as its
         `changes_seen`."""
         self._handed_out = max(self._handed_out, self.change_count)

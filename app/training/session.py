@@ -166,7 +166,14 @@ class TrainingSession:
         return SessionView(step=self.step, epoch=self.epoch, phase=self.phase, hyper=self.hyper.to_dict(),
                            layers=layers, metrics=self.metrics(), trace=self.step_by_step.trace,
                            diverged=self.diverged, early_stopping=watch.to_dict() if watch is not None else None,
-                           dropped=dropped)
+                           dropped=dropped, frozen=self.frozen())
+
+    def frozen(self) -> bool:
+        """Whether any parameter is frozen: one pass over the masks' flat vector when they have one."""
+        mask = self._buffers.flat("mask", self.model.trainable)
+        if mask is not None:
+            return not mask.all()
+        return not all(t.all() for layer in self.model.trainable for t in layer.values())
 
     def metrics(self) -> Metrics:
         """Loss and accuracy on every split at the current weights (cached per step and version)."""

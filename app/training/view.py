@@ -60,6 +60,8 @@ class SessionView(NamedTuple):
     # Per hidden layer, the units dropout dropped for the sample shown (`StepByStep.dropped`);
     # None when dropout is 0.
     dropped: list[np.ndarray] | None = None
+    # Whether any parameter is frozen (None: not known, read it from the layers' masks).
+    frozen: bool | None = None
 
 
 def layer_views(model: Model, last: LastUpdate, optimizer: str) -> list[LayerView]:

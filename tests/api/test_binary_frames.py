@@ -250,3 +250,36 @@ def test_a_drawing_client_gets_a_few_epoch_rows_a_frame_and_a_reload_gets_them_a
     assert len(drawn["epoch"]) == messages.EPOCH_ROWS_PER_FRAME and drawn["epoch"][-1] == 7  # the newest always
     assert set(drawn["epoch"]) <= set(full["epoch"])
     assert messages.history_message(live)["epochs"]["epoch"] == full["epoch"]
+
+
+def test_a_drawing_client_gets_no_update_losses_and_the_other_one_gets_them() -> None:
+    live = LiveSession("s", TrainingSession(RunConfig().with_changes({"n_points": 100}), HyperState()))
+    live.playing = True
+    page, outside = Client(60, "binary", frozenset()), Client(60, "json")
+    for c in (page, outside):
+        c.history_step = live.session.step
+    live.session.advance(5)
+    drawn = decode(messages.frame_bytes(live, page))["history"]
+    full = json.loads(messages.frame_bytes(live, outside))["history"]
+    assert drawn["steps"] == [] and drawn["batch_loss"] == []
+    assert full["steps"] == [1, 2, 3, 4, 5] and len(full["batch_loss"]) == 5
+
+
+def test_the_mask_block_comes_and_goes_with_a_frozen_parameter() -> None:
+    live = LiveSession("s", TrainingSession(RunConfig().with_changes({"n_points": 100}), HyperState()))
+    live.playing = True
+    page = Client(60, "binary", frozenset())
+    s = live.session
+
+    def mask_block() -> list[list[bool]] | None:
+        s.advance(1)  # a new state: a new body
+        layers = decode(messages.frame_bytes(live, page))["layers"]
+        return [np.asarray(layer["frozenW"]).tolist() for layer in layers] if "frozenW" in layers[0] else None
+
+    assert s.view().frozen is False and mask_block() is None
+    s.freeze(1, "weight", 0, 0, True)
+    assert s.view().frozen is True
+    masks = mask_block()
+    assert masks is not None and masks[1][0][0] and sum(map(sum, (sum(m, []) for m in masks))) == 1
+    s.freeze(1, "weight", 0, 0, False)
+    assert s.view().frozen is False and mask_block() is None
