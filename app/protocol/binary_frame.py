@@ -82,8 +82,8 @@ def encode_body(header: Mapping[str, Any], sizes: Sequence[int], blocks: Sequenc
     return EncodedBody(encode(full)[1:], b"".join(chunks))
 
 
-def frame_message(head: Mapping[str, Any], body: EncodedBody) -> bytes:
-    """One client's binary frame: its `head` (type, seq, history, ...) and the shared `body`."""
-    header = encode(head)[:-1] + b"," + body.header_tail
+def frame_message(head: bytes, body: EncodedBody) -> bytes:
+    """One client's binary frame: its `head` (type, seq, history, ... as a JSON object) and the shared `body`."""
+    header = head[:-1] + b"," + body.header_tail
     header += b" " * (-(PREFIX.size + len(header)) % ALIGN)
     return PREFIX.pack(MAGIC, len(header)) + header + body.data

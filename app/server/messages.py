@@ -11,6 +11,7 @@ from app.protocol import LIMITS, PROTOCOL_VERSION, binary_frame, encode
 from app.protocol.binary_frame import EncodedBody
 from app.server import frames
 from app.server.registry import Client, LiveSession
+from app.server.shared_rows import frame_head
 from app.training import histograms, relevance
 from app.training.timeline import Record
 
@@ -94,25 +95,31 @@ def frame_bytes(live: LiveSession, client: Client) -> bytes:
             body = encode(frames.frame_body(view, live.playing, live.updates_per_second, parts, **extra))
         cached = live.body_cache[content] = (key, body)
     drawn_only = client.parts is not None and "losses" not in client.parts and live.playing and s.phase is None
-    # A page draws one epoch row a frame (see EPOCH_ROWS_PER_FRAME), and the loss of every
-    # update only when it asked for `losses`.
-    history = (s.history.since(client.history_step, client.change_index, limit=0, epoch_limit=EPOCH_ROWS_PER_FRAME)
-               if drawn_only else s.history.since(client.history_step, client.change_index))
+    seen, changes = client.history_step, client.change_index
+
+    def rows() -> dict[str, Any]:
+        # A page draws one epoch row a frame (see EPOCH_ROWS_PER_FRAME), and the loss of every
+        # update only when it asked for `losses`.
+        if drawn_only:
+            return s.history.since(seen, changes, limit=0, epoch_limit=EPOCH_ROWS_PER_FRAME)
+        return s.history.since(seen, changes)
+
+    state = (s.history, s.step, s.version, s.history.change_count)  # the history changes with one of them
+    history = live.history_rows.get(state, (seen, changes, drawn_only), rows)
     client.history_step = s.step
     client.change_index = s.history.change_count
     client.seq += 1
     client.sent_version = s.version
-    head: p.FrameHead = {"type": "frame", "seq": client.seq, "history": history}
+    numbers = None
     if client.inspect is not None:
         numbers = frames.inspected(s.view(), *client.inspect)
         if numbers is None:
             client.inspect = None  # the network was rebuilt without it
-        else:
-            head["inspected"] = numbers
+    head = frame_head(client.seq, history, numbers)
     body = cached[1]
     if isinstance(body, EncodedBody):
         return binary_frame.frame_message(head, body)
-    return encode(head)[:-1] + b"," + body[1:]
+    return head[:-1] + b"," + body[1:]
 
 
 def inspected_message(live: LiveSession, layer: int, kind: str, i: int, j: int) -> p.InspectedMessage | None:

@@ -10,6 +10,7 @@ from collections.abc import Iterable
 from typing import Any, Protocol
 
 from app.server.keys import hash_key, key_matches
+from app.server.shared_rows import SharedRows
 from app.server.storage import Store, StoreUnavailable
 from app.training.config import HyperState, RunConfig
 from app.training.persist import restore_session, session_state
@@ -56,6 +57,7 @@ class LiveSession:
         # The encoded frame body, shared by every client that asked for the same content:
         # (format, parts) -> (the state it shows, its bytes).
         self.body_cache: dict[tuple[str, frozenset[str] | None], tuple[tuple[Any, ...], Any]] = {}
+        self.history_rows = SharedRows()  # the history rows of its clients' frame heads
         # The last finished lab job of each kind ("cross_validation", "search"): its result, for the
         # CSV and model exports. In memory only: not in snapshots or saved runs.
         self.lab_results: dict[str, dict[str, Any]] = {}

@@ -40,6 +40,7 @@ from app.protocol import binary_frame
 from app.protocol.binary_frame import EncodedBody
 from app.server import messages
 from app.server.registry import Client, LiveSession
+from app.server.shared_rows import SharedRows, frame_head
 
 # A watching process repeats `watch` this often; a publisher stops when none came for 3 times as long.
 WATCH_SECONDS = 1.0
@@ -227,6 +228,7 @@ class Feed:
         self.session: dict[str, Any] | None = None  # the announce's session message
         self.dataset = b""                           # the announce's dataset message, encoded once
         self.mirror: Mirror | None = None
+        self.history_rows = SharedRows()  # the history rows of its followers' frame heads
         self.rebuilds = -1
         self.version = 0               # bumped by every frame received
         self.bodies: dict[Content, tuple[int, bool, bytes | EncodedBody]] = {}  # -> (version, drawn, body)
@@ -287,16 +289,23 @@ class Feed:
         if found is None or self.mirror is None:
             return None
         version, drawn, body = found
+        mirror = self.mirror
         drawn_only = client.parts is not None and "losses" not in client.parts and drawn
-        history = self.mirror.since(client.history_step, client.change_index,
-                                    messages.EPOCH_ROWS_PER_FRAME if drawn_only else None)
-        if drawn_only:
-            history["steps"], history["batch_loss"] = [], []
-        client.history_step = self.mirror.last_step()
-        client.change_index = self.mirror.changes_total
+        seen, changes = client.history_step, client.change_index
+
+        def rows() -> dict[str, Any]:
+            history = mirror.since(seen, changes, messages.EPOCH_ROWS_PER_FRAME if drawn_only else None)
+            if drawn_only:
+                history["steps"], history["batch_loss"] = [], []
+            return history
+
+        last = mirror.last_step()
+        history = self.history_rows.get((mirror, version, last, mirror.changes_total), (seen, changes, drawn_only), rows)
+        client.history_step = last
+        client.change_index = mirror.changes_total
         client.seq += 1
         client.sent_version = version
-        head = {"type": "frame", "seq": client.seq, "history": history}
+        head = frame_head(client.seq, history)
         if isinstance(body, EncodedBody):
             return binary_frame.frame_message(head, body)
-        return p.encode(head)[:-1] + b"," + body[1:]
+        return head[:-1] + b"," + body[1:]

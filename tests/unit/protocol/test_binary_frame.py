@@ -56,7 +56,7 @@ def session(optimizer: str = "momentum", steps: int = 7, **config: Any) -> Train
 def both(s: TrainingSession, playing: bool, parts: frozenset[str] = frames.ALL_PARTS) -> tuple[dict[str, Any], dict]:
     """(the binary frame decoded, the JSON frame) of one state, for a client asking for `parts`."""
     view = s.view()
-    binary = decode(frame_message(HEAD, frames.binary_body(view, playing, 250.0, parts)))
+    binary = decode(frame_message(p.encode(HEAD), frames.binary_body(view, playing, 250.0, parts)))
     text = json.loads(p.encode({**HEAD, **frames.frame_body(view, playing, 250.0, parts)}))
     return binary, text
 
