@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import math
 import secrets
 import time
 from collections.abc import Iterable
@@ -34,6 +35,7 @@ class Client:
         self.change_index = 0         # changes already sent
         self.next_send = 0.0          # perf_counter time before which no frame goes out
         self.hurried = False          # its next frame was brought forward by a control it sent (ws.hurry)
+        self.last_hurry = -math.inf   # perf_counter time a control last brought a frame forward
         self.pausing: asyncio.Future[None] | None = None  # the frame sender's wait for next_send (ws.pause)
         self.rebuilds = -1            # live.rebuilds when session, dataset and history were last sent
 
@@ -66,7 +68,12 @@ class LiveSession:
         self.moved = False
 
     def notify(self) -> None:
-        """Wake every client: there is something new to show."""
+        """Wake every client: there is something new to show. Those whose control made it go first
+        (`ws.hurry`): their senders run in the order they were woken, and a room's teacher is one
+        client among hundreds of followers."""
+        for client in self.clients:
+            if client.hurried:
+                client.wake.set()
         for client in self.clients:
             client.wake.set()
 

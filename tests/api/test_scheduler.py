@@ -88,12 +88,14 @@ class Browser:
         self.loop = loop
         self.connection: ws_module.Connection | None = None
         self.frames: list[tuple[float, int]] = []  # (time, step) of each frame
+        self.rates: list[float] = []  # the learning rate each frame shows
         self.application_state = None
 
     async def send_text(self, text: str) -> None:
         msg = json.loads(text)
         if msg["type"] == "frame":
             self.frames.append((self.loop.time(), msg["step"]))
+            self.rates.append(msg["hyper"]["lr"])
             assert self.connection is not None
             ack = json.dumps({"type": "ack", "seq": msg["seq"]}).encode()
             asyncio.get_running_loop().create_task(self.connection.handle(ack))
@@ -134,9 +136,10 @@ def test_a_paced_session_trains_once_per_frame(loop: VirtualTimeLoop) -> None:
     assert turns[2:] == [25] * 29, turns
 
 
-def test_a_control_brings_its_senders_next_frame_forward_by_half_an_interval(loop: VirtualTimeLoop) -> None:
+def test_a_control_brings_its_senders_next_frame_forward_once_an_interval(loop: VirtualTimeLoop) -> None:
     """At 10 frames a second a new learning rate would wait up to 100 ms for its frame: the frame after a
-    control goes half an interval after the last one; a second control before it brings it no further."""
+    control goes at once. A second control within the interval brings nothing forward (a dragged slider
+    lifts the frame rate to twice the rate asked for at most); one an interval after the first does."""
     settings = Settings()
     store = MemoryStore()
     registry = Registry(10, store)
@@ -152,20 +155,20 @@ def test_a_control_brings_its_senders_next_frame_forward_by_half_an_interval(loo
         costed(connection.live, loop)
         training = asyncio.create_task(scheduler.training_loop(registry, 0.004, clock=loop.time))
         await asyncio.sleep(1.01)  # 10 ms after the frame due at 1 s
-        for lr in (0.1, 0.2):  # two changes 10 ms apart
+        for lr, pause in ((0.1, 0.01), (0.2, 0.12), (0.3, 0.5)):  # the second 10 ms after the first
             sent_at.append(loop.time())
             await connection.handle(json.dumps({"type": "set_hyper", "lr": lr}).encode())
-            await asyncio.sleep(0.01)
-        await asyncio.sleep(0.5)
+            await asyncio.sleep(pause)
         training.cancel()
 
     virtual_time.run(main, loop)
-    times = [t for t, _ in browser.frames]
-    after = [t for t in times if t > sent_at[0]]
-    last_before = max(t for t in times if t < sent_at[0])
-    assert after[0] == pytest.approx(last_before + 0.05)            # half an interval, not a whole one
-    assert after[1] == pytest.approx(after[0] + 0.1)                 # then paced again, 1/fps apart
-    assert all(b - a == pytest.approx(0.1) for a, b in itertools.pairwise(after[1:]))
+    frames = [(t, lr) for (t, _), lr in zip(browser.frames, browser.rates, strict=True)]
+    answer = [next(t for t, lr in frames if lr == want) for want in (0.1, 0.2, 0.3)]
+    assert answer[0] - sent_at[0] < 0.005                               # at once, not 90 ms later
+    assert answer[1] == pytest.approx(answer[0] + 0.1)                  # within the interval: at the pace
+    assert answer[2] - sent_at[2] < 0.005                               # an interval on: at once again
+    paced = [t for t, _ in frames if t > answer[2]]
+    assert paced and all(b - a == pytest.approx(0.1) for a, b in itertools.pairwise([answer[2], *paced]))
 
 
 def test_next_turn_waits_for_the_frame_or_a_batch() -> None:
