@@ -21,5 +21,5 @@ def epoch_batches(n: int, batch_size: int, rng: np.random.Generator) -> list[NDA
         raise ValueError(f"batch size must be >= 1, got {batch_size}")
     if batch_size >= n:
         return [np.arange(n, dtype=np.int64)]
-    perm = rng.permutation(n).astype(np.int64)
+    perm = rng.permutation(n).astype(np.int64, copy=False)
     return [perm[i : i + batch_size] for i in range(0, n, batch_size)]

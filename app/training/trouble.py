@@ -49,13 +49,13 @@ WRONG = 0.1
 # A trouble found stays said until it has not been found for this many updates: its tests sit near their
 # thresholds on a noisy loss, and a verdict that came and went every few dozen updates (its start moving
 # each time) would blink on the page and never say how long it had lasted.
-CLEAR_AFTER = WINDOW
+CLEAR_AFTER = 2 * WINDOW
 # A playing run is judged again once it has gone this many updates further: judging takes a forward pass of the
 # probe points and several passes over the window, too much for every frame of every session (a verdict is
-# about the last WINDOW updates, so it changes little in half of them: at the page's default pace of 250
-# updates a second that is still two and a half verdicts a second); a paused run is judged again at every change. It stays below
-# CLEAR_AFTER, so that a trouble found once in every few judgements is held between them.
-JUDGE_EVERY = WINDOW // 2
+# about the last WINDOW updates: at the page's default pace of 250 updates a second that is still more than
+# one verdict a second); a paused run is judged again at every change. It stays below CLEAR_AFTER, so that a
+# trouble found once in every few judgements is held between them.
+JUDGE_EVERY = WINDOW
 SATURATING = {"tanh": "|tanh| > 0.99", "sigmoid": "sigmoid below 0.01 or above 0.99"}
 
 

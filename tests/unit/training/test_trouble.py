@@ -89,10 +89,11 @@ def test_the_watch_keeps_the_start_of_a_trouble_while_it_lasts() -> None:
     watch = TroubleWatch()
     watch.record(FLAT.tolist())
     first = watch.judge((500, 1), 500, spec, params, X, Y, 10)
-    watch.record(FLAT[:100].tolist())
-    later = watch.judge((600, 2), 600, spec, params, X, Y, 10)
+    step = 500 + trouble.JUDGE_EVERY  # judged again once the run has gone that far
+    watch.record(FLAT[:trouble.JUDGE_EVERY].tolist())
+    later = watch.judge((step, 2), step, spec, params, X, Y, 10)
     assert first is not None and later is not None
-    assert later.since_step == first.since_step == 300 and "for 300 updates" in later.message
+    assert later.since_step == first.since_step == 300 and f"for {step - 300} updates" in later.message
 
 
 def test_lr_10_on_the_default_problem_is_stuck_with_saturated_units(make_session: Callable[..., TrainingSession]
