@@ -79,6 +79,7 @@ from app.protocol.client import (
     StopRule,
     Trace,
     Views,
+    ack_seq,
     parse_client_message,
 )
 from app.protocol.config import (
@@ -303,6 +304,7 @@ __all__ = [
     "TroubleState",
     "Version",
     "Views",
+    "ack_seq",
     "check_server_message",
     "encode",
     "error_from_details",

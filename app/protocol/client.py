@@ -508,6 +508,21 @@ CONTROL_MESSAGES = ("play", "pause", "step", "set_speed", "set_hyper", "configur
 JOB_MESSAGES = ("cross_validate", "search", "cancel_job", "landscape", "race", "lr_sweep")
 
 
+ACK_HEAD = b'{"type":"ack","seq":'
+
+
+def ack_seq(raw: bytes) -> int | None:
+    """The `seq` of an ack written as pages write it, `{"type":"ack","seq":42}`, read without a JSON
+    parser or a model (every client sends one a frame); None for anything else, which
+    `parse_client_message` then validates in full. A number JSON would refuse (a leading zero) is
+    not read here."""
+    if raw.startswith(ACK_HEAD) and raw.endswith(b"}"):
+        digits = raw[len(ACK_HEAD):-1]
+        if digits.isdigit() and len(digits) <= 15 and (digits[0] != ord("0") or len(digits) == 1):
+            return int(digits)
+    return None
+
+
 def parse_client_message(raw: str | bytes) -> BaseModel:
     """Validate one inbound message; raise `ProtocolError` with the error to send."""
     if len(raw) > MAX_MESSAGE_BYTES:

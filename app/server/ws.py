@@ -167,7 +167,9 @@ class Connection:
                 text = event.get("text")
                 # The size limit is in bytes: measure text as the UTF-8 it came as.
                 raw = text.encode() if text is not None else event.get("bytes") or b""
-                await self.handle(raw)
+                seq = p.ack_seq(raw)  # the message of every frame, taken without parsing when it can be
+                if seq is None or not self.ack(seq):
+                    await self.handle(raw)
                 # Messages already queued are read without a pause: a burst must not hold up
                 # everyone else, so let the loop run once handling has taken YIELD_SECONDS
                 # (not after every message: an ack per frame would pay a loop turn each).
@@ -213,6 +215,18 @@ class Connection:
             await self.send(error("unavailable", f"the shared store cannot be reached ({exc}); what is open goes "
                                   "on; try again in a few seconds", kind, allowed="try again in a few seconds"))
 
+    def ack(self, seq: int) -> bool:
+        """Take the acknowledgement of frame `seq`: False, taking nothing, when no session is shown or
+        `seq` was never sent (`dispatch` then says which)."""
+        client = self.client
+        if client is None or self.seat.shown is None or seq > client.seq:
+            return False
+        held = client.seq - client.acked >= MAX_UNACKED
+        client.acked = max(client.acked, seq)
+        if held:
+            client.wake.set()  # its sender waits for this ack; any other ack changes nothing it waits on
+        return True
+
     async def dispatch(self, kind: str, msg: Any) -> None:
         if isinstance(msg, p.Hello):
             await self.hello(msg)
@@ -225,15 +239,10 @@ class Connection:
                                   allowed="send hello first"))
             return
         if isinstance(msg, p.Ack):
-            if msg.seq > self.client.seq:
+            if not self.ack(msg.seq):
                 await self.send(error("invalid", f"seq {msg.seq} was never sent; the last frame sent is "
                                       f"{self.client.seq}", "ack", field="seq", value=msg.seq,
                                       allowed=f"0 to {self.client.seq}"))
-                return
-            held = self.client.seq - self.client.acked >= MAX_UNACKED
-            self.client.acked = max(self.client.acked, msg.seq)
-            if held:
-                self.client.wake.set()  # its sender waits for this ack; any other ack changes nothing it waits on
             return
         if isinstance(msg, p.SetFps):
             self.fps = self.client.fps = msg.fps
