@@ -198,7 +198,7 @@ async def frames_for_cpu(url: str, config: dict[str, Any], fmt: str, seconds: fl
             n1, cpu1 = len(c.frames), cpu_seconds(pid)
         finally:
             reader.cancel()
-        # No more acks: the server stops sending after two frames in flight; the session trains on.
+        # No more acks: the server stops sending after MAX_UNACKED frames in flight; the session trains on.
         await asyncio.sleep(0.5)
         cpu2 = cpu_seconds(pid)
         await asyncio.sleep(seconds)

@@ -138,8 +138,8 @@ export class FrameLoop {
 
   tick(now) {
     if (this.pendingHyper) { this.socket.send({ type: "set_hyper", ...this.pendingHyper }); this.pendingHyper = null; }
-    // One new frame per animation frame, in order: the server keeps at most two in
-    // flight, so a frame that arrives early waits one animation frame, never more.
+    // One new frame per animation frame, in order: the server keeps at most two or three
+    // in flight, so a frame that arrives early waits one animation frame, never more.
     const queue = this.queue;
     if (queue.length > 2) this.socket.ack(queue.splice(0, queue.length - 2).map((f) => f.seq));
     if (queue.length) {

@@ -174,9 +174,13 @@ export class Socket extends EventTarget {
     this.send(target ? { type: "inspect", layer: target.layer, kind: target.kind, i: target.i, j: target.j } : { type: "inspect", layer: null });
   }
 
-  /** Acknowledge every frame up to `seq` (each one, in order) once it is drawn. */
+  /** The frames `seqs` (in order) are drawn or skipped. An ack covers every frame up to its seq and
+   * the server lets three go unacknowledged, so every second frame is acknowledged: half the messages.
+   * A seq below the last one acknowledged starts a new stream (another session shown): acknowledged at once. */
   ack(seqs) {
-    for (const seq of seqs) { this.rawSend({ type: "ack", seq }); this.lastAcked = seq; }
+    const seq = seqs[seqs.length - 1];
+    if (seq === undefined) return;
+    if (seq - this.lastAcked >= 2 || seq < this.lastAcked) { this.rawSend({ type: "ack", seq }); this.lastAcked = seq; }
   }
 
   /** Forget the stored session (used when the configuration is replaced from a new link). */
