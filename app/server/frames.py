@@ -82,7 +82,9 @@ def layer_blocks(layers: list[LayerView], parts: Collection[str], floats: str = 
         blocks.append(Block(("sW", "sb"), floats, _pairs(layers, "second_moment_W", "second_moment_b")))
         blocks.append(Block(("tW", "tb"), "u4", _pairs(layers, "adam_steps_W", "adam_steps_b")))
     trainable = _pairs(layers, "trainable_W", "trainable_b")
-    if frozen if frozen is not None else not all(t.all() for t in trainable):
+    if frozen is None:
+        frozen = not all(t.all() for t in trainable)
+    if frozen:
         blocks.append(Block(("frozenW", "frozenb"), "u1", [~t for t in trainable]))
     return blocks
 

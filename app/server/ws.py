@@ -5,8 +5,8 @@ Each connection runs two tasks: this one reads and applies messages;
 goes out only when (a) the session changed since the last one, (b) 1/fps has
 passed, and (c) the client has acknowledged all but at most two earlier
 frames (`MAX_UNACKED`). A client that stops reading therefore holds at most
-three frames in flight and never makes the server queue or stall; a send that still blocks
-for `send_timeout` seconds closes that client alone.
+three frames in flight and never makes the server queue or stall; a send
+that still blocks for `send_timeout` seconds closes that client alone.
 
 A connection watches one session at a time: its own, or (a student in a
 room) the teacher's, read-only. Its `classroom.Seat` says which, and room
@@ -44,8 +44,8 @@ if TYPE_CHECKING:
     from app.server.cluster.node import Node
 
 # Frames a client may hold unacknowledged before the server waits for it. Acks are cumulative and
-# the page acknowledges every second frame it draws (half the messages of an ack a frame): one
-# frame drawn but not yet acknowledged, and two on their way, as with an ack a frame and two.
+# the page acknowledges every second frame it draws (half the messages of an ack a frame), so it may
+# hold one drawn frame unacknowledged: two more stay on their way, as with an ack a frame and two.
 MAX_UNACKED = 3
 # A frame due this soon goes at once. The training loop runs a session's turn just before its client's next
 # frame is due (`scheduler.LEAD_SECONDS`, 2 ms), so the frame it makes is usually due a little later: sent then,
