@@ -236,12 +236,19 @@ def test_clients_asking_for_the_same_content_share_one_encoding_per_state(monkey
                                                ("json", frames.ALL_PARTS)] * 2, key=str)
 
 
-def test_a_drawing_client_gets_a_few_epoch_rows_a_frame_and_a_reload_gets_them_all() -> None:
+def drawing_and_outside_clients() -> tuple[LiveSession, Client, Client]:
+    """A playing session with a page that draws (binary, no optional part) and an outside JSON client,
+    both having seen its history so far."""
     live = LiveSession("s", TrainingSession(RunConfig().with_changes({"n_points": 100}), HyperState()))
     live.playing = True
     page, outside = Client(60, "binary", frozenset()), Client(60, "json")
     for c in (page, outside):
         c.history_step = live.session.step
+    return live, page, outside
+
+
+def test_a_drawing_client_gets_a_few_epoch_rows_a_frame_and_a_reload_gets_them_all() -> None:
+    live, page, outside = drawing_and_outside_clients()
     for _ in range(7):
         live.session.step_epoch()
     drawn = decode(messages.frame_bytes(live, page))["history"]["epochs"]
@@ -253,11 +260,7 @@ def test_a_drawing_client_gets_a_few_epoch_rows_a_frame_and_a_reload_gets_them_a
 
 
 def test_a_drawing_client_gets_no_update_losses_and_the_other_one_gets_them() -> None:
-    live = LiveSession("s", TrainingSession(RunConfig().with_changes({"n_points": 100}), HyperState()))
-    live.playing = True
-    page, outside = Client(60, "binary", frozenset()), Client(60, "json")
-    for c in (page, outside):
-        c.history_step = live.session.step
+    live, page, outside = drawing_and_outside_clients()
     live.session.advance(5)
     drawn = decode(messages.frame_bytes(live, page))["history"]
     full = json.loads(messages.frame_bytes(live, outside))["history"]
